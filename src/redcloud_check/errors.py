@@ -1,0 +1,97 @@
+"""Errors of redcloud-check.
+
+Two families, kept apart on purpose (as schemathesis keeps "the API does not conform"
+apart from "the tool broke"):
+
+    RedcloudCheckError            the tool cannot do its job (not a finding about the API)
+    ├── ConfigError               a setting is missing or malformed; names the setting
+    ├── TargetUnreachable         no HTTP answer at all (refused, DNS, timeout, TLS)
+    └── TunnelError               the public tunnel for the webhook listener failed
+
+    CheckFailure (AssertionError) the target breaks a rule the docs state
+                                  keyword-only: title, expected, actual, clause, ...
+
+Findings the docs do not state are never failures: they are `Finding` records with
+severity "warning" or "info" (see `redcloud_check.findings`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RedcloudCheckError(Exception):
+    """The tool itself cannot proceed (misconfiguration, no connectivity, ...)."""
+
+
+class ConfigError(RedcloudCheckError):
+    """A setting is missing or malformed. `setting` names it (env var name)."""
+
+    def __init__(self, setting: str, problem: str, hint: str = "") -> None:
+        self.setting = setting
+        self.problem = problem
+        self.hint = hint
+        msg = f"{setting}: {problem}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+class TargetUnreachable(RedcloudCheckError):
+    """The target gave no HTTP answer. `kind` is refused|dns|timeout|tls|connection."""
+
+    def __init__(self, url: str, kind: str, detail: str) -> None:
+        self.url = url
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"target unreachable ({kind}) at {url}: {detail}")
+
+
+class TunnelError(RedcloudCheckError):
+    """The public tunnel for the webhook listener could not be opened."""
+
+
+class CheckFailure(AssertionError):
+    """The target breaks a documented rule.
+
+    Every field is keyword-only so a failure always says what was expected, what was seen
+    and which clause of the docs demands it.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str,
+        expected: str,
+        actual: str,
+        clause: str,
+        check: str = "",
+        exchange: Any = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.title = title
+        self.expected = expected
+        self.actual = actual
+        self.clause = clause
+        self.check = check
+        self.exchange = exchange
+        self.details = dict(details or {})
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.title}\n"
+            f"  expected: {self.expected}\n"
+            f"  actual:   {self.actual}\n"
+            f"  clause:   {self.clause}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "expected": self.expected,
+            "actual": self.actual,
+            "clause": self.clause,
+            "details": self.details,
+        }
