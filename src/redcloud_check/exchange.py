@@ -39,7 +39,9 @@ class Exchange:
     response_body: bytes = b""
     error: str | None = None  # transport error (refused, timeout, ...) when status is None
     error_kind: str | None = None  # refused | dns | timeout | tls | connection | redirect
-    token_fresh: bool | None = None  # the bearer token was acquired within this run
+    token_fresh: bool | None = None  # the bearer token was acquired within this run, unexpired
+    token_age_s: float | None = None  # seconds since that token was issued
+    check: str | None = None  # nodeid of the check that made the request
     label: str = ""  # what the suite meant by it, e.g. "send: missing Idempotency-Key"
 
     @property

@@ -28,7 +28,8 @@ def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
 def verify(secret: str, timestamp: str, raw_body: bytes, signature: str) -> bool:
     """True when `signature` is the docs' signature; constant-time compare."""
     expected = sign(secret, timestamp, raw_body)
-    return hmac.compare_digest(expected.encode("ascii"), signature.strip().lower().encode("ascii", "replace"))
+    given = signature.strip().lower().encode("ascii", "replace")
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
 def now_ms() -> str:

@@ -1,0 +1,186 @@
+"""The HTTP client the checks use: requests.Session, every exchange recorded.
+
+`ApiClient.request` never raises for an HTTP status; a transport failure (refused, DNS,
+timeout, TLS, truncated body) is recorded and raised as `TargetUnreachable`. Redirects are
+not followed: an API that redirects is reported, and a bearer token never follows a
+redirect to another host.
+"""
+
+from __future__ import annotations
+
+import base64
+import json as jsonlib
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import requests
+
+from .errors import TargetUnreachable
+from .exchange import Exchange, Timings
+from .recorder import Recorder
+
+USER_AGENT = "redcloud-check"
+
+
+class SecretSet:
+    """Every secret the run has seen: configured ones and tokens the target issued."""
+
+    def __init__(self, initial: Iterable[str] = ()) -> None:
+        self._values: set[str] = {v for v in initial if v}
+        self._lock = threading.Lock()
+
+    def add(self, value: str | None) -> None:
+        if value:
+            with self._lock:
+                self._values.add(value)
+
+    def values(self) -> list[str]:
+        with self._lock:
+            return sorted(self._values, key=len, reverse=True)
+
+
+def basic_header(client_id: str, client_secret: str) -> str:
+    raw = f"{client_id}:{client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def classify_transport_error(exc: BaseException) -> str:
+    """refused | dns | timeout | tls | truncated | connection."""
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        nxt = current.__cause__ or current.__context__
+        if nxt is None and current.args and isinstance(current.args[-1], BaseException):
+            nxt = current.args[-1]
+        reason = getattr(current, "reason", None)
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
+        current = nxt
+    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
+    if any(isinstance(e, requests.exceptions.Timeout | socket.timeout | TimeoutError)
+           for e in chain):
+        return "timeout"
+    if any(isinstance(e, requests.exceptions.SSLError) for e in chain):
+        return "tls"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in text:
+        return "dns"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
+        return "refused"
+    if any(isinstance(e, requests.exceptions.ChunkedEncodingError
+                      | requests.exceptions.ContentDecodingError) for e in chain) or (
+        "IncompleteRead" in text
+    ):
+        return "truncated"
+    return "connection"
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        recorder: Recorder,
+        secrets: SecretSet,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.recorder = recorder
+        self.secrets = secrets
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # no proxies from the environment: loopback stays local
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        form: Mapping[str, str] | None = None,
+        raw_body: bytes | None = None,
+        label: str = "",
+        token_fresh: bool | None = None,
+        token_age_s: float | None = None,
+    ) -> Exchange:
+        """Send one request; return the recorded exchange (any status)."""
+        hdrs = dict(headers or {})
+        body: bytes | None = raw_body
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":")).encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            from urllib.parse import urlencode
+
+            body = urlencode(dict(form)).encode("ascii")
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        hdrs.setdefault("Accept", "application/json")
+        url = self.base_url + path
+        return self._send(method, url, hdrs, body, label, token_fresh, token_age_s)
+
+    def replay(self, exchange: Exchange) -> Exchange:
+        """Send the same request again (same method, URL, headers, body)."""
+        return self._send(exchange.method, exchange.url, dict(exchange.request_headers),
+                          exchange.request_body, f"replay of: {exchange.label}".strip(),
+                          exchange.token_fresh, exchange.token_age_s)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        label: str,
+        token_fresh: bool | None,
+        token_age_s: float | None,
+    ) -> Exchange:
+        started = time.time()
+        t0 = time.perf_counter()
+        base = Exchange(
+            method=method, url=url, request_headers=headers, request_body=body,
+            started_at=started, timings=Timings(total=0.0), label=label,
+            token_fresh=token_fresh, token_age_s=token_age_s,
+            check=self.recorder.current_check,
+        )
+        try:
+            response = self.session.request(
+                method, url, headers=headers, data=body, timeout=self.timeout,
+                allow_redirects=False,
+            )
+            first_byte = response.elapsed.total_seconds()
+            content = response.content
+        except requests.exceptions.RequestException as exc:
+            kind = classify_transport_error(exc)
+            failed = replace(base, timings=Timings(total=time.perf_counter() - t0),
+                             error=f"{type(exc).__name__}: {exc}", error_kind=kind)
+            self.recorder.record(failed)
+            raise TargetUnreachable(url, kind, str(exc)) from exc
+        exchange = replace(
+            base,
+            timings=Timings(total=time.perf_counter() - t0, first_byte=first_byte),
+            status=response.status_code,
+            response_headers=dict(response.headers),
+            response_body=content,
+        )
+        self._harvest_tokens(exchange)
+        self.recorder.record(exchange)
+        return exchange
+
+    def _harvest_tokens(self, exchange: Exchange) -> None:
+        body = exchange.json_or_none()
+        if isinstance(body, dict):
+            token = body.get("access_token")
+            if isinstance(token, str):
+                self.secrets.add(token)

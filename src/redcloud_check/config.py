@@ -1,0 +1,266 @@
+"""Settings: from pytest options, environment variables and a .env file, in that order.
+
+Every setting has one environment variable (names from the docs where the docs name them)
+and one pytest option. With no RC_BASE_URL the suite runs against the embedded simulator
+with the docs' canonical test values. Validation names the setting that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+# The docs' canonical test values (1-quickstart.txt, Section 3; 2-examples.txt).
+CANONICAL = {
+    "client_id": "rc_test_client_123",
+    "client_secret": "rc_secret_abc123",
+    "number_id": "num_abc123",
+    "to": "+15551234567",
+    "webhook_secret": "rc_secret_abc123",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    attr: str
+    env: str
+    help: str
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.env.lower().replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("base_url", "RC_BASE_URL", "API host; unset = run against the embedded simulator"),
+    Option("client_id", "RC_CLIENT_ID", "API client id from the Red Cloud portal"),
+    Option("client_secret", "RC_CLIENT_SECRET", "API client secret", secret=True),
+    Option("number_id", "RC_NUMBER_ID", "numberId to send from (not the E.164 number)"),
+    Option("to", "RC_TO", "E.164 recipient for the test send"),
+    Option("webhook_secret", "RC_WEBHOOK_SECRET", "secret that signs lifecycle webhooks",
+           secret=True),
+    Option("allow_send", "RC_ALLOW_SEND", "1 = real sends to a remote target are allowed"),
+    Option("reports_dir", "RC_REPORTS_DIR", "where report.html, junit.xml, escalation.json go"),
+    Option("webhook_timeout", "RC_WEBHOOK_TIMEOUT", "seconds to wait for the lifecycle events"),
+    Option("webhook_mode", "RC_WEBHOOK_MODE", "override (PATCH the number) | preconfigured"),
+    Option("tunnel", "RC_TUNNEL", "auto | none | ngrok: how the target reaches the listener"),
+    Option("public_url", "RC_PUBLIC_URL", "a public URL that already reaches the listener"),
+    Option("timeout", "RC_TIMEOUT", "HTTP connect/read timeout, seconds"),
+    Option("listen_host", "RC_LISTEN_HOST", "listener bind address (default 127.0.0.1)"),
+    Option("listen_port", "RC_LISTEN_PORT", "listener port (0 = any; preconfigured: 8787)"),
+    Option("listen_path", "RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
+    Option("ngrok_path", "RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
+    Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
+)
+OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    base_url: str | None
+    client_id: str
+    client_secret: str
+    number_id: str
+    to: str
+    webhook_secret: str
+    allow_send: bool = False
+    reports_dir: Path = Path("reports")
+    webhook_timeout: float = 30.0
+    webhook_mode: str = "override"
+    tunnel: str = "auto"
+    public_url: str | None = None
+    timeout: float = 10.0
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    listen_path: str = "/webhooks/red-cloud"
+    ngrok_path: str | None = None
+    sim_faults: tuple[str, ...] = ()
+    ngrok_authtoken: str | None = field(default=None, repr=False)
+
+    @property
+    def embedded(self) -> bool:
+        """True when the run targets the embedded simulator."""
+        return self.base_url is None
+
+    @property
+    def target_is_loopback(self) -> bool:
+        if self.base_url is None:
+            return True
+        return (urlsplit(self.base_url).hostname or "") in LOOPBACK_HOSTS or (
+            urlsplit(self.base_url).hostname or ""
+        ).startswith("127.")
+
+    @property
+    def sends_allowed(self) -> bool:
+        return self.embedded or self.allow_send
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value (for redaction)."""
+        values = [self.client_secret, self.webhook_secret, self.ngrok_authtoken or ""]
+        return [v for v in values if v]
+
+    def with_base_url(self, base_url: str) -> Settings:
+        return replace(self, base_url=base_url)
+
+
+def load_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments, `export`, quotes handled); {} if absent."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            raise ConfigError(f"{path}:{lineno}", "not a KEY=VALUE line")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _parse_bool(env: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(env, f"expected 1 or 0, got {value!r}")
+
+
+def _parse_float(env: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(env, f"expected a number of seconds, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(env, f"must be a positive number of seconds, got {value!r}")
+    return number
+
+
+def _parse_url(env: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(env, f"not an http(s) URL: {value!r}", "e.g. https://api.example.com")
+    if parts.query or parts.fragment:
+        raise ConfigError(env, "must not carry a query or fragment")
+    return value.rstrip("/")
+
+
+def _choice(env: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(env, f"must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def load_settings(
+    options: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path | None = None,
+) -> Settings:
+    """Build validated settings. `options` maps attr -> value given on the command line."""
+    options = options or {}
+    env = dict(os.environ if environ is None else environ)
+    file_values = load_dotenv(dotenv) if dotenv is not None else {}
+
+    def raw(attr: str) -> str | None:
+        opt = OPTIONS_BY_ATTR[attr]
+        for source in (options.get(attr), env.get(opt.env), file_values.get(opt.env)):
+            if source is not None and source != "":
+                return source
+        return None
+
+    base_url = raw("base_url")
+    if base_url is not None:
+        base_url = _parse_url("RC_BASE_URL", base_url)
+        missing = [o.env for o in OPTIONS if o.attr in ("client_id", "client_secret",
+                                                        "number_id") and raw(o.attr) is None]
+        if missing:
+            raise ConfigError(missing[0], "is required when RC_BASE_URL is set",
+                              f"also missing: {', '.join(missing[1:])}" if missing[1:] else "")
+
+    def value(attr: str) -> str:
+        got = raw(attr)
+        if got is None:
+            return CANONICAL[attr] if base_url is None else ""
+        return got
+
+    allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
+    number_id = value("number_id")
+    if E164.match(number_id):
+        raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
+                          "use the numberId from /api/core/numbers, e.g. num_abc123")
+    to = value("to")
+    sends = base_url is None or allow_send
+    if sends and not to:
+        raise ConfigError("RC_TO", "is required when RC_ALLOW_SEND=1")
+    if to and not E164.match(to):
+        raise ConfigError("RC_TO", f"{to!r} is not an E.164 number", "e.g. +15551234567")
+    webhook_secret = value("webhook_secret")
+    if sends and not webhook_secret:
+        raise ConfigError("RC_WEBHOOK_SECRET", "is required when RC_ALLOW_SEND=1",
+                          "the lifecycle stage verifies webhook signatures with it")
+
+    def number(attr: str, default: float) -> float:
+        got = raw(attr)
+        return default if got is None else _parse_float(OPTIONS_BY_ATTR[attr].env, got)
+
+    mode = _choice("RC_WEBHOOK_MODE", raw("webhook_mode") or "override",
+                   ("override", "preconfigured"))
+    tunnel = _choice("RC_TUNNEL", raw("tunnel") or "auto", ("auto", "none", "ngrok"))
+    public_url = raw("public_url")
+    if public_url is not None:
+        public_url = _parse_url("RC_PUBLIC_URL", public_url)
+    port_raw = raw("listen_port")
+    default_port = 8787 if mode == "preconfigured" else 0
+    try:
+        listen_port = default_port if port_raw is None else int(port_raw)
+    except ValueError:
+        raise ConfigError("RC_LISTEN_PORT", f"not a port number: {port_raw!r}") from None
+    if not 0 <= listen_port <= 65535:
+        raise ConfigError("RC_LISTEN_PORT", f"out of range: {listen_port}")
+    listen_path = raw("listen_path") or "/webhooks/red-cloud"
+    if not listen_path.startswith("/"):
+        raise ConfigError("RC_LISTEN_PATH", f"must start with '/': {listen_path!r}")
+    faults = tuple(f.strip() for f in (raw("sim_faults") or "").split(",") if f.strip())
+    if faults and base_url is not None:
+        raise ConfigError("RC_SIM_FAULTS", "applies only to the embedded simulator",
+                          "unset RC_BASE_URL or RC_SIM_FAULTS")
+    return Settings(
+        base_url=base_url,
+        client_id=value("client_id"),
+        client_secret=value("client_secret"),
+        number_id=number_id,
+        to=to,
+        webhook_secret=webhook_secret,
+        allow_send=allow_send,
+        reports_dir=Path(raw("reports_dir") or "reports"),
+        webhook_timeout=number("webhook_timeout", 10.0 if base_url is None else 60.0),
+        webhook_mode=mode,
+        tunnel=tunnel,
+        public_url=public_url,
+        timeout=number("timeout", 10.0),
+        listen_host=raw("listen_host") or "127.0.0.1",
+        listen_port=listen_port,
+        listen_path=listen_path,
+        ngrok_path=raw("ngrok_path"),
+        sim_faults=faults,
+        ngrok_authtoken=env.get("NGROK_AUTHTOKEN") or file_values.get("NGROK_AUTHTOKEN"),
+    )
+
+

@@ -1,0 +1,75 @@
+"""The ordered stages of the troubleshooting path (5-troubleshooting.txt) and their gates.
+
+A stage's gate check failing blocks every later stage; the stage's other checks still run.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    title: str
+    gate: str  # what the gate proves
+    clause: str  # where the troubleshooting guide puts it
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("token", "Token acquisition", "a bearer token is issued",
+          "5-troubleshooting.txt, Symptom: token request fails"),
+    Stage("whoami", "Client context (/api/core/whoami)", "the API client is ACTIVE",
+          "5-troubleshooting.txt, Symptom: /api/core/whoami fails"),
+    Stage("numbers", "Assigned numbers (/api/core/numbers)", "a usable numberId",
+          "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail"),
+    Stage("send", "Send (POST /api/core/messages/send)", "the send is accepted",
+          "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST"),
+    Stage("webhooks", "Webhook receipt and signatures", "lifecycle events are received",
+          "5-troubleshooting.txt, Symptom: no webhook events arrive"),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+_INDEX = {name: i for i, name in enumerate(STAGE_NAMES)}
+
+
+def stage(name: str) -> Stage:
+    return STAGES[_INDEX[name]]
+
+
+def stage_index(name: str) -> int:
+    """Position of a stage; ValueError for an unknown name."""
+    try:
+        return _INDEX[name]
+    except KeyError:
+        raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGE_NAMES)}") from None
+
+
+class GateBoard:
+    """Which gates failed, and what that blocks."""
+
+    def __init__(self) -> None:
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def fail(self, stage_name: str, reason: str) -> None:
+        stage_index(stage_name)
+        with self._lock:
+            self._failed.setdefault(stage_name, reason)
+
+    def failed(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._failed)
+
+    def blocked_by(self, stage_name: str) -> str | None:
+        """The earliest earlier stage whose gate failed, or None."""
+        here = stage_index(stage_name)
+        failed = self.failed()
+        for name in STAGE_NAMES[:here]:
+            if name in failed:
+                return name
+        return None
+
+    @staticmethod
+    def skip_reason(blocker: str) -> str:
+        return f"blocked by {blocker}: fix that first"
