@@ -1,0 +1,135 @@
+"""The schema registry: every JSON Schema of the contract, loaded from one place.
+
+The schemas are data files (``schemas/<name>.schema.json``, JSON Schema 2020-12, plus
+``schemas/openapi.yaml``). They are read from the repository's ``schemas/`` directory when
+running from a checkout, else from the copy packaged in the wheel (``redcloud_check/_schemas``).
+
+Cross-file ``$ref``s (``number.schema.json``, ``core_error.schema.json#/$defs/error``) are
+resolved offline through a ``referencing.Registry`` holding every schema under its ``$id``;
+nothing is ever fetched over the network (an unknown reference raises instead).
+
+Public surface: ``names``, ``load``, ``validator``, ``errors``, ``openapi``, ``SchemaViolation``.
+Everything is read lazily on first use and cached.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = ["SchemaViolation", "errors", "load", "names", "openapi", "schemas_dir", "validator"]
+
+_SUFFIX = ".schema.json"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaViolation:
+    """One way an instance breaks a schema.
+
+    ``path`` is a JSON pointer into the instance (``"/results/0/status"``; ``""`` is the whole
+    document), ``schema_path`` a JSON pointer into the schema naming the failed keyword.
+    """
+
+    path: str
+    message: str
+    schema_path: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '(root)'}: {self.message} [schema {self.schema_path}]"
+
+
+@cache
+def schemas_dir() -> Path:
+    """The directory holding the schema files: the checkout's, else the packaged copy."""
+    in_repo = Path(__file__).resolve().parents[2] / "schemas"
+    if in_repo.is_dir():
+        return in_repo
+    # Wheels force-include schemas/ as redcloud_check/_schemas (see pyproject.toml); an
+    # installed (unzipped) package is a real directory, so a Path is enough.
+    return Path(str(files("redcloud_check") / "_schemas"))
+
+
+@cache
+def _names() -> tuple[str, ...]:
+    return tuple(sorted(p.name[: -len(_SUFFIX)] for p in schemas_dir().glob(f"*{_SUFFIX}")))
+
+
+def names() -> list[str]:
+    """Names of every schema (file ``<name>.schema.json``), sorted."""
+    return list(_names())
+
+
+@cache
+def _load(name: str) -> dict[str, Any]:
+    if name not in _names():
+        raise KeyError(f"unknown schema {name!r}; known schemas: {', '.join(_names())}")
+    data: dict[str, Any] = json.loads((schemas_dir() / f"{name}{_SUFFIX}").read_text("utf-8"))
+    return data
+
+
+def load(name: str) -> dict[str, Any]:
+    """The parsed schema ``name`` (a copy: mutate it freely). KeyError names the known ones."""
+    return copy.deepcopy(_load(name))
+
+
+@cache
+def _registry() -> Registry[Any]:
+    resources = [
+        (_load(n)["$id"], Resource.from_contents(_load(n), default_specification=DRAFT202012))
+        for n in _names()
+    ]
+    # No `retrieve` callable: an unknown $ref raises Unresolvable instead of being fetched.
+    registry: Registry[Any] = Registry().with_resources(resources)
+    return registry
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """A cached 2020-12 validator for schema ``name``, resolving $refs offline.
+
+    Format checking uses jsonschema's default checker, which only checks the formats whose
+    (optional) libraries are installed; the schemas rely on patterns, not formats.
+    """
+    return Draft202012Validator(
+        _load(name),
+        registry=_registry(),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def errors(name: str, instance: object) -> list[SchemaViolation]:
+    """Every violation of schema ``name`` by ``instance``, sorted by path (empty: valid)."""
+    found = (
+        SchemaViolation(
+            path=_pointer(e.absolute_path),
+            message=e.message,
+            schema_path=_pointer(e.absolute_schema_path),
+        )
+        for e in validator(name).iter_errors(instance)
+    )
+    return sorted(found, key=lambda v: (v.path, v.schema_path, v.message))
+
+
+@cache
+def _openapi() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((schemas_dir() / "openapi.yaml").read_text("utf-8"))
+    return data
+
+
+def openapi() -> dict[str, Any]:
+    """The parsed ``schemas/openapi.yaml`` (OpenAPI 3.1; a copy)."""
+    return copy.deepcopy(_openapi())
