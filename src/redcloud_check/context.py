@@ -105,6 +105,7 @@ class RunContext:
     number: dict[str, Any] | None = None  # the RC_NUMBER_ID entry from /api/core/numbers
     simulator: Any = None  # the embedded Simulator when the run targets it
     webhooks: Any = None  # the WebhookSession once stage 4 needs it
+    webhooks_error: Exception | None = None  # why the webhook session could not start
     unreachable: str | None = None  # set once the target gave no HTTP answer
     started_at: float = field(default_factory=time.time)
 

@@ -1,0 +1,124 @@
+"""Stage 1: token acquisition (1-quickstart.txt Section 4; 3-api-reference Authentication)."""
+
+from __future__ import annotations
+
+import pytest
+
+from redcloud_check import expect
+from redcloud_check.client import basic_header
+from redcloud_check.context import RunContext, parse_token
+from redcloud_check.exchange import Exchange
+
+pytestmark = [pytest.mark.rc_stage("token")]
+
+REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
+QUICKSTART = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
+
+
+def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None,
+                   secret: str | None = None) -> Exchange:
+    form: dict[str, str] = {}
+    if grant is not None:
+        form["grant_type"] = grant
+    headers: dict[str, str] = {}
+    client_secret = rc.settings.client_secret if secret is None else secret
+    if basic:
+        headers["Authorization"] = basic_header(rc.settings.client_id, client_secret)
+    else:
+        form["client_id"] = rc.settings.client_id
+        form["client_secret"] = client_secret
+    return rc.client.request("POST", "/api/auth/token", headers=headers, form=form, label=label)
+
+
+@pytest.mark.rc_gate
+@pytest.mark.rc_clause(QUICKSTART)
+def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
+    """A client_credentials request with HTTP Basic client authentication issues a token."""
+    exchange, token = rc.tokens.acquire()
+    expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
+                         title="HTTP Basic credentials did not issue a bearer token")
+    if token is None:
+        raise expect.fail("No access_token in the token response", expected="access_token",
+                          actual="no access_token string in the body",
+                          clause=QUICKSTART, exchange=exchange)
+    cache = exchange.response_headers.get("Cache-Control", "")
+    if "no-store" not in cache.lower():
+        rc.warn("Token response is cacheable",
+                f"Cache-Control is {cache or 'absent'!r}; OAuth 2 (RFC 6749 5.1) asks for "
+                "no-store on responses that carry tokens. The Red Cloud docs do not state it.",
+                "RFC 6749 section 5.1 (not stated in the Red Cloud docs)", stage="token")
+
+
+@pytest.mark.rc_clause(QUICKSTART + " (curl using body credentials)")
+def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
+    """A client_credentials request with client_id and client_secret in the body issues a token."""
+    exchange = _token_request(rc, "token: body credentials", basic=False,
+                              grant="client_credentials")
+    expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
+                         title="Body credentials did not issue a bearer token")
+
+
+@pytest.mark.rc_clause(REF + " (Response samples)")
+def test_token_response_matches_schema(rc: RunContext) -> None:
+    """The token response is JSON with access_token, token_type bearer and a positive integer
+    expires_in."""
+    exchange = _token_request(rc, "token: response shape", basic=True,
+                              grant="client_credentials")
+    body = expect.json_response(exchange, 200, "token_response", clause=REF,
+                                title="Token response does not match the documented shape")
+    if body.get("expires_in") != 3600:
+        rc.warn("Token lifetime differs from the docs",
+                f"expires_in is {body.get('expires_in')!r}; the quickstart says tokens expire "
+                "after 3600 seconds. Make sure the integration refreshes on its own schedule.",
+                QUICKSTART, stage="token")
+
+
+@pytest.mark.rc_clause(REF + " (OAuth-style error bodies)")
+def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
+    """A wrong client_secret is refused with 401 and an OAuth-style error body, not the CORE
+    error wrapper."""
+    exchange = _token_request(rc, "token: wrong client_secret", basic=False,
+                              grant="client_credentials", secret="rc-check-wrong-secret")
+    body = expect.oauth_error(exchange, 401, clause=REF,
+                              title="A wrong client_secret was not refused with 401")
+    if body.get("error") != "invalid_client":
+        rc.warn("Unexpected OAuth error code for bad credentials",
+                f"error is {body.get('error')!r}; RFC 6749 names invalid_client.",
+                "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
+
+
+@pytest.mark.rc_clause(REF + " (Request Body schema: grant_type required)")
+def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
+    """A token request without grant_type is refused with 400 and an OAuth-style body."""
+    exchange = _token_request(rc, "token: missing grant_type", basic=True, grant=None)
+    expect.oauth_error(exchange, 400, clause=REF,
+                       title="A token request without grant_type was not refused with 400")
+
+
+@pytest.mark.rc_clause(REF + " (grant_type Value: client_credentials)")
+def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
+    """A grant_type other than client_credentials is refused with 400 and an OAuth-style body."""
+    exchange = _token_request(rc, "token: unsupported grant_type", basic=True,
+                              grant="password")
+    body = expect.oauth_error(exchange, 400, clause=REF,
+                              title="An unsupported grant_type was not refused with 400")
+    if body.get("error") != "unsupported_grant_type":
+        rc.warn("Unexpected OAuth error code for an unsupported grant",
+                f"error is {body.get('error')!r}; RFC 6749 names unsupported_grant_type.",
+                "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
+
+
+@pytest.mark.rc_clause("1-quickstart.txt, Section 4 (Explanation: the token authorizes every "
+                       "Authorization: Bearer call)")
+def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
+    """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
+    exchange = _token_request(rc, "token: fresh token for a CORE call", basic=True,
+                              grant="client_credentials")
+    token = parse_token(exchange)
+    if token is None:
+        raise expect.fail("No token was issued", expected="HTTP 200 with an access_token",
+                          actual=f"HTTP {exchange.status}", clause=QUICKSTART, exchange=exchange)
+    whoami = rc.core("GET", "/api/core/whoami", label="whoami with the fresh token",
+                     bearer=f"Bearer {token.value}")
+    expect.status(whoami, 200, clause="1-quickstart.txt, Section 4 — Explanation",
+                  title="A freshly issued token was refused by a CORE route")

@@ -1,0 +1,98 @@
+"""Stage 2: client context (1-quickstart.txt Section 5; 5-troubleshooting /whoami fails)."""
+
+from __future__ import annotations
+
+import pytest
+
+from redcloud_check import expect
+from redcloud_check.context import RunContext
+from redcloud_check.exchange import Exchange
+
+pytestmark = [pytest.mark.rc_stage("whoami")]
+
+STEP2 = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
+REF = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
+AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
+TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+
+
+def _whoami(rc: RunContext) -> tuple[Exchange, dict]:
+    exchange = rc.core("GET", "/api/core/whoami", label="whoami")
+    body: dict = expect.json_response(exchange, 200, "whoami", clause=REF,
+                                      title="GET /api/core/whoami did not return the client "
+                                            "context")
+    return exchange, body
+
+
+@pytest.mark.rc_gate
+@pytest.mark.rc_clause(STEP2 + " (apiClientStatus should be ACTIVE)")
+def test_api_client_is_active(rc: RunContext) -> None:
+    """The authenticated API client's apiClientStatus is ACTIVE."""
+    exchange, body = _whoami(rc)
+    if body["apiClientStatus"] != "ACTIVE":
+        raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
+                          actual=f"apiClientStatus {body['apiClientStatus']!r}", clause=STEP2,
+                          exchange=exchange)
+
+
+@pytest.mark.rc_clause(REF + " (Response samples)")
+def test_whoami_matches_schema(rc: RunContext) -> None:
+    """GET /api/core/whoami returns JSON matching the documented client context shape."""
+    _, body = _whoami(rc)
+    if not body.get("deliveryWebhookConfigured"):
+        rc.warn("No delivery webhook configured for the client",
+                "deliveryWebhookConfigured is false: lifecycle events reach only numbers with a "
+                "webhookDeliveryOverride.", STEP2 + " (webhook flags)", stage="whoami")
+
+
+@pytest.mark.rc_clause(STEP2 + " (assignedNumbers.total should be greater than 0)")
+def test_client_has_assigned_numbers(rc: RunContext) -> None:
+    """The client has at least one assigned number (assignedNumbers.total > 0)."""
+    exchange, body = _whoami(rc)
+    total = body["assignedNumbers"]["total"]
+    if not total > 0:
+        raise expect.fail("The API client has no assigned numbers",
+                          expected="assignedNumbers.total > 0",
+                          actual=f"assignedNumbers.total = {total}", clause=STEP2,
+                          exchange=exchange)
+
+
+@pytest.mark.rc_clause(TROUBLE + " (the token belongs to the client you think it does)")
+def test_client_id_matches_credentials(rc: RunContext) -> None:
+    """whoami names the API client whose credentials issued the token (RC_CLIENT_ID)."""
+    exchange, body = _whoami(rc)
+    if body["apiClientId"] != rc.settings.client_id:
+        raise expect.fail("The token belongs to another API client",
+                          expected=f"apiClientId {rc.settings.client_id!r} (RC_CLIENT_ID)",
+                          actual=f"apiClientId {body['apiClientId']!r}",
+                          clause="5-troubleshooting.txt, Symptom: send request returns 403 "
+                                 "FORBIDDEN (the token belongs to the client you think it does)",
+                          exchange=exchange)
+
+
+@pytest.mark.rc_clause(TROUBLE + " (missing or malformed Authorization header)")
+def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
+    """A CORE call without an Authorization header gets 401 with the CORE error wrapper and a
+    requestId."""
+    exchange = rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization")
+    expect.core_error(exchange, 401, None, clause=AUTH,
+                      title="A CORE call without a token was not refused with 401")
+
+
+@pytest.mark.rc_clause(TROUBLE + " (bearer token format)")
+def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
+    """A malformed Authorization header (not a Bearer token) gets 401 with the CORE error
+    wrapper."""
+    exchange = rc.core("GET", "/api/core/whoami", label="whoami: malformed Authorization",
+                       bearer="Bearer")
+    expect.core_error(exchange, 401, None, clause=AUTH,
+                      title="A malformed Authorization header was not refused with 401")
+
+
+@pytest.mark.rc_clause(TROUBLE + " (invalid token)")
+def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
+    """An unknown bearer token gets 401 with the CORE error wrapper and a requestId."""
+    exchange = rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
+                       bearer="Bearer rc_check_invalid_token_0000000000")
+    expect.core_error(exchange, 401, None, clause=AUTH,
+                      title="An invalid bearer token was not refused with 401")

@@ -1,0 +1,215 @@
+"""Stage 4: send (4-sending-messages.txt; 3-api-reference Queue an outbound message).
+
+Runs against the embedded simulator, or a remote target with RC_ALLOW_SEND=1. Real
+messages go only to RC_TO; the replay and conflict checks reuse the gate's send, so a
+full run sends two messages (the gate's and the partial-success one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from redcloud_check import expect
+from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.exchange import Exchange
+
+pytestmark = [pytest.mark.rc_stage("send")]
+
+SEND = "4-sending-messages.txt"
+REF = "3-api-reference-0.2.0.txt, CORE: Queue an outbound message"
+RULES = SEND + ", Actual implementation rules"
+TROUBLE_400 = "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST"
+MEDIA = [{"storageKey": "storage_abc123", "mimeType": "image/jpeg", "byteLength": 182340,
+          "sourceUrl": "https://example.com/files/catalog.jpg", "fileName": "catalog.jpg"}]
+INVALID_RECIPIENT = "invalid"
+
+_first_send: dict[str, Any] = {}
+
+
+def _payload(rc: RunContext, check: str, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "sendFrom": rc.settings.number_id,
+        "to": [rc.settings.to],
+        "messageType": "SMS",
+        "text": f"redcloud-check conformance run {rc.run_id}",
+        "externalReference": f"rccheck-{rc.run_id}-{check}"[:100],
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _send(rc: RunContext, payload: dict[str, Any], *, key: str | None, label: str) -> Exchange:
+    headers = {"Idempotency-Key": key} if key is not None else {}
+    return rc.core("POST", "/api/core/messages/send", json=payload, headers=headers,
+                   label=label)
+
+
+def _accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], key: str,
+              *, title: str, clause: str) -> dict[str, Any]:
+    """The send was accepted: 202, the send_response shape, QUEUED with messageIds."""
+    body = expect.json_response(exchange, 202, "send_response", clause=clause, title=title)
+    for result in body["results"]:
+        if result["status"] != "QUEUED":
+            raise expect.fail("An accepted recipient is not QUEUED",
+                              expected="results[].status QUEUED",
+                              actual=f"status {result['status']!r} for {result['to']}",
+                              clause=SEND + ", What success means here", exchange=exchange)
+        if result["to"] in payload["to"]:
+            rc.accepted.append(AcceptedMessage(
+                message_id=result["messageId"], to=result["to"],
+                external_reference=payload["externalReference"], idempotency_key=key,
+                number_id=payload["sendFrom"], accepted_at=exchange.started_at,
+                check=rc.recorder.current_check))
+    return dict(body)
+
+
+def _rejected(rc: RunContext, check: str, *, title: str, clause: str,
+              status: int | set[int] = 400, code: str | None = "INVALID_REQUEST",
+              key: bool = True, **changes: Any) -> None:
+    payload = _payload(rc, check, **changes)
+    exchange = _send(rc, payload, key=rc.idempotency_key(check) if key else None,
+                     label=f"send: {title}")
+    expect.core_error(exchange, status, code, clause=clause, title=title)
+
+
+def first_send(rc: RunContext) -> tuple[dict[str, Any], str, Exchange]:
+    """The gate's accepted send (payload, key, exchange); made now if the gate did not."""
+    if not _first_send:
+        payload = _payload(rc, "sms-accepted")
+        key = rc.idempotency_key("sms-accepted")
+        _first_send.update(payload=payload, key=key,
+                           exchange=_send(rc, payload, key=key, label="send: SMS accepted"))
+    return _first_send["payload"], _first_send["key"], _first_send["exchange"]
+
+
+@pytest.mark.rc_gate
+@pytest.mark.rc_clause(SEND + ", Minimal send example")
+def test_sms_send_is_accepted(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """A valid SMS send is accepted: 202, results[].status QUEUED with a messageId, and an
+    empty errors[]."""
+    rc = rc_sends
+    payload, key, exchange = first_send(rc)
+    body = _accepted(rc, exchange, payload, key, clause=SEND + ", Minimal send example",
+                     title="A valid SMS send was not accepted")
+    if len(body["results"]) != 1 or body["errors"]:
+        raise expect.fail("A single valid recipient was not accepted alone",
+                          expected=f"one result for {rc.settings.to} and errors []",
+                          actual=f"{len(body['results'])} results, {len(body['errors'])} errors",
+                          clause=SEND + ", Success response", exchange=exchange)
+
+
+@pytest.mark.rc_clause(REF + " (Idempotency-Key is required)")
+def test_missing_idempotency_key_is_rejected(rc_sends: RunContext) -> None:
+    """A send without Idempotency-Key is rejected with 400 INVALID_REQUEST and a requestId."""
+    _rejected(rc_sends, "no-idempotency-key", key=False, clause=SEND + ", Request error example",
+              title="A send without Idempotency-Key was not rejected")
+
+
+@pytest.mark.rc_clause(SEND + ", Required clarifications: sendFrom")
+def test_e164_send_from_is_rejected(rc_sends: RunContext) -> None:
+    """A send whose sendFrom is the number's E.164 phone number, not its numberId, is
+    rejected (400 INVALID_REQUEST or 403 FORBIDDEN)."""
+    rc = rc_sends
+    e164 = (rc.number or {}).get("e164") or rc.settings.to
+    _rejected(rc, "e164-send-from", sendFrom=e164, status={400, 403}, code=None,
+              clause=SEND + ", Required clarifications: sendFrom",
+              title="A send with an E.164 sendFrom was not rejected")
+
+
+@pytest.mark.rc_clause("5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN")
+def test_unowned_number_is_forbidden(rc_sends: RunContext) -> None:
+    """A send from a numberId the client does not own is rejected with 403 FORBIDDEN."""
+    rc = rc_sends
+    _rejected(rc, "unowned-number", sendFrom=f"num_rccheck_not_owned_{rc.run_id[-6:]}",
+              status=403, code="FORBIDDEN",
+              clause="5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN",
+              title="A send from a number the client does not own was not forbidden")
+
+
+@pytest.mark.rc_clause(RULES + " (SMS cannot include media)")
+def test_sms_with_media_is_rejected(rc_sends: RunContext) -> None:
+    """An SMS send that carries media is rejected with 400 INVALID_REQUEST."""
+    _rejected(rc_sends, "sms-with-media", media=MEDIA, clause=RULES + " (SMS cannot include "
+              "media)", title="An SMS send with media was not rejected")
+
+
+@pytest.mark.rc_clause(RULES + " (MMS must include media)")
+def test_mms_without_media_is_rejected(rc_sends: RunContext) -> None:
+    """An MMS send without media is rejected with 400 INVALID_REQUEST."""
+    _rejected(rc_sends, "mms-without-media", messageType="MMS",
+              clause=RULES + " (MMS must include media)",
+              title="An MMS send without media was not rejected")
+
+
+@pytest.mark.rc_clause(RULES + " (at least one of text or media is required)")
+def test_send_without_text_or_media_is_rejected(rc_sends: RunContext) -> None:
+    """A send with neither text nor media is rejected with 400 INVALID_REQUEST."""
+    rc = rc_sends
+    payload = _payload(rc, "no-content")
+    del payload["text"]
+    exchange = _send(rc, payload, key=rc.idempotency_key("no-content"),
+                     label="send: neither text nor media")
+    expect.core_error(exchange, 400, "INVALID_REQUEST", clause=RULES,
+                      title="A send with neither text nor media was not rejected")
+
+
+@pytest.mark.rc_clause(RULES + " (at least one recipient is required)")
+def test_empty_recipient_list_is_rejected(rc_sends: RunContext) -> None:
+    """A send with an empty to[] is rejected with 400 INVALID_REQUEST."""
+    _rejected(rc_sends, "empty-to", to=[], clause=RULES + " (at least one recipient)",
+              title="A send with an empty to[] was not rejected")
+
+
+@pytest.mark.rc_clause(SEND + ", Partial success example")
+def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
+                                                   rc_webhooks: Any) -> None:
+    """A send to one valid and one invalid recipient is accepted with 202: the valid one in
+    results[], the invalid one in errors[] with INVALID_RECIPIENT."""
+    rc = rc_sends
+    payload = _payload(rc, "partial", to=[rc.settings.to, INVALID_RECIPIENT])
+    key = rc.idempotency_key("partial")
+    exchange = _send(rc, payload, key=key, label="send: partial success")
+    body = _accepted(rc, exchange, payload, key, clause=SEND + ", Partial success example",
+                     title="A send with one invalid recipient was not partially accepted")
+    accepted = [r["to"] for r in body["results"]]
+    rejected = {e["to"]: e["error"]["code"] for e in body["errors"]}
+    if accepted != [rc.settings.to] or rejected.get(INVALID_RECIPIENT) != "INVALID_RECIPIENT":
+        raise expect.fail("Partial success did not split the recipients",
+                          expected=f"results [{rc.settings.to}], errors [{INVALID_RECIPIENT}: "
+                                   "INVALID_RECIPIENT]",
+                          actual=f"results {accepted}, errors {rejected}",
+                          clause=SEND + ", Partial success example", exchange=exchange)
+
+
+@pytest.mark.rc_clause(SEND + ", Idempotency behavior (same key + same payload)")
+def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
+                                                       rc_webhooks: Any) -> None:
+    """Repeating a send with the same Idempotency-Key and payload returns the stored 202:
+    the same messageIds, no new message."""
+    rc = rc_sends
+    payload, key, original = first_send(rc)
+    clause = SEND + ", Idempotency behavior"
+    first = expect.json_response(original, 202, "send_response", clause=clause,
+                                 title="The original send was not accepted")
+    replay = _send(rc, payload, key=key, label="send: idempotent replay")
+    again = expect.json_response(replay, 202, "send_response", clause=clause,
+                                 title="A replay with the same key and payload was not 202")
+    ids = [r["messageId"] for r in first["results"]]
+    replayed = [r["messageId"] for r in again["results"]]
+    if ids != replayed:
+        raise expect.fail("A replay created new messages",
+                          expected=f"the stored response again (messageIds {ids})",
+                          actual=f"messageIds {replayed}", clause=clause, exchange=replay)
+
+
+@pytest.mark.rc_clause(SEND + ", Idempotency behavior (same key + different payload)")
+def test_same_key_changed_payload_conflicts(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Reusing an Idempotency-Key with a changed payload is refused with 409 CONFLICT."""
+    rc = rc_sends
+    payload, key, _ = first_send(rc)
+    changed = dict(payload, text=payload.get("text", "") + " (changed)")
+    exchange = _send(rc, changed, key=key, label="send: same key, changed payload")
+    expect.core_error(exchange, 409, "CONFLICT", clause=SEND + ", Idempotency behavior",
+                      title="A changed payload under a used Idempotency-Key did not conflict")

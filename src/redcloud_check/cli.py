@@ -1,0 +1,95 @@
+"""`redcloud-check run|probe|simulate|listen`.
+
+    run       the conformance suite (pytest) against RC_BASE_URL or the embedded simulator
+    probe     a cheap production health probe (read-only unless --canary)
+    simulate  the reference simulator, standalone
+    listen    the signed-webhook listener alone, like `stripe listen`
+
+Subcommands import their machinery lazily so each starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+# subcommand -> (module with configure_parser(parser) and run(args) -> int, help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("redcloud_check.cli", "run the conformance suite (extra args go to pytest)"),
+    "probe": ("redcloud_check.probe_cli", "health probe: token, whoami, numbers (+ --canary)"),
+    "simulate": ("redcloud_check.simulator.cli", "run the reference simulator"),
+    "listen": ("redcloud_check.listen_cli", "run the signed-webhook listener"),
+}
+
+
+def suite_root() -> tuple[Path, Path | None]:
+    """(directory holding the checks, its pytest.ini or None when installed as a wheel)."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "checks").is_dir() and (repo / "pytest.ini").is_file():
+        return repo / "checks", repo / "pytest.ini"
+    return Path(__file__).resolve().parent / "_checks", None
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="embedded simulator only: break one documented rule (repeatable)")
+
+
+def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
+    import pytest
+
+    checks, ini = suite_root()
+    argv: list[str] = []
+    if ini is not None:
+        argv += ["-c", str(ini), "--rootdir", str(ini.parent)]
+    else:
+        argv += ["-o", "rc_suite=true", "-p", "no:cacheprovider", "--rootdir", str(checks)]
+    if args.fault:
+        os.environ["RC_SIM_FAULTS"] = ",".join(args.fault)
+    has_path = any(not a.startswith("-") and Path(a).exists() for a in pytest_args)
+    argv += list(pytest_args) + ([] if has_path else [str(checks)])
+    code = int(pytest.main(argv))
+    reports = Path(os.environ.get("RC_REPORTS_DIR") or "reports").resolve()
+    print(f"\nHTML report: {reports / 'report.html'}")
+    print(f"Escalation bundle: {reports / 'escalation.json'}  (ticket text: escalation.md)")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redcloud-check",
+        description="Conformance and diagnostics suite for the Red Cloud CORE API.")
+    parser.add_argument("--version", action="version", version=f"redcloud-check {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            importlib.import_module(module).configure_parser(sp)
+        except ImportError as error:  # a subcommand whose module is not installed
+            sp.set_defaults(unavailable=str(error))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "run":
+        args, rest = parser.parse_known_args(argv)
+    else:
+        args, rest = parser.parse_args(argv), []
+    if getattr(args, "unavailable", None):
+        parser.error(f"{args.command} is not available: {args.unavailable}")
+    if args.command == "run":
+        return run(args, rest)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""The pytest plugin: options, the run context, stage gates, fixtures. Hooks only.
+
+Registered through the `pytest11` entry point (and the repo's one-line conftest.py). It is
+inert unless the ini option `rc_suite = true` is set, as the suite's pytest.ini does, so
+it never disturbs other test runs in the same environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .config import OPTIONS, Settings, load_settings
+from .context import RunContext
+from .errors import CheckFailure, ConfigError, RedcloudCheckError, TargetUnreachable
+from .stages import STAGE_NAMES, GateBoard, stage_index
+
+RUN_CONTEXT = pytest.StashKey[RunContext]()
+SETTINGS = pytest.StashKey[Settings]()
+SIMULATOR = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("redcloud", "redcloud-check (each option overrides its env var)")
+    for opt in OPTIONS:
+        group.addoption(opt.flag, dest=f"rc_{opt.attr}", default=None,
+                        help=f"{opt.help} [env {opt.env}]")
+    parser.addini("rc_suite", type="bool", default=False,
+                  help="this rootdir holds the redcloud-check conformance suite")
+
+
+def suite_mode(config: pytest.Config) -> bool:
+    return bool(config.getini("rc_suite"))
+
+
+def get_context(config: pytest.Config) -> RunContext | None:
+    return config.stash.get(RUN_CONTEXT, None)
+
+
+MARKERS = (
+    "rc_stage(name): the troubleshooting stage a check belongs to",
+    "rc_gate: the stage's gate check; its failure blocks every later stage",
+    "rc_clause(text): the doc clause a check enforces (file and section)",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    if not suite_mode(config):
+        return
+    given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
+    try:
+        settings = load_settings(given, dotenv=Path(config.rootpath) / ".env")
+    except ConfigError as error:
+        _write_misconfigured(given, error)
+        raise pytest.UsageError(
+            f"redcloud-check configuration error: {error}\n"
+            "Nothing was sent. Fix that setting and run again."
+        ) from None
+    config.stash[SETTINGS] = settings
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    option = config.option
+    if not getattr(option, "htmlpath", None):
+        option.htmlpath = str(settings.reports_dir / "report.html")
+    if hasattr(option, "self_contained_html"):
+        option.self_contained_html = True
+    if not getattr(option, "xmlpath", None):
+        option.xmlpath = str(settings.reports_dir / "junit.xml")
+    with contextlib.suppress(ImportError):
+        from .report_plugin import ReportPlugin
+
+        config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config)),
+                                      "redcloud_check.report")
+
+
+def _write_misconfigured(given: dict[str, Any], error: ConfigError) -> None:
+    import os
+
+    reports = Path(given.get("reports_dir") or os.environ.get("RC_REPORTS_DIR") or "reports")
+    try:
+        from .artifacts import write_misconfigured
+    except ImportError:
+        return
+    with contextlib.suppress(OSError):
+        write_misconfigured(reports, error)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    settings = config.stash.get(SETTINGS, None)
+    if settings is None:
+        return
+    base_url = settings.base_url
+    if settings.embedded:
+        from .simulator import Simulator
+
+        simulator = Simulator(faults=settings.sim_faults)
+        simulator.start()
+        config.stash[SIMULATOR] = simulator
+        base_url = simulator.base_url
+    assert base_url is not None
+    rc = RunContext.create(settings, base_url)
+    rc.simulator = config.stash.get(SIMULATOR, None)
+    config.stash[RUN_CONTEXT] = rc
+    _recover_override_journal(rc)
+
+
+def _recover_override_journal(rc: RunContext) -> None:
+    """Restore a webhook override a killed earlier run left on the number."""
+    try:
+        from .override import recover_from_journal
+    except ImportError:
+        return
+    try:
+        recover_from_journal(rc)
+    except RedcloudCheckError as error:
+        rc.warn("Could not restore the webhook override left by an earlier run", str(error),
+                "DESIGN.md, Safety", stage="webhooks")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    rc = get_context(session.config)
+    if rc is not None:
+        rc.client.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    simulator = config.stash.get(SIMULATOR, None)
+    if simulator is not None:
+        simulator.stop()
+
+
+def item_stage(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("rc_stage")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if get_context(config) is None and config.stash.get(SETTINGS, None) is None:
+        return
+    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+
+    def key(item: pytest.Item) -> int:
+        stage = item_stage(item)
+        if stage is None:
+            return len(order)
+        stage_index(stage)  # an unknown stage name is a bug in the suite: fail loudly
+        return order[stage]
+
+    items.sort(key=key)  # stable: the order within a stage is the file's order
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    rc = get_context(item.config)
+    if rc is None:
+        return
+    rc.recorder.current_check = item.nodeid
+    stage = item_stage(item)
+    if stage is None:
+        return
+    if rc.unreachable:
+        pytest.skip(f"blocked: the target is unreachable ({rc.unreachable})")
+    blocker = rc.gates.blocked_by(stage)
+    if blocker is not None:
+        pytest.skip(GateBoard.skip_reason(blocker))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    rc = get_context(item.config)
+    if rc is None or call.when == "teardown" or not report.failed or call.excinfo is None:
+        return report
+    error = call.excinfo.value
+    if isinstance(error, TargetUnreachable):
+        rc.unreachable = f"{error.kind} at {error.url}"
+        report.longrepr = f"Target unreachable ({error.kind}): {error.detail}"
+    elif isinstance(error, CheckFailure):
+        report.longrepr = f"{error.message}\n  check:    {item.nodeid}"
+    stage = item_stage(item)
+    if stage is not None and item.get_closest_marker("rc_gate") is not None:
+        title = error.title if isinstance(error, CheckFailure) else type(error).__name__
+        rc.gates.fail(stage, title)
+    return report
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    rc = get_context(item.config)
+    if rc is not None:
+        rc.recorder.current_check = None
+
+
+@pytest.fixture(scope="session")
+def rc(request: pytest.FixtureRequest) -> RunContext:
+    """The run context: settings, the recording client, the token, findings, gates."""
+    context = get_context(request.config)
+    if context is None:
+        pytest.skip("not a redcloud-check suite run (rc_suite is not set in the ini file)")
+    return context
+
+
+@pytest.fixture(scope="session")
+def rc_sends(rc: RunContext) -> RunContext:
+    """The run context, when real sends are allowed (embedded simulator or RC_ALLOW_SEND=1)."""
+    if not rc.settings.sends_allowed:
+        pytest.skip("sending is disabled for a remote target: set RC_ALLOW_SEND=1 to allow "
+                    "real sends (4-sending-messages.txt)")
+    return rc
+
+
+@pytest.fixture(scope="session")
+def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
+    """The started webhook session (listener, tunnel, override) or None if it failed.
+
+    Requested by every send that may be accepted, so the override is in place before the
+    first accepted send; restored when the session ends, on every exit path.
+    """
+    try:
+        from .webhook_session import WebhookSession
+    except ImportError:
+        yield None
+        return
+    session = WebhookSession(rc_sends)
+    rc_sends.webhooks = session
+    try:
+        session.start()
+    except RedcloudCheckError as error:
+        rc_sends.webhooks_error = error
+    try:
+        yield session
+    finally:
+        session.close()
