@@ -1,0 +1,115 @@
+"""Settings: precedence, defaults for the embedded simulator, and errors naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from redcloud_check.config import CANONICAL, OPTIONS, load_settings
+from redcloud_check.errors import ConfigError
+
+REMOTE = {
+    "RC_BASE_URL": "https://api.example.test",
+    "RC_CLIENT_ID": "client_x",
+    "RC_CLIENT_SECRET": "s3cret-value",
+    "RC_NUMBER_ID": "num_x",
+}
+
+
+def test_no_base_url_targets_the_simulator_with_the_docs_values() -> None:
+    settings = load_settings(environ={})
+    assert settings.embedded
+    assert settings.client_id == CANONICAL["client_id"]
+    assert settings.number_id == "num_abc123"
+    assert settings.sends_allowed
+
+
+def test_remote_target_needs_no_send_settings_until_sends_are_allowed() -> None:
+    settings = load_settings(environ=REMOTE)
+    assert not settings.embedded
+    assert not settings.sends_allowed
+    assert settings.base_url == "https://api.example.test"
+
+
+@pytest.mark.parametrize("missing", ["RC_CLIENT_ID", "RC_CLIENT_SECRET", "RC_NUMBER_ID"])
+def test_remote_target_names_the_missing_credential(missing: str) -> None:
+    env = {k: v for k, v in REMOTE.items() if k != missing}
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert info.value.setting == missing
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"RC_BASE_URL": "api.example.test"}, "RC_BASE_URL"),
+        ({"RC_BASE_URL": "ftp://api.example.test"}, "RC_BASE_URL"),
+        ({"RC_TO": "5551234567"}, "RC_TO"),
+        ({"RC_NUMBER_ID": "+15551234567"}, "RC_NUMBER_ID"),
+        ({"RC_ALLOW_SEND": "maybe"}, "RC_ALLOW_SEND"),
+        ({"RC_TIMEOUT": "-1"}, "RC_TIMEOUT"),
+        ({"RC_TIMEOUT": "soon"}, "RC_TIMEOUT"),
+        ({"RC_WEBHOOK_MODE": "push"}, "RC_WEBHOOK_MODE"),
+        ({"RC_TUNNEL": "cloudflared"}, "RC_TUNNEL"),
+        ({"RC_LISTEN_PORT": "99999"}, "RC_LISTEN_PORT"),
+        ({"RC_LISTEN_PATH": "hooks"}, "RC_LISTEN_PATH"),
+        ({"RC_PUBLIC_URL": "not a url"}, "RC_PUBLIC_URL"),
+    ],
+)
+def test_malformed_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert info.value.setting == setting
+    assert setting in str(info.value)
+
+
+def test_allowing_sends_to_a_remote_target_requires_recipient_and_webhook_secret() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={**REMOTE, "RC_ALLOW_SEND": "1"})
+    assert info.value.setting == "RC_TO"
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={**REMOTE, "RC_ALLOW_SEND": "1", "RC_TO": "+15550001111"})
+    assert info.value.setting == "RC_WEBHOOK_SECRET"
+
+
+def test_error_messages_never_echo_the_secret() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={**REMOTE, "RC_BASE_URL": "nonsense"})
+    assert REMOTE["RC_CLIENT_SECRET"] not in str(info.value)
+
+
+def test_option_beats_environment_beats_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('export RC_TIMEOUT="7"\nRC_WEBHOOK_TIMEOUT=9 \n# comment\n')
+    settings = load_settings({"timeout": "3"}, environ={"RC_TIMEOUT": "5"}, dotenv=dotenv)
+    assert settings.timeout == 3.0
+    assert settings.webhook_timeout == 9.0
+    assert load_settings(environ={"RC_TIMEOUT": "5"}, dotenv=dotenv).timeout == 5.0
+    assert load_settings(environ={}, dotenv=dotenv).timeout == 7.0
+
+
+def test_dotenv_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("RC_TIMEOUT=1\nthis is not an assignment\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, dotenv=dotenv)
+    assert info.value.setting.endswith(".env:2")
+
+
+def test_simulator_faults_are_refused_for_a_remote_target() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={**REMOTE, "RC_SIM_FAULTS": "number-missing"})
+    assert info.value.setting == "RC_SIM_FAULTS"
+
+
+def test_every_option_has_a_distinct_env_var_and_flag() -> None:
+    envs = [o.env for o in OPTIONS]
+    assert len(set(envs)) == len(envs)
+    assert all(o.env.startswith("RC_") and o.flag.startswith("--rc-") for o in OPTIONS)
+
+
+def test_secrets_lists_configured_secrets_only() -> None:
+    settings = load_settings(environ={**REMOTE, "NGROK_AUTHTOKEN": "ngrok-tok"})
+    assert set(settings.secrets()) >= {"s3cret-value", "ngrok-tok"}
+    assert "client_x" not in settings.secrets()
