@@ -165,6 +165,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     stage = item_stage(item)
     if stage is None:
         return
+    if ("rc_stage", stage) not in item.user_properties:
+        item.user_properties.append(("rc_stage", stage))  # junit.xml names the stage
+        if item.get_closest_marker("rc_gate") is not None:
+            item.user_properties.append(("rc_gate", "true"))
     if rc.unreachable:
         pytest.skip(f"blocked: the target is unreachable ({rc.unreachable})")
     blocker = rc.gates.blocked_by(stage)
