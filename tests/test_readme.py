@@ -1,0 +1,69 @@
+"""The README tells the truth: its settings table, commands and plain-pip example are run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redcloud_check.cli import SUBCOMMANDS
+from redcloud_check.config import OPTIONS
+
+from .suite_runner import REPO, clean_env
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+CLI = [sys.executable, "-m", "redcloud_check.cli"]
+
+
+def _table_rows(heading: str) -> list[list[str]]:
+    section = README.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("|") and not line.startswith("|--")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
+
+
+def test_settings_table_lists_every_option_with_its_flag() -> None:
+    rows = {r[0].strip("`"): r[1].strip("`") for r in _table_rows("Settings")}
+    for option in OPTIONS:
+        assert rows.get(option.env) == option.flag, f"{option.env} is missing or wrong"
+    assert set(rows) - {o.env for o in OPTIONS} == {"NGROK_AUTHTOKEN"}
+
+
+def test_every_documented_command_exists_and_has_help() -> None:
+    block = README.split("## Commands", 1)[1].split("```", 2)[1]
+    documented = re.findall(r"^redcloud-check (\w+)", block, flags=re.M)
+    assert documented == list(SUBCOMMANDS)
+    for command in documented:
+        proc = subprocess.run([*CLI, command, "--help"], capture_output=True, text=True,
+                              env=clean_env(), timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert "usage:" in proc.stdout
+
+
+def test_magic_recipients_match_the_simulator() -> None:
+    from redcloud_check.simulator import DELIVERY_OUTCOMES
+
+    rows = _table_rows("The embedded simulator")
+    documented = {r[0].strip("`"): r[1] for r in rows if r[0].startswith("`+")}
+    assert set(documented) == set(DELIVERY_OUTCOMES)
+
+
+@pytest.mark.parametrize("argv", [["run"], ["run", "-q"]])
+def test_run_command_passes_against_the_simulator(tmp_path: Path, argv: list[str]) -> None:
+    proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=REPO,
+                          env=clean_env(RC_REPORTS_DIR=str(tmp_path)), timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"HTML report: {tmp_path / 'report.html'}" in proc.stdout
+    for name in ("report.html", "junit.xml", "escalation.json"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_run_with_a_fault_fails(tmp_path: Path) -> None:
+    proc = subprocess.run([*CLI, "run", "-q", "--fault", "send-sms-media-accepted"],
+                          capture_output=True, text=True, cwd=REPO,
+                          env=clean_env(RC_REPORTS_DIR=str(tmp_path)), timeout=120)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "test_sms_with_media_is_rejected" in proc.stdout
