@@ -1,0 +1,328 @@
+"""The signed-webhook listener: Starlette on uvicorn in a background thread.
+
+It receives Red Cloud's lifecycle POSTs (1-quickstart.txt, Sections 8-9), verifies
+``X-RedCloud-Signature == hex(HMAC_SHA256(secret, "{timestamp}.{rawBody}"))`` over the raw body
+bytes before doing anything else with the body, answers fast, and records every request,
+accepted or rejected, as a `Delivery` saying why.
+
+    missing X-RedCloud-Timestamp / X-RedCloud-Signature   400
+    body over 1 MiB (reading stops at the limit)          413
+    signature mismatch                                    401
+    timestamp outside tolerance                           401 in strict mode, else 200 + warning
+    body not a JSON object (after verification)           400
+    duplicate (messageId, sequence)                       200, recorded as a duplicate
+
+Waiting is event-driven: `wait_for(predicate, timeout)` wakes on every recorded delivery.
+Public surface: `WebhookListener`, `Delivery`, `MAX_BODY`, `DEFAULT_TOLERANCE_S`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, replace
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_seconds, verify
+
+MAX_BODY = 1024 * 1024
+DEFAULT_TOLERANCE_S = 300.0
+# Never kept, although Red Cloud sends none of them: a listener behind a proxy might get them.
+_DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One request that reached the listener, and what the listener made of it."""
+
+    received_at: float  # epoch seconds
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names; nothing secret is ever in them
+    body_size: int
+    verified: bool  # the signature matched the configured secret
+    reason: str  # "signature ok", or why it was rejected
+    status_returned: int
+    event: dict[str, Any] | None = None  # parsed only once verified
+    duplicate: bool = False  # a repeat of an already recorded (messageId, sequence)
+    timestamp: str | None = None  # the X-RedCloud-Timestamp header as sent
+    skew_s: float | None = None  # receipt time minus the timestamp, seconds
+    signature_hint: str | None = None  # what a failing signature looks like it was computed over
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status_returned < 300
+
+    @property
+    def message_id(self) -> str | None:
+        value = (self.event or {}).get("messageId")
+        return value if isinstance(value, str) else None
+
+    @property
+    def sequence(self) -> int | None:
+        value = (self.event or {}).get("sequence")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def event_type(self) -> str | None:
+        value = (self.event or {}).get("eventType")
+        return value if isinstance(value, str) else None
+
+
+Subscriber = Callable[[Delivery, bytes], None]
+
+
+def signature_hint(secret: str, timestamp: str, raw_body: bytes, signature: str) -> str | None:
+    """For a signature that failed: the common construction mistake it matches, if any."""
+    key = secret.encode("utf-8")
+    given = signature.strip().lower()
+    body_only = hmac.new(key, raw_body, hashlib.sha256).hexdigest()
+    no_dot = hmac.new(key, timestamp.encode("utf-8") + raw_body, hashlib.sha256).hexdigest()
+    if hmac.compare_digest(body_only.encode(), given.encode("ascii", "replace")):
+        return "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
+    if hmac.compare_digest(no_dot.encode(), given.encode("ascii", "replace")):
+        return "HMAC over timestamp+body without the '.' separator"
+    if given.startswith("sha256=") and verify(secret, timestamp, raw_body, given[7:]):
+        return "a correct HMAC behind a 'sha256=' prefix the docs do not use"
+    return None
+
+
+class WebhookListener:
+    """Binds on start(); `url` is the local URL; stop() is idempotent.
+
+    `strict`: reject (401) a timestamp more than `tolerance_s` from now; otherwise accept it
+    and add a warning (the docs name no window, DESIGN.md: a warning, never a failure).
+    """
+
+    def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
+                 path: str = "/webhooks/red-cloud", strict: bool = False,
+                 tolerance_s: float = DEFAULT_TOLERANCE_S, max_body: int = MAX_BODY) -> None:
+        self._secret = secret
+        self.host = host
+        self.path = path
+        self.strict = strict
+        self.tolerance_s = tolerance_s
+        self.max_body = max_body
+        self._requested_port = port
+        self._port: int | None = None
+        self._cond = threading.Condition()
+        self._deliveries: list[Delivery] = []
+        self._seen: set[tuple[str, int]] = set()
+        self._subscribers: list[Subscriber] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    def __repr__(self) -> str:  # never shows the secret
+        return f"<WebhookListener {self.url if self._port else 'stopped'}>"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the listener is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    def start(self, timeout: float = 10.0) -> WebhookListener:
+        """Bind (port 0 = any free port) and serve in a daemon thread; returns once serving."""
+        if self._thread is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections; with proto 0
+        # it does not, and Nagle delays every response body by ~40 ms.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError:
+            sock.close()
+            raise
+        sock.listen(128)
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(self._app(), log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
+                                        name=f"webhook-listener:{self._port}")
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._startup_error is not None:
+            self.stop()
+            raise RuntimeError(f"the webhook listener did not start: {self._startup_error}")
+        return self
+
+    def _serve(self, sock: socket.socket) -> None:
+        assert self._server is not None
+        try:
+            self._server.run(sockets=[sock])
+        except BaseException as error:  # reported by start(); the thread must not die loudly
+            self._startup_error = error
+        finally:
+            sock.close()
+            self._ready.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> WebhookListener:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what was received -----------------------------------------------------------------
+
+    def deliveries(self) -> list[Delivery]:
+        with self._cond:
+            return list(self._deliveries)
+
+    def wait_for(self, predicate: Callable[[Sequence[Delivery]], bool],
+                 timeout: float) -> bool:
+        """Block until `predicate(deliveries)` holds (True) or `timeout` passes (False).
+
+        The predicate is evaluated now and after every recorded delivery, never on a timer.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self._deliveries), max(0.0, timeout))
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call `callback(delivery, raw_body)` for every delivery, on the server thread.
+
+        The raw body is given only for verified deliveries (b"" otherwise). Keep it quick:
+        hand work to another thread.
+        """
+        self._subscribers.append(callback)
+
+    def _record(self, delivery: Delivery, raw_body: bytes) -> None:
+        with self._cond:
+            self._deliveries.append(delivery)
+            self._cond.notify_all()
+        for callback in list(self._subscribers):
+            with suppress(Exception):  # a subscriber's bug must never take the listener down
+                callback(delivery, raw_body if delivery.verified else b"")
+
+    def _first_time(self, event: dict[str, Any]) -> bool:
+        """False for a repeated (messageId, sequence); events without them are never dupes."""
+        message_id, sequence = event.get("messageId"), event.get("sequence")
+        if not isinstance(message_id, str) or not isinstance(sequence, int) \
+                or isinstance(sequence, bool):
+            return True
+        with self._cond:
+            if (message_id, sequence) in self._seen:
+                return False
+            self._seen.add((message_id, sequence))
+            return True
+
+    # -- the ASGI app ----------------------------------------------------------------------
+
+    def _app(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(_app: Starlette) -> Any:
+            self._ready.set()
+            yield
+
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Starlette(routes=[Route("/{rest:path}", self._endpoint, methods=methods)],
+                         lifespan=lifespan)
+
+    async def _endpoint(self, request: Request) -> JSONResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()
+                   if k.lower() not in _DROPPED_HEADERS}
+        base = Delivery(received_at=time.time(), method=request.method,
+                        path=request.url.path, headers=headers, body_size=0, verified=False,
+                        reason="", status_returned=400)
+        try:
+            delivery, raw = await self._judge(request, base)
+        except Exception as error:  # never crash on any input: record and answer 400
+            why = f"unreadable request ({type(error).__name__})"
+            delivery, raw = replace(base, reason=why), b""
+        self._record(delivery, raw)
+        body: dict[str, Any] = ({"ok": True} if delivery.accepted
+                                else {"error": delivery.reason})
+        return JSONResponse(body, status_code=delivery.status_returned)
+
+    async def _judge(self, request: Request, base: Delivery) -> tuple[Delivery, bytes]:
+        if request.url.path != self.path:
+            return replace(base, status_returned=404,
+                           reason=f"not the webhook path {self.path}"), b""
+        if request.method != "POST":
+            return replace(base, status_returned=405,
+                           reason=f"method {request.method} (webhooks are POSTs)"), b""
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not timestamp or not signature:
+            missing = [h for h, v in ((TIMESTAMP_HEADER, timestamp),
+                                      (SIGNATURE_HEADER, signature)) if not v]
+            return replace(base, status_returned=400, timestamp=timestamp,
+                           reason="missing signing headers: " + ", ".join(missing)), b""
+        base = replace(base, timestamp=timestamp)
+        raw = await self._read_limited(request)
+        if raw is None:
+            return replace(base, status_returned=413, body_size=self.max_body + 1,
+                           reason=f"body over {self.max_body} bytes"), b""
+        base = replace(base, body_size=len(raw))
+        if not verify(self._secret, timestamp, raw, signature):
+            hint = signature_hint(self._secret, timestamp, raw, signature)
+            return replace(base, status_returned=401, signature_hint=hint,
+                           reason="invalid signature" + (f": {hint}" if hint else "")), b""
+        # Verified: from here on the body may be looked at.
+        try:
+            skew: float | None = base.received_at - timestamp_seconds(timestamp)
+        except ValueError:
+            skew = None
+        base = replace(base, verified=True, skew_s=skew)
+        if skew is None or abs(skew) > self.tolerance_s:
+            why = ("timestamp is not a number" if skew is None else
+                   f"timestamp outside tolerance ({skew:+.0f} s from receipt, "
+                   f"tolerance {self.tolerance_s:.0f} s)")
+            if self.strict:
+                return replace(base, status_returned=401, reason=why), raw
+            base = replace(base, warnings=(why,))
+        try:
+            event = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            event = None
+        if not isinstance(event, dict):
+            return replace(base, status_returned=400, reason="body is not a JSON object"), raw
+        first = self._first_time(event)
+        return replace(base, event=event, status_returned=200, duplicate=not first,
+                       reason="signature ok" if first else "duplicate (messageId, sequence)"), raw
+
+    async def _read_limited(self, request: Request) -> bytes | None:
+        """The raw body, or None once it is known to exceed `max_body` (reading stops)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+__all__ = ["DEFAULT_TOLERANCE_S", "MAX_BODY", "Delivery", "WebhookListener", "signature_hint"]
