@@ -1,0 +1,34 @@
+"""The embedded reference simulator of the Red Cloud CORE API.
+
+Public surface: ``Simulator`` (in-process server, see ``server``), ``FAULTS`` / ``Fault``
+(the fault catalog), ``DELIVERY_OUTCOMES`` (magic recipients). ``Simulator`` is imported
+lazily so ``redcloud_check.simulator.faults`` stays cheap to import.
+
+Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules, messages
+(send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard),
+state (store), seed (seed.json), faults, server (threaded runner), cli.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .faults import FAULTS, Fault
+
+if TYPE_CHECKING:
+    from .lifecycle import DELIVERY_OUTCOMES
+    from .server import Simulator
+
+__all__ = ["DELIVERY_OUTCOMES", "FAULTS", "Fault", "Simulator"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Simulator":
+        from .server import Simulator
+
+        return Simulator
+    if name == "DELIVERY_OUTCOMES":
+        from .lifecycle import DELIVERY_OUTCOMES
+
+        return DELIVERY_OUTCOMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,130 @@
+"""The Starlette application: routes, the request-id/log middleware, error rendering.
+
+Every response carries ``X-Request-Id``; every CORE error body carries the same id as
+``requestId``. Unknown routes are 404 NOT_FOUND, wrong methods 405 METHOD_NOT_ALLOWED (CORE
+wrapper; OAuth-style on the token route), and an unexpected exception is a 500
+INTERNAL_ERROR in the wrapper, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import issue_token
+from .messages import send_message
+from .numbers import list_numbers, search_numbers, update_number, whoami
+from .responses import CoreError, OAuthError, render_core_error, render_oauth_error
+from .runtime import Runtime
+from .state import RequestRecord
+
+log = logging.getLogger("redcloud_check.simulator")
+TOKEN_PATH = "/api/auth/token"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class RequestContext:
+    """Outermost ASGI layer: request id, latency, the request log and its one-line log."""
+
+    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
+        self.app = app
+        self.rt = rt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        context = scope.setdefault("state", {})
+        context["request_id"] = request_id
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if not context.get("omit_request_id"):
+                    MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                status = int(message["status"])
+                self.rt.state.log_request(RequestRecord(scope["method"], scope["path"], status))
+                log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
+                         (time.perf_counter() - started) * 1000)
+            await send(message)
+
+        if self.rt.config.latency_ms > 0:
+            await asyncio.sleep(self.rt.config.latency_ms / 1000)
+        await self.app(scope, receive, send_with_id)
+
+
+async def _core_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CoreError)
+    return render_core_error(request, exc)
+
+
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return render_oauth_error(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) in the route's own error style."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    method = request.method
+    if exc.status_code == 405:
+        message = f"Method {method} is not allowed on {request.url.path}"
+        if request.url.path == TOKEN_PATH:
+            return render_oauth_error(request, OAuthError(405, "invalid_request", message,
+                                                          headers))
+        return render_core_error(request, CoreError(405, "METHOD_NOT_ALLOWED", message,
+                                                    headers))
+    if exc.status_code == 404:
+        return render_core_error(request, CoreError(
+            404, "NOT_FOUND", f"No route {method} {request.url.path}"))
+    return render_core_error(request, CoreError(exc.status_code, "INVALID_REQUEST",
+                                                str(exc.detail), headers))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s %s: %s", request.method, request.url.path,
+              type(exc).__name__)
+    return render_core_error(request, CoreError(500, "INTERNAL_ERROR",
+                                                "The simulator failed unexpectedly"))
+
+
+ROUTES = [
+    Route(TOKEN_PATH, issue_token, methods=["POST"]),
+    Route("/api/core/whoami", whoami, methods=["GET"]),
+    Route("/api/core/numbers", list_numbers, methods=["GET"]),
+    Route("/api/core/numbers/search", search_numbers, methods=["POST"]),
+    Route("/api/core/numbers/{numberId}", update_number, methods=["PATCH"]),
+    Route("/api/core/messages/send", send_message, methods=["POST"]),
+]
+
+
+def build_app(rt: Runtime) -> ASGIApp:
+    """The simulator's ASGI app serving `rt`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await rt.deliverer.aclose()
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={
+        CoreError: _core_error, OAuthError: _oauth_error, HTTPException: _http_error,
+        Exception: _server_error})
+    app.state.runtime = rt
+    return RequestContext(app, rt)

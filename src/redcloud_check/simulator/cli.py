@@ -1,0 +1,94 @@
+"""``redcloud-check simulate`` (and ``python -m redcloud_check.simulator``): the simulator
+standalone, in the foreground, until Ctrl-C or SIGTERM.
+
+The first line printed ends with the base URL (with ``--port 0``, the port actually bound);
+then the credentials to use, then one line per request and per webhook attempt. Secrets of
+a custom seed, tokens and Authorization headers are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from .faults import describe_faults, validate_faults
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port; 0 = any free port")
+    parser.add_argument("--token-ttl", type=int, default=3600, metavar="S",
+                        help="token lifetime in seconds (default 3600)")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="N",
+                        help="delay added to every response")
+    parser.add_argument("--seed", metavar="FILE", help="seed JSON (default: the docs' values)")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="break one documented rule (repeatable; see --list-faults)")
+    parser.add_argument("--allow-webhook-host", action="append", default=[], metavar="HOST",
+                        help="deliver webhooks to this non-loopback host too (repeatable)")
+    parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+
+
+def _banner(base_url: str, seed_given: bool) -> list[str]:
+    from .seed import load_seed
+
+    lines = [f"Red Cloud simulator listening on {base_url}"]
+    if seed_given:
+        return [*lines, "credentials: as in your --seed file"]
+    seed = load_seed()
+    client = seed.clients[0]
+    number = next(n for n in seed.numbers if n.owner == client.client_id)
+    # The shipped seed holds the docs' public example values, so they are safe to show.
+    return [*lines,
+            f"  RC_BASE_URL={base_url}",
+            f"  RC_CLIENT_ID={client.client_id}",
+            f"  RC_CLIENT_SECRET={client.client_secret}",
+            f"  RC_NUMBER_ID={number.number_id}",
+            f"  RC_WEBHOOK_SECRET={client.webhook_secret}",
+            "  magic recipients: +15005550001 (CARRIER_REJECTED), "
+            "+15005550002 (UNREACHABLE_HANDSET)"]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_faults:
+        print(describe_faults())
+        return 0
+    from .runtime import Runtime
+    from .seed import SeedError, load_seed
+    from .server import build_server
+    from .state import SimConfig, SimState
+    from .webhooks import Deliverer
+
+    try:
+        state = SimState(load_seed(args.seed), validate_faults(args.fault))
+    except (ValueError, SeedError) as error:
+        print(f"redcloud-check simulate: {error}", file=sys.stderr)
+        return 2
+    config = SimConfig(token_ttl=args.token_ttl, latency_ms=args.latency_ms,
+                       allow_webhook_hosts=frozenset(h.lower() for h in args.allow_webhook_host))
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("redcloud_check.simulator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+
+    def ready(port: int) -> None:
+        print("\n".join(_banner(f"http://{host}:{port}", args.seed is not None)), flush=True)
+        if state.faults:
+            print(f"  faults: {', '.join(sorted(state.faults))}", flush=True)
+
+    rt = Runtime(state, config, Deliverer(state, config))
+    server = build_server(rt, args.host, args.port, threading.Event(), ready)
+    try:
+        server.run()  # uvicorn handles SIGINT/SIGTERM in the main thread
+    except SystemExit as exit_:  # uvicorn exits 1 when it cannot bind
+        print(f"redcloud-check simulate: could not listen on {args.host}:{args.port}",
+              file=sys.stderr)
+        return int(exit_.code or 1)
+    except KeyboardInterrupt:
+        pass
+    print("simulator stopped", flush=True)
+    return 0

@@ -1,0 +1,120 @@
+"""Lifecycle webhook events of an accepted message: which events, in what order, with what
+payload and signature (1-quickstart.txt Sections 8 and 9).
+
+Every accepted recipient gets ``message.queued`` (sequence 1), ``message.sent`` (2), then a
+final event (3) chosen by the recipient. Magic recipients, in the spirit of test numbers:
+
+    +15005550001        message.failed    data.error.code CARRIER_REJECTED
+    +15005550002        message.failed    data.error.code UNREACHABLE_HANDSET
+    any other E.164     message.delivery  data.status "delivered"
+
+Signed per ``redcloud_check.signing``: ``X-RedCloud-Timestamp`` (ms) and
+``X-RedCloud-Signature = hex(HMAC_SHA256(webhook_secret, "<timestamp>.<rawBody>"))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
+from .state import Message
+
+WRONG_SECRET = "rc_whsec_not_the_client_secret"  # used under webhook-wrong-secret
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final lifecycle event for a recipient."""
+
+    event_type: str
+    status: str
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def error(self) -> dict[str, str] | None:
+        if self.error_code is None:
+            return None
+        return {"code": self.error_code, "message": self.error_message or ""}
+
+
+DELIVERED = Outcome("message.delivery", "delivered")
+DELIVERY_OUTCOMES: dict[str, Outcome] = {
+    "+15005550001": Outcome("message.failed", "failed", "CARRIER_REJECTED",
+                            "The carrier rejected the message"),
+    "+15005550002": Outcome("message.failed", "failed", "UNREACHABLE_HANDSET",
+                            "The handset could not be reached"),
+}
+
+
+def outcome_for(to: str) -> Outcome:
+    """The final outcome a recipient gets: a magic number's, else delivered."""
+    return DELIVERY_OUTCOMES.get(to, DELIVERED)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One lifecycle event still to be sent."""
+
+    event_type: str
+    status: str
+    sequence: int
+    error: dict[str, str] | None = None
+
+
+def lifecycle(to: str, faults: frozenset[str]) -> tuple[Step, ...]:
+    """The events of one message, in delivery order."""
+    if "webhook-not-delivered" in faults:
+        return ()
+    outcome = outcome_for(to)
+    final_type = outcome.event_type
+    if final_type == "message.delivery" and "webhook-wrong-event-type" in faults:
+        final_type = "message.delivered"
+    regress = "webhook-sequence-regression" in faults
+    steps = [Step("message.queued", "queued", 2 if regress else 1),
+             Step("message.sent", "sent", 1 if regress else 2),
+             Step(final_type, outcome.status, 3, outcome.error())]
+    if "webhook-no-final-event" in faults:
+        steps.pop()
+    return tuple(steps)
+
+
+def event_body(message: Message, step: Step, faults: frozenset[str]) -> bytes:
+    """The raw JSON body of one event, shaped like the docs' example."""
+    event: dict[str, Any] = {
+        "eventType": step.event_type,
+        "direction": "outbound",
+        "occurredAt": int(time.time() * 1000),
+        "apiClientId": message.client_id,
+        "messageId": message.message_id,
+        "sequence": step.sequence,
+        "data": {
+            "messageId": message.message_id,
+            "externalReference": message.external_reference,
+            "sendFrom": message.send_from,
+            "to": message.to,
+            "status": step.status,
+            "error": step.error,
+        },
+    }
+    if "webhook-malformed-event" in faults:
+        del event["messageId"], event["data"]["messageId"]
+    return json.dumps(event, separators=(",", ":")).encode("utf-8")
+
+
+def signed_headers(secret: str, body: bytes, faults: frozenset[str]) -> dict[str, str]:
+    """Content-Type and the signing headers for one delivery attempt."""
+    timestamp = now_ms()
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp}
+    if "webhook-missing-signature" in faults:
+        return headers
+    if "webhook-hmac-body-only" in faults:
+        headers[SIGNATURE_HEADER] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    else:
+        key = WRONG_SECRET if "webhook-wrong-secret" in faults else secret
+        headers[SIGNATURE_HEADER] = sign(key, timestamp, body)
+    return headers

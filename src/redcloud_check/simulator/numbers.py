@@ -1,0 +1,167 @@
+"""CORE client-context and number routes: whoami, list, search, update.
+
+Search is deterministic: each seeded inventory group matching every given filter (NPA, NXX,
+zipCode exactly; city, state, rateCenter case-insensitively) is returned as
+``{npa, nxx, city, state, zipCode, rateCenter, count, numbers: [E.164, ...]}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .auth import authenticate
+from .responses import CoreError, json_object, json_response, runtime
+from .seed import InventoryGroup, Number
+
+SEARCH_FILTERS = ("npa", "nxx", "city", "state", "zipCode", "rateCenter")
+REQUESTED_QUANTITY = 250
+CANONICAL_NUMBER = "num_abc123"  # the number the list faults act on
+
+
+async def whoami(request: Request) -> Response:
+    """GET /api/core/whoami."""
+    client = authenticate(request)
+    state = runtime(request).state
+    numbers = [] if state.has("whoami-no-numbers") else state.numbers_of(client.client_id)
+    client_id = client.client_id
+    if state.has("whoami-wrong-client-id"):
+        with state.lock:
+            client_id = next((c for c in state.clients if c != client.client_id),
+                             client.client_id + "_other")
+    body: dict[str, Any] = {
+        "apiClientId": client_id,
+        "apiClientName": client.name,
+        "apiClientStatus": "SUSPENDED" if state.has("whoami-client-inactive") else client.status,
+        "capabilities": list(client.capabilities),
+        "assignedNumbers": {
+            "total": len(numbers),
+            "smsEnabledCount": sum(n.sms_enabled for n in numbers),
+            "mmsEnabledCount": sum(n.mms_enabled for n in numbers),
+        },
+        "inboundWebhookConfigured": client.inbound_webhook_url is not None,
+        "deliveryWebhookConfigured": client.delivery_webhook_url is not None,
+    }
+    if state.has("whoami-missing-capabilities"):
+        del body["capabilities"]
+    return json_response(body)
+
+
+def _listed(number: Number, faults: frozenset[str]) -> dict[str, Any] | None:
+    entry = number.as_json()
+    if number.number_id == CANONICAL_NUMBER:
+        if "number-missing" in faults:
+            return None
+        if "number-not-active" in faults:
+            entry["status"] = "SUSPENDED"
+    if "numbers-sms-enabled-string" in faults:
+        entry["smsEnabled"] = str(number.sms_enabled).lower()
+    if "numbers-id-is-e164" in faults:
+        entry["numberId"] = number.e164
+    return entry
+
+
+async def list_numbers(request: Request) -> Response:
+    """GET /api/core/numbers."""
+    client = authenticate(request)
+    state = runtime(request).state
+    with state.lock:
+        entries = [_listed(n, state.faults) for n in state.numbers_of(client.client_id)]
+    return json_response({"numbers": [e for e in entries if e is not None]})
+
+
+def _matches(group: InventoryGroup, filters: dict[str, str]) -> bool:
+    exact = {"npa": group.npa, "nxx": group.nxx, "zipCode": group.zip_code}
+    loose = {"city": group.city, "state": group.state, "rateCenter": group.rate_center}
+    return all(exact[k] == v for k, v in filters.items() if k in exact) and all(
+        loose[k].casefold() == v.strip().casefold() for k, v in filters.items() if k in loose)
+
+
+def _group_json(group: InventoryGroup) -> dict[str, Any]:
+    return {"npa": group.npa, "nxx": group.nxx, "city": group.city, "state": group.state,
+            "zipCode": group.zip_code, "rateCenter": group.rate_center, "count": group.count,
+            "numbers": [f"+1{group.npa}{group.nxx}{(i * 1237 + 101) % 10000:04d}"
+                        for i in range(group.count)]}
+
+
+async def search_numbers(request: Request) -> Response:
+    """POST /api/core/numbers/search."""
+    authenticate(request)
+    state = runtime(request).state
+    body = await json_object(request)
+    unknown = sorted(set(body) - set(SEARCH_FILTERS))
+    if unknown:
+        raise CoreError(400, "INVALID_REQUEST", f"Unknown search filter: {unknown[0]}")
+    for key, value in body.items():
+        if not isinstance(value, str):
+            raise CoreError(400, "INVALID_REQUEST", f"Search filter {key} must be a string")
+    groups = [_group_json(g) for g in state.inventory if _matches(g, body)]
+    if state.has("search-wrong-shape"):
+        return json_response(groups)
+    return json_response({"groups": groups,
+                          "providerResultCount": sum(g["count"] for g in groups),
+                          "requestedQuantity": REQUESTED_QUANTITY})
+
+
+def _url_or_none(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 2048 and not any(c.isspace() for c in value):
+        try:
+            parts = urlsplit(value)
+            if parts.scheme in ("http", "https") and parts.hostname:
+                return value
+        except ValueError:
+            pass
+    raise CoreError(400, "INVALID_REQUEST", f"{key} must be an absolute http(s) URL or null")
+
+
+def _changes(body: dict[str, Any]) -> dict[str, Any]:
+    """Validated PATCH fields as Number attribute -> new value."""
+    changes: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "campaignregId":
+            if value is not None and not isinstance(value, str):
+                raise CoreError(400, "INVALID_REQUEST", "campaignregId must be a string or null")
+            changes["campaign_reg_id"] = value
+        elif key in ("smsEnabled", "mmsEnabled"):
+            if not isinstance(value, bool):
+                raise CoreError(400, "INVALID_REQUEST", f"{key} must be true or false")
+            changes["sms_enabled" if key == "smsEnabled" else "mms_enabled"] = value
+        elif key in ("webhookInboundOverride", "webhookDeliveryOverride"):
+            attr = "webhook_inbound_override" if key == "webhookInboundOverride" \
+                else "webhook_delivery_override"
+            changes[attr] = _url_or_none(key, value)
+        else:
+            hint = " (the request field is spelled campaignregId)" \
+                if key == "campaignRegId" else ""
+            raise CoreError(400, "INVALID_REQUEST", f"Unknown field: {key}{hint}")
+    return changes
+
+
+async def update_number(request: Request) -> Response:
+    """PATCH /api/core/numbers/{numberId}."""
+    client = authenticate(request)
+    state = runtime(request).state
+    number_id = request.path_params["numberId"]
+    with state.lock:
+        number = state.numbers.get(number_id)
+    owned = number is not None and number.owner == client.client_id
+    if not owned and not state.has("update-unowned-allowed"):
+        raise CoreError(403, "FORBIDDEN", f"Number {number_id} is not owned by this API client")
+    changes = _changes(await json_object(request))
+    if state.has("update-campaignregid-ignored"):
+        changes.pop("campaign_reg_id", None)
+    with state.lock:
+        if number is None:  # only under update-unowned-allowed
+            number = Number(number_id, client.client_id, "+15550000000", "ACTIVE", None,
+                            True, True, None, None)
+        if state.has("patch-ignored"):
+            return json_response(dataclasses.replace(number, **changes).as_json())
+        for attr, value in changes.items():
+            setattr(number, attr, value)
+        return json_response(number.as_json())

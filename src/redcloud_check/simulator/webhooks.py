@@ -1,0 +1,148 @@
+"""Outbound lifecycle webhook delivery: ordered per message, retried, SSRF-guarded, logged.
+
+Each accepted message runs as one asyncio task on the server's loop: its events go out one
+after the other (``lifecycle_delay_ms`` apart), so a message's events arrive in order. A
+non-2xx answer, a timeout or a connection error is retried with exponential backoff
+(``delivery_backoff_s * 2**(attempt - 1)``) up to ``delivery_attempts`` times: at-least-once.
+Every attempt is recorded as a ``DeliveryAttempt``.
+
+SSRF guard: events go only to loopback hosts (127.0.0.0/8, ::1, localhost) or hosts named
+in ``allow_webhook_hosts``. Anything else is recorded as refused (``attempt`` 0, with the
+reason) and never sent. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .lifecycle import Step, event_body, lifecycle, signed_headers
+from .state import DeliveryAttempt, Message, SimConfig, SimState
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("redcloud_check.simulator")
+
+
+def refusal(url: str | None, allowed: frozenset[str]) -> str | None:
+    """Why the SSRF guard refuses to deliver to `url`, or None when it may."""
+    if not url:
+        return "no delivery webhook URL is configured"
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "the webhook URL is malformed"
+    if parts.scheme not in ("http", "https") or not host:
+        return "the webhook URL is not an absolute http(s) URL"
+    if host in allowed or host == "localhost":
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and (ip.is_loopback or (
+            isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None
+            and ip.ipv4_mapped.is_loopback)):
+        return None
+    return f"host {host} is not loopback and not in allow_webhook_hosts"
+
+
+def _loggable(url: str) -> str:
+    """The URL without query or fragment (they may carry tokens)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+class Deliverer:
+    """Runs the lifecycle of every accepted message on the server's event loop."""
+
+    def __init__(self, state: SimState, config: SimConfig) -> None:
+        self.state = state
+        self.config = config
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def schedule(self, message: Message) -> None:
+        """Start the message's lifecycle; call from the server's event loop."""
+        self.state.delivery_started()
+        task = asyncio.get_running_loop().create_task(self._run(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, message: Message) -> None:
+        try:
+            steps = lifecycle(message.to, self.state.faults)
+            for index, step in enumerate(steps):
+                if index:
+                    await asyncio.sleep(self.config.lifecycle_delay_ms / 1000)
+                await self._deliver(message, step)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a delivery bug must never kill the server
+            log.exception("webhook lifecycle of %s failed", message.message_id)
+        finally:
+            self.state.delivery_finished()
+
+    def _record(self, message: Message, step: Step, attempt: int, *,
+                status: int | None = None, error: str | None = None,
+                refused: str | None = None) -> None:
+        url = message.webhook_url or ""
+        self.state.log_delivery(DeliveryAttempt(url, step.event_type, message.message_id,
+                                                step.sequence, attempt, status, error, refused))
+        outcome = (refused and f"refused: {refused}") or error or f"HTTP {status}"
+        log.info("webhook %s %s seq %d -> %s attempt %d: %s", step.event_type,
+                 message.message_id, step.sequence, _loggable(url) if url else "(none)",
+                 attempt, outcome)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx  # imported on first delivery: keeps simulator startup fast
+
+            self._client = httpx.AsyncClient(timeout=self.config.delivery_timeout_s,
+                                             follow_redirects=False, trust_env=False)
+        return self._client
+
+    async def _deliver(self, message: Message, step: Step) -> None:
+        refused = refusal(message.webhook_url, self.config.allow_webhook_hosts)
+        if refused is not None or message.webhook_url is None:
+            self._record(message, step, 0, refused=refused)
+            return
+        import httpx
+
+        faults = self.state.faults
+        with self.state.lock:
+            client = self.state.clients.get(message.client_id)
+        secret = client.webhook_secret if client is not None else ""
+        body = event_body(message, step, faults)
+        attempts = max(1, self.config.delivery_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._http().post(
+                    message.webhook_url, content=body,
+                    headers=signed_headers(secret, body, faults))
+            except httpx.TimeoutException:
+                self._record(message, step, attempt, error="timeout")
+            except httpx.HTTPError as error:
+                self._record(message, step, attempt,
+                             error=f"connection error ({type(error).__name__})")
+            else:
+                self._record(message, step, attempt, status=response.status_code)
+                if 200 <= response.status_code < 300:
+                    return
+            if attempt < attempts:
+                await asyncio.sleep(self.config.delivery_backoff_s * 2 ** (attempt - 1))
+
+    async def aclose(self) -> None:
+        """Cancel pending lifecycles and close the HTTP client (server shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
