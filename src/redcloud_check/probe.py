@@ -1,0 +1,378 @@
+"""The scheduled production health probe: token, whoami, numbers (+ one canary send).
+
+    run_probe(settings, canary=False, warn_latency_ms=None) -> ProbeResult
+
+The read-only path makes three requests: POST /api/auth/token (HTTP Basic), GET
+/api/core/whoami (the client is ACTIVE), GET /api/core/numbers (RC_NUMBER_ID is listed,
+ACTIVE and smsEnabled). `canary=True` adds one send to RC_TO and waits for its lifecycle
+through the webhook session (which installs and restores the number's webhook override).
+The probe never runs negative or mutating checks. It stops at the first failed stage; the
+later stages are reported "blocked by <stage>". With no RC_BASE_URL it probes the embedded
+simulator, started in-process.
+
+Plain module: no pytest, no checks; the assertions are `redcloud_check.expect`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from .config import Settings
+from .errors import CheckFailure, RedcloudCheckError, TargetUnreachable
+from .exchange import Exchange, Timings
+
+Status = Literal["healthy", "degraded", "unhealthy", "config_error", "unreachable"]
+Verdict = Literal["pass", "fail", "unreachable", "blocked"]
+
+EXIT_CODES: dict[str, int] = {
+    "healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3, "unreachable": 4,
+}
+READ_ONLY_STAGES = ("token", "whoami", "numbers")
+CANARY_STAGES = ("send", "webhooks")
+
+TOKEN = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
+WHOAMI = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
+NUMBERS = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
+SEND = "4-sending-messages.txt, Minimal send example"
+WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    stage: str
+    verdict: Verdict
+    # seconds, summed over the stage's requests (the lifecycle stage: its wait); connect and
+    # tls are None (requests hides them); first_byte is requests' `elapsed`
+    latency: Timings | None = None
+    http_status: int | None = None
+    request_id: str | None = None  # on failure: from the CORE error wrapper or a header
+    title: str | None = None  # on failure: what went wrong
+    detail: str | None = None  # on failure: expected / actual
+    clause: str | None = None  # on failure: the doc clause
+    diagnosis: str | None = None  # on failure: likely cause and next action
+    blocked_by: str | None = None
+    slow: bool = False  # slower than --warn-latency-ms
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    status: Status
+    started_at: float  # epoch seconds
+    duration_s: float  # the stages' wall time (simulator start-up excluded)
+    target: str  # base URL without credentials
+    embedded: bool
+    stages: tuple[StageResult, ...] = ()
+    canary: bool = False
+    warn_latency_ms: float | None = None
+    error: str | None = None  # config_error / unreachable: what and why
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    @property
+    def passed(self) -> bool:
+        """Every stage passed (healthy, or degraded: passed but slow)."""
+        return self.status in ("healthy", "degraded")
+
+    @property
+    def finished_at(self) -> float:
+        return self.started_at + self.duration_s
+
+
+def config_error_result(message: str, *, target: str = "", canary: bool = False) -> ProbeResult:
+    return ProbeResult(status="config_error", started_at=time.time(), duration_s=0.0,
+                       target=target, embedded=not target, canary=canary, error=message)
+
+
+def public_target(base_url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+# -- the stages ------------------------------------------------------------------------------
+
+def _token(rc: Any) -> None:
+    from . import expect
+
+    exchange, token = rc.tokens.acquire("probe: token (HTTP Basic)")
+    expect.json_response(exchange, 200, "token_response", clause=TOKEN,
+                         title="HTTP Basic credentials did not issue a bearer token")
+    if token is None:
+        raise expect.fail("No access_token in the token response", expected="access_token",
+                          actual="no access_token string", clause=TOKEN, exchange=exchange)
+
+
+def _whoami(rc: Any) -> None:
+    from . import expect
+
+    exchange = rc.core("GET", "/api/core/whoami", label="probe: whoami")
+    body = expect.json_response(exchange, 200, "whoami", clause=WHOAMI,
+                                title="GET /api/core/whoami did not return the client context")
+    if body["apiClientStatus"] != "ACTIVE":
+        raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
+                          actual=f"apiClientStatus {body['apiClientStatus']!r}",
+                          clause=WHOAMI, exchange=exchange)
+
+
+def _numbers(rc: Any) -> None:
+    from . import expect
+
+    exchange = rc.core("GET", "/api/core/numbers", label="probe: numbers")
+    body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS,
+                                title="GET /api/core/numbers did not return the number list")
+    wanted = rc.settings.number_id
+    found = next((n for n in body["numbers"] if n.get("numberId") == wanted), None)
+    if found is None:
+        listed = ", ".join(str(n.get("numberId")) for n in body["numbers"][:10]) or "none"
+        raise expect.fail("RC_NUMBER_ID is not assigned to this API client",
+                          expected=f"numberId {wanted!r} in /api/core/numbers",
+                          actual=f"listed numberIds: {listed}", clause=NUMBERS,
+                          exchange=exchange)
+    problems = [f"status {found.get('status')!r}"] if found.get("status") != "ACTIVE" else []
+    if found.get("smsEnabled") is not True:
+        problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
+    if problems:
+        raise expect.fail(f"Number {wanted} cannot send SMS",
+                          expected="status ACTIVE and smsEnabled true",
+                          actual=", ".join(problems), clause=NUMBERS, exchange=exchange)
+    rc.number = found
+
+
+def _send(rc: Any) -> None:
+    from . import expect
+    from .context import AcceptedMessage
+
+    if rc.webhooks is None:  # started before the send so the override is in place
+        _start_webhooks(rc)
+    key = rc.idempotency_key("probe-canary")
+    payload = {"sendFrom": rc.settings.number_id, "to": [rc.settings.to], "messageType": "SMS",
+               "text": f"redcloud-check probe canary {rc.run_id}",
+               "externalReference": f"rccheck-probe-{rc.run_id}"[:100]}
+    exchange = rc.core("POST", "/api/core/messages/send", json=payload,
+                       headers={"Idempotency-Key": key}, label="probe: canary send")
+    body = expect.json_response(exchange, 202, "send_response", clause=SEND,
+                                title="The canary send was not accepted")
+    for result in body["results"]:
+        if result["to"] == rc.settings.to and result["status"] == "QUEUED":
+            rc.accepted.append(AcceptedMessage(
+                message_id=result["messageId"], to=result["to"],
+                external_reference=payload["externalReference"], idempotency_key=key,
+                number_id=rc.settings.number_id, accepted_at=exchange.started_at, check=None))
+    if not rc.accepted:
+        raise expect.fail("The canary recipient was not queued",
+                          expected=f"results[] with {rc.settings.to} QUEUED",
+                          actual=f"results {body['results']!r}, errors {body['errors']!r}",
+                          clause=SEND, exchange=exchange)
+
+
+def _start_webhooks(rc: Any) -> None:
+    from .webhook_session import WebhookSession
+
+    session = WebhookSession(rc)
+    rc.webhooks = session
+    session.start()
+
+
+def _webhooks(rc: Any) -> None:
+    from . import expect
+
+    outcome = rc.webhooks.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
+    missing = _lifecycle_missing(outcome)
+    if missing:
+        raise expect.fail("The canary's lifecycle was not confirmed",
+                          expected="message.sent then message.delivery or message.failed, "
+                                   f"within {rc.settings.webhook_timeout:g} s",
+                          actual=missing, clause=WEBHOOKS)
+
+
+def _lifecycle_missing(outcome: Any) -> str:
+    """What `wait_lifecycle` says is missing ("" = complete). Accepts a bool, a mapping of
+    messageId -> events, or an object with `complete`/`missing`."""
+    if outcome is None or outcome is True:
+        return ""
+    if outcome is False:
+        return "no complete lifecycle before the timeout"
+    complete = getattr(outcome, "complete", None)
+    if complete is not None:
+        return "" if complete else str(getattr(outcome, "missing", "incomplete lifecycle"))
+    return ""
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Any], None]] = {
+    "token": _token, "whoami": _whoami, "numbers": _numbers,
+    "send": _send, "webhooks": _webhooks,
+}
+
+
+# -- diagnosis -------------------------------------------------------------------------------
+
+_SECTION = {"token": "token request fails", "whoami": "/api/core/whoami fails",
+            "numbers": "/api/core/numbers succeeds but sends fail",
+            "send": "send request returns 400 INVALID_REQUEST",
+            "webhooks": "no webhook events arrive"}
+
+
+def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
+             exchange: Exchange | None = None) -> str:
+    """Likely causes and next action: `redcloud_check.diagnosis` (data-driven, from the
+    troubleshooting guide) when it is installed, else a short built-in pointer to the guide."""
+    body = exchange.json_or_none() if exchange is not None and exchange.response_body else None
+    try:
+        from .diagnosis import Observation
+        from .diagnosis import diagnose as lookup
+    except ImportError:
+        if error_kind is not None:
+            return f"no HTTP answer ({error_kind}): check RC_BASE_URL, the network and RC_TIMEOUT"
+        return f"see 5-troubleshooting.txt, Symptom: {_SECTION.get(stage, stage)}"
+    found = lookup(Observation(
+        failure="unreachable" if error_kind else "check", stage=stage, status=status,
+        kind=error_kind, error_code=_error_code(body),
+        body_json=None if exchange is None or not exchange.response_body else body is not None,
+        url=exchange.url if exchange is not None else "",
+        endpoint=exchange.endpoint if exchange is not None else ""))
+    causes = "; ".join(found.likely_causes)
+    return (f"{causes + ' -> ' if causes else ''}{found.next_action} ({found.section})"
+            + (f". {found.note}" if found.note else ""))
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else error
+    return code if isinstance(code, str) else None
+
+
+# -- running ---------------------------------------------------------------------------------
+
+def _latency(wall: float, exchanges: list[Exchange]) -> Timings:
+    """HTTP time of the stage's requests (its wall time when it made none: the lifecycle
+    wait); schema validation and imports are not latency of the target."""
+    total = sum(e.timings.total for e in exchanges) if exchanges else wall
+    firsts = [e.timings.first_byte for e in exchanges]
+    first = sum(f for f in firsts if f is not None) if firsts and None not in firsts else None
+    return Timings(total=round(total, 6), first_byte=None if first is None else round(first, 6))
+
+
+def _failed(stage: str, verdict: Verdict, latency: Timings, exchange: Exchange | None, *,
+            title: str, detail: str, clause: str | None, error_kind: str | None = None,
+            ) -> StageResult:
+    status = exchange.status if exchange is not None else None
+    return StageResult(
+        stage=stage, verdict=verdict, latency=latency, http_status=status,
+        request_id=exchange.request_id if exchange is not None and status else None,
+        title=title, detail=detail, clause=clause,
+        diagnosis=diagnose(stage, status=status, error_kind=error_kind, exchange=exchange))
+
+
+def run_stage(rc: Any, stage: str) -> StageResult:
+    """Run one stage; a CheckFailure, an unreachable target or a tool error is its verdict."""
+    before = len(rc.recorder.all())
+    t0 = time.perf_counter()
+    try:
+        STAGE_FUNCTIONS[stage](rc)
+    except CheckFailure as failure:
+        made = rc.recorder.all()[before:]
+        exchange = failure.exchange or (made[-1] if made else None)
+        return _failed(stage, "fail", _latency(time.perf_counter() - t0, made), exchange,
+                       title=failure.title, clause=failure.clause,
+                       detail=f"expected {failure.expected}; actual {failure.actual}")
+    except TargetUnreachable as error:
+        made = rc.recorder.all()[before:]
+        return _failed(stage, "unreachable", _latency(time.perf_counter() - t0, made), None,
+                       title=f"No HTTP answer ({error.kind})", detail=error.detail,
+                       clause=None, error_kind=error.kind)
+    except (RedcloudCheckError, ImportError) as error:
+        made = rc.recorder.all()[before:]
+        return _failed(stage, "fail", _latency(time.perf_counter() - t0, made), None,
+                       title=f"The probe could not run the {stage} stage",
+                       detail=f"{type(error).__name__}: {error}", clause=None)
+    made = rc.recorder.all()[before:]
+    return StageResult(stage=stage, verdict="pass",
+                       latency=_latency(time.perf_counter() - t0, made),
+                       http_status=made[-1].status if made else None)
+
+
+def _grade(stages: list[StageResult], duration: float,
+           warn_ms: float | None) -> tuple[Status, list[StageResult]]:
+    if any(s.verdict == "unreachable" for s in stages):
+        return "unreachable", stages
+    if any(s.verdict != "pass" for s in stages):
+        return "unhealthy", stages
+    if warn_ms is None:
+        return "healthy", stages
+    limit = warn_ms / 1000.0
+    graded = [StageResult(**{**_fields(s), "slow": True})
+              if s.latency is not None and s.latency.total > limit else s for s in stages]
+    slow = duration > limit or any(s.slow for s in graded)
+    return ("degraded" if slow else "healthy"), graded
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def probe(rc: Any, *, canary: bool = False, warn_latency_ms: float | None = None,
+          embedded: bool = False) -> ProbeResult:
+    """Run the stages against `rc`'s target; stop at the first failure."""
+    from . import expect  # noqa: F401  (imported before the clock starts)
+
+    names = READ_ONLY_STAGES + (CANARY_STAGES if canary else ())
+    started = time.time()
+    t0 = time.perf_counter()
+    stages: list[StageResult] = []
+    blocker: str | None = None
+    for name in names:
+        if blocker is not None:
+            stages.append(StageResult(stage=name, verdict="blocked", blocked_by=blocker,
+                                      title=f"blocked by {blocker}: fix that first"))
+            continue
+        result = run_stage(rc, name)
+        stages.append(result)
+        if result.verdict != "pass":
+            blocker = name
+    duration = time.perf_counter() - t0
+    status, graded = _grade(stages, duration, warn_latency_ms)
+    error = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
+                  if s.verdict == "unreachable"), None)
+    return ProbeResult(status=status, started_at=started, duration_s=round(duration, 6),
+                       target=public_target(rc.client.base_url), embedded=embedded,
+                       stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
+                       error=error)
+
+
+@contextmanager
+def _target(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """(base URL, the embedded simulator or None) for the run."""
+    if settings.base_url is not None:
+        yield settings.base_url, None
+        return
+    from .simulator import Simulator
+
+    with Simulator(faults=settings.sim_faults) as sim:
+        yield sim.base_url, sim
+
+
+def run_probe(settings: Settings, *, canary: bool = False,
+              warn_latency_ms: float | None = None) -> ProbeResult:
+    """Probe the configured target (or the embedded simulator). Never raises for what the
+    target does; the webhook session, when --canary started one, is always closed."""
+    from .context import RunContext
+
+    with _target(settings) as (base_url, sim):
+        rc = RunContext.create(settings, base_url)
+        rc.simulator = sim
+        try:
+            return probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
+                         embedded=sim is not None)
+        finally:
+            if rc.webhooks is not None:
+                rc.webhooks.close()
+            rc.client.close()

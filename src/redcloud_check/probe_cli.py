@@ -1,0 +1,178 @@
+"""`redcloud-check probe`: the scheduled health probe's command line and its outputs.
+
+One JSON line on stdout, `<reports>/probe.json` (written atomically), and optionally a
+node_exporter textfile (`--prom-file`) and a Pushgateway push (`--pushgateway`). Only
+argparse is imported at module level: `redcloud-check --help` builds every subcommand's
+parser and must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .probe import ProbeResult
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  healthy      every stage passed within --warn-latency-ms
+  1  unhealthy    a stage failed (later stages are blocked)
+  2  degraded     every stage passed, but a stage or the total was slower than
+                  --warn-latency-ms
+  3  config error a setting is missing or malformed (e.g. --canary without RC_ALLOW_SEND=1)
+  4  unreachable  the target gave no HTTP answer (refused, DNS, timeout, TLS)
+
+Settings come from the RC_* environment variables (RC_BASE_URL, RC_CLIENT_ID,
+RC_CLIENT_SECRET, RC_NUMBER_ID, RC_TO, RC_ALLOW_SEND, RC_TIMEOUT, RC_REPORTS_DIR, ...).
+No RC_BASE_URL: the embedded simulator is probed. See docs/probe.md."""
+SECRET_ENV = ("RC_CLIENT_SECRET", "RC_WEBHOOK_SECRET", "NGROK_AUTHTOKEN")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
+    parser.description = (
+        "Production health probe: token (HTTP Basic), whoami (client ACTIVE), numbers "
+        "(RC_NUMBER_ID listed, ACTIVE, smsEnabled). Read-only unless --canary. Prints one "
+        "JSON line and writes <reports>/probe.json.")
+    parser.add_argument("--canary", action="store_true",
+                        help="also send one SMS to RC_TO and confirm its lifecycle by webhook "
+                             "(needs RC_ALLOW_SEND=1 for a remote target)")
+    parser.add_argument("--warn-latency-ms", type=_positive, metavar="MS",
+                        help="degraded (exit 2) when a stage or the total takes longer")
+    parser.add_argument("--timeout", type=_positive, metavar="SECONDS",
+                        help="HTTP connect/read timeout (overrides RC_TIMEOUT; default 10)")
+    parser.add_argument("--prom-file", type=Path, metavar="PATH",
+                        help="write Prometheus metrics here (node_exporter textfile collector)")
+    parser.add_argument("--pushgateway", metavar="URL",
+                        help="pushadd the metrics to this Prometheus Pushgateway "
+                             "(job redcloud_probe)")
+    parser.add_argument("--instance", default=None, metavar="NAME",
+                        help="Pushgateway grouping key instance (default: this host's name)")
+    parser.add_argument("--reports-dir", type=Path, metavar="DIR",
+                        help="where probe.json goes (overrides RC_REPORTS_DIR; default reports)")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="embedded simulator only: break one documented rule (repeatable)")
+
+
+def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
+    """(result, secrets to redact, reports dir); a ConfigError becomes a config_error result."""
+    from .config import load_settings
+    from .errors import ConfigError
+    from .probe import config_error_result, public_target, run_probe
+
+    options = {"timeout": None if args.timeout is None else repr(args.timeout),
+               "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
+               "sim_faults": ",".join(args.fault) or None}
+    env_secrets = [os.environ.get(name, "") for name in SECRET_ENV]
+    fallback_dir = args.reports_dir or Path(os.environ.get("RC_REPORTS_DIR") or "reports")
+    try:
+        settings = load_settings(options)
+    except ConfigError as error:
+        return config_error_result(str(error), canary=args.canary), env_secrets, fallback_dir
+    target = public_target(settings.base_url) if settings.base_url else ""
+    if args.canary and not settings.sends_allowed:
+        message = ("RC_ALLOW_SEND: --canary sends a real SMS to RC_TO; set RC_ALLOW_SEND=1 to "
+                   "allow it (4-sending-messages.txt)")
+        return (config_error_result(message, target=target, canary=True), settings.secrets(),
+                settings.reports_dir)
+    result = run_probe(settings, canary=args.canary, warn_latency_ms=args.warn_latency_ms)
+    return result, settings.secrets(), settings.reports_dir
+
+
+def document(result: ProbeResult) -> dict[str, Any]:
+    """The machine-readable summary (probe.json and the stdout line)."""
+    from datetime import datetime, timezone
+
+    from . import __version__
+
+    def iso(epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+    stages = []
+    for s in result.stages:
+        latency = None if s.latency is None else {
+            "connect": s.latency.connect, "tls": s.latency.tls,
+            "first_byte": s.latency.first_byte, "total": s.latency.total}
+        stages.append({"stage": s.stage, "verdict": s.verdict, "latency_s": latency,
+                       "http_status": s.http_status, "request_id": s.request_id,
+                       "title": s.title, "detail": s.detail, "clause": s.clause,
+                       "diagnosis": s.diagnosis, "blocked_by": s.blocked_by, "slow": s.slow})
+    return {"probe": "redcloud-check", "version": __version__, "status": result.status,
+            "exit_code": result.exit_code, "started_at": iso(result.started_at),
+            "finished_at": iso(result.finished_at), "duration_s": result.duration_s,
+            "target": result.target or None, "embedded": result.embedded,
+            "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
+            "error": result.error, "stages": stages}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file in the same directory, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
+    """Write / push the metrics; the problems, one line each (never raises)."""
+    if args.prom_file is None and args.pushgateway is None:
+        return []
+    from . import metrics
+
+    problems = []
+    if args.prom_file is not None:
+        try:
+            metrics.write_prom_file(args.prom_file, result)
+        except OSError as error:
+            problems.append(f"--prom-file {args.prom_file}: {error}")
+    if args.pushgateway is not None:
+        try:
+            metrics.push(args.pushgateway, result, instance=args.instance or socket.gethostname(),
+                         timeout=args.timeout or 10.0)
+        except (OSError, ValueError) as error:
+            problems.append(f"--pushgateway: {type(error).__name__}: {error}")
+    return problems
+
+
+def run(args: argparse.Namespace) -> int:
+    from .redaction import redact
+
+    result, found, reports_dir = _probe(args)
+    secrets = [s for s in found if s]
+    problems = _metrics(args, result)
+    text = json.dumps(redact(document(result), secrets),
+                      separators=(",", ":"), ensure_ascii=False)
+    try:
+        write_atomically(reports_dir / "probe.json", text + "\n")
+    except OSError as error:
+        problems.append(f"{reports_dir / 'probe.json'}: {error}")
+    print(text, flush=True)
+    if result.status == "config_error":
+        print(f"redcloud-check probe: configuration error: {result.error}", file=sys.stderr)
+    for problem in problems:
+        print(f"redcloud-check probe: could not write output: {redact(problem, secrets)}",
+              file=sys.stderr)
+    return result.exit_code
