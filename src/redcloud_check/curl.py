@@ -1,0 +1,123 @@
+"""A curl command that reproduces a recorded exchange, with no secret in it.
+
+Every known secret is replaced by a shell variable (the names the docs use):
+
+    client secret         "${RC_CLIENT_SECRET}"
+    issued access token   "${RC_ACCESS_TOKEN}"
+    webhook secret        "${RC_WEBHOOK_SECRET}"
+    ngrok authtoken       "${NGROK_AUTHTOKEN}"
+    anything else secret  "${RC_SECRET}"
+
+HTTP Basic client authentication becomes ``-u "$RC_CLIENT_ID:$RC_CLIENT_SECRET"``. Literal
+text is single-quoted (`shlex.quote`), variables double-quoted, so the command is shell-safe
+whatever the body holds. A secret that was percent-encoded in a form body is replaced by the
+same variable (curl sends it as given: set the variable to the encoded form if it has
+special characters).
+
+Public surface: `to_curl`, `VARIABLES`, `CURL_SKIPPED_HEADERS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import shlex
+from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
+
+from .exchange import Exchange
+
+__all__ = ["CURL_SKIPPED_HEADERS", "VARIABLES", "to_curl"]
+
+# secret label (as in redaction's mapping value -> label) -> shell variable
+VARIABLES: dict[str, str] = {
+    "client_secret": "RC_CLIENT_SECRET",
+    "access_token": "RC_ACCESS_TOKEN",
+    "webhook_secret": "RC_WEBHOOK_SECRET",
+    "ngrok_authtoken": "NGROK_AUTHTOKEN",
+    "basic_credential": "RC_BASIC_CREDENTIAL",
+}
+CURL_SKIPPED_HEADERS = frozenset({"content-length", "host", "user-agent", "connection",
+                                  "accept-encoding"})
+_BODY_LIMIT = 64 * 1024
+
+
+def _variable(label: str) -> str:
+    return VARIABLES.get(label, "RC_SECRET")
+
+
+def _substitutions(secrets: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(text to find, variable) pairs, longest text first."""
+    pairs: dict[str, str] = {}
+    for value, label in secrets.items():
+        if not value:
+            continue
+        for variant in (value, quote_plus(value), quote(value, safe="")):
+            pairs.setdefault(variant, _variable(label))
+    return sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+
+def _word(text: str, subs: list[tuple[str, str]]) -> str:
+    """One shell word: literal parts single-quoted, secrets as double-quoted variables."""
+    parts: list[str] = []
+    literal = ""
+    i = 0
+    while i < len(text):
+        for found, variable in subs:
+            if text.startswith(found, i):
+                if literal:
+                    parts.append(shlex.quote(literal))
+                    literal = ""
+                parts.append(f'"${{{variable}}}"')
+                i += len(found)
+                break
+        else:
+            literal += text[i]
+            i += 1
+    if literal or not parts:
+        parts.append(shlex.quote(literal))
+    return "".join(parts)
+
+
+def _basic_user(value: str, secrets: Mapping[str, str],
+                subs: list[tuple[str, str]]) -> str | None:
+    """The -u argument for an HTTP Basic header, or None when it is not Basic."""
+    scheme, _, credential = value.strip().partition(" ")
+    if scheme.lower() != "basic" or not credential:
+        return None
+    try:
+        user, sep, password = base64.b64decode(credential, validate=True).decode(
+            "utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not sep:
+        return None
+    if secrets.get(password) == "client_secret":
+        return '"$RC_CLIENT_ID:$RC_CLIENT_SECRET"'
+    return _word(f"{user}:{password}", subs)
+
+
+def to_curl(exchange: Exchange, secrets: Mapping[str, str], *, multiline: bool = True) -> str:
+    """A curl command line for `exchange`; `secrets` maps each secret value to its label."""
+    subs = _substitutions(secrets)
+    has_body = bool(exchange.request_body)
+    head = "curl"
+    if exchange.method != "GET" or has_body:
+        head += " -X " + shlex.quote(exchange.method)
+    args: list[str] = [f"{head} {_word(exchange.url, subs)}"]
+    for name, value in exchange.request_headers.items():
+        lowered = name.lower()
+        if lowered in CURL_SKIPPED_HEADERS:
+            continue
+        if lowered == "authorization":
+            user = _basic_user(value, secrets, subs)
+            if user is not None:
+                args.append(f"-u {user}")
+                continue
+        args.append("-H " + _word(f"{name}: {value}", subs))
+    if has_body:
+        assert exchange.request_body is not None
+        body = exchange.request_body[:_BODY_LIMIT].decode("utf-8", "replace")
+        args.append("--data-raw " + _word(body, subs))
+    separator = " \\\n  " if multiline else " "
+    return separator.join(args)
