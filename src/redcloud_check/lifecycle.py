@@ -1,0 +1,349 @@
+"""Lifecycle analysis of recorded webhook deliveries: pure functions, no servers.
+
+For every message the send stage accepted: its verified events ordered by sequence, whether
+the lifecycle is complete (``message.queued``, ``message.sent``, then ``message.delivery`` or
+``message.failed``; 1-quickstart.txt, Section 8), and every problem as an `Issue` of a
+``kind`` (one stage-5 check per kind) and a severity (fail | warning | info). When events
+are missing or wrong, a `WebhookDiagnosis` says which of these it is:
+
+    no-requests        nothing reached the listener: reachability or webhook configuration
+    override-ignored   ... and the number's webhookDeliveryOverride never pointed at us
+    wrong-path         requests arrived, none at the listener's path
+    missing-headers    requests arrived without the signing headers
+    hmac-body-only     every signature is an HMAC of the raw body only
+    secret-mismatch    every signature failed with RC_WEBHOOK_SECRET
+    malformed          verified events that break the event schema
+    incomplete         some lifecycle events never arrived
+    sequence           sequences do not increase with lifecycle order
+    ids                messageId / data.messageId / externalReference do not match
+
+Public surface: `analyze`, `timeline`, `lifecycle_done`, `Issue`, `WebhookDiagnosis`,
+`MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .context import AcceptedMessage
+from .schemas import errors as schema_errors
+from .webhook_listener import Delivery
+
+Severity = Literal["fail", "warning", "info"]
+QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",
+                                  "message.failed")
+FINALS = (DELIVERY, FAILED)
+RANK = {QUEUED: 0, SENT: 1, DELIVERY: 2, FAILED: 2}
+
+STEP5 = "1-quickstart.txt, Section 8 — Step 5: Receive Delivery Events"
+SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
+          '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
+PAYLOAD = "1-quickstart.txt, Section 9 — Minimal Webhook Example (event payload)"
+NO_EVENTS = "5-troubleshooting.txt, Symptom: no webhook events arrive"
+NO_DELIVERY = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
+SEQUENCE = STEP5 + " (queued, sent, then delivery or failed); DESIGN.md: webhook sequence"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | ...
+    severity: Severity
+    title: str
+    detail: str
+    clause: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDiagnosis:
+    cause: str  # one of the keys in the module docstring
+    detail: str
+    next_action: str
+    clause: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptContext:
+    """What the diagnosis names: where the target should have posted, and the override."""
+
+    public_url: str | None = None
+    listen_path: str = "/webhooks/red-cloud"
+    override_ok: bool | None = None  # None: no override attempted (preconfigured mode)
+    override_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLifecycle:
+    message_id: str
+    external_reference: str
+    events: tuple[dict[str, Any], ...]  # verified, first copies, ordered by sequence
+    arrival: tuple[str, ...]  # event types in arrival order
+    missing: tuple[str, ...]  # "message.queued", "message.sent", "a final event"
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return next((e for e in self.events if e.get("eventType") in FINALS), None)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleReport:
+    messages: tuple[MessageLifecycle, ...]
+    issues: tuple[Issue, ...]
+    diagnosis: WebhookDiagnosis | None
+    received: int  # requests that reached the listener
+    verified: int
+
+    @property
+    def complete(self) -> bool:
+        return all(m.complete for m in self.messages)
+
+    def of(self, kind: str, severity: Severity | None = None) -> list[Issue]:
+        return [i for i in self.issues
+                if i.kind == kind and (severity is None or i.severity == severity)]
+
+    def failures(self, kind: str) -> list[Issue]:
+        return self.of(kind, "fail")
+
+
+def _data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _attributed_to(event: dict[str, Any]) -> str | None:
+    for value in (event.get("messageId"), _data(event).get("messageId")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _sequence_key(event: dict[str, Any]) -> float:
+    seq = event.get("sequence")
+    return float(seq) if isinstance(seq, int) and not isinstance(seq, bool) else float("inf")
+
+
+def _events_of(message_id: str, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Verified, accepted, first-copy events for `message_id`, in arrival order."""
+    return [d.event for d in deliveries
+            if d.event is not None and d.accepted and not d.duplicate
+            and _attributed_to(d.event) == message_id]
+
+
+def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> MessageLifecycle:
+    arrived = _events_of(message.message_id, deliveries)
+    types = {e.get("eventType") for e in arrived}
+    missing = [t for t in (QUEUED, SENT) if t not in types]
+    if not types & set(FINALS):
+        missing.append("a final event (message.delivery or message.failed)")
+    return MessageLifecycle(message.message_id, message.external_reference,
+                            tuple(sorted(arrived, key=_sequence_key)),
+                            tuple(str(e.get("eventType")) for e in arrived), tuple(missing))
+
+
+def lifecycle_done(messages: Sequence[AcceptedMessage], *, final_only: bool = False
+                   ) -> Callable[[Sequence[Delivery]], bool]:
+    """A `WebhookListener.wait_for` predicate: every message complete (or has its final)."""
+    def done(deliveries: Sequence[Delivery]) -> bool:
+        for message in messages:
+            lc = _lifecycle(message, deliveries)
+            if (lc.final is None) if final_only else (not lc.complete):
+                return False
+        return True
+    return done
+
+
+def _delivery_issues(deliveries: Sequence[Delivery]) -> list[Issue]:
+    issues: list[Issue] = []
+    at_path = [d for d in deliveries if d.status_returned not in (404, 405)]
+    unsigned = Counter(d.reason for d in at_path if not d.verified)
+    for reason, count in unsigned.items():
+        issues.append(Issue("signature", "fail", "Webhook request failed signature verification",
+                            f"{count} request(s): {reason}", SIGNED))
+    stale = Counter(w for d in at_path if d.verified for w in d.warnings)
+    stale.update(d.reason for d in at_path if d.verified and d.status_returned == 401)
+    for warning, count in stale.items():
+        issues.append(Issue("timestamp", "warning", "Webhook timestamp far from receipt time",
+                            f"{count} delivery(ies): {warning}; the docs name no tolerance",
+                            SIGNED))
+    for d in at_path:
+        if d.verified and d.event is None and d.status_returned == 400:
+            issues.append(Issue("schema", "fail", "A signed webhook body is not a JSON object",
+                                f"{d.body_size} bytes received at {d.path}", PAYLOAD))
+    dupes = sum(1 for d in deliveries if d.duplicate)
+    if dupes:
+        issues.append(Issue("duplicate", "info", "Duplicate webhook deliveries",
+                            f"{dupes} repeat(s) of an already received (messageId, sequence), "
+                            "answered 200 and counted once", STEP5))
+    return issues
+
+
+def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMessage]
+                  ) -> list[Issue]:
+    issues: list[Issue] = []
+    stray: set[str] = set()
+    for d in deliveries:
+        event = d.event
+        if event is None or not d.accepted or d.duplicate:
+            continue
+        mid = _attributed_to(event)
+        label = f"{event.get('eventType')!s} seq {event.get('sequence')!s}"
+        violations = schema_errors("webhook_event", event)
+        if violations:
+            shown = "; ".join(f"{v.path or '/'}: {v.message}" for v in violations[:4])
+            issues.append(Issue("schema", "fail", "A webhook event breaks the event schema",
+                                f"{label} of {mid or '(no messageId)'}: {shown}", PAYLOAD, mid))
+        data = _data(event)
+        top, inner = event.get("messageId"), data.get("messageId")
+        if not isinstance(top, str) or not top or top != inner:
+            issues.append(Issue("ids", "fail", "messageId and data.messageId do not match",
+                                f"{label}: messageId {top!r}, data.messageId {inner!r}",
+                                PAYLOAD, mid))
+        if mid is None:
+            continue
+        if mid not in expected:
+            stray.add(mid)
+            continue
+        sent_ref = expected[mid].external_reference
+        if data.get("externalReference") != sent_ref:
+            issues.append(Issue("ids", "fail", "externalReference does not match the send",
+                                f"{label} of {mid}: data.externalReference "
+                                f"{data.get('externalReference')!r}, sent {sent_ref!r}",
+                                PAYLOAD, mid))
+    if stray:
+        issues.append(Issue("unexpected", "info", "Events for messages this run did not send",
+                            ", ".join(sorted(stray)[:5]), STEP5))
+    return issues
+
+
+def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
+    issues: list[Issue] = []
+    mid = lc.message_id
+    if lc.missing:
+        issues.append(Issue("incomplete", "fail", "The message lifecycle is incomplete",
+                            f"{mid}: missing {', '.join(lc.missing)}; received "
+                            f"{', '.join(lc.arrival) or 'nothing'}", STEP5, mid))
+    ranked = sorted((e for e in lc.events if e.get("eventType") in RANK),
+                    key=lambda e: (RANK[e["eventType"]], _sequence_key(e)))
+    pairs = [f"{e['eventType']} {e.get('sequence')}" for e in ranked]
+    keys = [_sequence_key(e) for e in ranked]
+    if any(b <= a for a, b in itertools.pairwise(keys)):
+        issues.append(Issue("sequence", "fail",
+                            "Sequences do not increase with the lifecycle order",
+                            f"{mid}: {', '.join(pairs)}", SEQUENCE, mid))
+    repeated = [t for t, n in Counter(e.get("eventType") for e in lc.events).items() if n > 1]
+    if repeated:
+        issues.append(Issue("order", "info", "An event type arrived more than once",
+                            f"{mid}: {', '.join(map(str, repeated))}", STEP5, mid))
+    by_sequence = [str(e.get("eventType")) for e in lc.events]
+    if list(lc.arrival) != by_sequence:
+        issues.append(Issue("order", "info", "Events arrived out of sequence order",
+                            f"{mid}: arrival {', '.join(lc.arrival)}", STEP5, mid))
+    final = lc.final
+    if final is not None and final.get("eventType") == FAILED:
+        issues.append(Issue("failed-final", "warning", "The message failed downstream",
+                            f"{mid}: message.failed with error {_data(final).get('error')!r}",
+                            NO_DELIVERY, mid))
+    return issues
+
+
+def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle],
+              deliveries: Sequence[Delivery], ctx: ReceiptContext) -> WebhookDiagnosis | None:
+    fails = {i.kind for i in report_issues if i.severity == "fail"}
+    if not fails:
+        return None
+    url = ctx.public_url or "(no public URL)"
+    at_path = [d for d in deliveries if d.status_returned not in (404, 405)]
+    good = [d for d in at_path if d.verified]
+    if "incomplete" in fails and not good:
+        if not deliveries:
+            if ctx.override_ok is False:
+                return WebhookDiagnosis(
+                    "override-ignored", "No request reached the listener, and the number's "
+                    f"webhookDeliveryOverride does not point at {url}: {ctx.override_detail}",
+                    "Check that PATCH /api/core/numbers/{numberId} stores "
+                    "webhookDeliveryOverride, or use RC_WEBHOOK_MODE=preconfigured.", NO_EVENTS)
+            override = ("set and verified" if ctx.override_ok else
+                        "not used (preconfigured mode)" if ctx.override_ok is None else "")
+            return WebhookDiagnosis(
+                "no-requests", f"No request reached the listener. The target should have "
+                f"posted to {url} (override {override}).",
+                "Check that the URL is publicly reachable from the target (RC_TUNNEL / "
+                "RC_PUBLIC_URL) and that delivery webhooks are enabled for this client or "
+                "number.", NO_EVENTS)
+        if not at_path:
+            paths = ", ".join(sorted({d.path for d in deliveries})[:3])
+            return WebhookDiagnosis(
+                "wrong-path", f"Requests reached the listener at {paths}, not {ctx.listen_path}.",
+                "Point the webhook configuration at the full URL including the path.", NO_EVENTS)
+        if all(d.reason.startswith("missing signing headers") for d in at_path):
+            return WebhookDiagnosis(
+                "missing-headers", f"{len(at_path)} request(s) arrived without "
+                "X-RedCloud-Timestamp / X-RedCloud-Signature.",
+                "The sender must sign every webhook (both headers).", SIGNED)
+        if all(d.signature_hint and "raw body only" in d.signature_hint for d in at_path):
+            return WebhookDiagnosis(
+                "hmac-body-only", f"All {len(at_path)} signature(s) are an HMAC of the raw body "
+                "only; the docs sign \"{timestamp}.{rawBody}\".",
+                "The sender must include the timestamp and '.' before the body.", SIGNED)
+        return WebhookDiagnosis(
+            "secret-mismatch", f"All {len(at_path)} request(s) failed signature verification "
+            "with the secret in RC_WEBHOOK_SECRET.",
+            "Check that RC_WEBHOOK_SECRET is this client's webhook signing secret.", SIGNED)
+    for cause, kind, action in (
+            ("malformed", "schema", "Compare the events with the documented payload."),
+            ("incomplete", "incomplete", "Inspect webhook receipts; look for the missing "
+                                         "events in the target's delivery logs."),
+            ("sequence", "sequence", "Sequences must increase queued < sent < final."),
+            ("ids", "ids", "Events must carry the messageId and externalReference of the "
+                           "send.")):
+        if kind in fails:
+            detail = "; ".join(i.detail for i in report_issues if i.kind == kind)[:600]
+            clause = next(i.clause for i in report_issues if i.kind == kind)
+            return WebhookDiagnosis(cause, detail, action, clause)
+    first = next(i for i in report_issues if i.severity == "fail")
+    return WebhookDiagnosis(first.kind, first.detail, "See the failing check.", first.clause)
+
+
+def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
+            context: ReceiptContext | None = None) -> LifecycleReport:
+    """Judge every recorded delivery against the lifecycles of `messages`."""
+    ctx = context or ReceiptContext()
+    lifecycles = [_lifecycle(m, deliveries) for m in messages]
+    issues = _delivery_issues(deliveries)
+    issues += _event_issues(deliveries, {m.message_id: m for m in messages})
+    for lc in lifecycles:
+        issues += _lifecycle_issues(lc)
+    return LifecycleReport(tuple(lifecycles), tuple(issues),
+                           _diagnose(issues, lifecycles, deliveries, ctx),
+                           received=len(deliveries),
+                           verified=sum(1 for d in deliveries if d.verified))
+
+
+def timeline(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Rows for the report's SVG: the message's events and every unverified request since the
+    send (their bodies are never read, so they cannot be attributed)."""
+    rows: list[dict[str, Any]] = []
+    for d in deliveries:
+        if d.received_at < message.accepted_at - 1:
+            continue
+        if d.event is not None and _attributed_to(d.event) == message.message_id:
+            notes = (["duplicate"] if d.duplicate else []) + list(d.warnings)
+            if not d.accepted:
+                notes.append(d.reason)
+            rows.append({"eventType": d.event_type, "sequence": d.sequence, "verified": True,
+                         "note": "; ".join(notes)})
+        elif not d.verified:
+            rows.append({"eventType": None, "sequence": None, "verified": False,
+                         "note": f"HTTP {d.status_returned}: {d.reason}"})
+        else:
+            continue
+        rows[-1]["offset_ms"] = round((d.received_at - message.accepted_at) * 1000, 1)
+    return rows

@@ -1,0 +1,190 @@
+"""Lifecycle analysis as pure functions over recorded deliveries: every diagnosis branch,
+every issue kind, the timeline rows."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from redcloud_check.context import AcceptedMessage
+from redcloud_check.lifecycle import ReceiptContext, analyze, lifecycle_done, timeline
+from redcloud_check.webhook_listener import Delivery
+
+from .webhook_support import event
+
+NOW = time.time()
+MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123", NOW, None)
+CTX = ReceiptContext(public_url="https://abc.ngrok.app/webhooks/red-cloud", override_ok=True,
+                     override_detail="webhookDeliveryOverride set and verified")
+
+
+def ok(payload: dict[str, Any], *, at: float = 0.1, duplicate: bool = False,
+       warnings: tuple[str, ...] = ()) -> Delivery:
+    return Delivery(NOW + at, "POST", "/webhooks/red-cloud", {}, 300, True,
+                    "duplicate" if duplicate else "signature ok", 200, event=payload,
+                    duplicate=duplicate, warnings=warnings)
+
+
+def rejected(reason: str, status: int = 401, *, hint: str | None = None,
+             path: str = "/webhooks/red-cloud") -> Delivery:
+    return Delivery(NOW + 0.1, "POST", path, {}, 300, False, reason, status,
+                    signature_hint=hint)
+
+
+def lifecycle(final: str = "message.delivery", **kw: Any) -> list[Delivery]:
+    kinds = ("message.queued", "message.sent", final)
+    return [ok(event("msg_1", k, i + 1, **kw), at=0.1 * (i + 1)) for i, k in enumerate(kinds)]
+
+
+def test_a_complete_clean_lifecycle_has_no_failures_and_no_diagnosis() -> None:
+    report = analyze([MSG], lifecycle(), CTX)
+    assert report.complete and report.diagnosis is None
+    assert [i for i in report.issues if i.severity == "fail"] == []
+    (lc,) = report.messages
+    assert [e["sequence"] for e in lc.events] == [1, 2, 3]
+    assert lc.final is not None and lc.final["eventType"] == "message.delivery"
+
+
+def test_a_failed_final_is_complete_but_a_warning_with_its_error() -> None:
+    deliveries = lifecycle("message.failed", status="failed",
+                           error={"code": "CARRIER_REJECTED", "message": "rejected"})
+    report = analyze([MSG], deliveries, CTX)
+    assert report.complete and report.diagnosis is None
+    (warning,) = report.of("failed-final")
+    assert warning.severity == "warning" and "CARRIER_REJECTED" in warning.detail
+
+
+def test_nothing_received_names_the_url_and_the_override() -> None:
+    report = analyze([MSG], [], CTX)
+    assert not report.complete
+    assert report.diagnosis is not None and report.diagnosis.cause == "no-requests"
+    assert "https://abc.ngrok.app/webhooks/red-cloud" in report.diagnosis.detail
+    assert "set and verified" in report.diagnosis.detail
+    assert "no webhook events arrive" in report.diagnosis.clause
+
+
+def test_nothing_received_after_an_ignored_override_blames_the_override() -> None:
+    ctx = ReceiptContext(public_url="http://127.0.0.1:9/webhooks/red-cloud", override_ok=False,
+                         override_detail="stored value unchanged after PATCH")
+    diagnosis = analyze([MSG], [], ctx).diagnosis
+    assert diagnosis is not None and diagnosis.cause == "override-ignored"
+    assert "stored value unchanged" in diagnosis.detail
+
+
+def test_requests_at_another_path_are_a_wrong_path() -> None:
+    report = analyze([MSG], [rejected("not the webhook path", 404, path="/hooks")], CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "wrong-path"
+    assert "/hooks" in report.diagnosis.detail
+
+
+def test_missing_headers_are_named() -> None:
+    deliveries = [rejected("missing signing headers: X-RedCloud-Signature", 400)] * 3
+    report = analyze([MSG], deliveries, CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "missing-headers"
+    (issue,) = report.failures("signature")
+    assert issue.detail.startswith("3 request(s)")
+
+
+def test_body_only_hmac_is_told_apart_from_a_wrong_secret() -> None:
+    hint = "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
+    report = analyze([MSG], [rejected("invalid signature: " + hint, hint=hint)] * 3, CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "hmac-body-only"
+
+
+def test_every_signature_failing_is_a_secret_mismatch_naming_the_setting() -> None:
+    report = analyze([MSG], [rejected("invalid signature")] * 3, CTX)
+    diagnosis = report.diagnosis
+    assert diagnosis is not None and diagnosis.cause == "secret-mismatch"
+    assert "RC_WEBHOOK_SECRET" in diagnosis.detail + diagnosis.next_action
+    assert report.failures("signature") and report.failures("incomplete")
+
+
+def test_events_without_message_ids_are_malformed() -> None:
+    deliveries = []
+    for payload in (e for e in (d.event for d in lifecycle()) if e):
+        del payload["messageId"], payload["data"]["messageId"]
+        deliveries.append(ok(payload))
+    report = analyze([MSG], deliveries, CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "malformed"
+    assert report.failures("schema") and report.failures("ids")
+    assert not report.complete
+
+
+def test_a_wrong_final_event_type_is_malformed_and_incomplete() -> None:
+    report = analyze([MSG], lifecycle("message.delivered"), CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "malformed"
+    assert "message.delivered" in report.failures("schema")[0].detail
+    assert "a final event" in report.failures("incomplete")[0].detail
+
+
+def test_a_missing_final_event_is_incomplete_naming_what_is_missing() -> None:
+    report = analyze([MSG], lifecycle()[:2], CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "incomplete"
+    assert "message.delivery or message.failed" in report.diagnosis.detail
+
+
+def test_a_sequence_regression_fails_the_sequence_check() -> None:
+    deliveries = [ok(event("msg_1", "message.queued", 2)), ok(event("msg_1", "message.sent", 1)),
+                  ok(event("msg_1", "message.delivery", 3))]
+    report = analyze([MSG], deliveries, CTX)
+    assert report.complete
+    assert report.diagnosis is not None and report.diagnosis.cause == "sequence"
+    assert "message.queued 2, message.sent 1" in report.failures("sequence")[0].detail
+
+
+def test_a_wrong_external_reference_fails_the_ids_check() -> None:
+    report = analyze([MSG], lifecycle(external_reference="someone_else"), CTX)
+    assert report.diagnosis is not None and report.diagnosis.cause == "ids"
+    assert "someone_else" in report.failures("ids")[0].detail
+
+
+def test_out_of_order_arrival_and_duplicates_are_info_only() -> None:
+    q, s, d = lifecycle()
+    report = analyze([MSG], [s, q, ok(q.event or {}, duplicate=True), d], CTX)
+    assert report.complete and report.diagnosis is None
+    assert {i.kind for i in report.issues} == {"order", "duplicate"}
+    assert all(i.severity == "info" for i in report.issues)
+
+
+def test_a_stale_timestamp_is_a_warning() -> None:
+    deliveries = lifecycle()
+    deliveries[0] = ok(deliveries[0].event or {}, warnings=("timestamp outside tolerance",))
+    report = analyze([MSG], deliveries, CTX)
+    assert report.diagnosis is None
+    assert [i.severity for i in report.of("timestamp")] == ["warning"]
+
+
+def test_a_signed_non_json_body_is_a_schema_failure() -> None:
+    bad = Delivery(NOW, "POST", "/webhooks/red-cloud", {}, 5, True, "body is not a JSON object",
+                   400)
+    report = analyze([MSG], [bad, *lifecycle()], CTX)
+    assert report.complete and report.failures("schema")
+
+
+def test_events_for_other_messages_are_info() -> None:
+    report = analyze([MSG], [*lifecycle(), ok(event("msg_other", "message.queued", 1))], CTX)
+    assert report.diagnosis is None
+    assert report.of("unexpected")[0].severity == "info"
+
+
+@pytest.mark.parametrize("final_only", [True, False])
+def test_lifecycle_done_predicate(final_only: bool) -> None:
+    done = lifecycle_done([MSG], final_only=final_only)
+    q, s, d = lifecycle()
+    assert not done([q, s])
+    assert done([q, s, d])
+    assert done([d]) is final_only
+
+
+def test_timeline_rows_have_offsets_and_mark_unverified_requests() -> None:
+    q, s, d = lifecycle()
+    rows = timeline(MSG, [q, rejected("invalid signature"), s, ok(s.event or {}, duplicate=True),
+                          d])
+    assert [r["eventType"] for r in rows] == ["message.queued", None, "message.sent",
+                                              "message.sent", "message.delivery"]
+    assert [r["verified"] for r in rows] == [True, False, True, True, True]
+    assert rows[3]["note"] == "duplicate" and "invalid signature" in rows[1]["note"]
+    assert rows[0]["offset_ms"] == pytest.approx(100, abs=1)
+    assert set(rows[0]) == {"offset_ms", "eventType", "sequence", "verified", "note"}
