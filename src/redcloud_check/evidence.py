@@ -1,0 +1,316 @@
+"""Escalation bundles: everything support needs about one failed check, as plain JSON data.
+
+A bundle carries the check (nodeid, name, stage, gate, doc clause, plain statement), the
+failure (title, expected, actual), the escalation fields of 5-troubleshooting.txt ("What to
+capture before escalation": endpoint, HTTP status, request timestamp, requestId, payload
+shape without secrets, token freshness, whether it reproduces, messageId), the recorded
+exchanges, a curl repro and the diagnosis. It is redacted before it is returned.
+
+Reproduce policy: the failing request is sent ONCE more only where that is safe (GET/HEAD,
+POST /api/auth/token, POST /api/core/numbers/search, sends that carry an Idempotency-Key);
+otherwise the bundle says why it was not retried.
+
+Public surface: `CheckInfo`, `build_bundle`, `named_secrets`, `failing_exchange`,
+`payload_shape`, `replay_policy`, `reproduce`, `exchange_record`, `error_code`, `iso_utc`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .curl import to_curl
+from .diagnosis import Observation, diagnose
+from .errors import CheckFailure, ConfigError, TargetUnreachable
+from .exchange import Exchange
+from .redaction import redact, redact_headers
+
+__all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
+           "iso_utc", "named_secrets", "payload_shape", "replay_policy", "reproduce"]
+
+BODY_LIMIT = 16 * 1024
+MAX_EXCHANGES = 20
+SAFE_POSTS = {"/api/auth/token": "a token request does not change state on the target",
+              "/api/core/numbers/search": "a number search only reads inventory"}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    nodeid: str
+    name: str
+    stage: str | None = None
+    gate: bool = False
+    clause: str | None = None  # the rc_clause marker
+    statement: str | None = None  # the check's docstring: the rule in plain words
+
+
+def iso_utc(epoch: float) -> str:
+    """UTC ISO 8601 with millisecond precision, e.g. 2026-01-02T03:04:05.678Z."""
+    stamp = datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def named_secrets(values: Iterable[str], *, client_id: str = "", client_secret: str = "",
+                  webhook_secret: str = "", ngrok_authtoken: str | None = None
+                  ) -> dict[str, str]:
+    """Secret value -> what it is. Unnamed values (issued tokens) are access tokens."""
+    named = {v: "access_token" for v in values if v}
+    for value, label in ((ngrok_authtoken, "ngrok_authtoken"),
+                         (webhook_secret, "webhook_secret"), (client_secret, "client_secret")):
+        if value:
+            named[value] = label
+    if client_id and client_secret:
+        raw = f"{client_id}:{client_secret}".encode()
+        named[base64.b64encode(raw).decode("ascii")] = "basic_credential"
+    return named
+
+
+def error_code(exchange: Exchange | None) -> str | None:
+    """error.code of the CORE wrapper, or the OAuth `error` string."""
+    body = exchange.json_or_none() if exchange is not None else None
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
+    if isinstance(err, dict) and isinstance(err.get("code"), str):
+        return str(err["code"])
+    return err if isinstance(err, str) else None
+
+
+def failing_exchange(error: BaseException, exchanges: Sequence[Exchange]) -> Exchange | None:
+    """The exchange the failure is about: the one it names, else the check's last one."""
+    named = getattr(error, "exchange", None)
+    if isinstance(named, Exchange):
+        return named
+    if isinstance(error, TargetUnreachable):
+        broken = [e for e in exchanges if e.error is not None]
+        if broken:
+            return broken[-1]
+    return exchanges[-1] if exchanges else None
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        shapes: list[Any] = []
+        for item in value:
+            shaped = _shape(item)
+            if shaped not in shapes:
+                shapes.append(shaped)
+        return shapes
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def payload_shape(exchange: Exchange) -> Any:
+    """Keys and value types of the request body (JSON or form); no value is kept."""
+    if not exchange.request_body:
+        return None
+    body = exchange.request_json()
+    if body is not None:
+        return _shape(body)
+    try:
+        pairs = parse_qsl(exchange.request_body.decode("ascii"), keep_blank_values=True,
+                          strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return f"{len(exchange.request_body)} bytes, neither JSON nor a form"
+    return {k: "string" for k, _ in pairs}
+
+
+def _header(exchange: Exchange, name: str) -> str | None:
+    return next((v for k, v in exchange.request_headers.items() if k.lower() == name), None)
+
+
+def replay_policy(exchange: Exchange | None) -> tuple[bool, str]:
+    """(safe to send once more, why)."""
+    if exchange is None:
+        return False, "no HTTP request was recorded for this check"
+    if exchange.error_kind == "timeout":
+        return False, "the first attempt already waited the whole RC_TIMEOUT"
+    method, path = exchange.method.upper(), exchange.path
+    if method in ("GET", "HEAD"):
+        return True, f"{method} is read-only"
+    if method == "POST" and path in SAFE_POSTS:
+        return True, SAFE_POSTS[path]
+    if method == "POST" and path == "/api/core/messages/send":
+        if _header(exchange, "idempotency-key"):
+            return True, ("the same Idempotency-Key and payload return the stored response "
+                          "(4-sending-messages.txt, Idempotency behavior)")
+        return False, "a send without Idempotency-Key could create a duplicate message"
+    if method == "PATCH":
+        return False, "PATCH changes number settings"
+    return False, f"{method} {path} may change state on the target"
+
+
+def _outcome(exchange: Exchange) -> dict[str, Any]:
+    return {"status": exchange.status, "error_code": error_code(exchange),
+            "error_kind": exchange.error_kind}
+
+
+def _describe(outcome: Mapping[str, Any]) -> str:
+    if outcome["status"] is None:
+        return f"no answer ({outcome['error_kind']})"
+    code = f" {outcome['error_code']}" if outcome["error_code"] else ""
+    return f"HTTP {outcome['status']}{code}"
+
+
+def reproduce(exchange: Exchange | None,
+              replay: Callable[[Exchange], Exchange] | None) -> tuple[dict[str, Any],
+                                                                      Exchange | None]:
+    """Send the failing request once more where safe; compare status and error code."""
+    safe, why = replay_policy(exchange)
+    result: dict[str, Any] = {"retried": False, "consistent": None, "policy": why,
+                              "first": _outcome(exchange) if exchange else None,
+                              "replay": None, "note": f"not retried: {why}"}
+    if not safe or exchange is None:
+        return result, None
+    if replay is None:
+        result["note"] = "not retried: no client to replay with"
+        return result, None
+    again: Exchange | None
+    try:
+        again = replay(exchange)
+    except TargetUnreachable as error:
+        again = None
+        second = {"status": None, "error_code": None, "error_kind": error.kind}
+    else:
+        second = _outcome(again)
+    first = result["first"]
+    consistent = first == second
+    result.update(retried=True, consistent=consistent, replay=second)
+    verb = "reproduced" if consistent else "did not reproduce"
+    result["note"] = (f"{verb}: {_describe(first)}, then {_describe(second)} on one retry "
+                      "(compared: status and error code)")
+    return result, again
+
+
+def _body_text(body: bytes | None, content_type: str = "") -> str | None:
+    if not body:
+        return None
+    text = body[:BODY_LIMIT].decode("utf-8", "replace")
+    try:
+        text = json.dumps(json.loads(body.decode("utf-8")), indent=2, ensure_ascii=False)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if len(body) > BODY_LIMIT:
+        text += f"\n... ({len(body) - BODY_LIMIT} more bytes)"
+    return text
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def exchange_record(exchange: Exchange) -> dict[str, Any]:
+    """One exchange as JSON data (headers redacted here; the bundle is redacted again)."""
+    t = exchange.timings
+    return {
+        "label": exchange.label, "method": exchange.method, "url": exchange.url,
+        "started_at": iso_utc(exchange.started_at),
+        "request_headers": redact_headers(exchange.request_headers),
+        "request_body": _body_text(exchange.request_body),
+        "status": exchange.status,
+        "response_headers": redact_headers(exchange.response_headers),
+        "response_body": _body_text(exchange.response_body),
+        "timings_ms": {"total": _ms(t.total), "connect": _ms(t.connect), "tls": _ms(t.tls),
+                       "first_byte": _ms(t.first_byte)},
+        "error": exchange.error, "error_kind": exchange.error_kind,
+        "token_fresh": exchange.token_fresh, "token_age_s": exchange.token_age_s,
+    }
+
+
+def _message_ids(exchange: Exchange | None, accepted_ids: Sequence[str]) -> list[str]:
+    ids: list[str] = []
+    body = exchange.json_or_none() if exchange is not None else None
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        ids += [r["messageId"] for r in body["results"]
+                if isinstance(r, dict) and isinstance(r.get("messageId"), str)]
+    return list(dict.fromkeys([*ids, *accepted_ids]))
+
+
+def _failure(error: BaseException) -> tuple[str, dict[str, Any]]:
+    if isinstance(error, CheckFailure):
+        return "nonconformance", {"title": error.title, "expected": error.expected,
+                                  "actual": error.actual, "failure_clause": error.clause,
+                                  "details": error.details}
+    if isinstance(error, TargetUnreachable):
+        return "unreachable", {"title": f"Target unreachable ({error.kind})",
+                               "expected": "an HTTP answer",
+                               "actual": f"{error.kind} at {error.url}: {error.detail}",
+                               "failure_clause": None, "details": {}}
+    if isinstance(error, ConfigError):
+        return "config_error", {"title": "Configuration error", "expected": error.setting,
+                                "actual": str(error), "failure_clause": None,
+                                "details": {"setting": error.setting}}
+    return "suite_error", {
+        "title": f"{type(error).__name__} in redcloud-check (a bug in the suite, not the API)",
+        "expected": "the check runs to a verdict", "actual": f"{type(error).__name__}: {error}",
+        "failure_clause": None, "details": {}}
+
+
+def _observation(kind: str, check: CheckInfo, error: BaseException, ex: Exchange | None,
+                 timeout: float | None) -> Observation:
+    status = ex.status if ex is not None else None
+    body_json = None if status is None or ex is None else ex.json_or_none() is not None
+    return Observation(
+        failure={"nonconformance": "check", "unreachable": "unreachable",
+                 "config_error": "config"}.get(kind, "tool"),
+        stage=check.stage, check=check.name, status=status, error_code=error_code(ex),
+        kind=getattr(error, "kind", None) or (ex.error_kind if ex is not None else None),
+        body_json=body_json, url=getattr(error, "url", None) or (ex.url if ex else ""),
+        endpoint=ex.endpoint if ex is not None else "",
+        timeout=f"RC_TIMEOUT={timeout:g}s" if timeout else "RC_TIMEOUT",
+        setting=getattr(error, "setting", ""), error=f"{type(error).__name__}: {error}")
+
+
+def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[Exchange],
+                 secrets: Mapping[str, str], accepted_ids: Sequence[str] = (),
+                 replay: Callable[[Exchange], Exchange] | None = None,
+                 timeout: float | None = None) -> dict[str, Any]:
+    """The redacted escalation bundle for one failed check."""
+    kind, failure = _failure(error)
+    ex = failing_exchange(error, exchanges)
+    repro, again = reproduce(ex, replay) if kind != "suite_error" else (
+        {"retried": False, "consistent": None, "policy": "a bug in the suite",
+         "first": None, "replay": None, "note": "not retried: a bug in the suite"}, None)
+    recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else [])]
+    request_id = ex.request_id if ex is not None else None
+    if request_id is None:
+        request_id = next((e.request_id for e in reversed(exchanges) if e.request_id), None)
+    message_ids = _message_ids(ex, accepted_ids)
+    bundle: dict[str, Any] = {
+        "check": {"nodeid": check.nodeid, "name": check.name, "stage": check.stage,
+                  "gate": check.gate, "clause": check.clause, "statement": check.statement},
+        "kind": kind, **failure,
+        "escalation": {
+            "endpoint": ex.endpoint if ex is not None else None,
+            "url": ex.url if ex is not None else getattr(error, "url", None),
+            "http_status": ex.status if ex is not None else None,
+            "request_timestamp": iso_utc(ex.started_at) if ex is not None else None,
+            "requestId": request_id,
+            "error_code": error_code(ex),
+            "payload_shape": payload_shape(ex) if ex is not None else None,
+            "request_header_names": sorted(ex.request_headers) if ex is not None else [],
+            "token_fresh": ex.token_fresh if ex is not None else None,
+            "token_age_s": ex.token_age_s if ex is not None else None,
+            "reproduces": repro,
+            "messageId": message_ids[0] if message_ids else None,
+            "messageIds": message_ids,
+        },
+        "exchanges": [exchange_record(e) for e in recorded],
+        "curl": to_curl(ex, secrets) if ex is not None else None,
+        "diagnosis": diagnose(_observation(kind, check, error, ex, timeout)).as_dict(),
+    }
+    return redact(bundle, secrets)
