@@ -1,0 +1,184 @@
+"""The probe as a function: stages, verdicts, latency, grading, read-only behaviour."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from redcloud_check.config import CANONICAL, Settings, load_settings
+from redcloud_check.context import RunContext
+from redcloud_check.probe import (
+    EXIT_CODES,
+    ProbeResult,
+    StageResult,
+    diagnose,
+    probe,
+    public_target,
+    run_probe,
+)
+from redcloud_check.simulator import Simulator
+
+from .bad_targets import bad_target, closed_port_url
+
+REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
+          "RC_NUMBER_ID": CANONICAL["number_id"]}
+
+
+def remote_settings(base_url: str, **env: str) -> Settings:
+    return load_settings(environ={"RC_BASE_URL": base_url, **REMOTE, **env})
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def clean_sim(sim: Simulator) -> Iterator[Simulator]:
+    sim.set_faults(())
+    yield sim
+    sim.set_faults(())
+
+
+def probe_sim(sim: Simulator, **kwargs: object) -> ProbeResult:
+    rc = RunContext.create(remote_settings(sim.base_url), sim.base_url)
+    try:
+        return probe(rc, **kwargs)  # type: ignore[arg-type]
+    finally:
+        rc.client.close()
+
+
+def verdicts(result: ProbeResult) -> dict[str, str]:
+    return {s.stage: s.verdict for s in result.stages}
+
+
+def test_clean_target_is_healthy(clean_sim: Simulator) -> None:
+    result = probe_sim(clean_sim)
+    assert (result.status, result.exit_code) == ("healthy", 0)
+    assert verdicts(result) == {"token": "pass", "whoami": "pass", "numbers": "pass"}
+    for stage in result.stages:
+        assert stage.latency is not None and stage.latency.total > 0
+        assert stage.latency.first_byte is not None
+        assert stage.latency.first_byte <= stage.latency.total
+        assert stage.latency.connect is None and stage.latency.tls is None
+        assert stage.http_status == 200 and stage.diagnosis is None
+    assert result.target == clean_sim.base_url and not result.embedded
+
+
+def test_read_only_probe_never_sends_or_patches(clean_sim: Simulator) -> None:
+    before = len(clean_sim.requests)
+    assert probe_sim(clean_sim).status == "healthy"
+    made = clean_sim.requests[before:]
+    assert [(r.method, r.path) for r in made] == [
+        ("POST", "/api/auth/token"), ("GET", "/api/core/whoami"), ("GET", "/api/core/numbers")]
+    assert not [r for r in made if r.path == "/api/core/messages/send" or r.method == "PATCH"]
+
+
+@pytest.mark.parametrize(("fault", "failed", "status"), [
+    ("token-basic-auth-rejected", "token", 401),
+    ("whoami-client-inactive", "whoami", 200),
+    ("number-not-active", "numbers", 200),
+    ("number-missing", "numbers", 200),
+])
+def test_fault_fails_its_stage_and_blocks_the_rest(clean_sim: Simulator, fault: str,
+                                                   failed: str, status: int) -> None:
+    clean_sim.set_faults([fault])
+    result = probe_sim(clean_sim)
+    assert (result.status, result.exit_code) == ("unhealthy", 1)
+    order = ["token", "whoami", "numbers"]
+    here = order.index(failed)
+    stage = result.stages[here]
+    assert (stage.stage, stage.verdict, stage.http_status) == (failed, "fail", status)
+    assert stage.title and stage.detail and stage.clause
+    assert stage.diagnosis and "5-troubleshooting.txt" in stage.diagnosis
+    assert stage.request_id  # from the body's requestId or the X-Request-Id header
+    assert all(s.verdict == "pass" for s in result.stages[:here])
+    for later in result.stages[here + 1:]:
+        assert (later.verdict, later.blocked_by) == ("blocked", failed)
+        assert later.title == f"blocked by {failed}: fix that first" and later.latency is None
+
+
+def test_slow_target_is_degraded() -> None:
+    with Simulator(latency_ms=40) as slow:
+        result = probe_sim(slow, warn_latency_ms=20)
+        assert (result.status, result.exit_code) == ("degraded", 2)
+        assert all(s.verdict == "pass" and s.slow for s in result.stages)
+        relaxed = probe_sim(slow, warn_latency_ms=5000)
+        assert (relaxed.status, relaxed.exit_code) == ("healthy", 0)
+        assert not any(s.slow for s in relaxed.stages)
+
+
+def test_total_over_the_threshold_alone_is_degraded() -> None:
+    with Simulator(latency_ms=15) as slow:
+        result = probe_sim(slow, warn_latency_ms=35)  # each stage ~15 ms, all three > 35 ms
+        assert result.duration_s > 0.035
+        assert result.status == "degraded"
+
+
+def test_unreachable_target_exits_4_without_waiting() -> None:
+    url = closed_port_url()
+    t0 = time.perf_counter()
+    result = run_probe(remote_settings(url, RC_TIMEOUT="2"))
+    assert time.perf_counter() - t0 < 2
+    assert (result.status, result.exit_code) == ("unreachable", 4)
+    assert verdicts(result) == {"token": "unreachable", "whoami": "blocked",
+                                "numbers": "blocked"}
+    first = result.stages[0]
+    assert first.http_status is None and first.title == "No HTTP answer (refused)"
+    assert first.diagnosis and "RC_BASE_URL" in first.diagnosis
+    assert result.error and "refused" in result.error
+
+
+def test_hanging_target_is_unreachable_within_the_timeout() -> None:
+    with bad_target("hang") as url:
+        t0 = time.perf_counter()
+        result = run_probe(remote_settings(url, RC_TIMEOUT="0.5"))
+        elapsed = time.perf_counter() - t0
+    assert (result.status, result.exit_code) == ("unreachable", 4)
+    assert result.stages[0].title == "No HTTP answer (timeout)"
+    assert elapsed < 3
+
+
+def test_gateway_error_page_is_unhealthy_with_its_status() -> None:
+    with bad_target("html-502") as url:
+        result = run_probe(remote_settings(url))
+    assert (result.status, result.stages[0].http_status) == ("unhealthy", 502)
+    assert result.stages[0].diagnosis
+
+
+def test_embedded_simulator_is_probed_without_a_base_url() -> None:
+    result = run_probe(load_settings(environ={}))
+    assert result.embedded and result.status == "healthy"
+    assert result.target.startswith("http://127.0.0.1:")
+
+
+def test_embedded_simulator_faults_come_from_settings() -> None:
+    result = run_probe(load_settings(environ={"RC_SIM_FAULTS": "whoami-client-inactive"}))
+    assert result.status == "unhealthy"
+    assert verdicts(result)["whoami"] == "fail"
+
+
+def test_exit_codes_are_the_documented_ones() -> None:
+    assert EXIT_CODES == {"healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3,
+                          "unreachable": 4}
+
+
+def test_public_target_drops_credentials() -> None:
+    assert public_target("https://user:pw@api.example.com:8443/base") == \
+        "https://api.example.com:8443/base"
+    assert public_target("http://[::1]:8080") == "http://[::1]:8080"
+
+
+def test_diagnosis_names_the_guide_section() -> None:
+    text = diagnose("token", status=401)
+    assert "5-troubleshooting.txt, Symptom: token request fails" in text
+    assert "RC_BASE_URL" in diagnose("token", status=None, error_kind="dns")
+
+
+def test_records_are_frozen() -> None:
+    stage = StageResult(stage="token", verdict="pass")
+    with pytest.raises(AttributeError):
+        stage.verdict = "fail"  # type: ignore[misc]

@@ -1,0 +1,176 @@
+"""`redcloud-check probe` as a user runs it: a subprocess, its exit code, stdout, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from redcloud_check.config import CANONICAL
+from redcloud_check.simulator import Simulator
+
+from .bad_targets import closed_port_url
+from .test_metrics import stand_in_gateway
+
+REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
+          "RC_NUMBER_ID": CANONICAL["number_id"]}
+SECRETS = (CANONICAL["client_secret"], CANONICAL["webhook_secret"])
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRun:
+    code: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    summary: dict[str, Any]
+    probe_json: dict[str, Any] | None
+    metrics: dict[tuple[str, str | None], float]
+
+
+def run_probe_cli(tmp: Path, *args: str, timeout: float = 60, **env: str) -> ProbeRun:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RC_", "NGROK_"))}
+    environ.update({"RC_REPORTS_DIR": str(tmp / "reports"), **env})
+    prom = tmp / "probe.prom"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "redcloud_check.cli", "probe", "--prom-file", str(prom), *args],
+        env=environ, cwd=tmp, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t0
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    report = tmp / "reports" / "probe.json"
+    values = {}
+    if prom.exists():
+        for family in text_string_to_metric_families(prom.read_text()):
+            for s in family.samples:
+                values[(s.name, s.labels.get("stage"))] = s.value
+    for text in (proc.stdout, proc.stderr, report.read_text() if report.exists() else "",
+                 prom.read_text() if prom.exists() else ""):
+        for secret in SECRETS:
+            assert secret not in text
+    return ProbeRun(proc.returncode, proc.stdout, proc.stderr, elapsed, json.loads(lines[0]),
+                    json.loads(report.read_text()) if report.exists() else None, values)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator() as simulator:
+        yield simulator
+
+
+def test_healthy_embedded_probe(tmp_path: Path) -> None:
+    run = run_probe_cli(tmp_path)
+    assert run.code == 0, run.stderr
+    assert run.summary == run.probe_json
+    assert run.summary["status"] == "healthy" and run.summary["exit_code"] == 0
+    assert run.summary["embedded"] is True
+    assert [s["stage"] for s in run.summary["stages"]] == ["token", "whoami", "numbers"]
+    for stage in run.summary["stages"]:
+        assert set(stage["latency_s"]) == {"connect", "tls", "first_byte", "total"}
+        assert stage["latency_s"]["connect"] is None and stage["latency_s"]["total"] > 0
+    assert run.metrics[("redcloud_probe_success", None)] == 1
+    assert run.metrics[("redcloud_probe_exit_code", None)] == 0
+    assert run.metrics[("redcloud_probe_stage_success", "whoami")] == 1
+    assert ("redcloud_probe_last_success_timestamp_seconds", None) in run.metrics
+    assert run.stderr == ""
+
+
+@pytest.mark.parametrize(("fault", "stage"), [("token-basic-auth-rejected", "token"),
+                                              ("whoami-client-inactive", "whoami"),
+                                              ("number-not-active", "numbers")])
+def test_fault_exits_1_with_stage_metrics(tmp_path: Path, fault: str, stage: str) -> None:
+    run = run_probe_cli(tmp_path, "--fault", fault)
+    assert run.code == 1, run.stderr
+    assert run.summary["status"] == "unhealthy"
+    failed = next(s for s in run.summary["stages"] if s["verdict"] == "fail")
+    assert failed["stage"] == stage
+    assert failed["http_status"] and failed["request_id"] and failed["diagnosis"]
+    assert run.metrics[("redcloud_probe_success", None)] == 0
+    assert run.metrics[("redcloud_probe_exit_code", None)] == 1
+    assert run.metrics[("redcloud_probe_stage_success", stage)] == 0
+    assert ("redcloud_probe_last_success_timestamp_seconds", None) not in run.metrics
+
+
+def test_remote_target_and_last_success_kept_across_a_failure(tmp_path: Path,
+                                                              sim: Simulator) -> None:
+    ok = run_probe_cli(tmp_path, RC_BASE_URL=sim.base_url, **REMOTE)
+    assert ok.code == 0 and ok.summary["target"] == sim.base_url
+    assert ok.summary["embedded"] is False
+    last = ok.metrics[("redcloud_probe_last_success_timestamp_seconds", None)]
+    sim.set_faults(["number-missing"])
+    try:
+        bad = run_probe_cli(tmp_path, RC_BASE_URL=sim.base_url, **REMOTE)
+    finally:
+        sim.set_faults(())
+    assert bad.code == 1
+    assert bad.metrics[("redcloud_probe_last_success_timestamp_seconds", None)] == last
+
+
+def test_unreachable_target_exits_4_and_still_writes_outputs(tmp_path: Path) -> None:
+    run = run_probe_cli(tmp_path, "--timeout", "3", RC_BASE_URL=closed_port_url(), **REMOTE)
+    assert run.code == 4
+    assert run.elapsed < 3 + 5  # the timeout, plus interpreter start-up
+    assert run.probe_json is not None and run.probe_json["status"] == "unreachable"
+    assert run.metrics[("redcloud_probe_success", None)] == 0
+    assert run.metrics[("redcloud_probe_exit_code", None)] == 4
+
+
+def test_slow_target_exits_2(tmp_path: Path) -> None:
+    with Simulator(latency_ms=40) as slow:
+        run = run_probe_cli(tmp_path, "--warn-latency-ms", "20", RC_BASE_URL=slow.base_url,
+                            **REMOTE)
+    assert run.code == 2 and run.summary["status"] == "degraded"
+    assert run.summary["warn_latency_ms"] == 20
+    assert run.metrics[("redcloud_probe_success", None)] == 1
+
+
+def test_canary_on_a_remote_target_needs_allow_send(tmp_path: Path, sim: Simulator) -> None:
+    before = len(sim.requests)
+    run = run_probe_cli(tmp_path, "--canary", RC_BASE_URL=sim.base_url, **REMOTE)
+    assert run.code == 3
+    assert "RC_ALLOW_SEND" in run.stderr and "RC_ALLOW_SEND" in run.summary["error"]
+    assert run.summary["status"] == "config_error"
+    assert run.metrics[("redcloud_probe_exit_code", None)] == 3
+    assert sim.requests[before:] == []  # nothing was sent, not even a token request
+
+
+def test_missing_setting_exits_3_naming_it(tmp_path: Path) -> None:
+    run = run_probe_cli(tmp_path, RC_BASE_URL="https://api.example.com")
+    assert run.code == 3
+    assert "RC_CLIENT_ID" in run.stderr and run.probe_json is not None
+    assert run.probe_json["status"] == "config_error"
+
+
+def test_help_documents_the_exit_codes() -> None:
+    proc = subprocess.run([sys.executable, "-m", "redcloud_check.cli", "probe", "--help"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    for line in ("0  healthy", "1  unhealthy", "2  degraded", "3  config error",
+                 "4  unreachable", "--warn-latency-ms", "--prom-file", "--pushgateway",
+                 "--instance", "--canary", "--timeout"):
+        assert line in proc.stdout
+
+
+def test_pushgateway_gets_a_pushadd_with_the_instance(tmp_path: Path) -> None:
+    with stand_in_gateway() as gateway:
+        run = run_probe_cli(tmp_path, "--pushgateway", gateway.url, "--instance", "probe-a")
+    assert run.code == 0, run.stderr
+    [got] = gateway.received
+    assert (got.method, got.path) == ("POST", "/metrics/job/redcloud_probe/instance/probe-a")
+    assert "redcloud_probe_success 1.0" in got.body
+
+
+def test_unreachable_pushgateway_is_reported_not_fatal(tmp_path: Path) -> None:
+    run = run_probe_cli(tmp_path, "--pushgateway", closed_port_url())
+    assert run.code == 0
+    assert "--pushgateway" in run.stderr and run.probe_json is not None
