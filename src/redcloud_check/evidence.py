@@ -196,17 +196,16 @@ def reproduce(exchange: Exchange | None,
     return result, again
 
 
-def _body_text(body: bytes | None, content_type: str = "") -> str | None:
+def _body_text(body: bytes | None) -> str | None:
     if not body:
         return None
-    text = body[:BODY_LIMIT].decode("utf-8", "replace")
-    try:
-        text = json.dumps(json.loads(body.decode("utf-8")), indent=2, ensure_ascii=False)
-    except (ValueError, UnicodeDecodeError):
-        pass
     if len(body) > BODY_LIMIT:
-        text += f"\n... ({len(body) - BODY_LIMIT} more bytes)"
-    return text
+        head = body[:BODY_LIMIT].decode("utf-8", "replace")
+        return f"{head}\n... ({len(body) - BODY_LIMIT} more bytes)"
+    try:
+        return json.dumps(json.loads(body.decode("utf-8")), indent=2, ensure_ascii=False)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace")
 
 
 def _ms(seconds: float | None) -> float | None:
