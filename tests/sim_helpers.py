@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 
 from redcloud_check import schemas, signing
 from redcloud_check.simulator import Simulator
@@ -34,7 +35,7 @@ MEDIA = [{"storageKey": "storage_abc123", "mimeType": "image/jpeg", "byteLength"
           "sourceUrl": "https://example.com/files/catalog.jpg", "fileName": "catalog.jpg"}]
 
 # Fast webhooks for tests: tiny lifecycle delay and backoff.
-FAST = {"lifecycle_delay_ms": 1, "delivery_backoff_s": 0.01, "delivery_attempts": 3}
+FAST: dict[str, Any] = {"lifecycle_delay_ms": 1, "delivery_backoff_s": 0.01, "delivery_attempts": 3}
 
 
 def assert_schema(name: str, instance: Any) -> None:
@@ -112,6 +113,28 @@ def api_for(sim: Simulator) -> Iterator[Api]:
     finally:
         sim.set_faults(())
         api.close()
+
+
+def sim_fixture(**kwargs: Any) -> Any:
+    """A module-scoped `sim` fixture: ``sim = sim_fixture()`` in a test module."""
+
+    @pytest.fixture(scope="module")
+    def sim() -> Iterator[Simulator]:
+        with Simulator(**{**FAST, **kwargs}) as running:
+            yield running
+
+    return sim
+
+
+def api_fixture() -> Any:
+    """A function-scoped `api` fixture on the module's `sim`; faults are cleared after."""
+
+    @pytest.fixture
+    def api(sim: Simulator) -> Iterator[Api]:
+        with api_for(sim) as client:
+            yield client
+
+    return api
 
 
 def assert_core_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

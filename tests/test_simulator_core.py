@@ -14,9 +14,11 @@ from .sim_helpers import (
     NUMBER_ID,
     OTHER_CLIENT,
     Api,
+    api_fixture,
     api_for,
     assert_core_error,
     assert_schema,
+    sim_fixture,
 )
 
 ABC123 = {"numberId": "num_abc123", "e164": "+15551234567", "status": "ACTIVE",
@@ -27,17 +29,8 @@ SMSONLY = {"numberId": "num_smsonly456", "e164": "+15551230456", "status": "ACTI
            "campaignRegId": None, "smsEnabled": True, "mmsEnabled": False,
            "webhookInboundOverride": None, "webhookDeliveryOverride": None}
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator() as running:
-        yield running
-
-
-@pytest.fixture
-def api(sim: Simulator) -> Iterator[Api]:
-    with api_for(sim) as client:
-        yield client
+sim = sim_fixture()
+api = api_fixture()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,26 +17,19 @@ from .sim_helpers import (
     FORM,
     INACTIVE_CLIENT,
     Api,
+    api_fixture,
     api_for,
     assert_core_error,
     assert_oauth_error,
     assert_schema,
+    sim_fixture,
 )
 
 BODY_CREDENTIALS = {**FORM, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 CHALLENGE = 'Basic realm="redcloud"'
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator() as running:
-        yield running
-
-
-@pytest.fixture
-def api(sim: Simulator) -> Iterator[Api]:
-    with api_for(sim) as client:
-        yield client
+sim = sim_fixture()
+api = api_fixture()
 
 
 def _token_post(api: Api, **kwargs: Any) -> httpx.Response:
