@@ -1,0 +1,251 @@
+"""The run's written artifacts: escalation.json, escalation.md, and junit.xml fallbacks.
+
+Everything is built as JSON data first (`summarize`, `run_info`, `escalation_document`),
+redacted through `redaction.redact`, validated against
+``schemas/reports/escalation.schema.json`` (2020-12; a failed validation is a bug in
+redcloud-check and raises `EscalationSchemaError`), and only then written. The Markdown
+ticket text is rendered from the same document (`ticket_markdown`).
+
+`write_misconfigured` is what the core plugin calls on a configuration error: junit.xml
+(one testcase "configuration" with an <error> naming the setting), escalation.json and
+escalation.md, so junit.xml exists after every run.
+
+Public surface: `CheckOutcome`, `SCHEMA_VERSION`, `EscalationSchemaError`, `summarize`,
+`run_info`, `versions`, `escalation_document`, `validate_escalation`, `write_escalation`,
+`write_junit`, `write_misconfigured`, `ticket_markdown` (re-exported from `ticket`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets as pysecrets
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .diagnosis import Observation, diagnose
+from .errors import ConfigError
+from .evidence import iso_utc
+from .findings import Finding
+from .redaction import Secrets, redact
+from .stages import STAGES, stage_index
+from .ticket import ticket_markdown
+
+__all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalation_document",
+           "run_info", "summarize", "ticket_markdown", "validate_escalation", "versions",
+           "write_escalation", "write_junit", "write_misconfigured"]
+
+SCHEMA_VERSION = "1.0"
+_BLOCKED = re.compile(r"^blocked by (?P<stage>\w+):")
+_ENV_SECRETS = ("RC_CLIENT_SECRET", "RC_WEBHOOK_SECRET", "NGROK_AUTHTOKEN")
+
+
+class EscalationSchemaError(ValueError):
+    """escalation.json would not match its schema: a bug in redcloud-check."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """The verdict of one check: passed | failed | error | skipped (with the reason)."""
+
+    nodeid: str
+    name: str
+    stage: str | None
+    gate: bool
+    outcome: str
+    reason: str = ""
+
+    @property
+    def blocked_by(self) -> str | None:
+        if self.outcome != "skipped":
+            return None
+        match = _BLOCKED.match(self.reason)
+        if match:
+            return match["stage"]
+        return "target" if self.reason.startswith("blocked:") else None
+
+
+def versions() -> dict[str, str]:
+    import pytest
+
+    from . import __version__
+
+    return {"redcloud-check": __version__, "python": platform.python_version(),
+            "pytest": pytest.__version__}
+
+
+def _counts(outcomes: Iterable[CheckOutcome]) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0, "total": 0}
+    for o in outcomes:
+        counts["total"] += 1
+        if o.outcome in ("failed", "error"):
+            counts["failed"] += 1
+        elif o.outcome == "skipped":
+            counts["blocked" if o.blocked_by else "skipped"] += 1
+        else:
+            counts["passed"] += 1
+    return counts
+
+
+def _stage_row(stage_name: str, checks: list[CheckOutcome],
+               gates_failed: Mapping[str, str]) -> dict[str, Any]:
+    info = STAGES[stage_index(stage_name)]
+    earlier = [s.name for s in STAGES[:stage_index(stage_name)] if s.name in gates_failed]
+    blocked_by, reason, verdict = None, None, "not_run"
+    if any(c.outcome in ("failed", "error") for c in checks):
+        verdict = "failed"
+    elif checks and all(c.outcome == "skipped" for c in checks):
+        blocker = next((c for c in checks if c.blocked_by), None)
+        verdict = "blocked" if blocker else "skipped"
+        blocked_by = blocker.blocked_by if blocker else None
+        reason = (blocker or checks[0]).reason
+    elif checks:
+        verdict = "passed"
+    elif earlier:
+        verdict, blocked_by = "blocked", earlier[0]
+        reason = f"blocked by {earlier[0]}: fix that first"
+    return {"name": info.name, "title": info.title, "verdict": verdict, "gate": info.gate,
+            "gate_failed": gates_failed.get(stage_name), "counts": _counts(checks),
+            "blocked_by": blocked_by, "reason": reason}
+
+
+def _warning(f: Finding) -> dict[str, Any]:
+    return {"severity": f.severity, "title": f.title, "detail": f.detail, "clause": f.clause,
+            "check": f.check, "stage": f.stage}
+
+
+def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] = (),
+              gates_failed: Mapping[str, str] | None = None, unreachable: str | None = None,
+              config_error: ConfigError | None = None) -> dict[str, Any]:
+    """Per-stage verdicts, counts, what blocked what, and the warnings."""
+    gates = dict(gates_failed or {})
+    stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates)
+              for s in STAGES]
+    counts = _counts(outcomes)
+    if config_error is not None:
+        verdict = "misconfigured"
+    elif unreachable:
+        verdict = "unreachable"
+    elif counts["failed"]:
+        verdict = "failed"
+    elif counts["blocked"]:
+        verdict = "blocked"
+    else:
+        verdict = "passed" if counts["total"] else "not_run"
+    config = None
+    if config_error is not None:
+        obs = Observation(failure="config", setting=config_error.setting,
+                          error=str(config_error))
+        config = {"setting": config_error.setting, "problem": config_error.problem,
+                  "hint": config_error.hint, "message": str(config_error),
+                  "diagnosis": diagnose(obs).as_dict()}
+    return {
+        "verdict": verdict, "counts": counts, "stages": stages,
+        "blocked": [{"stage": s["name"], "blocked_by": s["blocked_by"], "reason": s["reason"]}
+                    for s in stages if s["verdict"] == "blocked" and s["blocked_by"]],
+        "warnings": [_warning(f) for f in findings],
+        "config_error": config, "unreachable": unreachable,
+    }
+
+
+def run_info(*, run_id: str, started_at: float, finished_at: float | None = None,
+             target: str | None, embedded: bool | None, client_id: str | None,
+             number_id: str | None, exit_status: int | None) -> dict[str, Any]:
+    return {"run_id": run_id, "started_at": iso_utc(started_at),
+            "finished_at": iso_utc(time.time() if finished_at is None else finished_at),
+            "target": target, "embedded": embedded, "client_id": client_id,
+            "number_id": number_id, "versions": versions(), "exit_status": exit_status}
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    from .schemas import schemas_dir
+
+    path = schemas_dir() / "reports" / "escalation.schema.json"
+    return Draft202012Validator(json.loads(path.read_text("utf-8")))
+
+
+def validate_escalation(doc: Any) -> None:
+    """Raise EscalationSchemaError listing every violation (none: valid)."""
+    problems = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if problems:
+        shown = "; ".join(f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+                          for e in problems[:5])
+        raise EscalationSchemaError(f"escalation.json breaks its schema ({shown})")
+
+
+def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
+                        bundles: Sequence[Mapping[str, Any]], secrets: Secrets) -> dict[str, Any]:
+    """The redacted, validated escalation.json document."""
+    doc = redact({"schemaVersion": SCHEMA_VERSION, "run": dict(run), "summary": dict(summary),
+                  "bundles": [dict(b) for b in bundles]}, secrets)
+    validate_escalation(doc)
+    return doc
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_escalation(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets) -> None:
+    """Write escalation.json and escalation.md (both redacted again, on the way out)."""
+    clean = redact(dict(doc), secrets)
+    validate_escalation(clean)
+    _write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False))
+    _write(reports_dir / "escalation.md", redact(ticket_markdown(clean), secrets))
+
+
+def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets = (),
+                suite: str = "redcloud-check") -> None:
+    """A minimal JUnit XML file for runs where pytest's own junitxml wrote none."""
+    root = ET.Element("testsuites")
+    tally = _counts(cases)
+    errors = sum(1 for c in cases if c.outcome == "error")
+    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)),
+                         failures=str(tally["failed"] - errors), errors=str(errors),
+                         skipped=str(tally["skipped"] + tally["blocked"]), time="0")
+    for case in cases:
+        module, _, name = case.nodeid.rpartition("::")
+        tc = ET.SubElement(node, "testcase", classname=module.replace("/", ".").removesuffix(
+            ".py") or suite, name=name or case.name, time="0")
+        if case.stage:
+            props = ET.SubElement(tc, "properties")
+            ET.SubElement(props, "property", name="rc_stage", value=case.stage)
+        tag = {"failed": "failure", "error": "error", "skipped": "skipped"}.get(case.outcome)
+        if tag:
+            message = redact(case.reason, secrets)
+            child = ET.SubElement(tc, tag, message=message, type=tag)
+            child.text = message
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _env_secrets() -> list[str]:
+    return [v for k in _ENV_SECRETS if (v := os.environ.get(k))]
+
+
+def write_misconfigured(reports_dir: Path, error: ConfigError) -> None:
+    """junit.xml, escalation.json and escalation.md for a run stopped by a setting."""
+    secrets = _env_secrets()
+    reason = f"configuration error: {error} (setting {error.setting}; nothing was sent)"
+    case = CheckOutcome(nodeid="redcloud-check::configuration", name="configuration",
+                        stage=None, gate=False, outcome="error", reason=reason)
+    write_junit(reports_dir / "junit.xml", [case], secrets=secrets)
+    now = time.time()
+    run = run_info(run_id=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-"
+                   + pysecrets.token_hex(3), started_at=now, finished_at=now, target=None,
+                   embedded=None, client_id=None, number_id=None, exit_status=4)
+    summary = summarize([], config_error=error)
+    write_escalation(reports_dir, escalation_document(run, summary, [], secrets), secrets)

@@ -1,0 +1,117 @@
+"""escalation.md: the escalation document as ticket text, ready to paste.
+
+Rendered from the (already redacted) escalation.json document, never from logs: what
+failed, the escalation fields of 5-troubleshooting.txt per bundle, the diagnosis and the
+curl repro. Public surface: `ticket_markdown`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ticket_markdown"]
+
+
+def _cell(value: Any) -> str:
+    text = "—" if value in (None, "") else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str, lang: str = "") -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def _yes_no(value: Any) -> str:
+    return {True: "yes", False: "no", None: "unknown"}.get(value, str(value))
+
+
+def _token(esc: Mapping[str, Any]) -> str:
+    fresh = _yes_no(esc.get("token_fresh"))
+    age = esc.get("token_age_s")
+    return f"{fresh} (token age {age:g} s)" if isinstance(age, int | float) else fresh
+
+
+def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
+    check, esc, diag = b["check"], b["escalation"], b["diagnosis"]
+    stage = f"stage {check['stage']}" if check.get("stage") else "no stage"
+    gate = ", the stage's gate" if check.get("gate") else ""
+    lines = [f"### {i}. {b['title']}", "",
+             f"- Check: `{check['nodeid']}` ({stage}{gate}; {b['kind'].replace('_', ' ')})"]
+    if check.get("statement"):
+        lines.append(f"- Rule: {check['statement']}")
+    clause = b.get("failure_clause") or check.get("clause")
+    if clause:
+        lines.append(f"- Doc clause: {clause}")
+    lines += [f"- Expected: {b['expected']}", f"- Actual: {b['actual']}", "",
+              "Escalation fields (5-troubleshooting.txt, What to capture before escalation):", "",
+              f"- requestId: **{_cell(esc.get('requestId'))}**",
+              f"- Endpoint called: {_cell(esc.get('endpoint'))} ({_cell(esc.get('url'))})",
+              f"- HTTP status: {_cell(esc.get('http_status'))}"
+              + (f" {esc['error_code']}" if esc.get("error_code") else ""),
+              f"- Request timestamp (UTC): {_cell(esc.get('request_timestamp'))}",
+              f"- Token freshly acquired: {_token(esc)}",
+              f"- Reproduces consistently: {esc['reproduces']['note']}",
+              f"- messageId: {_cell(esc.get('messageId'))}",
+              f"- Request headers sent: {', '.join(esc.get('request_header_names') or []) or '—'}",
+              "- Request payload shape (no values):", ""]
+    shape = esc.get("payload_shape")
+    lines += [_fence(json.dumps(shape, indent=2) if shape is not None else "(no body)", "json"),
+              "", f"Diagnosis — {diag['symptom']} ({diag['section']}):", ""]
+    if diag.get("note"):
+        lines.append(f"- {diag['note']}")
+    lines += [f"- Likely causes: {'; '.join(diag['likely_causes'])}",
+              f"- Check: {'; '.join(diag['check'])}",
+              f"- Best next action: {diag['next_action']}"]
+    if diag.get("also"):
+        lines.append(f"- See also: {'; '.join(diag['also'])}")
+    if b.get("curl"):
+        lines += ["", "Reproduce (set RC_CLIENT_ID, RC_CLIENT_SECRET, RC_ACCESS_TOKEN first):",
+                  "", _fence(b["curl"], "sh")]
+    return [*lines, ""]
+
+
+def ticket_markdown(doc: Mapping[str, Any]) -> str:
+    """The ticket text for an escalation.json document."""
+    run, summary = doc["run"], doc["summary"]
+    target = run.get("target") or "unknown"
+    if run.get("embedded"):
+        target = f"embedded simulator at {target}"
+    versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+    lines = [f"# redcloud-check: {summary['verdict']} (run {run['run_id']})", "",
+             f"- Target: {target}", f"- Client id: {_cell(run.get('client_id'))}",
+             f"- Number id: {_cell(run.get('number_id'))}",
+             f"- Started / finished (UTC): {run['started_at']} / {run['finished_at']}",
+             f"- Versions: {versions}", f"- Exit status: {_cell(run.get('exit_status'))}", ""]
+    config = summary.get("config_error")
+    if config:
+        diag = config["diagnosis"]
+        lines += ["## Configuration error", "",
+                  f"- Setting: `{config['setting']}`", f"- Problem: {config['message']}",
+                  f"- Best next action: {diag['next_action']}", "- Nothing was sent.", ""]
+    if summary.get("unreachable"):
+        lines += [f"**Target unreachable:** {summary['unreachable']}", ""]
+    c = summary["counts"]
+    lines += ["## Stages", "",
+              f"{c['passed']} passed, {c['failed']} failed, {c['blocked']} blocked, "
+              f"{c['skipped']} skipped of {c['total']} checks.", "",
+              "| stage | verdict | note |", "| --- | --- | --- |"]
+    for s in summary["stages"]:
+        note = s.get("reason") or (f"gate failed: {s['gate_failed']}" if s.get("gate_failed")
+                                   else "")
+        lines.append(f"| {_cell(s['title'])} | {s['verdict']} | {_cell(note)} |")
+    lines.append("")
+    if summary["warnings"]:
+        lines += ["## Warnings (not failures: the docs do not state these)", ""]
+        lines += [f"- **{w['title']}** — {w['detail']} ({w['clause']})"
+                  for w in summary["warnings"]]
+        lines.append("")
+    if doc["bundles"]:
+        lines += ["## Failures", ""]
+        for i, bundle in enumerate(doc["bundles"], 1):
+            lines += _bundle(i, bundle)
+    return "\n".join(lines).rstrip() + "\n"

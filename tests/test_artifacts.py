@@ -1,0 +1,148 @@
+"""escalation.json validates against its schema; escalation.md; junit fallbacks."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from redcloud_check.artifacts import (
+    CheckOutcome,
+    EscalationSchemaError,
+    escalation_document,
+    run_info,
+    summarize,
+    validate_escalation,
+    write_escalation,
+    write_junit,
+    write_misconfigured,
+)
+from redcloud_check.errors import CheckFailure, ConfigError
+from redcloud_check.evidence import CheckInfo, build_bundle
+from redcloud_check.exchange import Exchange, Timings
+from redcloud_check.findings import Finding
+
+from .leaks import assert_no_secret
+
+TOKEN = "artifact-token-5e4d3c"
+SECRET = "artifact-secret-1a2b"
+
+
+def _bundle() -> dict:
+    ex = Exchange(method="POST", url="http://127.0.0.1:1/api/core/messages/send",
+                  request_headers={"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": "k"},
+                  request_body=b'{"sendFrom": "+15551234567", "to": ["+15551234567"]}',
+                  started_at=time.time(), timings=Timings(total=0.02), status=403,
+                  response_headers={"Content-Type": "application/json"},
+                  response_body=json.dumps({"error": {"code": "FORBIDDEN", "message": "no",
+                                                      "details": {}},
+                                            "requestId": "req_forbidden_9"}).encode(),
+                  token_fresh=True, token_age_s=1.5)
+    failure = CheckFailure(title="E.164 sendFrom was not rejected", expected="400 or 403",
+                           actual="403", clause="4-sending-messages.txt", exchange=ex)
+    check = CheckInfo(nodeid="checks/test_04_send.py::test_x", name="test_x", stage="send",
+                      statement="sendFrom must be a numberId.")
+    return build_bundle(check, failure, exchanges=[ex], secrets={TOKEN: "access_token"})
+
+
+OUTCOMES = [
+    CheckOutcome("c/t1.py::a", "a", "token", True, "passed"),
+    CheckOutcome("c/t2.py::b", "b", "whoami", True, "passed"),
+    CheckOutcome("c/t3.py::c", "c", "numbers", True, "failed", "number not ACTIVE"),
+    CheckOutcome("c/t4.py::d", "d", "send", True, "skipped", "blocked by numbers: fix that first"),
+]
+
+
+def _doc(bundles: list[dict] | None = None) -> dict:
+    run = run_info(run_id="r1", started_at=time.time(), target="http://127.0.0.1:1",
+                   embedded=True, client_id="rc_test_client_123", number_id="num_abc123",
+                   exit_status=1)
+    warn = Finding("warning", "Token response is cacheable", "Cache-Control absent", "RFC 6749",
+                   check="c/t1.py::a", stage="token")
+    summary = summarize(OUTCOMES, findings=[warn], gates_failed={"numbers": "not ACTIVE"})
+    return escalation_document(run, summary, bundles if bundles is not None else [_bundle()],
+                               {TOKEN: "access_token"})
+
+
+def test_summary_verdicts_per_stage() -> None:
+    summary = _doc()["summary"]
+    verdicts = {s["name"]: (s["verdict"], s["blocked_by"]) for s in summary["stages"]}
+    assert verdicts == {"token": ("passed", None), "whoami": ("passed", None),
+                        "numbers": ("failed", None), "send": ("blocked", "numbers"),
+                        "webhooks": ("blocked", "numbers")}
+    assert summary["verdict"] == "failed"
+    assert summary["counts"] == {"passed": 2, "failed": 1, "skipped": 0, "blocked": 1,
+                                 "total": 4}
+    assert {"stage": "send", "blocked_by": "numbers",
+            "reason": "blocked by numbers: fix that first"} in summary["blocked"]
+    assert summary["warnings"][0]["title"] == "Token response is cacheable"
+
+
+def test_skipped_stage_is_not_blocked() -> None:
+    summary = summarize([CheckOutcome("x::s", "s", "send", False, "skipped",
+                                      "sending is disabled for a remote target")])
+    send = next(s for s in summary["stages"] if s["name"] == "send")
+    assert send["verdict"] == "skipped" and send["blocked_by"] is None
+    assert summary["verdict"] == "passed"
+    assert next(s for s in summary["stages"] if s["name"] == "token")["verdict"] == "not_run"
+
+
+def test_document_validates_and_carries_the_request_id(tmp_path: Path) -> None:
+    doc = _doc()
+    validate_escalation(doc)
+    write_escalation(tmp_path, doc, {TOKEN: "access_token"})
+    written = json.loads((tmp_path / "escalation.json").read_text())
+    validate_escalation(written)
+    assert written["bundles"][0]["escalation"]["requestId"] == "req_forbidden_9"
+    md = (tmp_path / "escalation.md").read_text()
+    assert "requestId: **req_forbidden_9**" in md
+    assert "Endpoint called: POST /api/core/messages/send" in md
+    assert "curl -X POST" in md and "Best next action:" in md
+    assert "| Send (POST /api/core/messages/send) | blocked | blocked by numbers" in md
+    for path in tmp_path.iterdir():
+        assert_no_secret(path.read_bytes(), [TOKEN], str(path.name))
+
+
+def test_an_invalid_document_is_a_bug_that_raises() -> None:
+    doc = _doc()
+    doc["bundles"][0]["escalation"].pop("requestId")
+    with pytest.raises(EscalationSchemaError, match="requestId"):
+        validate_escalation(doc)
+    with pytest.raises(EscalationSchemaError):
+        validate_escalation({**doc, "schemaVersion": "0"})
+
+
+def test_write_misconfigured_writes_all_three_files(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RC_CLIENT_SECRET", SECRET)
+    error = ConfigError("RC_TO", f"is required (saw {SECRET})", "e.g. +15551234567")
+    write_misconfigured(tmp_path / "reports", error)
+    reports = tmp_path / "reports"
+    assert sorted(p.name for p in reports.iterdir()) == ["escalation.json", "escalation.md",
+                                                          "junit.xml"]
+    root = ET.parse(reports / "junit.xml").getroot()
+    cases = list(root.iter("testcase"))
+    assert [c.get("name") for c in cases] == ["configuration"]
+    err = cases[0].find("error")
+    assert err is not None and "RC_TO" in (err.get("message") or "")
+    doc = json.loads((reports / "escalation.json").read_text())
+    validate_escalation(doc)
+    assert doc["summary"]["verdict"] == "misconfigured"
+    assert doc["summary"]["config_error"]["setting"] == "RC_TO"
+    assert doc["summary"]["config_error"]["diagnosis"]["id"] == "config-error"
+    assert doc["run"]["exit_status"] == 4 and doc["bundles"] == []
+    assert "Setting: `RC_TO`" in (reports / "escalation.md").read_text()
+    for path in reports.iterdir():
+        assert_no_secret(path.read_bytes(), [SECRET], path.name)
+
+
+def test_junit_fallback_lists_outcomes(tmp_path: Path) -> None:
+    write_junit(tmp_path / "junit.xml", OUTCOMES)
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "1")
+    props = [p.get("value") for p in suite.iter("property")]
+    assert props == ["token", "whoami", "numbers", "send"]
