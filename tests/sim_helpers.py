@@ -63,6 +63,7 @@ class Api:
         self.sim = sim
         self.http = httpx.Client(base_url=sim.base_url, timeout=10, trust_env=False)
         self._token: str | None = None
+        self.receiver: Receiver | None = None  # a webhook receiver a test attaches
 
     def close(self) -> None:
         self.http.close()

@@ -1,0 +1,232 @@
+"""Every simulator fault changes the behaviour it names: each probe observes one thing,
+which differs between the clean simulator and the simulator with that fault on."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from redcloud_check.simulator import FAULTS, Fault, Simulator
+from redcloud_check.simulator.faults import STAGES, describe_faults
+
+from .sim_helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FORM,
+    MEDIA,
+    NUMBER_E164,
+    NUMBER_ID,
+    Api,
+    Receiver,
+    api_fixture,
+    new_key,
+    route_webhooks,
+    send_body,
+    sim_fixture,
+)
+
+sim = sim_fixture()
+api = api_fixture()
+BODY_CREDENTIALS = {**FORM, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+
+
+@pytest.fixture(scope="module")
+def receiver(sim: Simulator) -> Iterator[Receiver]:
+    with Receiver() as running:
+        route_webhooks(sim, running.url)
+        yield running
+
+
+# token
+
+def _token_statuses(api: Api) -> tuple[int, int]:
+    basic = api.token_response().status_code
+    body = api.http.post("/api/auth/token", data=BODY_CREDENTIALS).status_code
+    return basic, body
+
+
+def _wrong_secret(api: Api) -> Any:
+    return api.token_response((CLIENT_ID, "wrong"))
+
+
+def _grant_statuses(api: Api) -> tuple[int, int]:
+    return (api.token_response(data={}).status_code,
+            api.token_response(data={"grant_type": "password"}).status_code)
+
+
+# whoami
+
+def _whoami(api: Api) -> dict[str, Any]:
+    return dict(api.core("GET", "/api/core/whoami").json())
+
+
+def _unauthenticated(api: Api) -> Any:
+    return api.http.get("/api/core/whoami")
+
+
+def _status_with(authorization: str | None) -> Callable[[Api], int]:
+    def probe(api: Api) -> int:
+        headers = {} if authorization is None else {"Authorization": authorization}
+        return int(api.http.get("/api/core/whoami", headers=headers).status_code)
+    return probe
+
+
+# numbers
+
+def _listed(api: Api) -> dict[str, dict[str, Any]]:
+    return {n["numberId"]: n for n in api.core("GET", "/api/core/numbers").json()["numbers"]}
+
+
+def _campaign_after_patch(api: Api) -> Any:
+    try:
+        return api.patch(NUMBER_ID, {"campaignregId": "Z9Z9Z9"}).json()["campaignRegId"]
+    finally:
+        api.sim.set_faults(())
+        api.patch(NUMBER_ID, {"campaignregId": "A1B2C3"})
+
+
+def _patch_echo_and_store(api: Api) -> tuple[Any, Any]:
+    try:
+        echoed = api.patch(NUMBER_ID, {"mmsEnabled": False}).json()["mmsEnabled"]
+        return echoed, _listed(api)[NUMBER_ID]["mmsEnabled"]
+    finally:
+        api.sim.set_faults(())
+        api.patch(NUMBER_ID, {"mmsEnabled": True})
+
+
+# send
+
+def _send_status(**changes: Any) -> Callable[[Api], int]:
+    def probe(api: Api) -> int:
+        return int(api.send(send_body(**changes)).status_code)
+    return probe
+
+
+def _reuse_key(changed: bool) -> Callable[[Api], Any]:
+    def probe(api: Api) -> Any:
+        key = new_key()
+        first = api.send(key=key)
+        second = api.send(send_body(text="changed") if changed else send_body(), key=key)
+        if changed:
+            return second.status_code
+        return first.json()["results"][0]["messageId"] == second.json()["results"][0][
+            "messageId"]
+    return probe
+
+
+# webhooks
+
+def _events(api: Api) -> list[Any]:
+    """The received events of one fresh send (the module receiver gets them)."""
+    reference = "ref-" + uuid.uuid4().hex
+    assert api.send(send_body(externalReference=reference)).status_code == 202
+    assert api.sim.wait_deliveries_idle(10)
+    assert api.receiver is not None, "the test sets api.receiver"
+    return list(api.receiver.events_for(reference))
+
+
+PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
+    "token-basic-auth-rejected": (_token_statuses, (401, 200)),
+    "token-body-credentials-rejected": (_token_statuses, (200, 401)),
+    "token-expires-in-string": (lambda a: a.token_response().json()["expires_in"], "3600"),
+    "token-type-not-bearer": (lambda a: a.token_response().json()["token_type"], "mac"),
+    "token-error-core-wrapper": (lambda a: type(_wrong_secret(a).json()["error"]).__name__,
+                                 "dict"),
+    "token-wrong-secret-accepted": (lambda a: _wrong_secret(a).status_code, 200),
+    "token-grant-type-unchecked": (_grant_statuses, (200, 200)),
+    "token-unusable-on-core": (
+        lambda a: a.core("GET", "/api/core/whoami", token=a.token()).status_code, 401),
+    "token-content-type-text": (
+        lambda a: a.token_response().headers["content-type"].split(";")[0], "text/plain"),
+    "whoami-missing-capabilities": (lambda a: "capabilities" in _whoami(a), False),
+    "whoami-client-inactive": (lambda a: _whoami(a)["apiClientStatus"], "SUSPENDED"),
+    "whoami-no-numbers": (lambda a: _whoami(a)["assignedNumbers"],
+                          {"total": 0, "smsEnabledCount": 0, "mmsEnabledCount": 0}),
+    "whoami-wrong-client-id": (lambda a: _whoami(a)["apiClientId"] == CLIENT_ID, False),
+    "core-auth-oauth-body": (lambda a: type(_unauthenticated(a).json()["error"]).__name__,
+                             "str"),
+    "core-errors-without-request-id": (
+        lambda a: ("requestId" in _unauthenticated(a).json(),
+                   "x-request-id" in _unauthenticated(a).headers), (False, False)),
+    "core-accepts-malformed-token": (_status_with("Bearer not a token!"), 200),
+    "core-accepts-missing-token": (_status_with(None), 200),
+    "numbers-sms-enabled-string": (lambda a: _listed(a)[NUMBER_ID]["smsEnabled"], "true"),
+    "number-not-active": (lambda a: _listed(a)[NUMBER_ID]["status"], "SUSPENDED"),
+    "number-missing": (lambda a: NUMBER_ID in _listed(a), False),
+    "numbers-id-is-e164": (lambda a: NUMBER_E164 in _listed(a), True),
+    "search-wrong-shape": (
+        lambda a: type(a.core("POST", "/api/core/numbers/search", json={}).json()).__name__,
+        "list"),
+    "update-campaignregid-ignored": (_campaign_after_patch, "A1B2C3"),
+    "update-unowned-allowed": (
+        lambda a: a.patch("num_other789", {"smsEnabled": True}).status_code, 200),
+    "send-accepted-200": (_send_status(), 200),
+    "send-status-sent": (lambda a: a.send().json()["results"][0]["status"], "SENT"),
+    "send-idempotency-optional": (lambda a: a.send(key=None).status_code, 202),
+    "send-e164-sendfrom-accepted": (_send_status(sendFrom=NUMBER_E164), 202),
+    "send-unowned-number-accepted": (_send_status(sendFrom="num_other789"), 202),
+    "send-sms-media-accepted": (_send_status(media=MEDIA), 202),
+    "send-mms-without-media-accepted": (_send_status(messageType="MMS"), 202),
+    "send-no-content-accepted": (_send_status(text=None), 202),
+    "send-empty-to-accepted": (lambda a: (a.send(send_body(to=[])).status_code,
+                                          a.send(send_body(to=[])).content),
+                               (202, b'{"results":[],"errors":[]}')),
+    "send-partial-all-or-nothing": (_send_status(to=[NUMBER_E164, "invalid"]), 400),
+    "send-replay-new-message": (_reuse_key(changed=False), False),
+    "send-conflict-ignored": (_reuse_key(changed=True), 202),
+    "webhook-wrong-secret": (lambda a: {r.signature_kind() for r in _events(a)}, {"other"}),
+    "webhook-hmac-body-only": (lambda a: {r.signature_kind() for r in _events(a)},
+                               {"body-only"}),
+    "webhook-missing-signature": (lambda a: {r.signature_kind() for r in _events(a)},
+                                  {"missing"}),
+    "webhook-sequence-regression": (
+        lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
+        [("message.queued", 2), ("message.sent", 1), ("message.delivery", 3)]),
+    "webhook-no-final-event": (lambda a: [r.event["eventType"] for r in _events(a)],
+                               ["message.queued", "message.sent"]),
+    "webhook-wrong-event-type": (lambda a: _events(a)[-1].event["eventType"],
+                                 "message.delivered"),
+    "webhook-not-delivered": (lambda a: _events(a), []),
+    "webhook-malformed-event": (
+        lambda a: {"messageId" in r.event or "messageId" in r.event["data"]
+                   for r in _events(a)}, {False}),
+    "patch-ignored": (_patch_echo_and_store, (False, True)),
+}
+
+
+def test_every_fault_has_a_probe() -> None:
+    assert set(PROBES) == set(FAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_changes_the_behaviour(api: Api, receiver: Receiver, name: str) -> None:
+    api.receiver = receiver
+    probe, expected = PROBES[name]
+    clean = probe(api)
+    api.sim.set_faults([name])
+    faulty = probe(api)
+    api.sim.set_faults(())
+    assert faulty == expected, f"{name}: observed {faulty!r}"
+    assert clean != expected, f"{name}: the clean simulator already shows {clean!r}"
+
+
+def test_catalog_is_well_formed() -> None:
+    assert len(FAULTS) == 45
+    for name, fault in FAULTS.items():
+        assert isinstance(fault, Fault) and fault.name == name
+        assert fault.stage in STAGES
+        assert fault.description and "\n" not in fault.description
+    listing = describe_faults()
+    assert all(name in listing for name in FAULTS)
+
+
+def test_unknown_faults_are_refused_naming_the_valid_ones(api: Api) -> None:
+    with pytest.raises(ValueError, match=r"no-such-fault.*valid faults: .*patch-ignored"):
+        Simulator(faults=["no-such-fault"])
+    api.sim.set_faults(["send-status-sent"])
+    with pytest.raises(ValueError, match="bogus"):
+        api.sim.set_faults(["bogus"])
+    assert api.sim.faults == {"send-status-sent"}
