@@ -1,0 +1,86 @@
+"""The suite as a user meets it: configuration errors, read-only remote runs, gate blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from redcloud_check.simulator import Simulator
+
+from .suite_runner import run_suite
+
+CANONICAL = {"RC_CLIENT_ID": "rc_test_client_123", "RC_CLIENT_SECRET": "rc_secret_abc123",
+             "RC_NUMBER_ID": "num_abc123"}
+SEND_PATH = "/api/core/messages/send"
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as simulator:
+        yield simulator
+
+
+def test_misconfiguration_stops_at_once_naming_the_setting(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_BASE_URL="https://api.example.test", RC_CLIENT_ID="x",
+                    RC_NUMBER_ID="num_x")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "RC_CLIENT_SECRET: is required when RC_BASE_URL is set" in output
+    assert output.count("RC_CLIENT_SECRET") <= 2, output  # one message, not dozens of failures
+    assert "Traceback" not in output
+    assert (tmp_path / "junit.xml").is_file()
+    assert "RC_CLIENT_SECRET" in (tmp_path / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize(("env", "setting"), [
+    ({"RC_BASE_URL": "api.example.test"}, "RC_BASE_URL"),
+    ({"RC_TO": "5551234567"}, "RC_TO"),
+])
+def test_malformed_setting_is_named(tmp_path: Path, env: dict[str, str], setting: str) -> None:
+    run = run_suite(tmp_path, **{**CANONICAL, **env})
+    assert run.returncode != 0
+    assert f"configuration error: {setting}" in run.stderr + run.stdout
+
+
+def test_remote_target_without_allow_send_receives_no_send(tmp_path: Path,
+                                                           sim: Simulator) -> None:
+    run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **CANONICAL)
+    assert run.returncode == 0, run.stdout[-3000:]
+    sends = [c for c in run.cases if c.stage in ("send", "webhooks")]
+    assert sends and all(c.outcome == "skipped" for c in sends)
+    assert all("RC_ALLOW_SEND=1" in c.message for c in sends)
+    assert [r for r in sim.requests if r.path == SEND_PATH] == []
+    assert [r for r in sim.requests if r.method == "PATCH" and "rccheck" not in r.path] != [], (
+        "the no-op update round trip still runs")
+
+
+def test_remote_target_with_allow_send_runs_every_stage(tmp_path: Path,
+                                                        sim: Simulator) -> None:
+    run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, RC_ALLOW_SEND="1",
+                    RC_TO="+15551234567", RC_WEBHOOK_SECRET="rc_secret_abc123", **CANONICAL)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert not run.by_outcome("skipped"), run.stdout[-3000:]
+    assert any(r.path == SEND_PATH and r.status == 202 for r in sim.requests)
+
+
+def test_failed_gate_names_the_blocking_stage_in_the_terminal(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_SIM_FAULTS="whoami-client-inactive")
+    assert run.returncode == 1
+    assert "blocked by whoami: fix that first" in run.stdout
+    blocked = [c for c in run.cases if c.stage in ("numbers", "send", "webhooks")]
+    assert blocked and {c.outcome for c in blocked} == {"skipped"}
+
+
+def test_plugin_is_inert_outside_the_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        def test_uses_rc(rc):
+            pass
+
+        def test_plain():
+            assert True
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert not (pytester.path / "reports").exists()
