@@ -128,7 +128,7 @@ def test_unreachable_target_exits_4_without_waiting() -> None:
                                 "numbers": "blocked"}
     first = result.stages[0]
     assert first.http_status is None and first.title == "No HTTP answer (refused)"
-    assert first.diagnosis and "RC_BASE_URL" in first.diagnosis
+    assert first.diagnosis and "RC_BASE_URL" in first.diagnosis and url in first.diagnosis
     assert result.error and "refused" in result.error
 
 

@@ -222,10 +222,12 @@ _SECTION = {"token": "token request fails", "whoami": "/api/core/whoami fails",
 
 
 def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
-             exchange: Exchange | None = None) -> str:
+             exchange: Exchange | None = None, url: str = "", timeout: float | None = None,
+             ) -> str:
     """Likely causes and next action: `redcloud_check.diagnosis` (data-driven, from the
     troubleshooting guide) when it is installed, else a short built-in pointer to the guide."""
     body = exchange.json_or_none() if exchange is not None and exchange.response_body else None
+    where = exchange.url if exchange is not None else url
     try:
         from .diagnosis import Observation
         from .diagnosis import diagnose as lookup
@@ -237,8 +239,9 @@ def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
         failure="unreachable" if error_kind else "check", stage=stage, status=status,
         kind=error_kind, error_code=_error_code(body),
         body_json=None if exchange is None or not exchange.response_body else body is not None,
-        url=exchange.url if exchange is not None else "",
-        endpoint=exchange.endpoint if exchange is not None else ""))
+        url=public_target(where) if where else "",
+        endpoint=exchange.endpoint if exchange is not None else "",
+        timeout=f"{timeout:g} s" if timeout is not None else ""))
     causes = "; ".join(found.likely_causes)
     return (f"{causes + ' -> ' if causes else ''}{found.next_action} ({found.section})"
             + (f". {found.note}" if found.note else ""))
@@ -262,14 +265,13 @@ def _latency(wall: float, exchanges: list[Exchange]) -> Timings:
 
 
 def _failed(stage: str, verdict: Verdict, latency: Timings, exchange: Exchange | None, *,
-            title: str, detail: str, clause: str | None, error_kind: str | None = None,
-            ) -> StageResult:
+            title: str, detail: str, clause: str | None, **context: Any) -> StageResult:
     status = exchange.status if exchange is not None else None
     return StageResult(
         stage=stage, verdict=verdict, latency=latency, http_status=status,
         request_id=exchange.request_id if exchange is not None and status else None,
         title=title, detail=detail, clause=clause,
-        diagnosis=diagnose(stage, status=status, error_kind=error_kind, exchange=exchange))
+        diagnosis=diagnose(stage, status=status, exchange=exchange, **context))
 
 
 def run_stage(rc: Any, stage: str) -> StageResult:
@@ -288,7 +290,8 @@ def run_stage(rc: Any, stage: str) -> StageResult:
         made = rc.recorder.all()[before:]
         return _failed(stage, "unreachable", _latency(time.perf_counter() - t0, made), None,
                        title=f"No HTTP answer ({error.kind})", detail=error.detail,
-                       clause=None, error_kind=error.kind)
+                       clause=None, error_kind=error.kind, url=error.url,
+                       timeout=rc.settings.timeout)
     except (RedcloudCheckError, ImportError) as error:
         made = rc.recorder.all()[before:]
         return _failed(stage, "fail", _latency(time.perf_counter() - t0, made), None,
