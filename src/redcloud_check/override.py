@@ -1,0 +1,278 @@
+"""The number's webhookDeliveryOverride, pointed at the listener and restored on every exit.
+
+In RC_WEBHOOK_MODE=override the suite PATCHes the RC_NUMBER_ID number so its lifecycle
+webhooks reach the suite's listener (3-api-reference-0.2.0.txt, Update number settings;
+DESIGN.md: the target is the number's webhookDeliveryOverride). Order of work:
+
+    1. read the number (GET /api/core/numbers) and remember the original value
+    2. write a journal (reports_dir/.webhook-override-journal.json, atomically) BEFORE the PATCH
+    3. PATCH /api/core/numbers/{id} {"webhookDeliveryOverride": public_url}
+    4. read the number again: the PATCH answer may echo the new value while nothing was stored
+
+Restore (PATCH the original back, null included; read back; delete the journal) runs on
+normal exit, failure, Ctrl-C, SIGTERM (a handler raising KeyboardInterrupt while the override
+is active, so pytest tears down) and atexit. After a SIGKILL, `recover_from_journal` restores
+it at the next run's start.
+
+Public surface: `WebhookOverride`, `OverrideStatus`, `RecoveryResult`, `recover_from_journal`,
+`journal_path`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from .config import Settings
+from .context import RunContext
+from .errors import RedcloudCheckError
+from .exchange import Exchange
+
+FIELD = "webhookDeliveryOverride"
+JOURNAL_NAME = ".webhook-override-journal.json"
+CLAUSE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
+SAFETY = "DESIGN.md, Safety (the webhook override is restored on every exit path)"
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideStatus:
+    """Whether the override took effect; `exchange` is the PATCH, `check` the read-back."""
+
+    ok: bool
+    detail: str
+    original: str | None = None
+    target: str | None = None
+    stored: str | None = None
+    exchange: Exchange | None = None
+    check: Exchange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryResult:
+    number_id: str
+    restored: bool
+    detail: str
+
+
+def journal_path(settings: Settings) -> Path:
+    return Path(settings.reports_dir) / JOURNAL_NAME
+
+
+def shown(url: str | None) -> str:
+    """A URL for messages: no query, fragment or userinfo (they may carry tokens)."""
+    if url is None:
+        return "null"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def read_number(rc: RunContext, label: str) -> tuple[Exchange, dict[str, Any] | None]:
+    """GET /api/core/numbers and the RC_NUMBER_ID entry (None when absent or unreadable)."""
+    exchange = rc.core("GET", "/api/core/numbers", label=label)
+    body = exchange.json_or_none() if exchange.status == 200 else None
+    numbers = body.get("numbers") if isinstance(body, dict) else None
+    for number in numbers if isinstance(numbers, list) else []:
+        if isinstance(number, dict) and number.get("numberId") == rc.settings.number_id:
+            return exchange, number
+    return exchange, None
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.rstrip("/") == b.rstrip("/")
+    return a == b
+
+
+def _write_journal(path: Path, record: dict[str, Any]) -> None:
+    """Write atomically: a temp file in the same directory, fsync, os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _patch(rc: RunContext, value: str | None, label: str) -> tuple[Exchange, Exchange,
+                                                                     str | None, bool]:
+    """PATCH the field to `value`, read it back: (patch, read, stored value, took effect)."""
+    number_id = rc.settings.number_id
+    patch = rc.core("PATCH", f"/api/core/numbers/{number_id}", json={FIELD: value},
+                    label=label)
+    check, number = read_number(rc, label + " (read back)")
+    stored = number.get(FIELD) if number is not None else None
+    return patch, check, stored, number is not None and _same(stored, value)
+
+
+class WebhookOverride:
+    """Points RC_NUMBER_ID's webhookDeliveryOverride at `public_url` until `restore()`."""
+
+    def __init__(self, rc: RunContext, public_url: str) -> None:
+        self.rc = rc
+        self.public_url = public_url
+        self.journal = journal_path(rc.settings)
+        self.status: OverrideStatus | None = None
+        self._original: str | None = None
+        self._active = False
+        self._lock = threading.Lock()
+        self._previous_sigterm: Any = None
+        self._sigterm_installed = False
+
+    @property
+    def active(self) -> bool:
+        """True while the number may point at us and needs restoring."""
+        return self._active
+
+    def apply(self) -> OverrideStatus:
+        """Set and verify the override. Never raises for one that did not take effect."""
+        rc = self.rc
+        read, number = read_number(rc, "webhooks: read number before override")
+        if number is None:
+            self.status = OverrideStatus(False, f"{rc.settings.number_id} not readable from "
+                                         f"GET /api/core/numbers (HTTP {read.status})",
+                                         target=self.public_url, check=read)
+            return self.status
+        self._original = original = number.get(FIELD)
+        _write_journal(self.journal, {
+            "numberId": rc.settings.number_id, "original": original,
+            "baseUrl": rc.client.base_url, "clientId": rc.settings.client_id,
+            "publicUrl": self.public_url, "pid": os.getpid(),
+            "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self._arm()
+        patch, check, stored, took = _patch(rc, self.public_url,
+                                            "webhooks: set webhookDeliveryOverride")
+        if took:
+            detail = f"{FIELD} set to {shown(self.public_url)} and verified by reading it back"
+        elif patch.status is not None and 200 <= patch.status < 300:
+            detail = (f"PATCH answered HTTP {patch.status} but the stored {FIELD} is still "
+                      f"{shown(stored)} (expected {shown(self.public_url)})")
+        else:
+            detail = f"PATCH answered HTTP {patch.status}; stored {FIELD} is {shown(stored)}"
+        if not took and _same(stored, original):
+            self._disarm()  # nothing changed on the number: nothing to restore
+        self.status = OverrideStatus(took, detail, original, self.public_url, stored, patch,
+                                     check)
+        return self.status
+
+    def restore(self) -> RecoveryResult | None:
+        """Put the original value back and read it back; idempotent. None when inactive."""
+        with self._lock:
+            if not self._active:
+                return None
+            _, _, stored, took = _patch(self.rc, self._original,
+                                        "webhooks: restore webhookDeliveryOverride")
+            if not took:
+                return RecoveryResult(self.rc.settings.number_id, False,
+                                      f"{FIELD} is {shown(stored)} after the restore PATCH, not "
+                                      f"{shown(self._original)}; the journal {self.journal} "
+                                      "is kept so the next run retries")
+            self._disarm()
+            return RecoveryResult(self.rc.settings.number_id, True,
+                                  f"{FIELD} restored to {shown(self._original)}")
+
+    # -- exit paths ------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        self._active = True
+        atexit.register(self._at_exit)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+            self._sigterm_installed = True
+
+    def _disarm(self) -> None:
+        self._active = False
+        with contextlib.suppress(OSError):
+            self.journal.unlink()
+        atexit.unregister(self._at_exit)
+        if self._sigterm_installed and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm or signal.SIG_DFL)
+            self._sigterm_installed = False
+
+    def _at_exit(self) -> None:
+        with contextlib.suppress(Exception):  # last resort: the journal covers a failure
+            self.restore()
+
+    def __enter__(self) -> WebhookOverride:
+        self.apply()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum} (SIGTERM): restoring the webhook override")
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_from_journal(rc: RunContext) -> RecoveryResult | None:
+    """Restore an override a killed run left behind (same base URL and client); else None.
+
+    Says what it did as an info finding. Raises RedcloudCheckError when it cannot.
+    """
+    path = journal_path(rc.settings)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise RedcloudCheckError(f"the override journal {path} is unreadable ({error}); check "
+                                 f"the number's {FIELD} and delete the file") from None
+    if not isinstance(record, dict) or record.get("baseUrl") != rc.client.base_url \
+            or record.get("clientId") != rc.settings.client_id:
+        return None  # another target's journal: not ours to touch
+    number_id = str(record.get("numberId"))
+    if _pid_alive(record.get("pid")):
+        return RecoveryResult(number_id, False, f"run pid {record['pid']} that wrote {path} is "
+                              "still alive; left alone")
+    original, ours = record.get("original"), record.get("publicUrl")
+    if number_id != rc.settings.number_id:
+        raise RedcloudCheckError(f"the override journal {path} is for number {number_id}, not "
+                                 f"RC_NUMBER_ID; restore its {FIELD} by hand and delete it")
+    read, number = read_number(rc, "webhooks: read number for journal recovery")
+    if number is None:
+        raise RedcloudCheckError(f"cannot read {number_id} to restore the override left by "
+                                 f"an earlier run (HTTP {read.status}); journal {path} kept")
+    current = number.get(FIELD)
+    if _same(current, ours):
+        _, _, stored, took = _patch(rc, original, "webhooks: restore override from journal")
+        if not took:
+            raise RedcloudCheckError(f"restoring {FIELD} of {number_id} from {path} did not "
+                                     f"take effect (stored {shown(stored)}); journal kept")
+        result = RecoveryResult(number_id, True, f"an earlier run was killed with the override "
+                                f"in place; {FIELD} of {number_id} restored to {shown(original)}")
+    else:
+        result = RecoveryResult(number_id, False, f"{FIELD} of {number_id} is {shown(current)}, "
+                                "no longer the killed run's listener; left as is")
+    path.unlink(missing_ok=True)
+    rc.warn("Webhook override journal recovered", result.detail, SAFETY, stage="webhooks",
+            severity="info")
+    return result

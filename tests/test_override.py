@@ -1,0 +1,180 @@
+"""The webhook override against the simulator: set, verify, restore on every exit path, an
+ignored PATCH detected, and recovery from the journal after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from redcloud_check.config import load_settings
+from redcloud_check.context import RunContext
+from redcloud_check.override import WebhookOverride, journal_path, recover_from_journal
+from redcloud_check.simulator import Simulator
+
+ORIGINAL = "https://example.com/webhooks/delivery"  # the seed's value for num_abc123
+OURS = "http://127.0.0.1:9/webhooks/red-cloud"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as started:
+        yield started
+
+
+def context(sim: Simulator, reports: Path) -> RunContext:
+    return RunContext.create(load_settings(environ={"RC_REPORTS_DIR": str(reports)}),
+                             sim.base_url)
+
+
+def stored(sim: Simulator) -> str | None:
+    return sim.state.numbers["num_abc123"].webhook_delivery_override
+
+
+def test_set_verified_and_restored_on_normal_exit(sim: Simulator, tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    with WebhookOverride(rc, OURS) as override:
+        status = override.status
+        assert status is not None and status.ok, status
+        assert status.original == ORIGINAL and status.stored == OURS
+        assert stored(sim) == OURS
+        journal = json.loads(journal_path(rc.settings).read_text())
+        assert journal["original"] == ORIGINAL and journal["publicUrl"] == OURS
+        assert journal["pid"] == os.getpid() and journal["baseUrl"] == sim.base_url
+        assert rc.settings.client_secret not in json.dumps(journal)
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    assert stored(sim) == ORIGINAL
+    assert not journal_path(rc.settings).exists()
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None, signal.default_int_handler)
+    assert override.restore() is None  # idempotent
+
+
+def test_restored_when_the_body_raises(sim: Simulator, tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    with pytest.raises(RuntimeError, match="boom"), WebhookOverride(rc, OURS):
+        assert stored(sim) == OURS
+        raise RuntimeError("boom")
+    assert stored(sim) == ORIGINAL and not journal_path(rc.settings).exists()
+
+
+def test_a_null_original_is_restored_as_null(sim: Simulator, tmp_path: Path) -> None:
+    sim.state.numbers["num_abc123"].webhook_delivery_override = None
+    rc = context(sim, tmp_path)
+    with WebhookOverride(rc, OURS) as override:
+        assert override.status is not None and override.status.ok
+        assert stored(sim) == OURS
+    assert stored(sim) is None
+
+
+def test_an_ignored_patch_is_detected_by_reading_back(tmp_path: Path) -> None:
+    with Simulator(faults=["patch-ignored"]) as sim:
+        rc = context(sim, tmp_path)
+        override = WebhookOverride(rc, OURS)
+        status = override.apply()
+        assert not status.ok
+        assert status.exchange is not None and status.exchange.status == 200
+        assert json.loads(status.exchange.response_body)["webhookDeliveryOverride"] == OURS
+        assert status.stored == ORIGINAL
+        assert "PATCH answered HTTP 200 but the stored webhookDeliveryOverride is still" \
+            in status.detail
+        assert not override.active and not journal_path(rc.settings).exists()
+        assert override.restore() is None
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from redcloud_check.config import load_settings
+    from redcloud_check.context import RunContext
+    from redcloud_check.override import WebhookOverride
+    base_url, reports, url = sys.argv[1:4]
+    rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": reports}), base_url)
+    try:
+        with WebhookOverride(rc, url) as override:
+            print("READY" if override.status.ok else "FAILED", flush=True)
+            time.sleep(60)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+    print("EXITED", flush=True)
+""")
+
+
+def start_child(sim: Simulator, reports: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, sim.base_url, str(reports), OURS],
+                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "READY"  # blocks until the override is in place
+    return child
+
+
+def test_sigterm_restores_through_keyboard_interrupt(sim: Simulator, tmp_path: Path) -> None:
+    child = start_child(sim, tmp_path)
+    assert stored(sim) == OURS
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=30)
+    assert out.split() == ["INTERRUPTED", "EXITED"] and child.returncode == 0
+    assert stored(sim) == ORIGINAL
+    assert not (tmp_path / ".webhook-override-journal.json").exists()
+
+
+def test_after_sigkill_the_journal_restores_the_original(sim: Simulator, tmp_path: Path) -> None:
+    child = start_child(sim, tmp_path)
+    child.kill()  # SIGKILL: no handler, no atexit
+    child.wait(timeout=30)
+    assert stored(sim) == OURS
+    rc = context(sim, tmp_path)
+    assert journal_path(rc.settings).exists()
+    result = recover_from_journal(rc)
+    assert result is not None and result.restored, result
+    assert stored(sim) == ORIGINAL
+    assert not journal_path(rc.settings).exists()
+    (finding,) = rc.findings.all()
+    assert finding.severity == "info" and "restored" in finding.detail
+    assert recover_from_journal(rc) is None  # nothing left to do
+
+
+def write_journal(rc: RunContext, **changes: object) -> Path:
+    record = {"numberId": "num_abc123", "original": ORIGINAL, "baseUrl": rc.client.base_url,
+              "clientId": rc.settings.client_id, "publicUrl": OURS, "pid": 2**22 + 7,
+              "createdAt": "2026-01-01T00:00:00Z"} | changes
+    path = journal_path(rc.settings)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_a_journal_of_another_target_is_left_alone(sim: Simulator, tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    path = write_journal(rc, baseUrl="https://other.example.com")
+    assert recover_from_journal(rc) is None
+    assert path.exists()
+
+
+def test_a_journal_of_a_live_run_is_left_alone(sim: Simulator, tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        path = write_journal(rc, pid=sleeper.pid)
+        sim.state.numbers["num_abc123"].webhook_delivery_override = OURS
+        result = recover_from_journal(rc)
+        assert result is not None and not result.restored and "still alive" in result.detail
+        assert path.exists() and stored(sim) == OURS
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_value_changed_since_is_not_clobbered(sim: Simulator, tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    path = write_journal(rc)
+    sim.state.numbers["num_abc123"].webhook_delivery_override = "https://new.example.com/hook"
+    result = recover_from_journal(rc)
+    assert result is not None and not result.restored and "left as is" in result.detail
+    assert stored(sim) == "https://new.example.com/hook" and not path.exists()
