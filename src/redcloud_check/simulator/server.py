@@ -10,9 +10,11 @@ Readiness is event-driven: the server sets a threading.Event once its socket is 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,6 +44,21 @@ class _Server(uvicorn.Server):
                 self.on_ready(self.bound_port())
         finally:
             self.ready.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Ctrl-C / SIGTERM stop the server gracefully and the process exits normally
+        (uvicorn would re-raise the signal after shutdown). Main thread only."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
     def bound_port(self) -> int:
         for server in getattr(self, "servers", []):
@@ -115,6 +132,8 @@ class Simulator:
     def _serve(self, server: _Server) -> None:
         try:
             server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            pass
         finally:
             self._ready.set()  # never leave start() waiting (e.g. the port is taken)
 

@@ -1,0 +1,170 @@
+"""The standalone simulator (``python -m redcloud_check.simulator``, ``redcloud-check
+simulate``), the seed file and the in-process runner's lifecycle."""
+
+from __future__ import annotations
+
+import copy
+import json
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from redcloud_check.simulator import FAULTS, Simulator
+from redcloud_check.simulator.seed import DEFAULT_SEED, SeedError, load_seed
+
+from .sim_helpers import CLIENT_ID, CLIENT_SECRET, FORM, NUMBER_ID, send_body
+
+SIMULATE = [sys.executable, "-m", "redcloud_check.simulator"]
+URL = re.compile(r"(http://127\.0\.0\.1:\d+)$")
+
+
+class Standalone:
+    """The simulator in a subprocess; its stdout lines arrive on a queue."""
+
+    def __init__(self, *args: str) -> None:
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen([*SIMULATE, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in stdout],
+                         daemon=True).start()
+
+    def line(self, timeout: float = 10) -> str:
+        return self.lines.get(timeout=timeout)
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(10)
+        time.sleep(0)  # let the reader thread drain
+        rest = []
+        while True:
+            try:
+                rest.append(self.lines.get(timeout=1))
+            except queue.Empty:
+                break
+            if rest[-1] == "simulator stopped":
+                break
+        return code, "\n".join(rest)
+
+
+def test_standalone_prints_its_url_and_serves_the_quickstart() -> None:
+    sim = Standalone("--port", "0")
+    try:
+        first = sim.line()
+        startup = time.perf_counter() - sim.started
+        match = URL.search(first)
+        assert match, first
+        banner = [sim.line() for _ in range(6)]
+        assert f"  RC_CLIENT_ID={CLIENT_ID}" in banner
+        with httpx.Client(base_url=match.group(1), timeout=10, trust_env=False) as http:
+            token = http.post("/api/auth/token", auth=(CLIENT_ID, CLIENT_SECRET),
+                              data=FORM).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert http.get("/api/core/whoami", headers=bearer).json()["apiClientStatus"] \
+                == "ACTIVE"
+            numbers = http.get("/api/core/numbers", headers=bearer).json()["numbers"]
+            assert NUMBER_ID in [n["numberId"] for n in numbers]
+            sent = http.post("/api/core/messages/send", json=send_body(),
+                             headers={**bearer, "Idempotency-Key": "idem_order_789"})
+            assert sent.status_code == 202
+    finally:
+        code, rest = sim.stop()
+    assert code == 0
+    assert "POST /api/core/messages/send 202" in rest
+    assert "simulator stopped" in rest
+    assert token not in rest and "Bearer" not in rest
+    assert startup < 5, f"first line after {startup:.2f}s"
+
+
+def test_list_faults_through_the_main_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "redcloud_check.cli", "simulate",
+                             "--list-faults"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert {line.split()[1] for line in result.stdout.splitlines()} == set(FAULTS)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--fault", "bogus"], "unknown simulator fault(s): bogus; valid faults:"),
+    (["--seed", "/nonexistent/seed.json"], "seed: cannot read"),
+])
+def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
+    result = subprocess.run([*SIMULATE, *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_a_taken_port_is_reported() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*SIMULATE, "--port", str(port)], capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode != 0
+        assert f"could not listen on 127.0.0.1:{port}" in result.stderr
+        with pytest.raises(RuntimeError, match="could not listen"):
+            Simulator(port=port).start()
+
+
+def test_start_stop_and_restart_in_process() -> None:
+    sim = Simulator()
+    with pytest.raises(RuntimeError):
+        _ = sim.base_url
+    with sim:
+        url = sim.base_url
+        assert httpx.get(url + "/api/core/whoami", trust_env=False).status_code == 401
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/api/core/whoami", trust_env=False, timeout=2)
+    sim.stop()  # stopping twice is harmless
+
+
+def _seed(**changes: Any) -> dict[str, Any]:
+    seed = copy.deepcopy(json.loads(DEFAULT_SEED.read_text()))
+    for path, value in changes.items():
+        section, index, field = path.split("__")
+        seed[section][int(index)][field] = value
+    return dict(seed)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"clients__0__clientSecret": 5}, "clients[0].clientSecret: expected a string"),
+    ({"numbers__0__owner": "nobody"}, "numbers[0].owner: no client 'nobody'"),
+    ({"numbers__0__e164": "5551234567"}, "numbers[0].e164: not an E.164 number"),
+    ({"numbers__1__numberId": "num_abc123"}, "duplicate numberId 'num_abc123'"),
+    ({"numbers__0__smsEnabled": "yes"}, "numbers[0].smsEnabled: expected true or false"),
+    ({"inventory__0__count": -1}, "inventory[0].count: expected 0..9999"),
+    ({"clients__0__capabilities": ["a", 1]}, "clients[0].capabilities: expected a list"),
+])
+def test_invalid_seeds_are_refused_naming_the_field(changes: dict[str, Any],
+                                                    message: str) -> None:
+    with pytest.raises(SeedError, match=re.escape(message)):
+        load_seed(_seed(**changes))
+
+
+def test_seed_files_load_and_bad_json_is_reported(tmp_path: Path) -> None:
+    good = tmp_path / "seed.json"
+    good.write_text(json.dumps(_seed(clients__0__name="Renamed")))
+    assert load_seed(good).clients[0].name == "Renamed"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(SeedError, match="is not valid JSON"):
+        load_seed(bad)
+    with pytest.raises(SeedError, match="missing"):
+        load_seed({"clients": [{"clientId": "x"}], "numbers": []})
+
+
+def test_secrets_stay_out_of_reprs() -> None:
+    seed = load_seed()
+    assert CLIENT_SECRET not in repr(seed)
