@@ -4,15 +4,25 @@ every issue kind, the timeline rows."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from redcloud_check.context import AcceptedMessage
-from redcloud_check.lifecycle import ReceiptContext, analyze, lifecycle_done, timeline
+from redcloud_check.config import load_settings
+from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.lifecycle import (
+    LifecycleReport,
+    ReceiptContext,
+    analyze,
+    lifecycle_done,
+    timeline,
+)
+from redcloud_check.simulator import Simulator
 from redcloud_check.webhook_listener import Delivery
+from redcloud_check.webhook_session import WebhookSession
 
-from .webhook_support import event
+from .webhook_support import accepted_send, event
 
 NOW = time.time()
 MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123", NOW, None)
@@ -188,3 +198,59 @@ def test_timeline_rows_have_offsets_and_mark_unverified_requests() -> None:
     assert rows[3]["note"] == "duplicate" and "invalid signature" in rows[1]["note"]
     assert rows[0]["offset_ms"] == pytest.approx(100, abs=1)
     assert set(rows[0]) == {"offset_ms", "eventType", "sequence", "verified", "note"}
+
+
+# -- against the simulator: the whole webhook session, one fault at a time ----------------
+
+FAULT_DIAGNOSIS = {
+    "webhook-wrong-secret": "secret-mismatch",
+    "webhook-hmac-body-only": "hmac-body-only",
+    "webhook-missing-signature": "missing-headers",
+    "webhook-sequence-regression": "sequence",
+    "webhook-no-final-event": "incomplete",
+    "webhook-wrong-event-type": "malformed",
+    "webhook-not-delivered": "no-requests",
+    "webhook-malformed-event": "malformed",
+    "patch-ignored": "override-ignored",
+}
+
+
+def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
+                  to: str | None = None) -> tuple[LifecycleReport, WebhookSession, float]:
+    with Simulator(faults=faults, delivery_attempts=2, delivery_backoff_s=0.05) as sim:
+        rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)}),
+                               sim.base_url)
+        with WebhookSession(rc) as session:
+            accepted_send(rc, to=to)
+            report = session.wait_lifecycle(timeout=timeout)
+            returned_at = time.time()
+        assert sim.state.numbers["num_abc123"].webhook_delivery_override == \
+            "https://example.com/webhooks/delivery"  # restored
+    return report, session, returned_at
+
+
+def test_the_clean_simulator_completes_and_the_verdict_is_immediate(tmp_path: Path) -> None:
+    report, session, returned_at = simulated_run(tmp_path, (), timeout=10)
+    assert report.complete and report.diagnosis is None, report.issues
+    assert [i for i in report.issues if i.severity == "fail"] == []
+    assert session.override_status is not None and session.override_status.ok
+    latency = returned_at - max(d.received_at for d in session.deliveries())
+    assert latency < 0.5, f"verdict {latency * 1000:.0f} ms after the final event"
+    rows = session.timeline(report.messages[0].message_id)
+    assert [r["eventType"] for r in rows] == ["message.queued", "message.sent",
+                                              "message.delivery"]
+    assert all(r["verified"] and r["offset_ms"] >= 0 for r in rows)
+
+
+def test_a_failed_delivery_is_complete_with_a_warning(tmp_path: Path) -> None:
+    report, _, _ = simulated_run(tmp_path, (), timeout=10, to="+15005550001")
+    assert report.complete and report.diagnosis is None
+    assert "CARRIER_REJECTED" in report.of("failed-final")[0].detail
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_DIAGNOSIS))
+def test_each_webhook_fault_gets_its_diagnosis(tmp_path: Path, fault: str) -> None:
+    report, _, _ = simulated_run(tmp_path, (fault,), timeout=1.5)
+    assert report.diagnosis is not None, report.issues
+    assert report.diagnosis.cause == FAULT_DIAGNOSIS[fault], report.diagnosis
+    assert "rc_secret_abc123" not in repr(report)  # the webhook secret is never shown

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from redcloud_check.config import Settings, load_settings
+from redcloud_check.context import RunContext
 from redcloud_check.errors import TunnelError
+from redcloud_check.simulator import Simulator
 from redcloud_check.tunnel import Tunnel, tunnel_kind
 from redcloud_check.webhook_listener import WebhookListener
+from redcloud_check.webhook_session import WebhookSession
 
 from . import fake_ngrok
-from .webhook_support import SECRET, event, post_signed
+from .webhook_support import SECRET, accepted_send, event, post_signed
 
 TOKEN = "fake_ngrok_token_1234567890"
 REMOTE = {"RC_BASE_URL": "https://api.example.com", "RC_CLIENT_ID": "c",
@@ -111,3 +114,24 @@ def test_an_agent_that_rejects_the_token_is_a_tunnel_error_without_the_token(
     with pytest.raises(TunnelError, match="ERR_NGROK_105"):
         tunnel.open("http://127.0.0.1:5000/webhooks/red-cloud")
     assert tunnel.agent_pid is None
+
+
+def test_a_suite_session_through_ngrok_receives_the_simulator_lifecycle(
+        agent: Path, tmp_path: Path) -> None:
+    with Simulator() as sim:
+        rc = RunContext.create(settings(RC_TUNNEL="ngrok", RC_NGROK_PATH=str(agent),
+                                        NGROK_AUTHTOKEN=TOKEN, RC_REPORTS_DIR=str(tmp_path)),
+                               sim.base_url)
+        with WebhookSession(rc) as session:
+            assert session.exposure is not None and session.exposure.kind == "ngrok"
+            assert sim.state.numbers["num_abc123"].webhook_delivery_override == \
+                session.public_url
+            accepted_send(rc)
+            report = session.wait_lifecycle(timeout=10)
+            pid = session.tunnel.agent_pid
+        assert report.complete and report.diagnosis is None
+        assert all(d.headers.get("x-forwarded-proto") == "https" for d in session.deliveries())
+        assert sim.state.numbers["num_abc123"].webhook_delivery_override != session.public_url
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -54,3 +54,20 @@ def post_lifecycle(url: str, message_id: str, *, final: str = "message.delivery"
                                           external_reference=external_reference),
                                secret=secret)
         assert response.status_code == 200, response.text
+
+
+def accepted_send(rc: Any, name: str = "webhook-test", to: str | None = None) -> Any:
+    """POST one SMS through `rc` (a RunContext) and record it as accepted; returns it."""
+    from redcloud_check.context import AcceptedMessage
+
+    key = rc.idempotency_key(name)
+    payload = {"sendFrom": rc.settings.number_id, "to": [to or rc.settings.to],
+               "messageType": "SMS", "text": "webhook test", "externalReference": f"ref-{name}"}
+    exchange = rc.core("POST", "/api/core/messages/send", json=payload,
+                       headers={"Idempotency-Key": key}, label=f"send: {name}")
+    assert exchange.status == 202, exchange.response_body
+    result = exchange.json()["results"][0]
+    message = AcceptedMessage(result["messageId"], result["to"], payload["externalReference"],
+                              key, payload["sendFrom"], exchange.started_at, None)
+    rc.accepted.append(message)
+    return message

@@ -1,0 +1,154 @@
+"""The webhook side of one suite run: listener, exposure (tunnel / public URL), override.
+
+The plugin's `rc_webhooks` fixture builds one `WebhookSession(rc)` before the first send
+that may be accepted, calls `start()`, and `close()` when the session ends (every exit path;
+`close()` is idempotent). `recover_from_journal` is the plugin's business at session start.
+
+    start()            listener on listen_host:listen_port + listen_path; the URL the target
+                       must post to (direct, RC_PUBLIC_URL or ngrok); in override mode the
+                       number's webhookDeliveryOverride pointed at it. An override that did
+                       not take effect never raises: it is `override_status` (ok=False) for a
+                       stage-5 check to report. A tunnel that cannot open raises TunnelError.
+    wait_lifecycle()   returns as soon as every message's lifecycle is complete, or at the
+                       deadline (the last accepted send + RC_WEBHOOK_TIMEOUT); event-driven
+    timeline(id)       rows for the report's SVG
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .context import AcceptedMessage, RunContext
+from .errors import ConfigError
+from .lifecycle import LifecycleReport, ReceiptContext, analyze, lifecycle_done, timeline
+from .override import OverrideStatus, RecoveryResult, WebhookOverride
+from .tunnel import Exposure, Tunnel
+from .webhook_listener import Delivery, WebhookListener
+
+# Once every final event is in, how long to wait for an earlier event still missing.
+STRAGGLER_GRACE_S = 2.0
+
+
+class WebhookSession:
+    def __init__(self, rc: RunContext) -> None:
+        self.rc = rc
+        settings = rc.settings
+        self.listener = WebhookListener(settings.webhook_secret, host=settings.listen_host,
+                                        port=settings.listen_port, path=settings.listen_path)
+        self.tunnel = Tunnel(settings)
+        self.exposure: Exposure | None = None
+        self.override: WebhookOverride | None = None
+        self.override_status: OverrideStatus | None = None  # None: preconfigured mode
+        self.restore_result: RecoveryResult | None = None
+        self.last_wait_s: float | None = None
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<WebhookSession {self.public_url or 'not started'}>"
+
+    @property
+    def mode(self) -> str:
+        return self.rc.settings.webhook_mode
+
+    @property
+    def public_url(self) -> str | None:
+        """The full URL the target must post lifecycle events to."""
+        return self.exposure.url if self.exposure is not None else None
+
+    def start(self) -> WebhookSession:
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
+            try:
+                self.listener.start()
+            except OSError as error:
+                raise ConfigError("RC_LISTEN_PORT", f"the webhook listener cannot bind "
+                                  f"{self.listener.host}:{self.rc.settings.listen_port}: "
+                                  f"{error.strerror or error}",
+                                  "choose a free port, or 0 for any") from None
+            self.exposure = self.tunnel.open(self._local_url())
+            if self.mode == "override":
+                self.override = WebhookOverride(self.rc, self.exposure.url)
+                self.override_status = self.override.apply()
+        return self
+
+    def _local_url(self) -> str:
+        """The listener's URL as a local client reaches it (a wildcard bind -> loopback)."""
+        host = self.listener.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.listener.port}{self.listener.path}"
+
+    def close(self) -> None:
+        """Restore the override, close the tunnel, stop the listener. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            if self.override is not None:
+                self.restore_result = self.override.restore()
+                if self.restore_result is not None and not self.restore_result.restored:
+                    self.rc.warn("The webhook override could not be restored",
+                                 self.restore_result.detail, "DESIGN.md, Safety",
+                                 stage="webhooks")
+        finally:
+            try:
+                self.tunnel.close()
+            finally:
+                self.listener.stop()
+
+    def __enter__(self) -> WebhookSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- results ---------------------------------------------------------------------------
+
+    def deliveries(self) -> list[Delivery]:
+        return self.listener.deliveries()
+
+    def context(self) -> ReceiptContext:
+        status = self.override_status
+        return ReceiptContext(public_url=self.public_url, listen_path=self.listener.path,
+                              override_ok=None if status is None else status.ok,
+                              override_detail="" if status is None else status.detail)
+
+    def wait_lifecycle(self, messages: Sequence[AcceptedMessage] | None = None,
+                       timeout: float | None = None) -> LifecycleReport:
+        """Wait until every message's lifecycle is complete, then analyse what arrived.
+
+        The deadline is the last send's acceptance + `timeout` (RC_WEBHOOK_TIMEOUT), so a
+        second call after the deadline returns at once. Wakes on every delivery.
+        """
+        messages = list(self.rc.accepted if messages is None else messages)
+        timeout = self.rc.settings.webhook_timeout if timeout is None else timeout
+        started = time.monotonic()
+        if messages and self._started:
+            deadline = max(m.accepted_at for m in messages) + timeout
+
+            def remaining() -> float:
+                return deadline - time.time()
+
+            complete = lifecycle_done(messages)
+            finals = lifecycle_done(messages, final_only=True)
+            if self.listener.wait_for(finals, remaining()) \
+                    and not complete(self.listener.deliveries()):
+                self.listener.wait_for(complete, min(STRAGGLER_GRACE_S, remaining()))
+        self.last_wait_s = time.monotonic() - started
+        return analyze(messages, self.listener.deliveries(), self.context())
+
+    def timeline(self, message_id: str) -> list[dict[str, Any]]:
+        """Rows (offset_ms from the send's acceptance, eventType, sequence, verified, note)."""
+        message = next((m for m in self.rc.accepted if m.message_id == message_id), None)
+        if message is None:
+            return []
+        return timeline(message, self.listener.deliveries())
