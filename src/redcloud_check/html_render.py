@@ -1,0 +1,203 @@
+"""HTML fragments for report.html, rendered from the (redacted) JSON data; never from logs.
+
+Every piece of text goes through `html.escape`; charts are inline SVG, so the report stays
+self-contained. Public surface: `STYLE`, `bundle_html`, `timeline_svg`, `latency_svg`,
+`stage_summary_html`, `warnings_html`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+__all__ = ["STYLE", "bundle_html", "latency_svg", "stage_summary_html", "timeline_svg",
+           "warnings_html"]
+
+STYLE = """<style>
+.rc-bundle{border-left:4px solid #c0392b;padding:4px 12px;margin:6px 0;font-size:13px}
+.rc-bundle h4{margin:4px 0}
+.rc-fields{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:6px 0}
+.rc-fields dt{font-weight:bold}.rc-fields dd{margin:0}
+.rc-request-id code{font-size:15px;background:#fff3cd;padding:1px 4px}
+.rc-diagnosis{background:#f4f6f8;padding:6px 10px;margin:6px 0}
+.rc-bundle pre,.rc-timeline pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;margin:2px 0}
+.rc-stages td,.rc-stages th{padding:2px 8px;text-align:left}
+.rc-v-passed{color:#1e7e34}.rc-v-failed{color:#c0392b;font-weight:bold}
+.rc-v-blocked{color:#b7791f;font-weight:bold}.rc-v-skipped,.rc-v-not_run{color:#6c757d}
+</style>"""
+
+
+def _e(value: Any) -> str:
+    return escape("—" if value is None or value == "" else str(value), quote=True)
+
+
+def _yes_no(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, "unknown")
+
+
+def _field(name: str, value_html: str, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<dt>{escape(name)}</dt><dd{attr}>{value_html}</dd>"
+
+
+def _list(items: Sequence[Any]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
+
+
+def _exchange_html(ex: Mapping[str, Any]) -> str:
+    req_headers = "\n".join(f"{k}: {v}" for k, v in ex["request_headers"].items())
+    resp_headers = "\n".join(f"{k}: {v}" for k, v in ex["response_headers"].items())
+    status = ex["status"] if ex["status"] is not None else f"no answer ({ex['error_kind']})"
+    total = ex["timings_ms"].get("total")
+    parts = [f"<h5>{_e(ex['method'])} {_e(ex['url'])} → {_e(status)} "
+             f"<small>{_e(ex['label'])} · {_e(ex['started_at'])} · {_e(total)} ms</small></h5>",
+             f"<pre>{_e(req_headers)}</pre>"]
+    if ex.get("request_body"):
+        parts.append(f"<pre>{_e(ex['request_body'])}</pre>")
+    if ex.get("error"):
+        parts.append(f"<p>Transport error: {_e(ex['error'])}</p>")
+    else:
+        parts.append(f"<pre>{_e(resp_headers)}</pre>")
+        if ex.get("response_body"):
+            parts.append(f"<pre>{_e(ex['response_body'])}</pre>")
+    return "<div class=\"rc-exchange\">" + "".join(parts) + "</div>"
+
+
+def bundle_html(bundle: Mapping[str, Any]) -> str:
+    """One failed check's bundle: escalation fields, diagnosis, curl, exchanges."""
+    check, esc, diag = bundle["check"], bundle["escalation"], bundle["diagnosis"]
+    status = _e(esc["http_status"]) + (f" {_e(esc['error_code'])}" if esc["error_code"] else "")
+    age = esc.get("token_age_s")
+    token = _yes_no(esc.get("token_fresh")) + (f" (age {age:g} s)" if age is not None else "")
+    shape = esc.get("payload_shape")
+    fields = "".join([
+        _field("requestId", f"<code>{_e(esc['requestId'])}</code>", "rc-request-id"),
+        _field("Endpoint", f"{_e(esc['endpoint'])} <small>{_e(esc['url'])}</small>"),
+        _field("HTTP status", status),
+        _field("Request time (UTC)", _e(esc["request_timestamp"])),
+        _field("Token freshly acquired", _e(token)),
+        _field("Reproduces", _e(esc["reproduces"]["note"])),
+        _field("messageId", f"<code>{_e(esc['messageId'])}</code>"),
+        _field("Headers sent", _e(", ".join(esc["request_header_names"]))),
+        _field("Payload shape", "<pre>" + _e(json.dumps(shape, indent=2)
+                                              if shape is not None else None) + "</pre>"),
+    ])
+    rule = _e(check.get("statement")) + " — " + _e(bundle.get("failure_clause")
+                                                   or check.get("clause"))
+    diagnosis = (
+        f'<div class="rc-diagnosis"><b>Diagnosis: {_e(diag["symptom"])}</b> '
+        f"<small>({_e(diag['section'])})</small>"
+        + (f"<p>{_e(diag['note'])}</p>" if diag.get("note") else "")
+        + f"<p>Likely causes:</p>{_list(diag['likely_causes'])}"
+        + f"<p>Check:</p>{_list(diag['check'])}"
+        + f"<p><b>Best next action:</b> {_e(diag['next_action'])}</p></div>")
+    curl = (f"<p>Reproduce:</p><pre class=\"rc-curl\">{_e(bundle['curl'])}</pre>"
+            if bundle.get("curl") else "")
+    exchanges = "".join(_exchange_html(ex) for ex in bundle["exchanges"])
+    return (
+        f'<div class="rc-bundle" data-nodeid="{_e(check["nodeid"])}">'
+        f"<h4>{_e(bundle['title'])}</h4><p class=\"rc-rule\">{rule}</p>"
+        f"<p><b>Expected:</b> {_e(bundle['expected'])}<br><b>Actual:</b> "
+        f"{_e(bundle['actual'])}</p><dl class=\"rc-fields\">{fields}</dl>{diagnosis}{curl}"
+        f"<details><summary>Exchanges ({len(bundle['exchanges'])})</summary>{exchanges}"
+        "</details></div>")
+
+
+def timeline_svg(events: Sequence[Mapping[str, Any]], message_id: str) -> str:
+    """Lifecycle events of one message as marks on a time axis (ms since the send)."""
+    width, left, right, axis_y = 640, 20, 20, 60
+    offsets = [float(e.get("offset_ms") or 0) for e in events]
+    low = min([0.0, *offsets])
+    span = max([*offsets, low + 1.0]) - low
+    marks = []
+    for i, ev in enumerate(events):
+        offset = offsets[i]
+        x = left + (width - left - right) * (offset - low) / span
+        verified = bool(ev.get("verified"))
+        label = (f"{ev['eventType']} #{ev.get('sequence')}" if ev.get("eventType")
+                 else "unattributed request")
+        fill = "#1e7e34" if verified else "white"
+        stroke = "#1e7e34" if verified else "#c0392b"
+        tip = f"{label} at {offset:+.0f} ms" + ("" if verified else " (UNVERIFIED)")
+        if ev.get("note"):
+            tip += f": {ev['note']}"
+        ty = 18 + 12 * (i % 3)
+        marks.append(
+            f'<g><title>{_e(tip)}</title><line x1="{x:.1f}" y1="{ty + 4}" x2="{x:.1f}" '
+            f'y2="{axis_y}" stroke="#999" stroke-dasharray="2,2"/>'
+            f'<circle cx="{x:.1f}" cy="{axis_y}" r="5" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="2"/><text x="{x:.1f}" y="{ty}" font-size="10" '
+            f'text-anchor="middle">{_e(label)}{"" if verified else " ✗"}</text>'
+            f'<text x="{x:.1f}" y="{axis_y + 18}" font-size="9" text-anchor="middle">'
+            f"{offset:+.0f} ms</text></g>")
+    svg = (f'<svg class="rc-timeline-svg" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="90" role="img" aria-label="lifecycle of {_e(message_id)}">'
+           f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" '
+           f'stroke="#333"/>{"".join(marks)}</svg>')
+    rows = "".join(
+        f"<li>{float(e.get('offset_ms') or 0):+.0f} ms {_e(e.get('eventType'))} "
+        f"(sequence {_e(e.get('sequence'))}, "
+        f"{'verified' if e.get('verified') else 'UNVERIFIED'})"
+        + (f" — {_e(e['note'])}" if e.get("note") else "") + "</li>" for e in events)
+    empty = "" if events else "<p>No lifecycle event was received for this message.</p>"
+    return (f'<div class="rc-timeline"><p>Lifecycle of <code>{_e(message_id)}</code> '
+            f"({len(events)} events; ✗ = signature not verified)</p>{svg}{empty}"
+            f"<ol>{rows}</ol></div>")
+
+
+def latency_svg(rows: Sequence[tuple[str, str, float]], limit: int = 200) -> str:
+    """Horizontal bars of each exchange's total time (ms), grouped by stage."""
+    rows = list(rows)[:limit]
+    if not rows:
+        return "<p>No exchange was recorded.</p>"
+    longest = max(ms for _, _, ms in rows) or 1.0
+    width, label_w, bar_w, line = 760, 330, 340, 14
+    y, parts, current = 0, [], None
+    for stage, label, ms in rows:
+        if stage != current:
+            current = stage
+            y += line + 4
+            parts.append(f'<text x="0" y="{y}" font-size="11" font-weight="bold">'
+                         f"{_e(stage)}</text>")
+        y += line
+        w = max(1.0, bar_w * ms / longest)
+        parts.append(
+            f'<g><title>{_e(label)}: {ms:.1f} ms</title>'
+            f'<text x="8" y="{y}" font-size="10">{_e(label[:60])}</text>'
+            f'<rect x="{label_w}" y="{y - 10}" width="{w:.1f}" height="10" fill="#4a7fb5"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y}" font-size="10">{ms:.1f} ms</text></g>')
+    return (f'<svg class="rc-latency" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{y + 6}" role="img" aria-label="latency per exchange">'
+            f'{"".join(parts)}</svg>')
+
+
+def stage_summary_html(summary: Mapping[str, Any]) -> str:
+    """The per-stage verdict table, with what blocked what."""
+    rows = []
+    for s in summary["stages"]:
+        c = s["counts"]
+        note = s.get("reason") or (f"gate failed: {s['gate_failed']}" if s.get("gate_failed")
+                                   else "")
+        rows.append(
+            f"<tr><td>{_e(s['title'])}</td><td class=\"rc-v-{_e(s['verdict'])}\">"
+            f"{_e(s['verdict'])}</td><td>{c['passed']} passed, {c['failed']} failed, "
+            f"{c['blocked']} blocked, {c['skipped']} skipped</td><td>{_e(note or None)}</td></tr>")
+    head = f"<p><b>Verdict: {_e(summary['verdict'])}</b>"
+    if summary.get("unreachable"):
+        head += f" — target unreachable: {_e(summary['unreachable'])}"
+    return (f"<div class=\"rc-summary\"><h3>Stages</h3>{head}</p><table class=\"rc-stages\">"
+            "<tr><th>stage</th><th>verdict</th><th>checks</th><th>note</th></tr>"
+            f"{''.join(rows)}</table></div>")
+
+
+def warnings_html(warnings: Sequence[Mapping[str, Any]]) -> str:
+    if not warnings:
+        return "<div class=\"rc-warnings\"><h3>Warnings</h3><p>None.</p></div>"
+    items = "".join(
+        f"<li><b>{_e(w['title'])}</b> — {_e(w['detail'])} <small>({_e(w['clause'])}; "
+        f"{_e(w.get('check'))})</small></li>" for w in warnings)
+    return (f"<div class=\"rc-warnings\"><h3>Warnings ({len(warnings)})</h3>"
+            "<p>Not failures: the docs do not state these.</p>"
+            f"<ul>{items}</ul></div>")

@@ -1,0 +1,331 @@
+"""The reporting plugin: hooks only. The logic lives in evidence, artifacts and html_render.
+
+The core plugin registers it in suite mode, once the settings are valid:
+
+    config.pluginmanager.register(ReportPlugin(config, get_context), "redcloud_check.report")
+
+where `get_context()` returns the run's RunContext, or None before the session starts.
+
+What it does:
+* every failed check gets an escalation bundle (evidence.build_bundle), shown inline in
+  report.html as an extra and collected for escalation.json / escalation.md;
+* webhook-stage rows get a lifecycle timeline SVG for each accepted message;
+* report.html's summary gets per-stage verdicts, warnings and a latency chart; its
+  environment table shows the target, ids and versions and never a secret;
+* every report's longrepr and captured sections are redacted before any reporter sees them
+  (terminal, junit.xml, report.html);
+* junit.xml exists after every run (a fallback is written if pytest's junitxml wrote none).
+
+The plugin never breaks a run: its own errors are collected and shown in the terminal
+summary as bugs in redcloud-check.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import secrets as pysecrets
+import time
+from collections.abc import Callable, Generator
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import html_render
+from .artifacts import (
+    CheckOutcome,
+    escalation_document,
+    run_info,
+    summarize,
+    write_escalation,
+    write_junit,
+)
+from .evidence import CheckInfo, build_bundle, named_secrets
+from .redaction import redact
+from .stages import STAGE_NAMES
+
+_SECRETISH = re.compile(r"token|secret|pass|key|auth|cred|cookie|session|private", re.I)
+_KEPT_METADATA = ("Platform", "Packages", "Plugins")
+
+
+class ReportPlugin:
+    def __init__(self, config: pytest.Config, get_context: Callable[[], Any],
+                 reports_dir: Path | None = None) -> None:
+        self.config = config
+        self._get_context = get_context
+        self._reports_dir = reports_dir
+        self.bundles: list[dict[str, Any]] = []
+        self.meta: dict[str, CheckInfo] = {}
+        self.outcomes: dict[str, CheckOutcome] = {}
+        self.internal_errors: list[str] = []
+        self.started_at = time.time()
+        self._fallback_run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + \
+            pysecrets.token_hex(3)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def context(self) -> Any:
+        try:
+            return self._get_context()
+        except Exception:  # a context getter must never break reporting
+            return None
+
+    def secrets(self) -> dict[str, str]:
+        rc = self.context()
+        if rc is None:
+            return {}
+        s = rc.settings
+        return named_secrets(rc.secrets.values(), client_id=s.client_id,
+                             client_secret=s.client_secret, webhook_secret=s.webhook_secret,
+                             ngrok_authtoken=s.ngrok_authtoken)
+
+    def reports_dir(self) -> Path:
+        if self._reports_dir is not None:
+            return self._reports_dir
+        rc = self.context()
+        if rc is not None:
+            return Path(rc.settings.reports_dir)
+        html = getattr(self.config.option, "htmlpath", None)
+        return Path(html).parent if html else Path("reports")
+
+    def _guard(self, where: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:
+            message = f"{where}: {type(exc).__name__}: {exc}"
+            self.internal_errors.append(redact(message, self.secrets()))
+
+    def _check_info(self, item: pytest.Item) -> CheckInfo:
+        if item.nodeid not in self.meta:
+            stage = item.get_closest_marker("rc_stage")
+            clause = item.get_closest_marker("rc_clause")
+            doc = getattr(getattr(item, "obj", None), "__doc__", None)
+            self.meta[item.nodeid] = CheckInfo(
+                nodeid=item.nodeid, name=item.name,
+                stage=str(stage.args[0]) if stage and stage.args else None,
+                gate=item.get_closest_marker("rc_gate") is not None,
+                clause=str(clause.args[0]) if clause and clause.args else None,
+                statement=inspect.cleandoc(doc) if doc else None)
+        return self.meta[item.nodeid]
+
+    def summary(self) -> dict[str, Any]:
+        rc = self.context()
+        return summarize(list(self.outcomes.values()),
+                         findings=rc.findings.all() if rc is not None else (),
+                         gates_failed=rc.gates.failed() if rc is not None else None,
+                         unreachable=rc.unreachable if rc is not None else None)
+
+    def _run(self, exit_status: int | None) -> dict[str, Any]:
+        rc = self.context()
+        if rc is None:
+            return run_info(run_id=self._fallback_run_id, started_at=self.started_at,
+                            target=None, embedded=None, client_id=None, number_id=None,
+                            exit_status=exit_status)
+        s = rc.settings
+        return run_info(run_id=rc.run_id, started_at=rc.started_at,
+                        target=s.base_url or rc.client.base_url, embedded=s.embedded,
+                        client_id=s.client_id, number_id=s.number_id, exit_status=exit_status)
+
+    # --- per check ----------------------------------------------------------------------
+
+    def _evidence(self, item: pytest.Item, call: pytest.CallInfo[None],
+                  report: pytest.TestReport) -> None:
+        rc = self.context()
+        secrets = self.secrets()
+        info = self._check_info(item)
+        extras: list[dict[str, Any]] = []
+        if report.failed and call.excinfo is not None:
+            bundle = build_bundle(
+                info, call.excinfo.value,
+                exchanges=rc.recorder.for_check(item.nodeid) if rc is not None else [],
+                secrets=secrets,
+                accepted_ids=[m.message_id for m in rc.accepted if m.check == item.nodeid]
+                if rc is not None else [],
+                replay=rc.client.replay if rc is not None else None,
+                timeout=rc.settings.timeout if rc is not None else None)
+            self.bundles.append(bundle)
+            extras.append({"name": "bundle", "format_type": "html", "extension": "html",
+                           "mime_type": "text/html", "content": html_render.bundle_html(bundle)})
+            if bundle["escalation"]["requestId"]:
+                item.user_properties.append(("rc_request_id", bundle["escalation"]["requestId"]))
+            item.user_properties.append(("rc_diagnosis", bundle["diagnosis"]["id"]))
+        if info.stage == "webhooks" and call.when == "call" and rc is not None \
+                and rc.webhooks is not None:
+            for message in rc.accepted:
+                events = redact(rc.webhooks.timeline(message.message_id), secrets)
+                extras.append({"name": "timeline", "format_type": "html", "extension": "html",
+                               "mime_type": "text/html",
+                               "content": html_render.timeline_svg(events, message.message_id)})
+        if extras:
+            report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
+
+    def _redact_report(self, report: pytest.TestReport) -> None:
+        secrets = self.secrets()
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            report.longrepr = (longrepr[0], longrepr[1], redact(str(longrepr[2]), secrets))
+        elif longrepr is not None:
+            text = str(longrepr)
+            clean = redact(text, secrets)
+            if clean != text:
+                report.longrepr = clean
+        report.sections = [(h, redact(c, secrets)) for h, c in report.sections]
+
+    # --- hooks --------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
+        yield
+        self._guard("environment table", self._scrub_metadata)
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        rc = self.context()
+        report.title = "redcloud-check report" + (f" — run {rc.run_id}" if rc else "")
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        # tryfirst: this wrapper is outside the core plugin's, so it sees the final longrepr.
+        report = yield
+        self._guard(f"evidence for {item.nodeid}", lambda: self._evidence(item, call, report))
+        self._guard("redaction", lambda: self._redact_report(report))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._guard("outcomes", lambda: self._record(report))
+
+    def _record(self, report: pytest.TestReport) -> None:
+        info = self.meta.get(report.nodeid) or CheckInfo(report.nodeid,
+                                                         report.nodeid.rpartition("::")[2])
+        previous = self.outcomes.get(report.nodeid)
+        reason = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        elif report.failed:
+            reason = str(report.longrepr or "").splitlines()[0] if report.longrepr else ""
+        if report.when == "setup" or previous is None:
+            outcome = "error" if report.failed and report.when != "call" else report.outcome
+        elif report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        elif report.when == "call":
+            outcome = report.outcome
+        else:
+            return
+        self.outcomes[report.nodeid] = CheckOutcome(info.nodeid, info.name, info.stage,
+                                                    info.gate, outcome, reason)
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(2, '<th class="sortable" data-column-type="stage">Stage</th>')
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+        if len(cells) > 1:
+            cells[1] = f'<td class="col-testId">{escape(test_id)}</td>'
+        info = self.meta.get(report.nodeid)
+        stage = info.stage if info is not None and info.stage else "—"
+        cells.insert(2, f'<td class="col-stage">{escape(stage)}</td>')
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: pytest.Session) -> None:
+        def add() -> None:
+            data = redact(self.summary(), self.secrets())
+            prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
+                          + html_render.warnings_html(data["warnings"]))
+            postfix.append("<h3>Latency per exchange (total time, ms), by stage</h3>"
+                           + html_render.latency_svg(redact(self._latency_rows(),
+                                                            self.secrets())))
+        self._guard("report summary", add)
+
+    def _latency_rows(self) -> list[tuple[str, str, float]]:
+        rc = self.context()
+        if rc is None:
+            return []
+        order = {name: i for i, name in enumerate(STAGE_NAMES)}
+        rows = []
+        for ex in rc.recorder.all():
+            info = self.meta.get(ex.check or "")
+            stage = info.stage if info is not None and info.stage else "session"
+            result = ex.status if ex.status is not None else ex.error_kind
+            rows.append((stage, f"{ex.endpoint} → {result} ({ex.label})",
+                         round(ex.timings.total * 1000, 1)))
+        rows.sort(key=lambda r: order.get(r[0], len(order)))
+        return rows
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        def write() -> None:
+            secrets = self.secrets()
+            doc = escalation_document(self._run(int(exitstatus)), self.summary(),
+                                      self.bundles, secrets)
+            write_escalation(self.reports_dir(), doc, secrets)
+        self._guard("escalation.json", write)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        def show() -> None:
+            data = redact(self.summary(), self.secrets())
+            tr = terminalreporter
+            tr.write_sep("=", f"redcloud-check: {data['verdict']}")
+            for s in data["stages"]:
+                note = s["reason"] or (f"gate failed: {s['gate_failed']}"
+                                       if s["gate_failed"] else "")
+                tr.write_line(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
+            for b in data["blocked"]:
+                tr.write_line(f"  {b['stage']} was blocked by {b['blocked_by']}")
+            for w in data["warnings"]:
+                tr.write_line(f"  warning: {w['title']} ({w['clause']})")
+            tr.write_line(f"  escalation: {self.reports_dir() / 'escalation.json'} "
+                          f"({len(self.bundles)} bundles; ticket text escalation.md)")
+        self._guard("terminal summary", show)
+        for error in self.internal_errors:
+            terminalreporter.write_line(
+                f"redcloud-check internal error (a bug in redcloud-check, not the API): {error}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        xmlpath = getattr(config.option, "xmlpath", None)
+        if xmlpath and not Path(xmlpath).exists():
+            write_junit(Path(xmlpath), list(self.outcomes.values()), secrets=self.secrets())
+
+    def _scrub_metadata(self) -> None:
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:
+            return
+        meta = self.config.stash.get(metadata_key, None)
+        if meta is None:
+            return
+        rc = self.context()
+        secrets = self.secrets()
+        kept: dict[str, Any] = {k: meta[k] for k in _KEPT_METADATA if k in meta}
+        for key, value in meta.items():
+            if key in kept or key == "Python" or key in os.environ or _SECRETISH.search(key):
+                continue  # env vars and anything named like a secret never reach the report
+            kept[key] = value
+        versions = summarize_versions()
+        if rc is not None:
+            s = rc.settings
+            target = s.base_url or f"embedded simulator at {rc.client.base_url}"
+            kept.update({"Target": target, "Client id": s.client_id, "Number id": s.number_id,
+                         "Run id": rc.run_id})
+        kept.update(versions)
+        meta.clear()
+        meta.update({k: _escape_tree(v) for k, v in redact(kept, secrets).items()})
+
+
+def summarize_versions() -> dict[str, str]:
+    from .artifacts import versions
+
+    v = versions()
+    return {"redcloud-check": v["redcloud-check"], "Python": v["python"], "pytest": v["pytest"]}
+
+
+def _escape_tree(value: Any) -> Any:
+    """pytest-html puts environment values into the page as HTML: escape every string."""
+    if isinstance(value, dict):
+        return {escape(str(k)): _escape_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape_tree(v) for v in value]
+    return escape(value) if isinstance(value, str) else value
