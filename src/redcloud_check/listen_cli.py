@@ -1,0 +1,181 @@
+"""`redcloud-check listen`: the signed-webhook listener alone, like `stripe listen`.
+
+Prints the URL to configure as the delivery webhook, then one line per request: time,
+eventType, messageId, sequence, and "signature ok" or why it was rejected (`--json`: one
+JSON object per line). `--forward-to URL` forwards each verified request (headers and raw
+body as received) to a local app and prints the app's status; rejected requests are never
+forwarded (their bodies are not trusted). Ctrl-C (or SIGTERM) stops cleanly. The secret is
+read from the environment variable named by `--secret-env` and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from .config import Settings, load_dotenv
+from .errors import RedcloudCheckError
+from .tunnel import Tunnel
+from .webhook_listener import Delivery, WebhookListener
+
+# Not forwarded: hop-by-hop, and what the HTTP client sets itself for the new connection.
+_NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive",
+                            "transfer-encoding", "te", "trailer", "upgrade",
+                            "proxy-connection"})
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8787,
+                        help="port to listen on (default 8787; 0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--path", default="/webhooks/red-cloud",
+                        help="webhook path (default /webhooks/red-cloud)")
+    parser.add_argument("--tunnel", choices=("none", "ngrok"), default="none",
+                        help="ngrok: expose the listener publicly (NGROK_AUTHTOKEN, "
+                             "RC_NGROK_PATH)")
+    parser.add_argument("--forward-to", metavar="URL",
+                        help="forward each verified request to this local URL")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--secret-env", default="RC_WEBHOOK_SECRET", metavar="NAME",
+                        help="environment variable holding the signing secret "
+                             "(default RC_WEBHOOK_SECRET; .env is read too)")
+
+
+def _setting(name: str) -> str | None:
+    return os.environ.get(name) or load_dotenv(Path(".env")).get(name) or None
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
+
+
+class Printer:
+    """Prints deliveries (and forwards them) in arrival order from one worker thread."""
+
+    def __init__(self, out: TextIO, as_json: bool, forward_to: str | None) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.forward_to = forward_to
+        self.queue: queue.Queue[tuple[Delivery, bytes] | None] = queue.Queue()
+        self.counts = {"received": 0, "verified": 0, "forwarded": 0}
+        self._thread = threading.Thread(target=self._run, daemon=True, name="listen-printer")
+        self._client: Any = None
+
+    def start(self) -> None:
+        if self.forward_to:
+            import httpx
+
+            self._client = httpx.Client(timeout=10, trust_env=False)
+        self._thread.start()
+
+    def submit(self, delivery: Delivery, raw: bytes) -> None:
+        self.queue.put((delivery, raw))
+
+    def emit(self, record: dict[str, Any], text: str) -> None:
+        self.out.write((json.dumps(record) if self.as_json else text) + "\n")
+        self.out.flush()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            delivery, raw = item
+            self.counts["received"] += 1
+            self.counts["verified"] += delivery.verified
+            self._print(delivery)
+            if self.forward_to and delivery.verified:
+                self._forward(delivery, raw)
+
+    def _print(self, d: Delivery) -> None:
+        verdict = "signature ok" if d.reason == "signature ok" else (
+            f"{d.status_returned} {d.reason}")
+        notes = "".join(f" [{w}]" for w in d.warnings)
+        self.emit({"type": "delivery", "receivedAt": d.received_at, "eventType": d.event_type,
+                   "messageId": d.message_id, "sequence": d.sequence, "verified": d.verified,
+                   "status": d.status_returned, "reason": d.reason,
+                   "duplicate": d.duplicate, "warnings": list(d.warnings)},
+                  f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
+                  f"{d.message_id or '-':<20} seq {d.sequence if d.sequence is not None else '-'}"
+                  f"  {verdict}{notes}")
+
+    def _forward(self, d: Delivery, raw: bytes) -> None:
+        headers = {k: v for k, v in d.headers.items() if k not in _NOT_FORWARDED}
+        try:
+            answer = self._client.request(d.method, self.forward_to, content=raw,
+                                          headers=headers)
+            status: int | None = answer.status_code
+            text = f"HTTP {status}"
+        except Exception as error:  # the app being down must not stop the listener
+            status, text = None, f"failed ({type(error).__name__}: {error})"
+        else:
+            self.counts["forwarded"] += 1
+        self.emit({"type": "forward", "messageId": d.message_id, "sequence": d.sequence,
+                   "url": self.forward_to, "status": status, "detail": text},
+                  f"  -> {self.forward_to}  {text}")
+
+    def stop(self) -> None:
+        """Drain what was received, then stop; a no-op if never started."""
+        if not self._thread.is_alive():
+            return
+        self.queue.put(None)
+        self._thread.join(15)
+        if self._client is not None:
+            self._client.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    secret = _setting(args.secret_env)
+    if not secret:
+        print(f"redcloud-check listen: {args.secret_env} is not set: it must hold the webhook "
+              "signing secret", file=sys.stderr)
+        return 2
+    if not args.path.startswith("/"):
+        print("redcloud-check listen: --path must start with '/'", file=sys.stderr)
+        return 2
+    listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path)
+    tunnel = Tunnel(Settings(None, "", "", "", "", "", tunnel=args.tunnel,
+                             ngrok_path=_setting("RC_NGROK_PATH"),
+                             ngrok_authtoken=_setting("NGROK_AUTHTOKEN")))
+    printer = Printer(out, args.json, args.forward_to)
+    listener.subscribe(printer.submit)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        try:
+            listener.start()
+            exposure = tunnel.open(listener.url)
+        except (OSError, RedcloudCheckError) as error:
+            print(f"redcloud-check listen: {error}", file=sys.stderr)
+            return 1
+        printer.start()
+        printer.emit({"type": "ready", "url": exposure.url, "local": listener.url,
+                      "via": exposure.kind, "secretEnv": args.secret_env,
+                      "forwardTo": args.forward_to},
+                     f"Ready. Configure this delivery webhook URL: {exposure.url}\n"
+                     f"  ({exposure.detail}; verifying signatures with ${args.secret_env}"
+                     + (f"; forwarding to {args.forward_to}" if args.forward_to else "")
+                     + "; Ctrl-C to stop)")
+        threading.Event().wait()  # until Ctrl-C / SIGTERM
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        listener.stop()
+        tunnel.close()
+        printer.stop()
+    counts = printer.counts
+    printer.emit({"type": "stopped", **counts},
+                 f"Stopped. {counts['received']} request(s), {counts['verified']} verified"
+                 + (f", {counts['forwarded']} forwarded" if args.forward_to else "") + ".")
+    return 0
