@@ -7,14 +7,18 @@ import base64
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
+from secrets import token_hex
 
 import pytest
 
 from redcloud_check.artifacts import validate_escalation
 from redcloud_check.simulator import Simulator
 
+from .bad_targets import closed_port_url
 from .leaks import assert_no_secret
+from .suite_runner import run_suite
 
 pytest_plugins = ["pytester"]
 
@@ -142,3 +146,88 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
     assert tokens
     _scan(reports, [SECRET, basic, *tokens])
     assert_no_secret(out, [SECRET, basic, *tokens], "terminal output")
+
+
+# --- the real suite, in a subprocess ------------------------------------------------------
+
+
+def _error_bodies_carry_request_ids(doc: dict) -> None:
+    for bundle in doc["bundles"]:
+        esc = bundle["escalation"]
+        failing = [e for e in bundle["exchanges"] if e["status"] == esc["http_status"]
+                   and e["url"] == esc["url"]]
+        body = failing[0]["response_body"] if failing else None
+        if body and '"requestId"' in body:
+            assert esc["requestId"], bundle["check"]["nodeid"]
+
+
+def test_remote_run_with_a_fault_leaks_no_secret(tmp_path: Path) -> None:
+    seed = json.loads(files("redcloud_check.simulator").joinpath("seed.json").read_text())
+    client = seed["clients"][0]
+    secret, webhook = f"cs-{token_hex(12)}", f"wh-{token_hex(12)}"
+    client["clientSecret"], client["webhookSecret"] = secret, webhook
+    with Simulator(seed=seed, faults=["send-idempotency-optional"]) as sim:
+        run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, RC_CLIENT_ID=CLIENT_ID,
+                        RC_CLIENT_SECRET=secret, RC_NUMBER_ID="num_abc123",
+                        RC_TO="+15551234567", RC_WEBHOOK_SECRET=webhook, RC_ALLOW_SEND="1",
+                        RC_WEBHOOK_TIMEOUT="5")
+        tokens = sim.issued_tokens
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert "internal error" not in output and "Traceback" not in output, output[-3000:]
+    failed = {c.name.rpartition("::")[2] for c in run.failed}
+    assert "test_missing_idempotency_key_is_rejected" in failed
+    doc = json.loads((tmp_path / "escalation.json").read_text())
+    validate_escalation(doc)
+    assert doc["run"]["embedded"] is False and doc["run"]["target"] == sim.base_url
+    bundle = next(b for b in doc["bundles"]
+                  if b["check"]["name"] == "test_missing_idempotency_key_is_rejected")
+    assert bundle["escalation"]["messageId"], "the accepted send's messageId is kept"
+    assert "could create a duplicate message" in bundle["escalation"]["reproduces"]["note"]
+    _error_bodies_carry_request_ids(doc)
+    assert sorted(p.name for p in tmp_path.iterdir()) >= ["escalation.json", "escalation.md",
+                                                           "junit.xml", "report.html"]
+    basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+    assert len(tokens) >= 2
+    _scan(tmp_path, [secret, webhook, basic, *tokens])
+    assert_no_secret(output, [secret, webhook, basic, *tokens], "terminal output")
+
+
+def test_embedded_run_with_a_fault_reports_the_failure(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_SIM_FAULTS="core-errors-without-request-id",
+                    RC_WEBHOOK_TIMEOUT="5")
+    assert run.returncode == 1, run.stdout[-3000:]
+    doc = json.loads((tmp_path / "escalation.json").read_text())
+    validate_escalation(doc)
+    assert doc["run"]["embedded"] is True and doc["bundles"]
+    assert {s["name"]: s["verdict"] for s in doc["summary"]["stages"]}["whoami"] == "failed"
+    html = (tmp_path / "report.html").read_text()
+    assert "embedded simulator at http://127.0.0.1:" in html
+    assert doc["bundles"][0]["check"]["nodeid"] in html
+    _scan(tmp_path, [SECRET, base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()])
+
+
+def test_misconfigured_run_still_writes_junit_and_escalation(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_TO="5551234567")
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert [c.name for c in run.cases] == ["redcloud-check::configuration"]
+    assert run.cases[0].outcome == "error" and "RC_TO" in run.cases[0].message
+    doc = json.loads((tmp_path / "escalation.json").read_text())
+    validate_escalation(doc)
+    assert doc["summary"]["config_error"]["setting"] == "RC_TO"
+    assert (tmp_path / "escalation.md").is_file()
+
+
+def test_unreachable_target_is_diagnosed_in_the_bundle(tmp_path: Path) -> None:
+    url = closed_port_url()
+    run = run_suite(tmp_path, RC_BASE_URL=url, RC_CLIENT_ID=CLIENT_ID,
+                    RC_CLIENT_SECRET=SECRET, RC_NUMBER_ID="num_abc123")
+    assert run.returncode == 1
+    doc = json.loads((tmp_path / "escalation.json").read_text())
+    validate_escalation(doc)
+    assert doc["summary"]["verdict"] == "unreachable"
+    bundle = doc["bundles"][0]
+    assert bundle["kind"] == "unreachable" and bundle["diagnosis"]["id"] == "unreachable-refused"
+    assert bundle["diagnosis"]["note"].startswith("target unreachable: connection refused at")
+    blocked = {b["stage"]: b["blocked_by"] for b in doc["summary"]["blocked"]}
+    assert blocked["whoami"] == blocked["numbers"] == "target"
