@@ -168,3 +168,24 @@ def test_seed_files_load_and_bad_json_is_reported(tmp_path: Path) -> None:
 def test_secrets_stay_out_of_reprs() -> None:
     seed = load_seed()
     assert CLIENT_SECRET not in repr(seed)
+
+
+def test_latency_is_added_to_every_response() -> None:
+    with Simulator(latency_ms=120) as sim:
+        started = time.perf_counter()
+        httpx.get(sim.base_url + "/api/core/whoami", trust_env=False)
+        assert time.perf_counter() - started >= 0.12
+
+
+def test_logs_hold_no_secret_or_token(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="redcloud_check.simulator")
+    with Simulator(lifecycle_delay_ms=1) as sim, httpx.Client(base_url=sim.base_url,
+                                                             trust_env=False) as http:
+        token = http.post("/api/auth/token", auth=(CLIENT_ID, CLIENT_SECRET),
+                          data=FORM).json()["access_token"]
+        http.post("/api/core/messages/send", json=send_body(),
+                  headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k"})
+        assert sim.wait_deliveries_idle(10)
+    text = caplog.text
+    assert "POST /api/auth/token 200" in text and "refused" in text
+    assert token not in text and CLIENT_SECRET not in text and "Bearer" not in text
