@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,60 @@ def test_records_are_frozen() -> None:
     stage = StageResult(stage="token", verdict="pass")
     with pytest.raises(AttributeError):
         stage.verdict = "fail"  # type: ignore[misc]
+
+
+# -- --canary ---------------------------------------------------------------------------------
+
+def canary_settings(sim: Simulator, tmp_path: Path, **env: str) -> Settings:
+    return remote_settings(sim.base_url, RC_ALLOW_SEND="1", RC_TO=CANONICAL["to"],
+                           RC_WEBHOOK_SECRET=CANONICAL["webhook_secret"],
+                           RC_REPORTS_DIR=str(tmp_path), **env)
+
+
+def delivery_override(sim: Simulator) -> str | None:
+    [number] = [n for n in sim.state.numbers_of(CANONICAL["client_id"])
+                if n.number_id == CANONICAL["number_id"]]
+    return number.webhook_delivery_override
+
+
+def test_canary_sends_once_and_confirms_the_lifecycle(clean_sim: Simulator,
+                                                      tmp_path: Path) -> None:
+    original = delivery_override(clean_sim)
+    before = len(clean_sim.requests)
+    result = run_probe(canary_settings(clean_sim, tmp_path), canary=True)
+    assert (result.status, result.canary) == ("healthy", True), result
+    assert verdicts(result) == dict.fromkeys(("token", "whoami", "numbers", "send", "webhooks"),
+                                             "pass")
+    made = clean_sim.requests[before:]
+    assert [r.status for r in made if r.path == "/api/core/messages/send"] == [202]
+    patches = [r for r in made if r.method == "PATCH"]
+    assert len(patches) == 2  # the override, then its restoration
+    assert delivery_override(clean_sim) == original
+
+
+def test_canary_without_lifecycle_events_fails_the_webhooks_stage(clean_sim: Simulator,
+                                                                  tmp_path: Path) -> None:
+    clean_sim.set_faults(["webhook-not-delivered"])
+    original = delivery_override(clean_sim)
+    result = run_probe(canary_settings(clean_sim, tmp_path, RC_WEBHOOK_TIMEOUT="0.5"),
+                       canary=True)
+    assert result.status == "unhealthy"
+    webhooks = result.stages[-1]
+    assert (webhooks.stage, webhooks.verdict) == ("webhooks", "fail")
+    assert webhooks.detail and "missing" in webhooks.detail and webhooks.diagnosis
+    assert delivery_override(clean_sim) == original
+
+
+def test_canary_is_not_sent_when_the_override_does_not_take(clean_sim: Simulator,
+                                                            tmp_path: Path) -> None:
+    clean_sim.set_faults(["patch-ignored"])
+    before = len(clean_sim.requests)
+    result = run_probe(canary_settings(clean_sim, tmp_path), canary=True)
+    assert verdicts(result)["send"] == "fail" and verdicts(result)["webhooks"] == "blocked"
+    assert "no canary was sent" in (result.stages[3].title or "")
+    assert not [r for r in clean_sim.requests[before:] if r.path == "/api/core/messages/send"]
+
+
+def test_embedded_canary_needs_no_allow_send(tmp_path: Path) -> None:
+    result = run_probe(load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)}), canary=True)
+    assert result.status == "healthy" and len(result.stages) == 5

@@ -174,3 +174,10 @@ def test_unreachable_pushgateway_is_reported_not_fatal(tmp_path: Path) -> None:
     run = run_probe_cli(tmp_path, "--pushgateway", closed_port_url())
     assert run.code == 0
     assert "--pushgateway" in run.stderr and run.probe_json is not None
+
+
+def test_embedded_canary_adds_send_and_webhooks(tmp_path: Path) -> None:
+    run = run_probe_cli(tmp_path, "--canary")
+    assert run.code == 0, run.stderr
+    assert [s["stage"] for s in run.summary["stages"]][-2:] == ["send", "webhooks"]
+    assert run.metrics[("redcloud_probe_stage_success", "webhooks")] == 1

@@ -18,13 +18,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from . import expect  # jsonschema: ~50 ms of import, for schema-checked answers
 from .config import Settings
 from .errors import CheckFailure, RedcloudCheckError, TargetUnreachable
 from .exchange import Exchange, Timings
+
+if TYPE_CHECKING:
+    from .context import RunContext
 
 Status = Literal["healthy", "degraded", "unhealthy", "config_error", "unreachable"]
 Verdict = Literal["pass", "fail", "unreachable", "blocked"]
@@ -100,9 +104,7 @@ def public_target(base_url: str) -> str:
 
 # -- the stages ------------------------------------------------------------------------------
 
-def _token(rc: Any) -> None:
-    from . import expect
-
+def _token(rc: RunContext) -> None:
     exchange, token = rc.tokens.acquire("probe: token (HTTP Basic)")
     expect.json_response(exchange, 200, "token_response", clause=TOKEN,
                          title="HTTP Basic credentials did not issue a bearer token")
@@ -111,9 +113,7 @@ def _token(rc: Any) -> None:
                           actual="no access_token string", clause=TOKEN, exchange=exchange)
 
 
-def _whoami(rc: Any) -> None:
-    from . import expect
-
+def _whoami(rc: RunContext) -> None:
     exchange = rc.core("GET", "/api/core/whoami", label="probe: whoami")
     body = expect.json_response(exchange, 200, "whoami", clause=WHOAMI,
                                 title="GET /api/core/whoami did not return the client context")
@@ -123,9 +123,7 @@ def _whoami(rc: Any) -> None:
                           clause=WHOAMI, exchange=exchange)
 
 
-def _numbers(rc: Any) -> None:
-    from . import expect
-
+def _numbers(rc: RunContext) -> None:
     exchange = rc.core("GET", "/api/core/numbers", label="probe: numbers")
     body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS,
                                 title="GET /api/core/numbers did not return the number list")
@@ -147,16 +145,13 @@ def _numbers(rc: Any) -> None:
     rc.number = found
 
 
-def _send(rc: Any) -> None:
-    from . import expect
+def _send(rc: RunContext) -> None:
     from .context import AcceptedMessage
 
-    if rc.webhooks is None:  # started before the send so the override is in place
-        _start_webhooks(rc)
     key = rc.idempotency_key("probe-canary")
+    reference = f"rccheck-probe-{rc.run_id}"[:100]
     payload = {"sendFrom": rc.settings.number_id, "to": [rc.settings.to], "messageType": "SMS",
-               "text": f"redcloud-check probe canary {rc.run_id}",
-               "externalReference": f"rccheck-probe-{rc.run_id}"[:100]}
+               "text": f"redcloud-check probe canary {rc.run_id}", "externalReference": reference}
     exchange = rc.core("POST", "/api/core/messages/send", json=payload,
                        headers={"Idempotency-Key": key}, label="probe: canary send")
     body = expect.json_response(exchange, 202, "send_response", clause=SEND,
@@ -165,7 +160,7 @@ def _send(rc: Any) -> None:
         if result["to"] == rc.settings.to and result["status"] == "QUEUED":
             rc.accepted.append(AcceptedMessage(
                 message_id=result["messageId"], to=result["to"],
-                external_reference=payload["externalReference"], idempotency_key=key,
+                external_reference=reference, idempotency_key=key,
                 number_id=rc.settings.number_id, accepted_at=exchange.started_at, check=None))
     if not rc.accepted:
         raise expect.fail("The canary recipient was not queued",
@@ -174,52 +169,45 @@ def _send(rc: Any) -> None:
                           clause=SEND, exchange=exchange)
 
 
-def _start_webhooks(rc: Any) -> None:
+def _start_webhooks(rc: RunContext) -> None:
+    """Listener, exposure and (override mode) the number's webhook override, before the send:
+    a canary whose events cannot reach us is not sent."""
+    from .override import recover_from_journal
     from .webhook_session import WebhookSession
 
-    session = WebhookSession(rc)
-    rc.webhooks = session
-    session.start()
+    recover_from_journal(rc)  # an override a killed canary run left behind
+    rc.webhooks = WebhookSession(rc)
+    rc.webhooks.start()
+    status = rc.webhooks.override_status
+    if status is not None and not status.ok:
+        raise expect.fail("The webhook override did not take effect; no canary was sent",
+                          expected=f"webhookDeliveryOverride {status.target!r}",
+                          actual=status.detail, clause=WEBHOOKS, exchange=status.exchange)
 
 
-def _webhooks(rc: Any) -> None:
-    from . import expect
-
-    outcome = rc.webhooks.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
-    missing = _lifecycle_missing(outcome)
-    if missing:
-        raise expect.fail("The canary's lifecycle was not confirmed",
-                          expected="message.sent then message.delivery or message.failed, "
-                                   f"within {rc.settings.webhook_timeout:g} s",
-                          actual=missing, clause=WEBHOOKS)
-
-
-def _lifecycle_missing(outcome: Any) -> str:
-    """What `wait_lifecycle` says is missing ("" = complete). Accepts a bool, a mapping of
-    messageId -> events, or an object with `complete`/`missing`."""
-    if outcome is None or outcome is True:
-        return ""
-    if outcome is False:
-        return "no complete lifecycle before the timeout"
-    complete = getattr(outcome, "complete", None)
-    if complete is not None:
-        return "" if complete else str(getattr(outcome, "missing", "incomplete lifecycle"))
-    return ""
+def _webhooks(rc: RunContext) -> None:
+    report = rc.webhooks.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
+    if report.complete:
+        return
+    missing = "; ".join(f"{m.message_id}: missing {', '.join(m.missing)}"
+                        for m in report.messages if m.missing)
+    why = report.diagnosis
+    raise expect.fail("The canary's lifecycle was not confirmed",
+                      expected="message.queued, message.sent and a final event within "
+                               f"{rc.settings.webhook_timeout:g} s (RC_WEBHOOK_TIMEOUT)",
+                      actual=f"{missing} ({report.received} requests reached the listener, "
+                             f"{report.verified} verified)", clause=WEBHOOKS,
+                      diagnosis=None if why is None else
+                      f"{why.detail} -> {why.next_action} ({why.clause})")
 
 
-STAGE_FUNCTIONS: dict[str, Callable[[Any], None]] = {
+STAGE_FUNCTIONS: dict[str, Callable[[RunContext], None]] = {
     "token": _token, "whoami": _whoami, "numbers": _numbers,
     "send": _send, "webhooks": _webhooks,
 }
 
 
 # -- diagnosis -------------------------------------------------------------------------------
-
-_SECTION = {"token": "token request fails", "whoami": "/api/core/whoami fails",
-            "numbers": "/api/core/numbers succeeds but sends fail",
-            "send": "send request returns 400 INVALID_REQUEST",
-            "webhooks": "no webhook events arrive"}
-
 
 def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
              exchange: Exchange | None = None, url: str = "", timeout: float | None = None,
@@ -231,10 +219,10 @@ def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
     try:
         from .diagnosis import Observation
         from .diagnosis import diagnose as lookup
-    except ImportError:
+    except ImportError:  # a trimmed install: point at the guide
         if error_kind is not None:
             return f"no HTTP answer ({error_kind}): check RC_BASE_URL, the network and RC_TIMEOUT"
-        return f"see 5-troubleshooting.txt, Symptom: {_SECTION.get(stage, stage)}"
+        return f"see 5-troubleshooting.txt, the {stage} step of the fastest debugging order"
     found = lookup(Observation(
         failure="unreachable" if error_kind else "check", stage=stage, status=status,
         kind=error_kind, error_code=_error_code(body),
@@ -264,42 +252,46 @@ def _latency(wall: float, exchanges: list[Exchange]) -> Timings:
     return Timings(total=round(total, 6), first_byte=None if first is None else round(first, 6))
 
 
-def _failed(stage: str, verdict: Verdict, latency: Timings, exchange: Exchange | None, *,
-            title: str, detail: str, clause: str | None, **context: Any) -> StageResult:
+def _failed(stage: str, latency: Timings, *, verdict: Verdict, exchange: Exchange | None,
+            title: str, detail: str, clause: str | None, diagnosis: str | None = None,
+            **context: Any) -> StageResult:
     status = exchange.status if exchange is not None else None
     return StageResult(
         stage=stage, verdict=verdict, latency=latency, http_status=status,
         request_id=exchange.request_id if exchange is not None and status else None,
         title=title, detail=detail, clause=clause,
-        diagnosis=diagnose(stage, status=status, exchange=exchange, **context))
+        diagnosis=diagnosis or diagnose(stage, status=status, exchange=exchange, **context))
 
 
-def run_stage(rc: Any, stage: str) -> StageResult:
-    """Run one stage; a CheckFailure, an unreachable target or a tool error is its verdict."""
-    before = len(rc.recorder.all())
-    t0 = time.perf_counter()
+def run_stage(rc: RunContext, stage: str) -> StageResult:
+    """Run one stage; a CheckFailure, an unreachable target or a tool error is its verdict.
+    The send stage first starts the webhook session (not timed unless it fails)."""
+    before, t0 = len(rc.recorder.all()), time.perf_counter()
+    failed: dict[str, Any] | None = None
     try:
+        if stage == "send":
+            _start_webhooks(rc)
+            before, t0 = len(rc.recorder.all()), time.perf_counter()
         STAGE_FUNCTIONS[stage](rc)
     except CheckFailure as failure:
         made = rc.recorder.all()[before:]
-        exchange = failure.exchange or (made[-1] if made else None)
-        return _failed(stage, "fail", _latency(time.perf_counter() - t0, made), exchange,
-                       title=failure.title, clause=failure.clause,
-                       detail=f"expected {failure.expected}; actual {failure.actual}")
+        failed = {"verdict": "fail", "exchange": failure.exchange or (made[-1] if made else None),
+                  "title": failure.title, "clause": failure.clause,
+                  "detail": f"expected {failure.expected}; actual {failure.actual}",
+                  "diagnosis": failure.details.get("diagnosis")}
     except TargetUnreachable as error:
-        made = rc.recorder.all()[before:]
-        return _failed(stage, "unreachable", _latency(time.perf_counter() - t0, made), None,
-                       title=f"No HTTP answer ({error.kind})", detail=error.detail,
-                       clause=None, error_kind=error.kind, url=error.url,
-                       timeout=rc.settings.timeout)
+        failed = {"verdict": "unreachable", "exchange": None, "clause": None,
+                  "title": f"No HTTP answer ({error.kind})", "detail": error.detail,
+                  "error_kind": error.kind, "url": error.url, "timeout": rc.settings.timeout}
     except (RedcloudCheckError, ImportError) as error:
-        made = rc.recorder.all()[before:]
-        return _failed(stage, "fail", _latency(time.perf_counter() - t0, made), None,
-                       title=f"The probe could not run the {stage} stage",
-                       detail=f"{type(error).__name__}: {error}", clause=None)
+        failed = {"verdict": "fail", "exchange": None, "clause": None,
+                  "title": f"The probe could not run the {stage} stage",
+                  "detail": f"{type(error).__name__}: {error}"}
     made = rc.recorder.all()[before:]
-    return StageResult(stage=stage, verdict="pass",
-                       latency=_latency(time.perf_counter() - t0, made),
+    latency = _latency(time.perf_counter() - t0, made)
+    if failed is not None:
+        return _failed(stage, latency, **failed)
+    return StageResult(stage=stage, verdict="pass", latency=latency,
                        http_status=made[-1].status if made else None)
 
 
@@ -312,21 +304,15 @@ def _grade(stages: list[StageResult], duration: float,
     if warn_ms is None:
         return "healthy", stages
     limit = warn_ms / 1000.0
-    graded = [StageResult(**{**_fields(s), "slow": True})
-              if s.latency is not None and s.latency.total > limit else s for s in stages]
+    graded = [replace(s, slow=True) if s.latency is not None and s.latency.total > limit else s
+              for s in stages]
     slow = duration > limit or any(s.slow for s in graded)
     return ("degraded" if slow else "healthy"), graded
 
 
-def _fields(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}
-
-
-def probe(rc: Any, *, canary: bool = False, warn_latency_ms: float | None = None,
+def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None = None,
           embedded: bool = False) -> ProbeResult:
     """Run the stages against `rc`'s target; stop at the first failure."""
-    from . import expect  # noqa: F401  (imported before the clock starts)
-
     names = READ_ONLY_STAGES + (CANARY_STAGES if canary else ())
     started = time.time()
     t0 = time.perf_counter()
@@ -373,9 +359,15 @@ def run_probe(settings: Settings, *, canary: bool = False,
         rc = RunContext.create(settings, base_url)
         rc.simulator = sim
         try:
-            return probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
-                         embedded=sim is not None)
+            result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
+                           embedded=sim is not None)
         finally:
             if rc.webhooks is not None:
                 rc.webhooks.close()
             rc.client.close()
+    restore = getattr(rc.webhooks, "restore_result", None)
+    if restore is not None and not restore.restored:  # production webhooks may be misrouted
+        result = replace(result, status="unhealthy" if result.passed else result.status,
+                         error=f"the webhook override of {restore.number_id} was not restored: "
+                               f"{restore.detail}")
+    return result
