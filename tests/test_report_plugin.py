@@ -13,7 +13,10 @@ from secrets import token_hex
 
 import pytest
 
+from redcloud_check import html_render
 from redcloud_check.artifacts import validate_escalation
+from redcloud_check.errors import CheckFailure
+from redcloud_check.evidence import CheckInfo, build_bundle
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
@@ -95,6 +98,23 @@ def test_suite_bug(rc):
 @pytest.mark.rc_stage("send")
 def test_blocked():
     pytest.skip("blocked by whoami: fix that first")
+
+
+class FakeWebhooks:
+    def timeline(self, message_id):
+        return [{"offset_ms": 0, "eventType": "message.queued", "sequence": 1, "verified": True,
+                 "note": ""},
+                {"offset_ms": 42.5, "eventType": None, "sequence": None, "verified": False,
+                 "note": "HTTP 401: bad signature"}]
+
+
+@pytest.mark.rc_stage("webhooks")
+def test_lifecycle(rc):
+    """Lifecycle events arrive for the accepted message."""
+    from redcloud_check.context import AcceptedMessage
+    rc.webhooks = FakeWebhooks()
+    rc.accepted.append(AcceptedMessage("msg_timeline_1", "+15551234567", "ref", "key",
+                                       "num_abc123", 0.0, None))
 '''
 
 
@@ -118,8 +138,9 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
                                                    "test_client_is_active"))
     result = pytester.runpytest_inprocess(
         f"--html={reports / 'report.html'}", "--self-contained-html",
-        f"--junitxml={reports / 'junit.xml'}", "-o", "junit_logging=all", "-rA")
-    result.assert_outcomes(passed=1, failed=2, skipped=1)
+        f"--junitxml={reports / 'junit.xml'}", "-o", "junit_logging=all", "-rA",
+        "--metadata", "ci_api_token", SECRET, "--metadata", "build note", f"see {SECRET}")
+    result.assert_outcomes(passed=2, failed=2, skipped=1)
     out = result.stdout.str()
     assert "redcloud-check: failed" in out and "internal error" not in out
     assert "send      blocked  blocked by whoami: fix that first" in out
@@ -136,6 +157,8 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
     assert whoami["escalation"]["requestId"] in html
     assert "rc-stages" in html and "rc-latency" in html and "Target" in html
     assert "&amp;lt;unknown&amp;gt;" in html and "<unknown>" not in html  # escaped twice
+    assert "rc-timeline-svg" in html and "msg_timeline_1" in html and "UNVERIFIED" in html
+    assert "ci_api_token" not in html and "build note" in html
     case = next(c for c in ET.parse(reports / "junit.xml").getroot().iter("testcase")
                 if c.get("name") == "test_client_is_active")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
@@ -231,3 +254,37 @@ def test_unreachable_target_is_diagnosed_in_the_bundle(tmp_path: Path) -> None:
     assert bundle["diagnosis"]["note"].startswith("target unreachable: connection refused at")
     blocked = {b["stage"]: b["blocked_by"] for b in doc["summary"]["blocked"]}
     assert blocked["whoami"] == blocked["numbers"] == "target"
+
+
+# --- the HTML fragments -------------------------------------------------------------------
+
+
+def test_bundle_html_escapes_every_text() -> None:
+    failure = CheckFailure(title="<script>alert(1)</script>", expected="a & b",
+                           actual='"quoted" <b>', clause="x")
+    bundle = build_bundle(CheckInfo("n::<t>", "<t>", "send"), failure, exchanges=[],
+                          secrets={})
+    out = html_render.bundle_html(bundle)
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "a &amp; b" in out and "&quot;quoted&quot; &lt;b&gt;" in out
+    assert 'data-nodeid="n::&lt;t&gt;"' in out
+
+
+def test_timeline_marks_each_event_and_flags_unverified_ones() -> None:
+    events = [{"offset_ms": -5, "eventType": "message.queued", "sequence": 1, "verified": True},
+              {"offset_ms": 120, "eventType": "message.sent", "sequence": 2, "verified": True},
+              {"offset_ms": 300, "eventType": None, "sequence": None, "verified": False,
+               "note": "<bad signature>"}]
+    out = html_render.timeline_svg(events, "msg_<1>")
+    assert out.count("<circle") == 3 and out.count('fill="white"') == 1
+    assert "+120 ms" in out and "-5 ms" in out and "&lt;bad signature&gt;" in out
+    assert "msg_&lt;1&gt;" in out
+    assert "No lifecycle event" in html_render.timeline_svg([], "m")
+
+
+def test_latency_chart_groups_by_stage() -> None:
+    out = html_render.latency_svg([("token", "POST /api/auth/token", 5.0),
+                                   ("token", "POST /api/auth/token <2>", 10.0),
+                                   ("whoami", "GET /api/core/whoami", 2.5)])
+    assert out.count("<rect") == 3 and ">token</text>" in out and ">whoami</text>" in out
+    assert "&lt;2&gt;" in out
