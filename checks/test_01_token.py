@@ -41,7 +41,7 @@ def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
         raise expect.fail("No access_token in the token response", expected="access_token",
                           actual="no access_token string in the body",
                           clause=QUICKSTART, exchange=exchange)
-    cache = exchange.response_headers.get("Cache-Control", "")
+    cache = exchange.header("Cache-Control")
     if "no-store" not in cache.lower():
         rc.warn("Token response is cacheable",
                 f"Cache-Control is {cache or 'absent'!r}; OAuth 2 (RFC 6749 5.1) asks for "

@@ -54,12 +54,17 @@ class Exchange:
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
 
+    def header(self, name: str, default: str = "") -> str:
+        """A response header, looked up case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.response_headers.items():
+            if key.lower() == wanted:
+                return value
+        return default
+
     @property
     def content_type(self) -> str:
-        for name, value in self.response_headers.items():
-            if name.lower() == "content-type":
-                return value
-        return ""
+        return self.header("Content-Type")
 
     def json(self) -> Any:
         """The decoded JSON body; raises ValueError when the body is not JSON."""

@@ -35,7 +35,7 @@ def status(exchange: Exchange, expected: int | Collection[int], *, clause: str,
     want = " or ".join(str(c) for c in sorted(codes))
     actual = f"HTTP {exchange.status}"
     if exchange.status is not None and 300 <= exchange.status < 400:
-        actual += f" redirect to {exchange.response_headers.get('Location', '?')}"
+        actual += f" redirect to {exchange.header('Location', '?')}"
     body = exchange.json_or_none()
     if isinstance(body, dict):
         err = body.get("error")
