@@ -229,7 +229,7 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     if lc.missing:
         issues.append(Issue("incomplete", "fail", "The message lifecycle is incomplete",
                             f"{mid}: missing {', '.join(lc.missing)}; received "
-                            f"{', '.join(lc.arrival) or 'nothing'}", STEP5, mid))
+                            f"{', '.join(lc.arrival) or 'no verified event'}", STEP5, mid))
     ranked = sorted((e for e in lc.events if e.get("eventType") in RANK),
                     key=lambda e: (RANK[e["eventType"]], _sequence_key(e)))
     pairs = [f"{e['eventType']} {e.get('sequence')}" for e in ranked]

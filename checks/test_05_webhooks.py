@@ -1,0 +1,154 @@
+"""Stage 5: webhook receipt and signatures (1-quickstart.txt Sections 8-9; 5-troubleshooting).
+
+The webhook session (listener, tunnel or public URL, and in override mode the number's
+webhookDeliveryOverride) was started before the first accepted send. The lifecycle of every
+accepted message is awaited once, event-driven, within RC_WEBHOOK_TIMEOUT of the last send;
+every check here judges that same recording, one property each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from redcloud_check import expect
+from redcloud_check.context import RunContext
+from redcloud_check.lifecycle import (
+    NO_EVENTS,
+    PAYLOAD,
+    SEQUENCE,
+    SIGNED,
+    STEP5,
+    Issue,
+    LifecycleReport,
+)
+from redcloud_check.webhook_session import WebhookSession
+
+pytestmark = [pytest.mark.rc_stage("webhooks")]
+
+UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
+
+
+def _session(rc: RunContext, webhooks: Any) -> WebhookSession:
+    if rc.webhooks_error is not None:
+        raise rc.webhooks_error  # the tool could not listen: not a finding about the API
+    if webhooks is None:
+        pytest.skip("the webhook session is not available in this installation")
+    session: WebhookSession = webhooks
+    return session
+
+
+def _report(rc: RunContext, webhooks: Any) -> LifecycleReport:
+    """The lifecycle report; waits (once) until complete or RC_WEBHOOK_TIMEOUT has passed."""
+    session = _session(rc, webhooks)
+    if not rc.accepted:
+        pytest.skip("no message was accepted in the send stage, so no lifecycle to follow")
+    return session.wait_lifecycle(rc.accepted, rc.settings.webhook_timeout)
+
+
+def _fail_on(report: LifecycleReport, kind: str, *, title: str, expected: str,
+             clause: str) -> None:
+    __tracebackhide__ = True
+    failures: list[Issue] = report.failures(kind)
+    if failures:
+        shown = "; ".join(i.detail for i in failures[:4])
+        more = f" (+{len(failures) - 4} more)" if len(failures) > 4 else ""
+        raise expect.fail(title, expected=expected, actual=shown + more, clause=clause,
+                          webhook_diagnosis=asdict(report.diagnosis) if report.diagnosis
+                          else None)
+
+
+@pytest.mark.rc_clause(UPDATE)
+def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """PATCH /api/core/numbers/{numberId} stores the webhookDeliveryOverride it was sent: read
+    back from /api/core/numbers it is the suite's listener URL."""
+    session = _session(rc_sends, rc_webhooks)
+    status = session.override_status
+    if status is None:
+        pytest.skip("RC_WEBHOOK_MODE=preconfigured: the number's webhook settings are left alone")
+    if not status.ok:
+        raise expect.fail("The number's webhookDeliveryOverride did not take effect",
+                          expected=f"webhookDeliveryOverride {status.target} after the PATCH",
+                          actual=status.detail, clause=UPDATE,
+                          exchange=status.check or status.exchange)
+
+
+@pytest.mark.rc_gate
+@pytest.mark.rc_clause(STEP5)
+def test_lifecycle_events_arrive_for_every_accepted_message(rc_sends: RunContext,
+                                                            rc_webhooks: Any) -> None:
+    """Every accepted message gets signed message.queued and message.sent events, then
+    message.delivery or message.failed, within RC_WEBHOOK_TIMEOUT."""
+    rc = rc_sends
+    report = _report(rc, rc_webhooks)
+    for issue in report.issues:
+        if issue.severity in ("warning", "info"):
+            rc.warn(issue.title, issue.detail, issue.clause, stage="webhooks",
+                    severity="warning" if issue.severity == "warning" else "info")
+    incomplete = report.failures("incomplete")
+    if incomplete:
+        diagnosis = report.diagnosis
+        actual = "; ".join(i.detail for i in incomplete[:3])
+        if diagnosis is not None:
+            actual += f". Diagnosis ({diagnosis.cause}): {diagnosis.detail} " \
+                      f"Next: {diagnosis.next_action}"
+        raise expect.fail(
+            "Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT",
+            expected=f"message.queued, message.sent and message.delivery or message.failed "
+                     f"for each of {len(report.messages)} accepted message(s) within "
+                     f"{rc.settings.webhook_timeout:g} s",
+            actual=actual, clause=diagnosis.clause if diagnosis else NO_EVENTS,
+            webhook_diagnosis=asdict(diagnosis) if diagnosis else None,
+            public_url=_session(rc, rc_webhooks).public_url,
+            received=report.received, verified=report.verified)
+
+
+@pytest.mark.rc_clause(SIGNED)
+def test_every_webhook_signature_is_valid(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every webhook request carries X-RedCloud-Timestamp and an X-RedCloud-Signature equal to
+    hex HMAC-SHA256 of "{timestamp}.{rawBody}" under RC_WEBHOOK_SECRET."""
+    report = _report(rc_sends, rc_webhooks)
+    if report.received == 0:
+        pytest.skip("no webhook request reached the listener: no signature to verify")
+    _fail_on(report, "signature", title="Webhook signatures do not verify",
+             expected='X-RedCloud-Signature = hex(HMAC_SHA256(RC_WEBHOOK_SECRET, '
+                      '"${timestamp}.${rawBody}")) on every request', clause=SIGNED)
+
+
+@pytest.mark.rc_clause(PAYLOAD)
+def test_every_event_matches_the_event_schema(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every verified webhook body is a lifecycle event shaped like the documented example:
+    eventType (one of the four), direction, occurredAt, apiClientId, messageId, sequence,
+    data."""
+    report = _report(rc_sends, rc_webhooks)
+    if report.verified == 0:
+        pytest.skip("no verified webhook event arrived: no event to validate")
+    _fail_on(report, "schema", title="A webhook event does not match the documented payload",
+             expected="every event valid against schemas/webhook_event.schema.json",
+             clause=PAYLOAD)
+
+
+@pytest.mark.rc_clause(PAYLOAD + " (messageId, data.messageId, data.externalReference)")
+def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every event carries the accepted messageId at the top and in data, and the
+    externalReference the send gave."""
+    report = _report(rc_sends, rc_webhooks)
+    if report.verified == 0:
+        pytest.skip("no verified webhook event arrived: no ids to compare")
+    _fail_on(report, "ids", title="Webhook event ids do not match the send",
+             expected="messageId == data.messageId == the send's messageId, and "
+                      "data.externalReference == the send's externalReference",
+             clause=PAYLOAD)
+
+
+@pytest.mark.rc_clause(SEQUENCE)
+def test_sequences_increase_with_the_lifecycle(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """A message's event sequences increase with its lifecycle: message.queued < message.sent
+    < message.delivery or message.failed."""
+    report = _report(rc_sends, rc_webhooks)
+    if report.verified == 0:
+        pytest.skip("no verified webhook event arrived: no sequence to compare")
+    _fail_on(report, "sequence", title="Webhook sequences do not follow the lifecycle",
+             expected="sequence queued < sent < final for every message", clause=SEQUENCE)
