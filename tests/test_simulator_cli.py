@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -38,8 +38,11 @@ class Standalone:
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None
         stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in stdout],
-                         daemon=True).start()
+        threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
+
+    def _read(self, stdout: IO[str]) -> None:
+        for line in stdout:
+            self.lines.put(line.rstrip("\n"))
 
     def line(self, timeout: float = 10) -> str:
         return self.lines.get(timeout=timeout)
@@ -47,7 +50,6 @@ class Standalone:
     def stop(self) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(10)
-        time.sleep(0)  # let the reader thread drain
         rest = []
         while True:
             try:

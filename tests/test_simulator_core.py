@@ -48,9 +48,9 @@ def fresh() -> Iterator[Api]:
 ], ids=["missing", "empty", "basic", "no-token", "two-parts", "non-ascii", "other-scheme",
         "unknown"])
 def test_core_routes_refuse_bad_authorization(api: Api, authorization: str | None) -> None:
-    headers = {} if authorization is None else {"Authorization": authorization}
+    headers = {} if authorization is None else {b"Authorization": authorization.encode()}
     for path in ("/api/core/whoami", "/api/core/numbers"):
-        response = api.http.get(path, headers={k: v.encode() for k, v in headers.items()})
+        response = api.http.get(path, headers=headers)
         assert_core_error(response, 401, "UNAUTHORIZED")
 
 

@@ -50,15 +50,15 @@ async def send_message(request: Request) -> Response:
     state = rt.state
     key = _idempotency_key(request, state.has("send-idempotency-optional"))
     body = await json_object(request)
-    print_ = fingerprint(body)
+    canonical = fingerprint(body)
     if key is not None:
         with state.lock:
             stored = state.sends.get((client.client_id, key))
         if stored is not None:
-            if stored.fingerprint != print_ and not state.has("send-conflict-ignored"):
+            if stored.fingerprint != canonical and not state.has("send-conflict-ignored"):
                 raise CoreError(409, "CONFLICT", "Idempotency-Key was already used with a "
                                                  "different payload")
-            if stored.fingerprint == print_ and not state.has("send-replay-new-message"):
+            if stored.fingerprint == canonical and not state.has("send-replay-new-message"):
                 return Response(stored.body, stored.status, media_type=JSON)
     plan = plan_send(state, client, body)
     messages = [Message(message_id="msg_" + secrets.token_hex(10), client_id=client.client_id,
@@ -77,7 +77,7 @@ async def send_message(request: Request) -> Response:
     raw = json.dumps(response, separators=(",", ":")).encode("utf-8")
     with state.lock:
         if key is not None:
-            state.sends[(client.client_id, key)] = StoredSend(print_, status, raw)
+            state.sends[(client.client_id, key)] = StoredSend(canonical, status, raw)
         for message in messages:
             state.messages[message.message_id] = message
     for message in messages:
