@@ -178,3 +178,34 @@ def test_a_value_changed_since_is_not_clobbered(sim: Simulator, tmp_path: Path) 
     result = recover_from_journal(rc)
     assert result is not None and not result.restored and "left as is" in result.detail
     assert stored(sim) == "https://new.example.com/hook" and not path.exists()
+
+
+def test_sigterm_during_a_suite_run_restores_the_override(tmp_path: Path) -> None:
+    """The whole suite against an external simulator; SIGTERM while stage 5 waits."""
+    from .suite_runner import clean_env
+
+    with Simulator(faults=["webhook-no-final-event"]) as sim:
+        env = clean_env(RC_BASE_URL=sim.base_url, RC_CLIENT_ID="rc_test_client_123",
+                        RC_CLIENT_SECRET="rc_secret_abc123", RC_NUMBER_ID="num_abc123",
+                        RC_ALLOW_SEND="1", RC_TO="+15551234567",
+                        RC_WEBHOOK_SECRET="rc_secret_abc123", RC_WEBHOOK_TIMEOUT="120",
+                        RC_REPORTS_DIR=str(tmp_path))
+        suite = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir",
+             str(REPO), str(REPO / "checks"), "-v", "-p", "no:randomly"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL)
+        assert suite.stdout is not None
+        seen = []
+        for line in suite.stdout:  # the next check waits up to 120 s for the lifecycle
+            seen.append(line)
+            if "test_webhook_override_takes_effect PASSED" in line:
+                break
+        else:
+            pytest.fail("".join(seen[-30:]))
+        assert stored(sim) != ORIGINAL  # the override is in place
+        suite.send_signal(signal.SIGTERM)
+        out, _ = suite.communicate(timeout=60)
+        assert stored(sim) == ORIGINAL, out[-2000:]
+        assert suite.returncode != 0
+    assert not (tmp_path / ".webhook-override-journal.json").exists()

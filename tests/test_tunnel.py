@@ -43,6 +43,7 @@ def listener() -> Iterator[WebhookListener]:
     ({}, "direct"),  # embedded simulator: loopback
     ({"RC_TUNNEL": "none", **REMOTE}, "direct"),
     (REMOTE, "ngrok"),  # auto + remote
+    ({"RC_WEBHOOK_MODE": "preconfigured", **REMOTE}, "direct"),
     ({"RC_TUNNEL": "ngrok"}, "ngrok"),
     ({"RC_PUBLIC_URL": "https://hooks.example.com", **REMOTE}, "public-url"),
     ({"RC_PUBLIC_URL": "https://hooks.example.com", "RC_TUNNEL": "ngrok"}, "public-url"),

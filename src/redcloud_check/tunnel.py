@@ -2,7 +2,9 @@
 
     RC_PUBLIC_URL set        no tunnel; that URL is used (its path, else the listener's)
     RC_TUNNEL=none           no tunnel; the listener's own URL (loopback targets)
-    RC_TUNNEL=auto           no tunnel for a loopback target, ngrok for a remote one
+    RC_TUNNEL=auto           no tunnel for a loopback target, ngrok for a remote one; none
+                             in preconfigured mode (your configuration routes to the fixed
+                             port: a fresh ngrok URL could not be in it)
     RC_TUNNEL=ngrok          ngrok always
 
 ngrok runs through pyngrok (>= 9) with the agent binary at RC_NGROK_PATH (or `ngrok` on
@@ -45,6 +47,7 @@ def tunnel_kind(settings: Settings) -> str:
     if settings.public_url:
         return "public-url"
     if settings.tunnel == "ngrok" or (settings.tunnel == "auto"
+                                      and settings.webhook_mode == "override"
                                       and not settings.target_is_loopback):
         return "ngrok"
     return "direct"
@@ -73,8 +76,9 @@ class Tunnel:
             url = _with_path(self.settings.public_url, parts.path)
             return Exposure(url, "public-url", f"RC_PUBLIC_URL (forwarded by you to {local_url})")
         if self.kind == "direct":
-            why = ("RC_TUNNEL=none" if self.settings.tunnel == "none"
-                   else "the target is on loopback")
+            why = ("RC_TUNNEL=none" if self.settings.tunnel == "none" else
+                   "the target is on loopback" if self.settings.target_is_loopback else
+                   "preconfigured mode: your webhook configuration routes to this listener")
             return Exposure(local_url, "direct", f"no tunnel: {why}")
         base = self._open_ngrok(f"{parts.scheme}://{parts.netloc}")
         return Exposure(_with_path(base, parts.path), "ngrok",
