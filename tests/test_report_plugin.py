@@ -115,6 +115,13 @@ def test_lifecycle(rc):
     rc.webhooks = FakeWebhooks()
     rc.accepted.append(AcceptedMessage("msg_timeline_1", "+15551234567", "ref", "key",
                                        "num_abc123", 0.0, None))
+
+
+@pytest.mark.rc_stage("webhooks")
+def test_signatures(rc):
+    """Every webhook signature is valid."""
+    raise expect.fail("An invalid signature", expected="valid", actual="401",
+                      clause="1-quickstart.txt, Section 9")
 '''
 
 
@@ -140,7 +147,7 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
         f"--html={reports / 'report.html'}", "--self-contained-html",
         f"--junitxml={reports / 'junit.xml'}", "-o", "junit_logging=all", "-rA",
         "--metadata", "ci_api_token", SECRET, "--metadata", "build note", f"see {SECRET}")
-    result.assert_outcomes(passed=2, failed=2, skipped=1)
+    result.assert_outcomes(passed=2, failed=3, skipped=1)
     out = result.stdout.str()
     assert "redcloud-check: failed" in out and "internal error" not in out
     assert "send      blocked  blocked by whoami: fix that first" in out
@@ -163,7 +170,13 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
                 if c.get("name") == "test_client_is_active")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props["rc_request_id"] == whoami["escalation"]["requestId"]
-    assert (reports / "escalation.md").read_text().count("requestId: **") == 2
+    md = (reports / "escalation.md").read_text()
+    assert md.count("requestId: **") == 3
+    assert "Lifecycle events received for msg_timeline_1" in md and "UNVERIFIED" in md
+    signatures = by_name["test_signatures"]
+    assert signatures["timeline"][0]["messageId"] == "msg_timeline_1"
+    assert signatures["escalation"]["messageIds"] == ["msg_timeline_1"]
+    assert signatures["diagnosis"]["id"] == "webhook-signature"
     basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
     tokens = simulator.issued_tokens
     assert tokens

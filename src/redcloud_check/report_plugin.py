@@ -137,28 +137,32 @@ class ReportPlugin:
         secrets = self.secrets()
         info = self._check_info(item)
         extras: list[dict[str, Any]] = []
+        webhooks = info.stage == "webhooks" and rc is not None and rc.webhooks is not None
+        timelines = ([{"messageId": m.message_id,
+                       "events": redact(rc.webhooks.timeline(m.message_id), secrets)}
+                      for m in rc.accepted] if webhooks and call.when == "call" else [])
         if report.failed and call.excinfo is not None:
+            accepted = [m.message_id for m in rc.accepted
+                        if m.check == item.nodeid or info.stage == "webhooks"] if rc else []
             bundle = build_bundle(
                 info, call.excinfo.value,
                 exchanges=rc.recorder.for_check(item.nodeid) if rc is not None else [],
-                secrets=secrets,
-                accepted_ids=[m.message_id for m in rc.accepted if m.check == item.nodeid]
-                if rc is not None else [],
+                secrets=secrets, accepted_ids=accepted,
                 replay=rc.client.replay if rc is not None else None,
                 timeout=rc.settings.timeout if rc is not None else None)
+            if timelines:
+                bundle["timeline"] = timelines
             self.bundles.append(bundle)
             extras.append({"name": "bundle", "format_type": "html", "extension": "html",
                            "mime_type": "text/html", "content": html_render.bundle_html(bundle)})
             if bundle["escalation"]["requestId"]:
                 item.user_properties.append(("rc_request_id", bundle["escalation"]["requestId"]))
             item.user_properties.append(("rc_diagnosis", bundle["diagnosis"]["id"]))
-        if info.stage == "webhooks" and call.when == "call" and rc is not None \
-                and rc.webhooks is not None:
-            for message in rc.accepted:
-                events = redact(rc.webhooks.timeline(message.message_id), secrets)
-                extras.append({"name": "timeline", "format_type": "html", "extension": "html",
-                               "mime_type": "text/html",
-                               "content": html_render.timeline_svg(events, message.message_id)})
+        for timeline in timelines:
+            extras.append({"name": "timeline", "format_type": "html", "extension": "html",
+                           "mime_type": "text/html",
+                           "content": html_render.timeline_svg(timeline["events"],
+                                                               timeline["messageId"])})
         if extras:
             report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
 

@@ -69,6 +69,13 @@ def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
               f"- Best next action: {diag['next_action']}"]
     if diag.get("also"):
         lines.append(f"- See also: {'; '.join(diag['also'])}")
+    for timeline in b.get("timeline") or []:
+        lines += ["", f"Lifecycle events received for {timeline['messageId']}:", ""]
+        lines += [f"- {e.get('offset_ms', 0):+.0f} ms {e.get('eventType') or 'unattributed'}"
+                  f" (sequence {e.get('sequence')}, "
+                  f"{'verified' if e.get('verified') else 'UNVERIFIED'})"
+                  + (f" — {e['note']}" if e.get("note") else "")
+                  for e in timeline["events"]] or ["- none"]
     if b.get("curl"):
         lines += ["", "Reproduce (set RC_CLIENT_ID, RC_CLIENT_SECRET, RC_ACCESS_TOKEN first):",
                   "", _fence(b["curl"], "sh")]
