@@ -59,8 +59,8 @@ _CATALOG: tuple[Fault, ...] = (
     Fault("numbers-id-is-e164", "numbers",
           "the numbers list gives the E.164 phone number as numberId"),
     Fault("search-wrong-shape", "numbers", "number search returns a bare array of groups"),
-    Fault("update-campaignregid-ignored", "numbers",
-          "PATCH ignores campaignregId: campaignRegId stays unchanged"),
+    Fault("update-campaignregid-refused", "numbers",
+          "PATCH refuses the documented request spelling campaignregId with 400"),
     Fault("update-unowned-allowed", "numbers",
           "PATCH of another client's or an unknown number answers 200"),
     # send

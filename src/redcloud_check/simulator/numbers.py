@@ -120,11 +120,14 @@ def _url_or_none(key: str, value: Any) -> str | None:
     raise CoreError(400, "INVALID_REQUEST", f"{key} must be an absolute http(s) URL or null")
 
 
-def _changes(body: dict[str, Any]) -> dict[str, Any]:
+def _changes(body: dict[str, Any], _refuses_documented_spelling: bool = False
+             ) -> dict[str, Any]:
     """Validated PATCH fields as Number attribute -> new value."""
     changes: dict[str, Any] = {}
     for key, value in body.items():
         if key == "campaignregId":
+            if _refuses_documented_spelling:
+                raise CoreError(400, "INVALID_REQUEST", "Unknown field: campaignregId")
             if value is not None and not isinstance(value, str):
                 raise CoreError(400, "INVALID_REQUEST", "campaignregId must be a string or null")
             changes["campaign_reg_id"] = value
@@ -153,9 +156,8 @@ async def update_number(request: Request) -> Response:
     owned = number is not None and number.owner == client.client_id
     if not owned and not state.has("update-unowned-allowed"):
         raise CoreError(403, "FORBIDDEN", f"Number {number_id} is not owned by this API client")
-    changes = _changes(await json_object(request))
-    if state.has("update-campaignregid-ignored"):
-        changes.pop("campaign_reg_id", None)
+    changes = _changes(await json_object(request),
+                       state.has("update-campaignregid-refused"))
     with state.lock:
         if number is None:  # only under update-unowned-allowed
             number = Number(number_id, client.client_id, "+15550000000", "ACTIVE", None,
