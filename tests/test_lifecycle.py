@@ -250,7 +250,21 @@ def test_a_failed_delivery_is_complete_with_a_warning(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fault", sorted(FAULT_DIAGNOSIS))
 def test_each_webhook_fault_gets_its_diagnosis(tmp_path: Path, fault: str) -> None:
-    report, _, _ = simulated_run(tmp_path, (fault,), timeout=1.5)
+    report, _, _ = simulated_run(tmp_path, (fault,), timeout=1.0)
     assert report.diagnosis is not None, report.issues
     assert report.diagnosis.cause == FAULT_DIAGNOSIS[fault], report.diagnosis
     assert "rc_secret_abc123" not in repr(report)  # the webhook secret is never shown
+
+
+def test_a_target_gone_at_close_keeps_the_journal_and_warns(tmp_path: Path) -> None:
+    with Simulator() as sim:
+        rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)}),
+                               sim.base_url)
+        session = WebhookSession(rc).start()
+        assert session.override is not None and session.override.active
+    session.close()  # the simulator is gone: the restore PATCH cannot be sent
+    assert session.restore_result is not None and not session.restore_result.restored
+    assert (tmp_path / ".webhook-override-journal.json").exists()
+    assert [f.title for f in rc.findings.warnings()] == [
+        "The webhook override could not be restored"]
+    session.override._disarm()  # this test's journal and atexit hook, not a real run's

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .context import AcceptedMessage, RunContext
-from .errors import ConfigError
+from .errors import ConfigError, RedcloudCheckError
 from .lifecycle import LifecycleReport, ReceiptContext, analyze, lifecycle_done, timeline
 from .override import OverrideStatus, RecoveryResult, WebhookOverride
 from .tunnel import Exposure, Tunnel
@@ -94,7 +94,13 @@ class WebhookSession:
             self._closed = True
         try:
             if self.override is not None:
-                self.restore_result = self.override.restore()
+                try:
+                    self.restore_result = self.override.restore()
+                except RedcloudCheckError as error:  # e.g. the target went away
+                    self.restore_result = RecoveryResult(
+                        self.rc.settings.number_id, False,
+                        f"{error}; the journal {self.override.journal} is kept, so the next "
+                        "run restores it")
                 if self.restore_result is not None and not self.restore_result.restored:
                     self.rc.warn("The webhook override could not be restored",
                                  self.restore_result.detail, "DESIGN.md, Safety",
