@@ -43,7 +43,6 @@ class WebhookSession:
         self.override: WebhookOverride | None = None
         self.override_status: OverrideStatus | None = None  # None: preconfigured mode
         self.restore_result: RecoveryResult | None = None
-        self.last_wait_s: float | None = None
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
@@ -137,7 +136,6 @@ class WebhookSession:
         """
         messages = list(self.rc.accepted if messages is None else messages)
         timeout = self.rc.settings.webhook_timeout if timeout is None else timeout
-        started = time.monotonic()
         if messages and self._started:
             deadline = max(m.accepted_at for m in messages) + timeout
 
@@ -149,7 +147,6 @@ class WebhookSession:
             if self.listener.wait_for(finals, remaining()) \
                     and not complete(self.listener.deliveries()):
                 self.listener.wait_for(complete, min(STRAGGLER_GRACE_S, remaining()))
-        self.last_wait_s = time.monotonic() - started
         return analyze(messages, self.listener.deliveries(), self.context())
 
     def timeline(self, message_id: str) -> list[dict[str, Any]]:
