@@ -108,7 +108,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     rc = RunContext.create(settings, base_url)
     rc.simulator = config.stash.get(SIMULATOR, None)
     config.stash[RUN_CONTEXT] = rc
+    _redact_log_records(config, rc)
     _recover_override_journal(rc)
+
+
+def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
+    """Every log record of the run, from any logger, is redacted as it is created."""
+    import logging
+
+    from .redaction import RedactingFilter
+
+    previous = logging.getLogRecordFactory()
+    redacting = RedactingFilter(rc.secrets.values)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redacting.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    config.add_cleanup(lambda: logging.setLogRecordFactory(previous))
 
 
 def _recover_override_journal(rc: RunContext) -> None:
