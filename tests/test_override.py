@@ -209,3 +209,6 @@ def test_sigterm_during_a_suite_run_restores_the_override(tmp_path: Path) -> Non
         assert stored(sim) == ORIGINAL, out[-2000:]
         assert suite.returncode != 0
     assert not (tmp_path / ".webhook-override-journal.json").exists()
+    assert "redcloud-check: interrupted" in out, out[-2000:]
+    escalation = json.loads((tmp_path / "escalation.json").read_text())
+    assert escalation["summary"]["verdict"] == "interrupted"

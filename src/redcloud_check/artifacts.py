@@ -125,7 +125,8 @@ def _warning(f: Finding) -> dict[str, Any]:
 
 def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] = (),
               gates_failed: Mapping[str, str] | None = None, unreachable: str | None = None,
-              config_error: ConfigError | None = None) -> dict[str, Any]:
+              config_error: ConfigError | None = None,
+              interrupted: bool = False) -> dict[str, Any]:
     """Per-stage verdicts, counts, what blocked what, and the warnings."""
     gates = dict(gates_failed or {})
     stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates)
@@ -133,6 +134,8 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
     counts = _counts(outcomes)
     if config_error is not None:
         verdict = "misconfigured"
+    elif interrupted:
+        verdict = "interrupted"  # Ctrl-C or SIGTERM: whatever passed says nothing of the rest
     elif unreachable:
         verdict = "unreachable"
     elif counts["failed"]:

@@ -20,12 +20,13 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Settings, load_dotenv
 from .errors import RedcloudCheckError
-from .tunnel import Tunnel
-from .webhook_listener import Delivery, WebhookListener
+
+if TYPE_CHECKING:  # the server stack loads only when `listen` runs, not for --help or probe
+    from .webhook_listener import Delivery
 
 # Not forwarded: hop-by-hop, and what the HTTP client sets itself for the new connection.
 _NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive",
@@ -144,6 +145,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.path.startswith("/"):
         print("redcloud-check listen: --path must start with '/'", file=sys.stderr)
         return 2
+    from .tunnel import Tunnel
+    from .webhook_listener import WebhookListener
+
     listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path)
     tunnel = Tunnel(Settings(None, "", "", "", "", "", tunnel=args.tunnel,
                              ngrok_path=_setting("RC_NGROK_PATH"),

@@ -57,6 +57,7 @@ class ReportPlugin:
         self.config = config
         self._get_context = get_context
         self._reports_dir = reports_dir
+        self.interrupted = False  # set at session finish: Ctrl-C or SIGTERM ended the run
         self.bundles: list[dict[str, Any]] = []
         self.meta: dict[str, CheckInfo] = {}
         self.outcomes: dict[str, CheckOutcome] = {}
@@ -113,7 +114,7 @@ class ReportPlugin:
 
     def summary(self) -> dict[str, Any]:
         rc = self.context()
-        return summarize(list(self.outcomes.values()),
+        return summarize(list(self.outcomes.values()), interrupted=self.interrupted,
                          findings=rc.findings.all() if rc is not None else (),
                          gates_failed=rc.gates.failed() if rc is not None else None,
                          unreachable=rc.unreachable if rc is not None else None)
@@ -261,6 +262,8 @@ class ReportPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+
         def write() -> None:
             secrets = self.secrets()
             doc = escalation_document(self._run(int(exitstatus)), self.summary(),
