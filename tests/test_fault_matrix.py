@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from redcloud_check.simulator.faults import FAULTS
 
+from redcloud_check.simulator.faults import FAULTS
 from redcloud_check.stages import stage_index
 
 from .suite_runner import SuiteRun, run_suite
