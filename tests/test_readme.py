@@ -67,3 +67,11 @@ def test_run_with_a_fault_fails(tmp_path: Path) -> None:
                           env=clean_env(RC_REPORTS_DIR=str(tmp_path)), timeout=120)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "test_sms_with_media_is_rejected" in proc.stdout
+
+
+def test_own_tests_example_runs(pytester: pytest.Pytester) -> None:
+    section = README.split("### In your own tests", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_example=code)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

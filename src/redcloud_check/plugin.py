@@ -262,3 +262,26 @@ def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
         yield session
     finally:
         session.close()
+
+
+# --- the reference simulator, for integrators' own tests (pytest-httpserver style) ---------
+
+
+@pytest.fixture(scope="session")
+def redcloud_simulator_session() -> Iterator[Any]:
+    """The Red Cloud reference simulator on 127.0.0.1:<free port>, for the whole session."""
+    from .simulator import Simulator
+
+    with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def redcloud_simulator(redcloud_simulator_session: Any) -> Any:
+    """The session's simulator, reset to its seed with no faults: cheap, one per test.
+
+    `redcloud_simulator.base_url` is the API host; `set_faults([...])` breaks documented
+    rules; `requests`, `deliveries` and `state` show what it saw.
+    """
+    redcloud_simulator_session.reset()
+    return redcloud_simulator_session

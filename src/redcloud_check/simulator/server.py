@@ -166,6 +166,10 @@ class Simulator:
     def faults(self) -> frozenset[str]:
         return self.state.faults
 
+    def reset(self, faults: Iterable[str] = ()) -> None:
+        """Back to the seed (numbers, tokens, messages, logs cleared) with only `faults`."""
+        self.state.reset(faults)
+
     def set_faults(self, names: Iterable[str]) -> None:
         """Replace the active faults (ValueError for an unknown name)."""
         self.state.set_faults(names)

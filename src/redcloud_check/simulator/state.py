@@ -6,6 +6,7 @@ every access goes through ``SimState.lock`` and readers get copies.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -89,18 +90,25 @@ class SimState:
 
     def __init__(self, seed: Seed, faults: Iterable[str] = ()) -> None:
         self.lock = threading.RLock()
-        self.clients: dict[str, Client] = {c.client_id: c for c in seed.clients}
-        self.numbers: dict[str, Number] = {n.number_id: n for n in seed.numbers}
-        self.inventory: tuple[InventoryGroup, ...] = seed.inventory
-        self.tokens: dict[str, TokenRecord] = {}
-        self.issued_tokens: list[str] = []
-        self.sends: dict[tuple[str, str], StoredSend] = {}
-        self.messages: dict[str, Message] = {}
-        self.requests: list[RequestRecord] = []
-        self.deliveries: list[DeliveryAttempt] = []
-        self.faults: frozenset[str] = validate_faults(faults)
+        self._seed = seed
         self._pending = 0
         self._idle = threading.Condition(self.lock)
+        self.reset(faults)
+
+    def reset(self, faults: Iterable[str] = ()) -> None:
+        """Back to the seed: numbers as seeded, no tokens, messages, logs; only `faults`."""
+        seed = copy.deepcopy(self._seed)  # the seed itself is never mutated
+        with self.lock:
+            self.clients: dict[str, Client] = {c.client_id: c for c in seed.clients}
+            self.numbers: dict[str, Number] = {n.number_id: n for n in seed.numbers}
+            self.inventory: tuple[InventoryGroup, ...] = seed.inventory
+            self.tokens: dict[str, TokenRecord] = {}
+            self.issued_tokens: list[str] = []
+            self.sends: dict[tuple[str, str], StoredSend] = {}
+            self.messages: dict[str, Message] = {}
+            self.requests: list[RequestRecord] = []
+            self.deliveries: list[DeliveryAttempt] = []
+            self.faults: frozenset[str] = validate_faults(faults)
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
