@@ -310,6 +310,18 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         },
         "exchanges": [exchange_record(e) for e in recorded],
         "curl": to_curl(ex, secrets) if ex is not None else None,
-        "diagnosis": diagnose(_observation(kind, check, error, ex, timeout)).as_dict(),
+        "diagnosis": _diagnosis(kind, check, error, ex, timeout),
     }
     return redact(bundle, secrets)
+
+
+def _diagnosis(kind: str, check: CheckInfo, error: BaseException, ex: Exchange | None,
+               timeout: float | None) -> dict[str, Any]:
+    """The guide's entry for the symptom, plus the check's own finding when it has one."""
+    diagnosis = diagnose(_observation(kind, check, error, ex, timeout)).as_dict()
+    details = getattr(error, "details", None) or {}
+    finding = details.get("finding") or details.get("webhook_diagnosis")
+    if isinstance(finding, dict) and {"cause", "detail", "next_action", "clause"} <= set(finding):
+        diagnosis["finding"] = {k: str(finding[k]) for k in
+                                ("cause", "detail", "next_action", "clause")}
+    return diagnosis

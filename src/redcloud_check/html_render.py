@@ -86,8 +86,12 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
     ])
     rule = _e(check.get("statement")) + " — " + _e(bundle.get("failure_clause")
                                                    or check.get("clause"))
+    finding = diag.get("finding")
+    found = (f'<p class="rc-finding"><b>Found: {_e(finding["detail"])}</b><br>'
+             f"<b>Next:</b> {_e(finding['next_action'])} <small>({_e(finding['clause'])})"
+             "</small></p>" if finding else "")
     diagnosis = (
-        f'<div class="rc-diagnosis"><b>Diagnosis: {_e(diag["symptom"])}</b> '
+        f'<div class="rc-diagnosis">{found}<b>Diagnosis: {_e(diag["symptom"])}</b> '
         f"<small>({_e(diag['section'])})</small>"
         + (f"<p>{_e(diag['note'])}</p>" if diag.get("note") else "")
         + f"<p>Likely causes:</p>{_list(diag['likely_causes'])}"

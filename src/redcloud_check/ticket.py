@@ -62,6 +62,10 @@ def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
     shape = esc.get("payload_shape")
     lines += [_fence(json.dumps(shape, indent=2) if shape is not None else "(no body)", "json"),
               "", f"Diagnosis — {diag['symptom']} ({diag['section']}):", ""]
+    if diag.get("finding"):
+        found = diag["finding"]
+        lines += [f"- Found: {found['detail']}",
+                  f"- Next: {found['next_action']} ({found['clause']})"]
     if diag.get("note"):
         lines.append(f"- {diag['note']}")
     lines += [f"- Likely causes: {'; '.join(diag['likely_causes'])}",
