@@ -84,3 +84,18 @@ def test_plugin_is_inert_outside_the_suite(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=1)
     assert not (pytester.path / "reports").exists()
+
+
+def test_terminal_failure_says_what_to_do_next(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_SIM_FAULTS="send-sms-media-accepted")
+    block = run.stdout.split("test_sms_with_media_is_rejected", 1)[1].split("=====", 1)[0]
+    assert "expected: HTTP 400" in block and "actual:   HTTP 202" in block
+    assert "requestId: req_" in block
+    assert "next:      escalate to Red Cloud with this bundle" in block
+
+
+def test_terminal_gate_failure_points_at_the_guide(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_SIM_FAULTS="number-not-active")
+    block = run.stdout.split("test_configured_number_is_usable", 1)[1].split("=====", 1)[0]
+    assert "next:" in block
+    assert "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail" in block

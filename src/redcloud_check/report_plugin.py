@@ -159,6 +159,8 @@ class ReportPlugin:
             if bundle["escalation"]["requestId"]:
                 item.user_properties.append(("rc_request_id", bundle["escalation"]["requestId"]))
             item.user_properties.append(("rc_diagnosis", bundle["diagnosis"]["id"]))
+            if isinstance(report.longrepr, str):
+                report.longrepr += _terminal_diagnosis(bundle)
         for timeline in timelines:
             extras.append({"name": "timeline", "format_type": "html", "extension": "html",
                            "mime_type": "text/html",
@@ -336,3 +338,24 @@ def _escape_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_escape_tree(v) for v in value]
     return escape(value) if isinstance(value, str) else value
+
+
+def _terminal_diagnosis(bundle: dict[str, Any]) -> str:
+    """The lines a failure shows in the terminal after expected/actual: what to do next."""
+    diag = bundle["diagnosis"]
+    esc = bundle["escalation"]
+    finding = diag.get("finding")
+    lines = []
+    if esc.get("requestId"):
+        lines.append(f"  requestId: {esc['requestId']}")
+    if finding:
+        lines.append(f"  found:     {finding['detail']}")
+        lines.append(f"  next:      {finding['next_action']}")
+    else:
+        if diag.get("note"):
+            lines.append(f"  note:      {diag['note']}")
+        causes = "; ".join(diag.get("likely_causes") or [])
+        if causes:
+            lines.append(f"  likely:    {causes}")
+        lines.append(f"  next:      {diag['next_action']}  ({diag['section']})")
+    return "\n" + "\n".join(lines)
