@@ -218,8 +218,11 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
                                 f"{data.get('externalReference')!r}, sent {sent_ref!r}",
                                 PAYLOAD, mid))
     if stray:
-        issues.append(Issue("unexpected", "info", "Events for messages this run did not send",
-                            ", ".join(sorted(stray)[:5]), STEP5))
+        issues.append(Issue("unexpected", "info",
+                            "Events for messages no check counted as accepted",
+                            ", ".join(sorted(stray)[:5]) + " (e.g. an invalid send the target "
+                            "accepted, or traffic from another sender to this listener)",
+                            STEP5))
     return issues
 
 
