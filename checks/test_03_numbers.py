@@ -33,22 +33,7 @@ def _numbers(rc: RunContext) -> tuple[Exchange, list[dict[str, Any]]]:
 def test_configured_number_is_usable(rc: RunContext) -> None:
     """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled."""
     exchange, numbers = _numbers(rc)
-    wanted = rc.settings.number_id
-    found = next((n for n in numbers if n.get("numberId") == wanted), None)
-    if found is None:
-        listed = ", ".join(str(n.get("numberId")) for n in numbers[:10]) or "none"
-        raise expect.fail("RC_NUMBER_ID is not assigned to this API client",
-                          expected=f"numberId {wanted!r} in /api/core/numbers",
-                          actual=f"listed numberIds: {listed}", clause=STEP3, exchange=exchange)
-    problems = []
-    if found.get("status") != "ACTIVE":
-        problems.append(f"status {found.get('status')!r}")
-    if found.get("smsEnabled") is not True:
-        problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
-    if problems:
-        raise expect.fail(f"Number {wanted} cannot send SMS",
-                          expected="status ACTIVE and smsEnabled true",
-                          actual=", ".join(problems), clause=STEP3, exchange=exchange)
+    found = expect.usable_number(exchange, numbers, rc.settings.number_id, clause=STEP3)
     rc.number = found
 
 

@@ -119,3 +119,23 @@ def oauth_error(exchange: Exchange, code: int, *, clause: str, title: str) -> di
                    exchange=exchange)
     matches_schema(body, "oauth_error", clause=clause, exchange=exchange)
     return dict(body)
+
+
+def usable_number(exchange: Exchange, numbers: list[dict[str, Any]], number_id: str, *,
+                  clause: str) -> dict[str, Any]:
+    """The `number_id` entry of /api/core/numbers, listed, ACTIVE and smsEnabled."""
+    __tracebackhide__ = True
+    found = next((n for n in numbers if n.get("numberId") == number_id), None)
+    if found is None:
+        listed = ", ".join(str(n.get("numberId")) for n in numbers[:10]) or "none"
+        raise fail("RC_NUMBER_ID is not assigned to this API client",
+                   expected=f"numberId {number_id!r} in /api/core/numbers",
+                   actual=f"listed numberIds: {listed}", clause=clause, exchange=exchange)
+    problems = [f"status {found.get('status')!r}"] if found.get("status") != "ACTIVE" else []
+    if found.get("smsEnabled") is not True:
+        problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
+    if problems:
+        raise fail(f"Number {number_id} cannot send SMS",
+                   expected="status ACTIVE and smsEnabled true",
+                   actual=", ".join(problems), clause=clause, exchange=exchange)
+    return dict(found)

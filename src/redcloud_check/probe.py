@@ -127,21 +127,8 @@ def _numbers(rc: RunContext) -> None:
     exchange = rc.core("GET", "/api/core/numbers", label="probe: numbers")
     body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS,
                                 title="GET /api/core/numbers did not return the number list")
-    wanted = rc.settings.number_id
-    found = next((n for n in body["numbers"] if n.get("numberId") == wanted), None)
-    if found is None:
-        listed = ", ".join(str(n.get("numberId")) for n in body["numbers"][:10]) or "none"
-        raise expect.fail("RC_NUMBER_ID is not assigned to this API client",
-                          expected=f"numberId {wanted!r} in /api/core/numbers",
-                          actual=f"listed numberIds: {listed}", clause=NUMBERS,
-                          exchange=exchange)
-    problems = [f"status {found.get('status')!r}"] if found.get("status") != "ACTIVE" else []
-    if found.get("smsEnabled") is not True:
-        problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
-    if problems:
-        raise expect.fail(f"Number {wanted} cannot send SMS",
-                          expected="status ACTIVE and smsEnabled true",
-                          actual=", ".join(problems), clause=NUMBERS, exchange=exchange)
+    found = expect.usable_number(exchange, body["numbers"], rc.settings.number_id,
+                                 clause=NUMBERS)
     rc.number = found
 
 
