@@ -99,20 +99,30 @@ class Deliverer:
                  message.message_id, step.sequence, _loggable(url) if url else "(none)",
                  attempt, outcome)
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
+        """The delivery client, built on first use in a worker thread: importing httpx and
+        loading the CA bundle take ~0.1 s, which must not stall the API's event loop."""
         if self._client is None:
-            import httpx  # imported on first delivery: keeps simulator startup fast
-
-            self._client = httpx.AsyncClient(timeout=self.config.delivery_timeout_s,
-                                             follow_redirects=False, trust_env=False)
+            client = await asyncio.to_thread(self._new_client)
+            if self._client is None:  # another first delivery may have won the race
+                self._client = client
+            else:
+                await client.aclose()
         return self._client
+
+    def _new_client(self) -> httpx.AsyncClient:
+        import httpx  # imported on first delivery: keeps simulator startup fast
+
+        return httpx.AsyncClient(timeout=self.config.delivery_timeout_s,
+                                 follow_redirects=False, trust_env=False)
 
     async def _deliver(self, message: Message, step: Step) -> None:
         refused = refusal(message.webhook_url, self.config.allow_webhook_hosts)
         if refused is not None or message.webhook_url is None:
             self._record(message, step, 0, refused=refused)
             return
-        import httpx
+        http = await self._http()
+        import httpx  # already loaded by _http(): cheap
 
         faults = self.state.faults
         with self.state.lock:
@@ -122,7 +132,7 @@ class Deliverer:
         attempts = max(1, self.config.delivery_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                response = await self._http().post(
+                response = await http.post(
                     message.webhook_url, content=body,
                     headers=signed_headers(secret, body, faults))
             except httpx.TimeoutException:
