@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_seconds, verify
+from .uvicorn_server import PromptServer
 
 MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
@@ -122,7 +123,7 @@ class WebhookListener:
         self._deliveries: list[Delivery] = []
         self._seen: set[tuple[str, int]] = set()
         self._subscribers: list[Subscriber] = []
-        self._server: uvicorn.Server | None = None
+        self._server: PromptServer | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
@@ -161,7 +162,7 @@ class WebhookListener:
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(self._app(), log_level="warning", access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
+        self._server = PromptServer(config)
         self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
                                         name=f"webhook-listener:{self._port}")
         self._thread.start()
@@ -182,7 +183,7 @@ class WebhookListener:
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.request_exit()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from ..uvicorn_server import PromptServer
 from .app import build_app
 from .runtime import Runtime
 from .seed import load_seed
@@ -28,7 +29,7 @@ from .state import DeliveryAttempt, RequestRecord, SimConfig, SimState
 from .webhooks import Deliverer
 
 
-class _Server(uvicorn.Server):
+class _Server(PromptServer):
     """A uvicorn server that reports when it is listening (or has given up)."""
 
     def __init__(self, config: uvicorn.Config, ready: threading.Event,
@@ -142,7 +143,7 @@ class Simulator:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
-        server.should_exit = True
+        server.request_exit()
         thread.join(10)
         self._server = self._thread = None
 

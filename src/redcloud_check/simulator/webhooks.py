@@ -64,7 +64,7 @@ class Deliverer:
     def __init__(self, state: SimState, config: SimConfig) -> None:
         self.state = state
         self.config = config
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[bool, httpx.AsyncClient] = {}  # keyed by "is https"
         self._tasks: set[asyncio.Task[None]] = set()
 
     def schedule(self, message: Message) -> None:
@@ -99,21 +99,27 @@ class Deliverer:
                  message.message_id, step.sequence, _loggable(url) if url else "(none)",
                  attempt, outcome)
 
-    async def _http(self) -> httpx.AsyncClient:
-        """The delivery client, built on first use in a worker thread: importing httpx and
-        loading the CA bundle take ~0.1 s, which must not stall the API's event loop."""
-        if self._client is None:
-            client = await asyncio.to_thread(self._new_client)
-            if self._client is None:  # another first delivery may have won the race
-                self._client = client
-            else:
-                await client.aclose()
-        return self._client
+    async def _http(self, url: str) -> httpx.AsyncClient:
+        """The delivery client for `url`, built on first use.
 
-    def _new_client(self) -> httpx.AsyncClient:
+        Plain-http targets (loopback listeners, the usual case) get a client without TLS,
+        which is cheap to build. The verifying client loads the CA bundle (~35 ms), so it
+        is built in a worker thread: that must not stall the API's event loop.
+        """
+        tls = url.lower().startswith("https:")
+        if tls not in self._clients:
+            client = (await asyncio.to_thread(self._new_client, True) if tls
+                      else self._new_client(False))
+            if tls in self._clients:  # another first delivery won the race
+                await client.aclose()
+            else:
+                self._clients[tls] = client
+        return self._clients[tls]
+
+    def _new_client(self, tls: bool) -> httpx.AsyncClient:
         import httpx  # imported on first delivery: keeps simulator startup fast
 
-        return httpx.AsyncClient(timeout=self.config.delivery_timeout_s,
+        return httpx.AsyncClient(timeout=self.config.delivery_timeout_s, verify=tls,
                                  follow_redirects=False, trust_env=False)
 
     async def _deliver(self, message: Message, step: Step) -> None:
@@ -121,7 +127,7 @@ class Deliverer:
         if refused is not None or message.webhook_url is None:
             self._record(message, step, 0, refused=refused)
             return
-        http = await self._http()
+        http = await self._http(message.webhook_url)
         import httpx  # already loaded by _http(): cheap
 
         faults = self.state.faults
@@ -153,6 +159,6 @@ class Deliverer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
