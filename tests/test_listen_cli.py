@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,18 @@ def test_listen_through_the_fake_ngrok_agent(tmp_path: Path) -> None:
     assert json.loads(proc.stdout.readline())["verified"] is True
     out, err = stop(proc)
     assert "fake_token_42" not in out + err
+
+
+def test_strict_mode_refuses_a_replayed_stale_event() -> None:
+    proc = listen("--strict", "--tolerance", "60")
+    assert proc.stdout is not None
+    url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+    proc.stdout.readline()
+    stale = str(int((time.time() - 3600) * 1000))
+    replay = post_signed(url, event("msg_old", "message.sent", 2), timestamp=stale)
+    fresh = post_signed(url, event("msg_new", "message.sent", 2))
+    stale_line, fresh_line = proc.stdout.readline(), proc.stdout.readline()
+    stop(proc)
+    assert replay.status_code == 401 and fresh.status_code == 200
+    assert "timestamp outside tolerance" in stale_line
+    assert fresh_line.rstrip().endswith("signature ok")

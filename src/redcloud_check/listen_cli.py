@@ -46,6 +46,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forward-to", metavar="URL",
                         help="forward each verified request to this local URL")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer 401 to a timestamp outside --tolerance (replay "
+                             "protection; by default it is accepted and flagged, since the "
+                             "docs name no window)")
+    parser.add_argument("--tolerance", type=float, default=300.0, metavar="SECONDS",
+                        help="allowed distance of X-RedCloud-Timestamp from now (default 300)")
     parser.add_argument("--secret-env", default="RC_WEBHOOK_SECRET", metavar="NAME",
                         help="environment variable holding the signing secret "
                              "(default RC_WEBHOOK_SECRET; .env is read too)")
@@ -148,7 +154,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from .tunnel import Tunnel
     from .webhook_listener import WebhookListener
 
-    listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path)
+    listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path,
+                               strict=args.strict, tolerance_s=args.tolerance)
     tunnel = Tunnel(Settings(None, "", "", "", "", "", tunnel=args.tunnel,
                              ngrok_path=_setting("RC_NGROK_PATH"),
                              ngrok_authtoken=_setting("NGROK_AUTHTOKEN")))
