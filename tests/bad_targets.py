@@ -99,3 +99,28 @@ def _no_dns(host, *args, **kwargs):
 
 socket.getaddrinfo = _no_dns
 '''
+
+
+@contextmanager
+def full_backlog() -> Iterator[str]:
+    """A loopback listener that never accepts, its queue already full: a new connection's
+    SYN is dropped, so connecting times out (a connect timeout without leaving the host)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    address = server.getsockname()
+    fillers: list[socket.socket] = []
+    try:
+        while len(fillers) < 16:  # fill the accept queue until a connect no longer completes
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            fillers.append(filler)
+            try:
+                filler.connect(address)
+            except (TimeoutError, OSError):
+                break
+        yield f"http://{address[0]}:{address[1]}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .bad_targets import NO_DNS_SITECUSTOMIZE, bad_target, closed_port_url
+from .bad_targets import NO_DNS_SITECUSTOMIZE, bad_target, closed_port_url, full_backlog
 from .suite_runner import SuiteRun, run_suite
 
 REMOTE = {"RC_CLIENT_ID": "rc_test_client_123", "RC_CLIENT_SECRET": "rc_secret_abc123",
@@ -49,6 +49,16 @@ def test_read_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
         elapsed = time.monotonic() - started
     _assert_diagnosed(run, "unreachable (timeout)")
     # One wait for the gate; every later check is blocked instead of waiting again.
+    assert elapsed < 15, f"the run took {elapsed:.1f}s"
+
+
+def test_connect_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
+    with full_backlog() as url:
+        started = time.monotonic()
+        run = run_suite(tmp_path, RC_BASE_URL=url, RC_TIMEOUT="0.5", **REMOTE)
+        elapsed = time.monotonic() - started
+    _assert_diagnosed(run, "unreachable (timeout)")
+    assert "ConnectTimeout" in run.stdout
     assert elapsed < 15, f"the run took {elapsed:.1f}s"
 
 
