@@ -99,3 +99,41 @@ def test_terminal_gate_failure_points_at_the_guide(tmp_path: Path) -> None:
     block = run.stdout.split("test_configured_number_is_usable", 1)[1].split("=====", 1)[0]
     assert "next:" in block
     assert "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail" in block
+
+
+SENDING = {**CANONICAL, "RC_TO": "+15551234567", "RC_WEBHOOK_SECRET": "rc_secret_abc123",
+           "RC_ALLOW_SEND": "1"}
+
+
+@pytest.mark.parametrize(("env", "setting"), [
+    ({"RC_TUNNEL": "ngrok"}, "NGROK_AUTHTOKEN"),
+    ({"RC_TUNNEL": "ngrok", "NGROK_AUTHTOKEN": "tok-unused",
+      "RC_NGROK_PATH": "/nonexistent/ngrok"}, "RC_NGROK_PATH"),
+])
+def test_a_tunnel_that_cannot_open_stops_the_run_before_any_send(
+        tmp_path: Path, sim: Simulator, env: dict[str, str], setting: str) -> None:
+    run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **{**SENDING, **env})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"configuration error: {setting}" in output
+    assert "Nothing was sent" in output and "Traceback" not in output
+    assert sim.requests == []
+    assert (tmp_path / "junit.xml").is_file()
+
+
+def test_a_listener_that_cannot_bind_fails_the_gate_once_without_a_traceback(
+        tmp_path: Path, sim: Simulator) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, RC_LISTEN_PORT=port, **SENDING)
+    webhooks = {c.name.rpartition("::")[2]: c for c in run.cases if c.stage == "webhooks"}
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout
+    gate = webhooks.pop("test_lifecycle_events_arrive_for_every_accepted_message")
+    assert gate.outcome == "failed"
+    assert "could not run this check; not a finding about the API" in run.stdout
+    assert {c.outcome for c in webhooks.values()} == {"skipped"}

@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
     given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
     try:
         settings = load_settings(given, dotenv=Path(config.rootpath) / ".env")
+        from .tunnel import preflight
+
+        preflight(settings)
     except ConfigError as error:
         _write_misconfigured(given, error)
         raise pytest.UsageError(
@@ -209,6 +212,10 @@ def pytest_runtest_makereport(
         report.longrepr = f"Target unreachable ({error.kind}): {error.detail}"
     elif isinstance(error, CheckFailure):
         report.longrepr = f"{error.message}\n  check:    {item.nodeid}"
+    elif isinstance(error, RedcloudCheckError):  # the tool could not do the check
+        report.longrepr = (f"{type(error).__name__}: {error}\n"
+                           f"  (redcloud-check could not run this check; not a finding "
+                           f"about the API)\n  check:    {item.nodeid}")
     stage = item_stage(item)
     if stage is not None and item.get_closest_marker("rc_gate") is not None:
         title = error.title if isinstance(error, CheckFailure) else type(error).__name__

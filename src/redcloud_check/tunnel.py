@@ -13,7 +13,7 @@ value never appears in an error, a log or a file of ours (pyngrok hands it to th
 its command line, as the ngrok docs' `--authtoken` flag). The agent's config lives in a
 temporary directory removed on close; close() disconnects the tunnel and kills the agent.
 
-Public surface: `Exposure`, `Tunnel`, `tunnel_kind`.
+Public surface: `Exposure`, `Tunnel`, `tunnel_kind`, `preflight`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .errors import TunnelError
+from .errors import ConfigError, TunnelError
 
 if TYPE_CHECKING:
     from pyngrok.conf import PyngrokConfig
@@ -51,6 +51,26 @@ def tunnel_kind(settings: Settings) -> str:
                                       and not settings.target_is_loopback):
         return "ngrok"
     return "direct"
+
+
+def preflight(settings: Settings) -> None:
+    """Before anything is sent: a run that will need ngrok has its authtoken and agent.
+
+    Raises ConfigError naming the setting, so a run that could never receive its webhooks
+    stops at once instead of sending real messages first.
+    """
+    if not settings.sends_allowed or tunnel_kind(settings) != "ngrok":
+        return
+    alternatives = "or set RC_PUBLIC_URL to a URL that reaches the listener"
+    if not settings.ngrok_authtoken:
+        raise ConfigError("NGROK_AUTHTOKEN", "is required to expose the webhook listener "
+                          "through ngrok", alternatives)
+    try:
+        Tunnel(settings)._agent_path()
+    except TunnelError as error:
+        setting = "RC_NGROK_PATH"
+        raise ConfigError(setting, str(error).removeprefix(f"{setting}: "),
+                          alternatives) from None
 
 
 def _with_path(base: str, path: str) -> str:
