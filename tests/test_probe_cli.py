@@ -145,6 +145,17 @@ def test_canary_on_a_remote_target_needs_allow_send(tmp_path: Path, sim: Simulat
     assert sim.requests[before:] == []  # nothing was sent, not even a token request
 
 
+def test_canary_without_a_way_to_receive_webhooks_exits_3_before_sending(
+        tmp_path: Path, sim: Simulator) -> None:
+    before = len(sim.requests)
+    run = run_probe_cli(tmp_path, "--canary", RC_BASE_URL=sim.base_url, RC_ALLOW_SEND="1",
+                        RC_TO="+15551234567", RC_WEBHOOK_SECRET="rc_secret_abc123",
+                        RC_TUNNEL="ngrok", **REMOTE)
+    assert run.code == 3
+    assert "NGROK_AUTHTOKEN" in run.summary["error"]
+    assert sim.requests[before:] == []
+
+
 def test_missing_setting_exits_3_naming_it(tmp_path: Path) -> None:
     run = run_probe_cli(tmp_path, RC_BASE_URL="https://api.example.com")
     assert run.code == 3

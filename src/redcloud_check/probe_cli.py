@@ -93,6 +93,14 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
                    "allow it (4-sending-messages.txt)")
         return (config_error_result(message, target=target, canary=True), settings.secrets(),
                 settings.reports_dir)
+    if args.canary:
+        from .tunnel import preflight
+
+        try:
+            preflight(settings)  # a canary whose events could never reach us is not sent
+        except ConfigError as error:
+            return (config_error_result(str(error), target=target, canary=True),
+                    settings.secrets(), settings.reports_dir)
     result = run_probe(settings, canary=args.canary, warn_latency_ms=args.warn_latency_ms)
     return result, settings.secrets(), settings.reports_dir
 
