@@ -132,6 +132,10 @@ class Simulator:
 
     def _serve(self, server: _Server) -> None:
         try:
+            # The webhook client's stack, loaded before the API serves: imported on the first
+            # delivery instead, it held the GIL mid-run and stalled the next API answers.
+            import httpx  # noqa: F401
+
             server.run()
         except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
             pass
