@@ -44,12 +44,13 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_suite(reports: Path, *args: str, timeout: float = 120, **env: str) -> SuiteRun:
+def run_suite(reports: Path, *args: str, timeout: float = 120, cwd: Path = REPO,
+              **env: str) -> SuiteRun:
     env.setdefault("RC_REPORTS_DIR", str(reports))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
          str(REPO / "checks"), *args],
-        cwd=REPO, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     return SuiteRun(proc.returncode, proc.stdout, proc.stderr, reports,

@@ -137,3 +137,10 @@ def test_a_listener_that_cannot_bind_fails_the_gate_once_without_a_traceback(
     assert gate.outcome == "failed"
     assert "could not run this check; not a finding about the API" in run.stdout
     assert {c.outcome for c in webhooks.values()} == {"skipped"}
+
+
+def test_dotenv_in_the_current_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("# the integrator's settings\nRC_TO=5551234567\n")
+    run = run_suite(tmp_path / "reports", cwd=tmp_path)
+    assert run.returncode != 0
+    assert "configuration error: RC_TO" in run.stdout + run.stderr

@@ -28,12 +28,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def suite_root() -> tuple[Path, Path | None]:
-    """(directory holding the checks, its pytest.ini or None when installed as a wheel)."""
+def suite_root() -> tuple[Path, Path]:
+    """(directory holding the checks, the suite's pytest.ini): the repo's, or the copies a
+    wheel installs under redcloud_check/_checks."""
     repo = Path(__file__).resolve().parents[2]
     if (repo / "checks").is_dir() and (repo / "pytest.ini").is_file():
         return repo / "checks", repo / "pytest.ini"
-    return Path(__file__).resolve().parent / "_checks", None
+    packaged = Path(__file__).resolve().parent / "_checks"
+    return packaged, packaged / "pytest.ini"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,19 +47,19 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     import pytest
 
     checks, ini = suite_root()
-    argv: list[str] = []
-    if ini is not None:
-        argv += ["-c", str(ini), "--rootdir", str(ini.parent)]
-    else:
-        argv += ["-o", "rc_suite=true", "-p", "no:cacheprovider", "--rootdir", str(checks)]
+    argv = ["-c", str(ini), "--rootdir", str(ini.parent)]
     if args.fault:
         os.environ["RC_SIM_FAULTS"] = ",".join(args.fault)
     has_path = any(not a.startswith("-") and Path(a).exists() for a in pytest_args)
     argv += list(pytest_args) + ([] if has_path else [str(checks)])
     code = int(pytest.main(argv))
     reports = Path(os.environ.get("RC_REPORTS_DIR") or "reports").resolve()
-    print(f"\nHTML report: {reports / 'report.html'}")
-    print(f"Escalation bundle: {reports / 'escalation.json'}  (ticket text: escalation.md)")
+    shown = [("HTML report", "report.html"), ("Escalation bundle", "escalation.json"),
+             ("Ticket text", "escalation.md"), ("JUnit XML", "junit.xml")]
+    lines = [f"{what}: {reports / name}" for what, name in shown
+             if (reports / name).is_file()]
+    if lines:
+        print("\n" + "\n".join(lines))
     return code
 
 

@@ -56,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
     try:
-        settings = load_settings(given, dotenv=Path(config.rootpath) / ".env")
+        settings = load_settings(given, dotenv=Path.cwd() / ".env")
         from .tunnel import preflight
 
         preflight(settings)
