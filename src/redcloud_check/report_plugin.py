@@ -286,6 +286,9 @@ class ReportPlugin:
                 tr.write_line(f"  {b['stage']} was blocked by {b['blocked_by']}")
             for w in data["warnings"]:
                 tr.write_line(f"  warning: {w['title']} ({w['clause']})")
+            if not data["warnings"]:
+                tr.write_line("  warnings: none (what the docs do not state is graded here, "
+                              "never failed)")
             tr.write_line(f"  escalation: {self.reports_dir() / 'escalation.json'} "
                           f"({len(self.bundles)} bundles; ticket text escalation.md)")
         self._guard("terminal summary", show)
