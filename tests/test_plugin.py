@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,15 @@ def test_dotenv_in_the_current_directory_is_read(tmp_path: Path) -> None:
     run = run_suite(tmp_path / "reports", cwd=tmp_path)
     assert run.returncode != 0
     assert "configuration error: RC_TO" in run.stdout + run.stderr
+
+
+def test_warnings_are_listed_and_never_fail_the_run(tmp_path: Path) -> None:
+    clean = run_suite(tmp_path / "clean")
+    assert clean.returncode == 0 and "warnings: none" in clean.stdout
+    # A carrier rejection is a complete lifecycle the docs allow: graded, not failed.
+    rejected = run_suite(tmp_path / "rejected", RC_TO="+15005550001")
+    assert rejected.returncode == 0, rejected.stdout[-2000:]
+    assert "warning: " in rejected.stdout and "CARRIER_REJECTED" in (
+        tmp_path / "rejected" / "report.html").read_text()
+    summary = json.loads((tmp_path / "rejected" / "escalation.json").read_text())
+    assert summary["summary"]["warnings"], "the warning is in escalation.json too"
