@@ -157,3 +157,13 @@ def test_warnings_are_listed_and_never_fail_the_run(tmp_path: Path) -> None:
         tmp_path / "rejected" / "report.html").read_text()
     summary = json.loads((tmp_path / "rejected" / "escalation.json").read_text())
     assert summary["summary"]["warnings"], "the warning is in escalation.json too"
+
+
+def test_an_unusable_reports_dir_is_a_configuration_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    run = run_suite(tmp_path / "unused", RC_REPORTS_DIR=str(blocker / "reports"))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "configuration error: RC_REPORTS_DIR: cannot create" in output
+    assert "Traceback" not in output

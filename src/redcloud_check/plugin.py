@@ -67,7 +67,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "Nothing was sent. Fix that setting and run again."
         ) from None
     config.stash[SETTINGS] = settings
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(
+            f"redcloud-check configuration error: RC_REPORTS_DIR: cannot create "
+            f"{settings.reports_dir} ({error.strerror}). Nothing was sent.") from None
     option = config.option
     if not getattr(option, "htmlpath", None):
         option.htmlpath = str(settings.reports_dir / "report.html")
@@ -75,21 +80,18 @@ def pytest_configure(config: pytest.Config) -> None:
         option.self_contained_html = True
     if not getattr(option, "xmlpath", None):
         option.xmlpath = str(settings.reports_dir / "junit.xml")
-    with contextlib.suppress(ImportError):
-        from .report_plugin import ReportPlugin
+    from .report_plugin import ReportPlugin
 
-        config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config)),
-                                      "redcloud_check.report")
+    config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config)),
+                                  "redcloud_check.report")
 
 
 def _write_misconfigured(given: dict[str, Any], error: ConfigError) -> None:
     import os
 
+    from .artifacts import write_misconfigured
+
     reports = Path(given.get("reports_dir") or os.environ.get("RC_REPORTS_DIR") or "reports")
-    try:
-        from .artifacts import write_misconfigured
-    except ImportError:
-        return
     with contextlib.suppress(OSError):
         write_misconfigured(reports, error)
 
@@ -135,10 +137,8 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
 
 def _recover_override_journal(rc: RunContext) -> None:
     """Restore a webhook override a killed earlier run left on the number."""
-    try:
-        from .override import recover_from_journal
-    except ImportError:
-        return
+    from .override import recover_from_journal
+
     try:
         recover_from_journal(rc)
     except RedcloudCheckError as error:
@@ -249,16 +249,14 @@ def rc_sends(rc: RunContext) -> RunContext:
 
 @pytest.fixture(scope="session")
 def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
-    """The started webhook session (listener, tunnel, override) or None if it failed.
+    """The webhook session (listener, tunnel, override); a failure to start is kept in
+    `rc.webhooks_error` for the stage-5 gate to report.
 
     Requested by every send that may be accepted, so the override is in place before the
     first accepted send; restored when the session ends, on every exit path.
     """
-    try:
-        from .webhook_session import WebhookSession
-    except ImportError:
-        yield None
-        return
+    from .webhook_session import WebhookSession
+
     session = WebhookSession(rc_sends)
     rc_sends.webhooks = session
     try:
