@@ -22,7 +22,7 @@ import pytest
 from redcloud_check.simulator import FAULTS, Simulator
 from redcloud_check.simulator.seed import DEFAULT_SEED, SeedError, load_seed
 
-from .sim_helpers import CLIENT_ID, CLIENT_SECRET, FORM, NUMBER_ID, send_body
+from .sim_helpers import CLIENT_ID, CLIENT_SECRET, FORM, NUMBER_ID, Receiver, send_body
 
 SIMULATE = [sys.executable, "-m", "redcloud_check.simulator"]
 URL = re.compile(r"(http://127\.0\.0\.1:\d+)$")
@@ -31,9 +31,9 @@ URL = re.compile(r"(http://127\.0\.0\.1:\d+)$")
 class Standalone:
     """The simulator in a subprocess; its stdout lines arrive on a queue."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: list[str] = SIMULATE) -> None:
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([*SIMULATE, *args], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([*command, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None
@@ -191,3 +191,32 @@ def test_logs_hold_no_secret_or_token(caplog: pytest.LogCaptureFixture) -> None:
     text = caplog.text
     assert "POST /api/auth/token 200" in text and "refused" in text
     assert token not in text and CLIENT_SECRET not in text and "Bearer" not in text
+
+
+def test_redcloud_check_simulate_delivers_signed_events_to_a_loopback_receiver() -> None:
+    """`redcloud-check simulate`: the quickstart flow, then the lifecycle reaches a loopback
+    receiver with signatures the docs' scheme verifies."""
+    sim = Standalone("--port", "0",
+                     command=[sys.executable, "-m", "redcloud_check.cli", "simulate"])
+    try:
+        match = URL.search(sim.line())
+        assert match
+        with Receiver() as receiver, httpx.Client(base_url=match.group(1), timeout=10,
+                                                  trust_env=False) as http:
+            token = http.post("/api/auth/token", auth=(CLIENT_ID, CLIENT_SECRET),
+                              data=FORM).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            patched = http.patch(f"/api/core/numbers/{NUMBER_ID}", headers=bearer,
+                                 json={"webhookDeliveryOverride": receiver.url})
+            assert patched.status_code == 200
+            sent = http.post("/api/core/messages/send", json=send_body(),
+                             headers={**bearer, "Idempotency-Key": "idem_standalone"})
+            assert sent.status_code == 202
+            assert receiver.wait_for(lambda got: len(got) >= 3)
+            events = [r.event["eventType"] for r in receiver.received]
+            kinds = {r.signature_kind() for r in receiver.received}
+    finally:
+        code, _ = sim.stop()
+    assert code == 0
+    assert events == ["message.queued", "message.sent", "message.delivery"]
+    assert kinds == {"docs"}
