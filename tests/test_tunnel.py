@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from redcloud_check.config import Settings, load_settings
@@ -78,6 +79,15 @@ def test_ngrok_end_to_end_through_the_fake_agent(agent: Path,
         (delivery,) = listener.deliveries()
         assert delivery.verified and delivery.message_id == "msg_tunnel"
         assert delivery.headers.get("x-forwarded-proto") == "https"  # it went through ngrok
+        # Exposed publicly, the listener still verifies first: a forged event and a replay
+        # signed with another secret are refused and never count as lifecycle evidence.
+        forged = post_signed(exposure.url, event("msg_forged", "message.sent", 2),
+                             secret="not-the-webhook-secret")
+        unsigned = httpx.post(exposure.url, json=event("msg_unsigned", "message.sent", 2))
+        assert (forged.status_code, unsigned.status_code) == (401, 400)
+        rejected = listener.deliveries()[1:]
+        assert [d.verified for d in rejected] == [False, False]
+        assert all(d.event is None for d in rejected)
     finally:
         tunnel.close()
     with pytest.raises(ProcessLookupError):
