@@ -41,6 +41,8 @@ def test_every_documented_command_exists_and_has_help() -> None:
                               env=clean_env(), timeout=60)
         assert proc.returncode == 0, proc.stderr
         assert "usage:" in proc.stdout
+        if command == "run":
+            assert all(o.env in proc.stdout for o in OPTIONS), "run --help lists every setting"
 
 
 def test_magic_recipients_match_the_simulator() -> None:

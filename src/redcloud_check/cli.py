@@ -39,8 +39,18 @@ def suite_root() -> tuple[Path, Path]:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from .config import OPTIONS
+
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    width = max(len(o.env) for o in OPTIONS)
+    parser.epilog = (
+        "settings: environment variables, or the pytest options in brackets;\n"
+        "a .env file in the current directory is read too\n"
+        + "\n".join(f"  {o.env:<{width}}  {o.help} [{o.flag}]" for o in OPTIONS)
+        + "\n\nWithout RC_BASE_URL the suite runs against the embedded simulator. "
+        "Exit code 0: every check passed.")
 
 
 def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
