@@ -282,8 +282,6 @@ class ReportPlugin:
                 note = s["reason"] or (f"gate failed: {s['gate_failed']}"
                                        if s["gate_failed"] else "")
                 tr.write_line(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
-            for b in data["blocked"]:
-                tr.write_line(f"  {b['stage']} was blocked by {b['blocked_by']}")
             for w in data["warnings"]:
                 tr.write_line(f"  warning: {w['title']} ({w['clause']})")
             if not data["warnings"]:
