@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -105,12 +105,10 @@ class Settings:
         return self.embedded or self.allow_send
 
     def secrets(self) -> list[str]:
-        """Every configured secret value (for redaction)."""
-        values = [self.client_secret, self.webhook_secret, self.ngrok_authtoken or ""]
-        return [v for v in values if v]
-
-    def with_base_url(self, base_url: str) -> Settings:
-        return replace(self, base_url=base_url)
+        """Every configured secret value (for redaction): the options marked secret, and
+        the ngrok authtoken."""
+        values = [str(getattr(self, o.attr)) for o in OPTIONS if o.secret]
+        return [v for v in (*values, self.ngrok_authtoken or "") if v]
 
 
 def load_dotenv(path: Path) -> dict[str, str]:
