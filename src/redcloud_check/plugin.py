@@ -164,16 +164,13 @@ def item_stage(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if get_context(config) is None and config.stash.get(SETTINGS, None) is None:
+    if config.stash.get(SETTINGS, None) is None:
         return
-    order = {name: i for i, name in enumerate(STAGE_NAMES)}
 
     def key(item: pytest.Item) -> int:
         stage = item_stage(item)
-        if stage is None:
-            return len(order)
-        stage_index(stage)  # an unknown stage name is a bug in the suite: fail loudly
-        return order[stage]
+        # stage_index raises for an unknown stage name: a bug in the suite fails loudly.
+        return len(STAGE_NAMES) if stage is None else stage_index(stage)
 
     items.sort(key=key)  # stable: the order within a stage is the file's order
 

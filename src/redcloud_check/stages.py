@@ -33,10 +33,6 @@ STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 _INDEX = {name: i for i, name in enumerate(STAGE_NAMES)}
 
 
-def stage(name: str) -> Stage:
-    return STAGES[_INDEX[name]]
-
-
 def stage_index(name: str) -> int:
     """Position of a stage; ValueError for an unknown name."""
     try:
