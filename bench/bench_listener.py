@@ -51,8 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import machine
 
-from redcloud_check.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
-from redcloud_check.webhook_listener import WebhookListener
+from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
+from redcloud_check.webhooks.listener import WebhookListener
 
 SECRET = "rc_secret_abc123"  # the docs' example webhook secret, as the simulator's seed uses
 EXPRESS_DIR = Path(__file__).resolve().parent / "express_listener"

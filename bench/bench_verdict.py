@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import machine
 
-from redcloud_check.config import load_settings
 from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.core.config import load_settings
 from redcloud_check.simulator import Simulator
-from redcloud_check.webhook_session import WebhookSession
+from redcloud_check.webhooks.session import WebhookSession
 
 
 def one_run(sim: Simulator, reports: str, index: int) -> float:

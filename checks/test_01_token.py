@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from redcloud_check import expect
-from redcloud_check.client import basic_header
 from redcloud_check.context import RunContext, parse_token
-from redcloud_check.exchange import Exchange
+from redcloud_check.core.client import basic_header
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.rules import expect
 
 pytestmark = [pytest.mark.rc_stage("token")]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from redcloud_check import expect
 from redcloud_check.context import RunContext
-from redcloud_check.exchange import Exchange
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.rules import expect
 
 pytestmark = [pytest.mark.rc_stage("whoami")]
 

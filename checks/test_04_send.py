@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from redcloud_check import expect
 from redcloud_check.context import AcceptedMessage, RunContext
-from redcloud_check.exchange import Exchange
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.rules import expect
 
 pytestmark = [pytest.mark.rc_stage("send")]
 

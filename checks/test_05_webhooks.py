@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from redcloud_check import expect
 from redcloud_check.context import RunContext
-from redcloud_check.lifecycle import (
+from redcloud_check.rules import expect
+from redcloud_check.webhooks.lifecycle import (
     NO_EVENTS,
     PAYLOAD,
     SEQUENCE,
@@ -24,7 +24,7 @@ from redcloud_check.lifecycle import (
     Issue,
     LifecycleReport,
 )
-from redcloud_check.webhook_session import WebhookSession
+from redcloud_check.webhooks.session import WebhookSession
 
 pytestmark = [pytest.mark.rc_stage("webhooks")]
 

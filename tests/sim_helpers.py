@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from redcloud_check import schemas, signing
+from redcloud_check.core import signing
+from redcloud_check.rules import schemas
 from redcloud_check.simulator import Simulator
 
 CLIENT_ID = "rc_test_client_123"

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.artifacts import (
+from redcloud_check.core.errors import CheckFailure, ConfigError
+from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.findings import Finding
+from redcloud_check.reporting.artifacts import (
     CheckOutcome,
     EscalationSchemaError,
     escalation_document,
@@ -20,10 +23,7 @@ from redcloud_check.artifacts import (
     write_junit,
     write_misconfigured,
 )
-from redcloud_check.errors import CheckFailure, ConfigError
-from redcloud_check.evidence import CheckInfo, build_bundle
-from redcloud_check.exchange import Exchange, Timings
-from redcloud_check.findings import Finding
+from redcloud_check.reporting.evidence import CheckInfo, build_bundle
 
 from .leaks import assert_no_secret
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from redcloud_check.client import ApiClient, SecretSet, basic_header
-from redcloud_check.errors import TargetUnreachable
-from redcloud_check.recorder import Recorder
+from redcloud_check.core.client import ApiClient, SecretSet, basic_header
+from redcloud_check.core.errors import TargetUnreachable
+from redcloud_check.core.recorder import Recorder
 
 
 def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.config import CANONICAL, OPTIONS, load_settings
-from redcloud_check.errors import ConfigError
+from redcloud_check.core.config import CANONICAL, OPTIONS, load_settings
+from redcloud_check.core.errors import ConfigError
 
 REMOTE = {
     "RC_BASE_URL": "https://api.example.test",

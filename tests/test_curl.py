@@ -6,9 +6,9 @@ import json
 import shlex
 from urllib.parse import urlencode
 
-from redcloud_check.client import basic_header
-from redcloud_check.curl import to_curl
-from redcloud_check.exchange import Exchange, Timings
+from redcloud_check.core.client import basic_header
+from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.reporting.curl import to_curl
 
 from .leaks import assert_no_secret
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.diagnosis import WEIGHTS, Observation, candidates, diagnose, entries
+from redcloud_check.reporting.diagnosis import WEIGHTS, Observation, candidates, diagnose, entries
 
 GUIDE = (Path(__file__).parent / "data" / "5-troubleshooting.txt").read_text("utf-8")
 

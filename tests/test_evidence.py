@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from redcloud_check.client import ApiClient, SecretSet, basic_header
-from redcloud_check.errors import CheckFailure, TargetUnreachable
-from redcloud_check.evidence import (
+from redcloud_check.core.client import ApiClient, SecretSet, basic_header
+from redcloud_check.core.errors import CheckFailure, TargetUnreachable
+from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.recorder import Recorder
+from redcloud_check.reporting.evidence import (
     CheckInfo,
     build_bundle,
     iso_utc,
@@ -20,8 +22,6 @@ from redcloud_check.evidence import (
     payload_shape,
     replay_policy,
 )
-from redcloud_check.exchange import Exchange, Timings
-from redcloud_check.recorder import Recorder
 
 from .leaks import assert_no_secret
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from redcloud_check.rules.stages import stage_index
 from redcloud_check.simulator.faults import FAULTS
-from redcloud_check.stages import stage_index
 
 from .suite_runner import SuiteRun, run_suite
 

@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from redcloud_check.config import load_settings
 from redcloud_check.context import AcceptedMessage, RunContext
-from redcloud_check.lifecycle import (
+from redcloud_check.core.config import load_settings
+from redcloud_check.simulator import Simulator
+from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
     analyze,
     lifecycle_done,
     timeline,
 )
-from redcloud_check.simulator import Simulator
-from redcloud_check.webhook_listener import Delivery
-from redcloud_check.webhook_session import WebhookSession
+from redcloud_check.webhooks.listener import Delivery
+from redcloud_check.webhooks.session import WebhookSession
 
 from .webhook_support import accepted_send, event
 

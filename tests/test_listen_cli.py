@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redcloud_check.webhook_listener import WebhookListener
+from redcloud_check.webhooks.listener import WebhookListener
 
 from . import fake_ngrok
 from .webhook_support import SECRET, event, post_signed

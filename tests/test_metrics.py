@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from redcloud_check import metrics
-from redcloud_check.exchange import Timings
-from redcloud_check.probe import ProbeResult, StageResult
+from redcloud_check.core.exchange import Timings
+from redcloud_check.probe import metrics
+from redcloud_check.probe.runner import ProbeResult, StageResult
 
 
 def result(status: str = "healthy", *, started: float = 1_700_000_000.0) -> ProbeResult:

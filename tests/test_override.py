@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.config import load_settings
 from redcloud_check.context import RunContext
-from redcloud_check.override import WebhookOverride, journal_path, recover_from_journal
+from redcloud_check.core.config import load_settings
 from redcloud_check.simulator import Simulator
+from redcloud_check.webhooks.override import WebhookOverride, journal_path, recover_from_journal
 
 ORIGINAL = "https://example.com/webhooks/delivery"  # the seed's value for num_abc123
 OURS = "http://127.0.0.1:9/webhooks/red-cloud"
@@ -92,9 +92,9 @@ def test_an_ignored_patch_is_detected_by_reading_back(tmp_path: Path) -> None:
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from redcloud_check.config import load_settings
+    from redcloud_check.core.config import load_settings
     from redcloud_check.context import RunContext
-    from redcloud_check.override import WebhookOverride
+    from redcloud_check.webhooks.override import WebhookOverride
     base_url, reports, url = sys.argv[1:4]
     rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": reports}), base_url)
     try:

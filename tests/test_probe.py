@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.config import CANONICAL, Settings, load_settings
 from redcloud_check.context import RunContext
-from redcloud_check.probe import (
+from redcloud_check.core.config import CANONICAL, Settings, load_settings
+from redcloud_check.probe.runner import (
     EXIT_CODES,
     ProbeResult,
     StageResult,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from redcloud_check.config import CANONICAL
+from redcloud_check.core.config import CANONICAL
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from redcloud_check.cli import SUBCOMMANDS
-from redcloud_check.config import OPTIONS
+from redcloud_check.core.config import OPTIONS
 
 from .suite_runner import REPO, clean_env
 

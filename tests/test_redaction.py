@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 
-from redcloud_check.redaction import RedactingFilter, mask, redact, redact_headers
+from redcloud_check.core.redaction import RedactingFilter, mask, redact, redact_headers
 
 from .leaks import assert_no_secret
 

@@ -13,10 +13,10 @@ from secrets import token_hex
 
 import pytest
 
-from redcloud_check import html_render
-from redcloud_check.artifacts import validate_escalation
-from redcloud_check.errors import CheckFailure
-from redcloud_check.evidence import CheckInfo, build_bundle
+from redcloud_check.core.errors import CheckFailure
+from redcloud_check.reporting import html as html_render
+from redcloud_check.reporting.artifacts import validate_escalation
+from redcloud_check.reporting.evidence import CheckInfo, build_bundle
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
@@ -30,9 +30,9 @@ CLIENT_ID, SECRET = "rc_test_client_123", "rc_secret_abc123"  # the simulator's 
 CONFTEST = '''
 from pathlib import Path
 import pytest
-from redcloud_check.config import Settings
+from redcloud_check.core.config import Settings
 from redcloud_check.context import RunContext
-from redcloud_check.report_plugin import ReportPlugin
+from redcloud_check.reporting.report_plugin import ReportPlugin
 
 BASE, REPORTS = {base!r}, Path({reports!r})
 CTX = {{}}
@@ -63,7 +63,7 @@ def rc():
 
 CHECKS = '''
 import pytest
-from redcloud_check import expect
+from redcloud_check.rules import expect
 
 
 @pytest.mark.rc_stage("token")

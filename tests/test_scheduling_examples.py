@@ -1,7 +1,7 @@
 """The scheduling examples in docs/scheduling/ parse, and run the probe as it really is.
 
 Every `redcloud-check probe ...` command line in them is parsed by the real CLI parser, and
-every metric an alert rule names is one that `redcloud_check.metrics` exports.
+every metric an alert rule names is one that `redcloud_check.probe.metrics` exports.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from redcloud_check import metrics
 from redcloud_check.cli import build_parser
+from redcloud_check.probe import metrics
 
 DIR = Path(__file__).resolve().parents[1] / "docs" / "scheduling"
 CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")

@@ -20,7 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from redcloud_check import schemas
+from redcloud_check.rules import schemas
 
 EXAMPLES_DIR = Path(__file__).parent / "data" / "doc_examples"
 INDEX: dict[str, Any] = json.loads((EXAMPLES_DIR / "index.json").read_text("utf-8"))

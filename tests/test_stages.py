@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redcloud_check.stages import STAGE_NAMES, GateBoard, stage_index
+from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 
 
 def test_stages_follow_the_troubleshooting_order() -> None:

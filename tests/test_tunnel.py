@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redcloud_check.config import Settings, load_settings
 from redcloud_check.context import RunContext
-from redcloud_check.errors import TunnelError
+from redcloud_check.core.config import Settings, load_settings
+from redcloud_check.core.errors import TunnelError
 from redcloud_check.simulator import Simulator
-from redcloud_check.tunnel import Tunnel, tunnel_kind
-from redcloud_check.webhook_listener import WebhookListener
-from redcloud_check.webhook_session import WebhookSession
+from redcloud_check.webhooks.listener import WebhookListener
+from redcloud_check.webhooks.session import WebhookSession
+from redcloud_check.webhooks.tunnel import Tunnel, tunnel_kind
 
 from . import fake_ngrok
 from .webhook_support import SECRET, accepted_send, event, post_signed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.artifacts import validate_escalation
+from redcloud_check.reporting.artifacts import validate_escalation
 
 from .suite_runner import run_suite
 

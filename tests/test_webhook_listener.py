@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redcloud_check.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from redcloud_check.webhook_listener import MAX_BODY, WebhookListener
+from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from redcloud_check.webhooks.listener import MAX_BODY, WebhookListener
 
 from .webhook_support import SECRET, event, post_signed, signed_headers
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from redcloud_check.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
+from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
 
 SECRET = "test_webhook_secret_9f2c"  # a test value; never a real secret
 LIFECYCLE = ("message.queued", "message.sent", "message.delivery")

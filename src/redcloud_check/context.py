@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import ApiClient, SecretSet, basic_header
-from .config import Settings
-from .exchange import Exchange
-from .findings import Finding, FindingLog, Severity
-from .recorder import Recorder
-from .stages import GateBoard
+from redcloud_check.core.client import ApiClient, SecretSet, basic_header
+from redcloud_check.core.config import Settings
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.findings import Finding, FindingLog, Severity
+from redcloud_check.core.recorder import Recorder
+from redcloud_check.rules.stages import GateBoard
 
 
 @dataclass(frozen=True, slots=True)

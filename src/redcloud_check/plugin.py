@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 
-from .config import OPTIONS, Settings, load_settings
-from .context import RunContext
-from .errors import CheckFailure, ConfigError, RedcloudCheckError, TargetUnreachable
-from .stages import STAGE_NAMES, GateBoard, stage_index
+from redcloud_check.context import RunContext
+from redcloud_check.core.config import OPTIONS, Settings, load_settings
+from redcloud_check.core.errors import (
+    CheckFailure,
+    ConfigError,
+    RedcloudCheckError,
+    TargetUnreachable,
+)
+from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 
 RUN_CONTEXT = pytest.StashKey[RunContext]()
 SETTINGS = pytest.StashKey[Settings]()
@@ -57,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
     try:
         settings = load_settings(given, dotenv=Path.cwd() / ".env")
-        from .tunnel import preflight
+        from redcloud_check.webhooks.tunnel import preflight
 
         preflight(settings)
     except ConfigError as error:
@@ -80,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         option.self_contained_html = True
     if not getattr(option, "xmlpath", None):
         option.xmlpath = str(settings.reports_dir / "junit.xml")
-    from .report_plugin import ReportPlugin
+    from redcloud_check.reporting.report_plugin import ReportPlugin
 
     config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config)),
                                   "redcloud_check.report")
@@ -89,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _write_misconfigured(given: dict[str, Any], error: ConfigError) -> None:
     import os
 
-    from .artifacts import write_misconfigured
+    from redcloud_check.reporting.artifacts import write_misconfigured
 
     reports = Path(given.get("reports_dir") or os.environ.get("RC_REPORTS_DIR") or "reports")
     with contextlib.suppress(OSError):
@@ -103,7 +108,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     base_url = settings.base_url
     if settings.embedded:
-        from .simulator import Simulator
+        from redcloud_check.simulator import Simulator
 
         simulator = Simulator(faults=settings.sim_faults)
         simulator.start()
@@ -121,7 +126,7 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
     """Every log record of the run, from any logger, is redacted as it is created."""
     import logging
 
-    from .redaction import RedactingFilter
+    from redcloud_check.core.redaction import RedactingFilter
 
     previous = logging.getLogRecordFactory()
     redacting = RedactingFilter(rc.secrets.values)
@@ -137,7 +142,7 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
 
 def _recover_override_journal(rc: RunContext) -> None:
     """Restore a webhook override a killed earlier run left on the number."""
-    from .override import recover_from_journal
+    from redcloud_check.webhooks.override import recover_from_journal
 
     try:
         recover_from_journal(rc)
@@ -252,7 +257,7 @@ def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
     Requested by every send that may be accepted, so the override is in place before the
     first accepted send; restored when the session ends, on every exit path.
     """
-    from .webhook_session import WebhookSession
+    from redcloud_check.webhooks.session import WebhookSession
 
     session = WebhookSession(rc_sends)
     rc_sends.webhooks = session
@@ -272,7 +277,7 @@ def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def redcloud_simulator_session() -> Iterator[Any]:
     """The Red Cloud reference simulator on 127.0.0.1:<free port>, for the whole session."""
-    from .simulator import Simulator
+    from redcloud_check.simulator import Simulator
 
     with Simulator() as simulator:
         yield simulator

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .faults import FAULTS, Fault
+from redcloud_check.simulator.faults import FAULTS, Fault
 
 if TYPE_CHECKING:
-    from .lifecycle import DELIVERY_OUTCOMES
-    from .server import Simulator
+    from redcloud_check.simulator.lifecycle import DELIVERY_OUTCOMES
+    from redcloud_check.simulator.server import Simulator
 
 __all__ = ["DELIVERY_OUTCOMES", "FAULTS", "Fault", "Simulator"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Simulator":
-        from .server import Simulator
+        from redcloud_check.simulator.server import Simulator
 
         return Simulator
     if name == "DELIVERY_OUTCOMES":
-        from .lifecycle import DELIVERY_OUTCOMES
+        from redcloud_check.simulator.lifecycle import DELIVERY_OUTCOMES
 
         return DELIVERY_OUTCOMES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

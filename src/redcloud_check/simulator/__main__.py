@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import configure_parser, run
+from redcloud_check.simulator.cli import configure_parser, run
 
 
 def main() -> int:

@@ -23,12 +23,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import issue_token
-from .messages import send_message
-from .numbers import list_numbers, search_numbers, update_number, whoami
-from .responses import CoreError, OAuthError, render_core_error, render_oauth_error
-from .runtime import Runtime
-from .state import RequestRecord
+from redcloud_check.simulator.auth import issue_token
+from redcloud_check.simulator.messages import send_message
+from redcloud_check.simulator.numbers import list_numbers, search_numbers, update_number, whoami
+from redcloud_check.simulator.responses import (
+    CoreError,
+    OAuthError,
+    render_core_error,
+    render_oauth_error,
+)
+from redcloud_check.simulator.runtime import Runtime
+from redcloud_check.simulator.state import RequestRecord
 
 log = logging.getLogger("redcloud_check.simulator")
 TOKEN_PATH = "/api/auth/token"

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .responses import (
+from redcloud_check.simulator.responses import (
     CoreError,
     OAuthError,
     decode_json,
@@ -35,8 +35,8 @@ from .responses import (
     media_type,
     runtime,
 )
-from .seed import Client
-from .state import TokenRecord
+from redcloud_check.simulator.seed import Client
+from redcloud_check.simulator.state import TokenRecord
 
 FORM = "application/x-www-form-urlencoded"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="redcloud"'}

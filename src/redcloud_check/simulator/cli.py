@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 
-from .faults import describe_faults, validate_faults
+from redcloud_check.simulator.faults import describe_faults, validate_faults
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _banner(base_url: str, seed_given: bool) -> list[str]:
-    from .seed import load_seed
+    from redcloud_check.simulator.seed import load_seed
 
     lines = [f"Red Cloud simulator listening on {base_url}"]
     if seed_given:
@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if args.list_faults:
         print(describe_faults())
         return 0
-    from .runtime import Runtime
-    from .seed import SeedError, load_seed
-    from .server import build_server
-    from .state import SimConfig, SimState
-    from .webhooks import Deliverer
+    from redcloud_check.simulator.runtime import Runtime
+    from redcloud_check.simulator.seed import SeedError, load_seed
+    from redcloud_check.simulator.server import build_server
+    from redcloud_check.simulator.state import SimConfig, SimState
+    from redcloud_check.simulator.webhooks import Deliverer
 
     try:
         state = SimState(load_seed(args.seed), validate_faults(args.fault))

@@ -8,7 +8,7 @@ final event (3) chosen by the recipient. Magic recipients, in the spirit of test
     +15005550002        message.failed    data.error.code UNREACHABLE_HANDSET
     any other E.164     message.delivery  data.status "delivered"
 
-Signed per ``redcloud_check.signing``: ``X-RedCloud-Timestamp`` (ms) and
+Signed per ``redcloud_check.core.signing``: ``X-RedCloud-Timestamp`` (ms) and
 ``X-RedCloud-Signature = hex(HMAC_SHA256(webhook_secret, "<timestamp>.<rawBody>"))``.
 """
 
@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
-from .state import Message
+from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
+from redcloud_check.simulator.state import Message
 
 WRONG_SECRET = "rc_whsec_not_the_client_secret"  # used under webhook-wrong-secret
 

@@ -16,10 +16,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .auth import authenticate
-from .responses import JSON, CoreError, json_object, runtime
-from .send_rules import plan_send
-from .state import Message, StoredSend
+from redcloud_check.simulator.auth import authenticate
+from redcloud_check.simulator.responses import JSON, CoreError, json_object, runtime
+from redcloud_check.simulator.send_rules import plan_send
+from redcloud_check.simulator.state import Message, StoredSend
 
 MAX_KEY_LENGTH = 255
 INVALID_RECIPIENT = {"code": "INVALID_RECIPIENT",

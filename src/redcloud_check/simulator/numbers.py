@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .auth import authenticate
-from .responses import CoreError, json_object, json_response, runtime
-from .seed import InventoryGroup, Number
+from redcloud_check.simulator.auth import authenticate
+from redcloud_check.simulator.responses import CoreError, json_object, json_response, runtime
+from redcloud_check.simulator.seed import InventoryGroup, Number
 
 SEARCH_FILTERS = ("npa", "nxx", "city", "state", "zipCode", "rateCenter")
 REQUESTED_QUANTITY = 250

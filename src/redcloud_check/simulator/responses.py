@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from redcloud_check.simulator.runtime import Runtime
 
 JSON = "application/json"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .state import SimConfig, SimState
-from .webhooks import Deliverer
+from redcloud_check.simulator.state import SimConfig, SimState
+from redcloud_check.simulator.webhooks import Deliverer
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .responses import CoreError
-from .seed import E164, Client, Number
-from .state import SimState
+from redcloud_check.simulator.responses import CoreError
+from redcloud_check.simulator.seed import E164, Client, Number
+from redcloud_check.simulator.state import SimState
 
 FIELDS = ("sendFrom", "to", "messageType", "text", "media", "externalReference")
 PLACEHOLDER_E164 = "+15550000000"  # sendFrom of an unknown number accepted under a fault

@@ -21,12 +21,12 @@ from typing import Any
 
 import uvicorn
 
-from ..uvicorn_server import PromptServer
-from .app import build_app
-from .runtime import Runtime
-from .seed import load_seed
-from .state import DeliveryAttempt, RequestRecord, SimConfig, SimState
-from .webhooks import Deliverer
+from redcloud_check.core.http_server import PromptServer
+from redcloud_check.simulator.app import build_app
+from redcloud_check.simulator.runtime import Runtime
+from redcloud_check.simulator.seed import load_seed
+from redcloud_check.simulator.state import DeliveryAttempt, RequestRecord, SimConfig, SimState
+from redcloud_check.simulator.webhooks import Deliverer
 
 
 class _Server(PromptServer):

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .faults import validate_faults
-from .seed import Client, InventoryGroup, Number, Seed
+from redcloud_check.simulator.faults import validate_faults
+from redcloud_check.simulator.seed import Client, InventoryGroup, Number, Seed
 
 
 @dataclass(frozen=True, slots=True)

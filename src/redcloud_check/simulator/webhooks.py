@@ -19,8 +19,8 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .lifecycle import Step, event_body, lifecycle, signed_headers
-from .state import DeliveryAttempt, Message, SimConfig, SimState
+from redcloud_check.simulator.lifecycle import Step, event_body, lifecycle, signed_headers
+from redcloud_check.simulator.state import DeliveryAttempt, Message, SimConfig, SimState
 
 if TYPE_CHECKING:
     import httpx

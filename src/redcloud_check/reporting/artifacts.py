@@ -32,13 +32,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from .diagnosis import Observation, diagnose
-from .errors import ConfigError
-from .evidence import iso_utc
-from .findings import Finding
-from .redaction import Secrets, redact
-from .stages import STAGES, stage_index
-from .ticket import ticket_markdown
+from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.findings import Finding
+from redcloud_check.core.redaction import Secrets, redact
+from redcloud_check.reporting.diagnosis import Observation, diagnose
+from redcloud_check.reporting.evidence import iso_utc
+from redcloud_check.reporting.ticket import ticket_markdown
+from redcloud_check.rules.stages import STAGES, stage_index
 
 __all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalation_document",
            "run_info", "summarize", "ticket_markdown", "validate_escalation", "versions",
@@ -77,7 +77,7 @@ class CheckOutcome:
 def versions() -> dict[str, str]:
     import pytest
 
-    from . import __version__
+    from redcloud_check import __version__
 
     return {"redcloud-check": __version__, "python": platform.python_version(),
             "pytest": pytest.__version__}
@@ -171,7 +171,7 @@ def run_info(*, run_id: str, started_at: float, finished_at: float | None = None
 
 @cache
 def _validator() -> Draft202012Validator:
-    from .schemas import schemas_dir
+    from redcloud_check.rules.schemas import schemas_dir
 
     path = schemas_dir() / "reports" / "escalation.schema.json"
     return Draft202012Validator(json.loads(path.read_text("utf-8")))

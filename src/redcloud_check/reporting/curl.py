@@ -25,7 +25,7 @@ import shlex
 from collections.abc import Mapping
 from urllib.parse import quote, quote_plus
 
-from .exchange import Exchange
+from redcloud_check.core.exchange import Exchange
 
 __all__ = ["CURL_SKIPPED_HEADERS", "VARIABLES", "to_curl"]
 

@@ -21,12 +21,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .context import AcceptedMessage, RunContext
-from .errors import ConfigError, RedcloudCheckError
-from .lifecycle import LifecycleReport, ReceiptContext, analyze, lifecycle_done, timeline
-from .override import OverrideStatus, RecoveryResult, WebhookOverride
-from .tunnel import Exposure, Tunnel
-from .webhook_listener import Delivery, WebhookListener
+from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.core.errors import ConfigError, RedcloudCheckError
+from redcloud_check.webhooks.lifecycle import (
+    LifecycleReport,
+    ReceiptContext,
+    analyze,
+    lifecycle_done,
+    timeline,
+)
+from redcloud_check.webhooks.listener import Delivery, WebhookListener
+from redcloud_check.webhooks.override import OverrideStatus, RecoveryResult, WebhookOverride
+from redcloud_check.webhooks.tunnel import Exposure, Tunnel
 
 # Once every final event is in, how long to wait for an earlier event still missing.
 STRAGGLER_GRACE_S = 2.0

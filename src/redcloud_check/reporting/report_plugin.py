@@ -34,8 +34,9 @@ from typing import Any
 
 import pytest
 
-from . import html_render
-from .artifacts import (
+from redcloud_check.core.redaction import redact
+from redcloud_check.reporting import html as html_render
+from redcloud_check.reporting.artifacts import (
     CheckOutcome,
     escalation_document,
     run_info,
@@ -43,9 +44,8 @@ from .artifacts import (
     write_escalation,
     write_junit,
 )
-from .evidence import CheckInfo, build_bundle, named_secrets
-from .redaction import redact
-from .stages import STAGE_NAMES
+from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
+from redcloud_check.rules.stages import STAGE_NAMES
 
 _SECRETISH = re.compile(r"token|secret|pass|key|auth|cred|cookie|session|private", re.I)
 _KEPT_METADATA = ("Platform", "Packages", "Plugins")
@@ -326,7 +326,7 @@ class ReportPlugin:
 
 
 def summarize_versions() -> dict[str, str]:
-    from .artifacts import versions
+    from redcloud_check.reporting.artifacts import versions
 
     v = versions()
     return {"redcloud-check": v["redcloud-check"], "Python": v["python"], "pytest": v["pytest"]}

@@ -35,8 +35,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_seconds, verify
-from .uvicorn_server import PromptServer
+from redcloud_check.core.http_server import PromptServer
+from redcloud_check.core.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    timestamp_seconds,
+    verify,
+)
 
 MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0

@@ -1,7 +1,7 @@
 """One recorded HTTP exchange between the suite and the target.
 
 The client records every request it makes as an `Exchange`. Exchanges hold the raw,
-unredacted material; every artifact passes them through `redcloud_check.redaction`
+unredacted material; every artifact passes them through `redcloud_check.core.redaction`
 before anything is written.
 """
 

@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .context import AcceptedMessage
-from .schemas import errors as schema_errors
-from .webhook_listener import Delivery
+from redcloud_check.context import AcceptedMessage
+from redcloud_check.rules.schemas import errors as schema_errors
+from redcloud_check.webhooks.listener import Delivery
 
 Severity = Literal["fail", "warning", "info"]
 QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",

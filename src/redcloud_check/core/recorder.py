@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from .exchange import Exchange
+from redcloud_check.core.exchange import Exchange
 
 
 class Recorder:

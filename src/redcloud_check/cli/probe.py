@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .probe import ProbeResult
+    from redcloud_check.probe.runner import ProbeResult
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -74,9 +74,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     """(result, secrets to redact, reports dir); a ConfigError becomes a config_error result."""
-    from .config import load_settings
-    from .errors import ConfigError
-    from .probe import config_error_result, public_target, run_probe
+    from redcloud_check.core.config import load_settings
+    from redcloud_check.core.errors import ConfigError
+    from redcloud_check.probe.runner import config_error_result, public_target, run_probe
 
     options = {"timeout": None if args.timeout is None else repr(args.timeout),
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
@@ -94,7 +94,7 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
         return (config_error_result(message, target=target, canary=True), settings.secrets(),
                 settings.reports_dir)
     if args.canary:
-        from .tunnel import preflight
+        from redcloud_check.webhooks.tunnel import preflight
 
         try:
             preflight(settings)  # a canary whose events could never reach us is not sent
@@ -109,7 +109,7 @@ def document(result: ProbeResult) -> dict[str, Any]:
     """The machine-readable summary (probe.json and the stdout line)."""
     from datetime import datetime, timezone
 
-    from . import __version__
+    from redcloud_check import __version__
 
     def iso(epoch: float) -> str:
         return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
@@ -148,7 +148,7 @@ def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
     """Write / push the metrics; the problems, one line each (never raises)."""
     if args.prom_file is None and args.pushgateway is None:
         return []
-    from . import metrics
+    from redcloud_check.probe import metrics
 
     problems = []
     if args.prom_file is not None:
@@ -166,7 +166,7 @@ def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .redaction import redact
+    from redcloud_check.core.redaction import redact
 
     result, found, reports_dir = _probe(args)
     secrets = [s for s in found if s]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from . import schemas
-from .errors import CheckFailure
-from .exchange import Exchange
+from redcloud_check.core.errors import CheckFailure
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.rules import schemas
 
 
 def _snippet(exchange: Exchange, limit: int = 300) -> str:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import Settings
-from .errors import ConfigError, TunnelError
+from redcloud_check.core.config import Settings
+from redcloud_check.core.errors import ConfigError, TunnelError
 
 if TYPE_CHECKING:
     from pyngrok.conf import PyngrokConfig

@@ -22,11 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .config import Settings, load_dotenv
-from .errors import RedcloudCheckError
+from redcloud_check.core.config import Settings, load_dotenv
+from redcloud_check.core.errors import RedcloudCheckError
 
 if TYPE_CHECKING:  # the server stack loads only when `listen` runs, not for --help or probe
-    from .webhook_listener import Delivery
+    from redcloud_check.webhooks.listener import Delivery
 
 # Not forwarded: hop-by-hop, and what the HTTP client sets itself for the new connection.
 _NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive",
@@ -151,8 +151,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.path.startswith("/"):
         print("redcloud-check listen: --path must start with '/'", file=sys.stderr)
         return 2
-    from .tunnel import Tunnel
-    from .webhook_listener import WebhookListener
+    from redcloud_check.webhooks.listener import WebhookListener
+    from redcloud_check.webhooks.tunnel import Tunnel
 
     listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path,
                                strict=args.strict, tolerance_s=args.tolerance)

@@ -17,29 +17,29 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from redcloud_check import __version__
 
 # subcommand -> (module with configure_parser(parser) and run(args) -> int, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("redcloud_check.cli", "run the conformance suite (extra args go to pytest)"),
-    "probe": ("redcloud_check.probe_cli", "health probe: token, whoami, numbers (+ --canary)"),
+    "probe": ("redcloud_check.cli.probe", "health probe: token, whoami, numbers (+ --canary)"),
     "simulate": ("redcloud_check.simulator.cli", "run the reference simulator"),
-    "listen": ("redcloud_check.listen_cli", "run the signed-webhook listener"),
+    "listen": ("redcloud_check.cli.listen", "run the signed-webhook listener"),
 }
 
 
 def suite_root() -> tuple[Path, Path]:
     """(directory holding the checks, the suite's pytest.ini): the repo's, or the copies a
     wheel installs under redcloud_check/_checks."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     if (repo / "checks").is_dir() and (repo / "pytest.ini").is_file():
         return repo / "checks", repo / "pytest.ini"
-    packaged = Path(__file__).resolve().parent / "_checks"
+    packaged = Path(__file__).resolve().parents[1] / "_checks"
     return packaged, packaged / "pytest.ini"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from .config import OPTIONS
+    from redcloud_check.core.config import OPTIONS
 
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
@@ -101,7 +101,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, rest)
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     return int(module.run(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -115,7 +115,8 @@ def _field_matches(name: str, want: Any, obs: Observation) -> bool:
 @cache
 def entries() -> tuple[Entry, ...]:
     """Every entry of diagnosis.json, in file order."""
-    raw = json.loads(files("redcloud_check").joinpath("diagnosis.json").read_text("utf-8"))
+    raw = json.loads(
+        files("redcloud_check.reporting").joinpath("diagnosis.json").read_text("utf-8"))
     out = []
     for item in raw["entries"]:
         unknown = set(item["match"]) - set(WEIGHTS)

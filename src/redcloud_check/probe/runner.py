@@ -10,7 +10,7 @@ The probe never runs negative or mutating checks. It stops at the first failed s
 later stages are reported "blocked by <stage>". With no RC_BASE_URL it probes the embedded
 simulator, started in-process.
 
-Plain module: no pytest, no checks; the assertions are `redcloud_check.expect`'s.
+Plain module: no pytest, no checks; the assertions are `redcloud_check.rules.expect`'s.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from . import expect  # jsonschema: ~50 ms of import, for schema-checked answers
-from .config import Settings
-from .errors import CheckFailure, RedcloudCheckError, TargetUnreachable
-from .exchange import Exchange, Timings
+from redcloud_check.core.config import Settings
+from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
+from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.rules import expect  # jsonschema: ~50 ms of import, for schema-checked answers
 
 if TYPE_CHECKING:
-    from .context import RunContext
+    from redcloud_check.context import RunContext
 
 Status = Literal["healthy", "degraded", "unhealthy", "config_error", "unreachable"]
 Verdict = Literal["pass", "fail", "unreachable", "blocked"]
@@ -133,7 +133,7 @@ def _numbers(rc: RunContext) -> None:
 
 
 def _send(rc: RunContext) -> None:
-    from .context import AcceptedMessage
+    from redcloud_check.context import AcceptedMessage
 
     key = rc.idempotency_key("probe-canary")
     reference = f"rccheck-probe-{rc.run_id}"[:100]
@@ -159,8 +159,8 @@ def _send(rc: RunContext) -> None:
 def _start_webhooks(rc: RunContext) -> None:
     """Listener, exposure and (override mode) the number's webhook override, before the send:
     a canary whose events cannot reach us is not sent."""
-    from .override import recover_from_journal
-    from .webhook_session import WebhookSession
+    from redcloud_check.webhooks.override import recover_from_journal
+    from redcloud_check.webhooks.session import WebhookSession
 
     recover_from_journal(rc)  # an override a killed canary run left behind
     rc.webhooks = WebhookSession(rc)
@@ -199,13 +199,13 @@ STAGE_FUNCTIONS: dict[str, Callable[[RunContext], None]] = {
 def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
              exchange: Exchange | None = None, url: str = "", timeout: float | None = None,
              ) -> str:
-    """Likely causes and next action: `redcloud_check.diagnosis` (data-driven, from the
+    """Likely causes and next action: `redcloud_check.reporting.diagnosis` (data-driven, from the
     troubleshooting guide) when it is installed, else a short built-in pointer to the guide."""
     body = exchange.json_or_none() if exchange is not None and exchange.response_body else None
     where = exchange.url if exchange is not None else url
     try:
-        from .diagnosis import Observation
-        from .diagnosis import diagnose as lookup
+        from redcloud_check.reporting.diagnosis import Observation
+        from redcloud_check.reporting.diagnosis import diagnose as lookup
     except ImportError:  # a trimmed install: point at the guide
         if error_kind is not None:
             return f"no HTTP answer ({error_kind}): check RC_BASE_URL, the network and RC_TIMEOUT"
@@ -330,7 +330,7 @@ def _target(settings: Settings) -> Iterator[tuple[str, Any]]:
     if settings.base_url is not None:
         yield settings.base_url, None
         return
-    from .simulator import Simulator
+    from redcloud_check.simulator import Simulator
 
     with Simulator(faults=settings.sim_faults) as sim:
         yield sim.base_url, sim
@@ -340,7 +340,7 @@ def run_probe(settings: Settings, *, canary: bool = False,
               warn_latency_ms: float | None = None) -> ProbeResult:
     """Probe the configured target (or the embedded simulator). Never raises for what the
     target does; the webhook session, when --canary started one, is always closed."""
-    from .context import RunContext
+    from redcloud_check.context import RunContext
 
     with _target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)

@@ -19,9 +19,9 @@ from typing import Any
 
 import requests
 
-from .errors import TargetUnreachable
-from .exchange import Exchange, Timings
-from .recorder import Recorder
+from redcloud_check.core.errors import TargetUnreachable
+from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.recorder import Recorder
 
 USER_AGENT = "redcloud-check"
 

@@ -51,7 +51,7 @@ class SchemaViolation:
 @cache
 def schemas_dir() -> Path:
     """The directory holding the schema files: the checkout's, else the packaged copy."""
-    in_repo = Path(__file__).resolve().parents[2] / "schemas"
+    in_repo = Path(__file__).resolve().parents[3] / "schemas"
     if in_repo.is_dir():
         return in_repo
     # Wheels force-include schemas/ as redcloud_check/_schemas (see pyproject.toml); an

@@ -21,7 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
 from prometheus_client.parser import text_string_to_metric_families
 
-from .probe import ProbeResult
+from redcloud_check.probe.runner import ProbeResult
 
 PREFIX = "redcloud_probe"
 SUCCESS = f"{PREFIX}_success"

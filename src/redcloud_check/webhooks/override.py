@@ -34,10 +34,10 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import Settings
-from .context import RunContext
-from .errors import RedcloudCheckError
-from .exchange import Exchange
+from redcloud_check.context import RunContext
+from redcloud_check.core.config import Settings
+from redcloud_check.core.errors import RedcloudCheckError
+from redcloud_check.core.exchange import Exchange
 
 FIELD = "webhookDeliveryOverride"
 JOURNAL_NAME = ".webhook-override-journal.json"

@@ -12,7 +12,7 @@ apart from "the tool broke"):
                                   keyword-only: title, expected, actual, clause, ...
 
 Findings the docs do not state are never failures: they are `Finding` records with
-severity "warning" or "info" (see `redcloud_check.findings`).
+severity "warning" or "info" (see `redcloud_check.core.findings`).
 """
 
 from __future__ import annotations

@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .curl import to_curl
-from .diagnosis import Observation, diagnose
-from .errors import CheckFailure, ConfigError, TargetUnreachable
-from .exchange import Exchange
-from .redaction import redact, redact_headers
+from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.redaction import redact, redact_headers
+from redcloud_check.reporting.curl import to_curl
+from redcloud_check.reporting.diagnosis import Observation, diagnose
 
 __all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
            "iso_utc", "named_secrets", "payload_shape", "replay_policy", "reproduce"]

@@ -1,0 +1,1 @@
+"""The scheduled production health probe and its Prometheus metrics."""
