@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.core.config import CANONICAL, OPTIONS, load_settings
+from redcloud_check.core.config import CANONICAL, OPTIONS, SECRET_ENV, env_secrets, load_settings
 from redcloud_check.core.errors import ConfigError
 
 REMOTE = {
@@ -113,3 +113,10 @@ def test_secrets_lists_configured_secrets_only() -> None:
     settings = load_settings(environ={**REMOTE, "NGROK_AUTHTOKEN": "ngrok-tok"})
     assert set(settings.secrets()) >= {"s3cret-value", "ngrok-tok"}
     assert "client_x" not in settings.secrets()
+
+
+def test_the_secret_environment_variables_are_the_options_marked_secret() -> None:
+    assert SECRET_ENV == ("RC_CLIENT_SECRET", "RC_WEBHOOK_SECRET", "NGROK_AUTHTOKEN")
+    environ = {"RC_CLIENT_SECRET": "cs", "RC_CLIENT_ID": "not-secret", "NGROK_AUTHTOKEN": "nt",
+               "RC_WEBHOOK_SECRET": ""}
+    assert env_secrets(environ) == ["cs", "nt"]

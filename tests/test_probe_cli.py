@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from redcloud_check.core.config import CANONICAL
+from redcloud_check.rules.schemas import schemas_dir
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
@@ -24,6 +27,9 @@ from .test_metrics import stand_in_gateway
 REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
           "RC_NUMBER_ID": CANONICAL["number_id"]}
 SECRETS = (CANONICAL["client_secret"], CANONICAL["webhook_secret"])
+# probe.json writes its timestamps as escalation.json does: the schema's one pattern.
+TIMESTAMP = json.loads((schemas_dir() / "reports" / "escalation.schema.json").read_text(
+    encoding="utf-8"))["$defs"]["timestamp"]["pattern"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,9 @@ def test_healthy_embedded_probe(tmp_path: Path) -> None:
     assert run.metrics[("redcloud_probe_success", None)] == 1
     assert run.metrics[("redcloud_probe_exit_code", None)] == 0
     assert run.metrics[("redcloud_probe_stage_success", "whoami")] == 1
+    stamps = [run.summary["started_at"], run.summary["finished_at"]]
+    assert all(re.fullmatch(TIMESTAMP, s) for s in stamps), stamps  # escalation.json's format
+    assert datetime.fromisoformat(stamps[0]) <= datetime.fromisoformat(stamps[1])
     assert ("redcloud_probe_last_success_timestamp_seconds", None) in run.metrics
     assert run.stderr == ""
 

@@ -6,7 +6,6 @@ keeps it in `config.stash[RUN_CONTEXT]`.
 
 from __future__ import annotations
 
-import secrets as pysecrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from typing import Any
 from redcloud_check.core.client import ApiClient, SecretSet, basic_header
 from redcloud_check.core.config import Settings
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.core.findings import Finding, FindingLog, Severity
+from redcloud_check.core.findings import Advisory, Finding, FindingLog
+from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.recorder import Recorder
 from redcloud_check.rules.stages import GateBoard
 
@@ -97,8 +97,7 @@ class RunContext:
     recorder: Recorder
     secrets: SecretSet
     tokens: TokenProvider
-    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-                        + "-" + pysecrets.token_hex(3))
+    run_id: str = field(default_factory=new_run_id)
     findings: FindingLog = field(default_factory=FindingLog)
     gates: GateBoard = field(default_factory=GateBoard)
     accepted: list[AcceptedMessage] = field(default_factory=list)
@@ -140,6 +139,6 @@ class RunContext:
         return f"rccheck-{self.run_id}-{check_name}"[:120]
 
     def warn(self, title: str, detail: str, clause: str, *, stage: str | None = None,
-             severity: Severity = "warning") -> None:
+             severity: Advisory = "warning") -> None:
         self.findings.add(Finding(severity, title, detail, clause,
                                   check=self.recorder.current_check, stage=stage))

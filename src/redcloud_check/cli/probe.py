@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,6 @@ exit codes:
 Settings come from the RC_* environment variables (RC_BASE_URL, RC_CLIENT_ID,
 RC_CLIENT_SECRET, RC_NUMBER_ID, RC_TO, RC_ALLOW_SEND, RC_TIMEOUT, RC_REPORTS_DIR, ...).
 No RC_BASE_URL: the embedded simulator is probed. See docs/probe.md."""
-SECRET_ENV = ("RC_CLIENT_SECRET", "RC_WEBHOOK_SECRET", "NGROK_AUTHTOKEN")
 
 
 def _positive(text: str) -> float:
@@ -74,19 +72,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     """(result, secrets to redact, reports dir); a ConfigError becomes a config_error result."""
-    from redcloud_check.core.config import load_settings
+    from redcloud_check.core.config import env_secrets, load_settings
     from redcloud_check.core.errors import ConfigError
     from redcloud_check.probe.runner import config_error_result, public_target, run_probe
 
     options = {"timeout": None if args.timeout is None else repr(args.timeout),
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
                "sim_faults": ",".join(args.fault) or None}
-    env_secrets = [os.environ.get(name, "") for name in SECRET_ENV]
     fallback_dir = args.reports_dir or Path(os.environ.get("RC_REPORTS_DIR") or "reports")
     try:
         settings = load_settings(options)
     except ConfigError as error:
-        return config_error_result(str(error), canary=args.canary), env_secrets, fallback_dir
+        return config_error_result(str(error), canary=args.canary), env_secrets(), fallback_dir
     target = public_target(settings.base_url) if settings.base_url else ""
     if args.canary and not settings.sends_allowed:
         message = ("RC_ALLOW_SEND: --canary sends a real SMS to RC_TO; set RC_ALLOW_SEND=1 to "
@@ -107,12 +104,8 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
 
 def document(result: ProbeResult) -> dict[str, Any]:
     """The machine-readable summary (probe.json and the stdout line)."""
-    from datetime import datetime, timezone
-
     from redcloud_check import __version__
-
-    def iso(epoch: float) -> str:
-        return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    from redcloud_check.core.timefmt import iso_utc
 
     stages = []
     for s in result.stages:
@@ -124,24 +117,11 @@ def document(result: ProbeResult) -> dict[str, Any]:
                        "title": s.title, "detail": s.detail, "clause": s.clause,
                        "diagnosis": s.diagnosis, "blocked_by": s.blocked_by, "slow": s.slow})
     return {"probe": "redcloud-check", "version": __version__, "status": result.status,
-            "exit_code": result.exit_code, "started_at": iso(result.started_at),
-            "finished_at": iso(result.finished_at), "duration_s": result.duration_s,
+            "exit_code": result.exit_code, "started_at": iso_utc(result.started_at),
+            "finished_at": iso_utc(result.finished_at), "duration_s": result.duration_s,
             "target": result.target or None, "embedded": result.embedded,
             "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
             "error": result.error, "stages": stages}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file in the same directory, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
@@ -166,6 +146,7 @@ def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
 
     result, found, reports_dir = _probe(args)
@@ -174,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(redact(document(result), secrets),
                       separators=(",", ":"), ensure_ascii=False)
     try:
-        write_atomically(reports_dir / "probe.json", text + "\n")
+        atomic_write(reports_dir / "probe.json", text + "\n")
     except OSError as error:
         problems.append(f"{reports_dir / 'probe.json'}: {error}")
     print(text, flush=True)

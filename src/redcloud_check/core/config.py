@@ -63,6 +63,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
+NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
+# Every environment variable that holds a secret: the options marked secret, and ngrok's token.
+SECRET_ENV: tuple[str, ...] = (*(o.env for o in OPTIONS if o.secret), NGROK_AUTHTOKEN)
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secret values set in the environment, for redacting what is written before the
+    settings could be loaded (a configuration error)."""
+    env = os.environ if environ is None else environ
+    return [value for name in SECRET_ENV if (value := env.get(name))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +268,7 @@ def load_settings(
         listen_path=listen_path,
         ngrok_path=raw("ngrok_path"),
         sim_faults=faults,
-        ngrok_authtoken=env.get("NGROK_AUTHTOKEN") or file_values.get("NGROK_AUTHTOKEN"),
+        ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 
 

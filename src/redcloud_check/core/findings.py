@@ -11,12 +11,15 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["warning", "info"]
+# The grades of the suite, written once (JSON-Schema-Test-Suite / Autobahn style): "fail"
+# only where the docs state the rule; a `Finding` is one of the other two, never a failure.
+Advisory = Literal["warning", "info"]
+Severity = Literal["fail", Advisory]
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    severity: Severity
+    severity: Advisory
     title: str
     detail: str
     clause: str

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from redcloud_check.core.config import Settings
 from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.urls import bracket_host
 from redcloud_check.rules import expect  # jsonschema: ~50 ms of import, for schema-checked answers
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def public_target(base_url: str) -> str:
     """The URL without any user:password part."""
     parts = urlsplit(base_url)
     host = parts.hostname or ""
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    netloc = bracket_host(host) + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

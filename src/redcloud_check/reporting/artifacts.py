@@ -18,10 +18,8 @@ Public surface: `CheckOutcome`, `SCHEMA_VERSION`, `EscalationSchemaError`, `summ
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import secrets as pysecrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,11 +30,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from redcloud_check.core.config import env_secrets
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.files import atomic_write
 from redcloud_check.core.findings import Finding
+from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import Secrets, redact
+from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.diagnosis import Observation, diagnose
-from redcloud_check.reporting.evidence import iso_utc
 from redcloud_check.reporting.ticket import ticket_markdown
 from redcloud_check.rules.stages import STAGES, stage_index
 
@@ -46,7 +47,6 @@ __all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalatio
 
 SCHEMA_VERSION = "1.0"
 _BLOCKED = re.compile(r"^blocked by (?P<stage>\w+):")
-_ENV_SECRETS = ("RC_CLIENT_SECRET", "RC_WEBHOOK_SECRET", "NGROK_AUTHTOKEN")
 
 
 class EscalationSchemaError(ValueError):
@@ -195,19 +195,12 @@ def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
     return doc
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_escalation(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets) -> None:
     """Write escalation.json and escalation.md (both redacted again, on the way out)."""
     clean = redact(dict(doc), secrets)
     validate_escalation(clean)
-    _write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False))
-    _write(reports_dir / "escalation.md", redact(ticket_markdown(clean), secrets))
+    atomic_write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False))
+    atomic_write(reports_dir / "escalation.md", redact(ticket_markdown(clean), secrets))
 
 
 def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets = (),
@@ -235,20 +228,15 @@ def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets =
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def _env_secrets() -> list[str]:
-    return [v for k in _ENV_SECRETS if (v := os.environ.get(k))]
-
-
 def write_misconfigured(reports_dir: Path, error: ConfigError) -> None:
     """junit.xml, escalation.json and escalation.md for a run stopped by a setting."""
-    secrets = _env_secrets()
+    secrets = env_secrets()
     reason = f"configuration error: {error} (setting {error.setting}; nothing was sent)"
     case = CheckOutcome(nodeid="redcloud-check::configuration", name="configuration",
                         stage=None, gate=False, outcome="error", reason=reason)
     write_junit(reports_dir / "junit.xml", [case], secrets=secrets)
     now = time.time()
-    run = run_info(run_id=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-"
-                   + pysecrets.token_hex(3), started_at=now, finished_at=now, target=None,
+    run = run_info(run_id=new_run_id(now), started_at=now, finished_at=now, target=None,
                    embedded=None, client_id=None, number_id=None, exit_status=4)
     summary = summarize([], config_error=error)
     write_escalation(reports_dir, escalation_document(run, summary, [], secrets), secrets)

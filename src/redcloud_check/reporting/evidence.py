@@ -20,13 +20,13 @@ import base64
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.redaction import redact, redact_headers
+from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
 from redcloud_check.reporting.diagnosis import Observation, diagnose
 
@@ -47,12 +47,6 @@ class CheckInfo:
     gate: bool = False
     clause: str | None = None  # the rc_clause marker
     statement: str | None = None  # the check's docstring: the rule in plain words
-
-
-def iso_utc(epoch: float) -> str:
-    """UTC ISO 8601 with millisecond precision, e.g. 2026-01-02T03:04:05.678Z."""
-    stamp = datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
 
 
 def named_secrets(values: Iterable[str], *, client_id: str = "", client_secret: str = "",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import secrets as pysecrets
 import time
 from collections.abc import Callable, Generator
 from html import escape
@@ -34,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting.artifacts import (
@@ -63,8 +63,7 @@ class ReportPlugin:
         self.outcomes: dict[str, CheckOutcome] = {}
         self.internal_errors: list[str] = []
         self.started_at = time.time()
-        self._fallback_run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + \
-            pysecrets.token_hex(3)
+        self._fallback_run_id = new_run_id(self.started_at)
 
     # --- helpers ------------------------------------------------------------------------
 

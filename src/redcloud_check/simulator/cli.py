@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_faults:
         print(describe_faults())
         return 0
+    from redcloud_check.core.urls import http_url
     from redcloud_check.simulator.runtime import Runtime
     from redcloud_check.simulator.seed import SeedError, load_seed
     from redcloud_check.simulator.server import build_server
@@ -73,10 +74,8 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("redcloud_check.simulator")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-
     def ready(port: int) -> None:
-        print("\n".join(_banner(f"http://{host}:{port}", args.seed is not None)), flush=True)
+        print("\n".join(_banner(http_url(args.host, port), args.seed is not None)), flush=True)
         if state.faults:
             print(f"  faults: {', '.join(sorted(state.faults))}", flush=True)
 

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from redcloud_check.core.http_server import PromptServer
+from redcloud_check.core.urls import http_url
 from redcloud_check.simulator.app import build_app
 from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.seed import load_seed
@@ -164,8 +165,7 @@ class Simulator:
     def base_url(self) -> str:
         if not self.port:
             raise RuntimeError("the simulator is not running")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return http_url(self.host, self.port)
 
     @property
     def faults(self) -> frozenset[str]:

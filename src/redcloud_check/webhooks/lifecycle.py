@@ -27,13 +27,13 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from redcloud_check.context import AcceptedMessage
+from redcloud_check.core.findings import Severity
 from redcloud_check.rules.schemas import errors as schema_errors
 from redcloud_check.webhooks.listener import Delivery
 
-Severity = Literal["fail", "warning", "info"]
 QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",
                                   "message.failed")
 FINALS = (DELIVERY, FAILED)

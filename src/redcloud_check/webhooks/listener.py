@@ -42,6 +42,7 @@ from redcloud_check.core.signing import (
     timestamp_seconds,
     verify,
 )
+from redcloud_check.core.urls import http_url
 
 MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
@@ -146,8 +147,7 @@ class WebhookListener:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.path}"
+        return http_url(self.host, self.port, self.path)
 
     def start(self, timeout: float = 10.0) -> WebhookListener:
         """Bind (port 0 = any free port) and serve in a daemon thread; returns once serving."""

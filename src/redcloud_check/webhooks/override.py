@@ -25,9 +25,7 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -38,6 +36,8 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.config import Settings
 from redcloud_check.core.errors import RedcloudCheckError
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.files import atomic_write
+from redcloud_check.core.timefmt import iso_utc
 
 FIELD = "webhookDeliveryOverride"
 JOURNAL_NAME = ".webhook-override-journal.json"
@@ -94,22 +94,6 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _write_journal(path: Path, record: dict[str, Any]) -> None:
-    """Write atomically: a temp file in the same directory, fsync, os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _patch(rc: RunContext, value: str | None, label: str) -> tuple[Exchange, Exchange,
                                                                      str | None, bool]:
     """PATCH the field to `value`, read it back: (patch, read, stored value, took effect)."""
@@ -150,11 +134,11 @@ class WebhookOverride:
                                          target=self.public_url, check=read)
             return self.status
         self._original = original = number.get(FIELD)
-        _write_journal(self.journal, {
+        atomic_write(self.journal, json.dumps({
             "numberId": rc.settings.number_id, "original": original,
             "baseUrl": rc.client.base_url, "clientId": rc.settings.client_id,
             "publicUrl": self.public_url, "pid": os.getpid(),
-            "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            "createdAt": iso_utc()}, indent=2))
         self._arm()
         patch, check, stored, took = _patch(rc, self.public_url,
                                             "webhooks: set webhookDeliveryOverride")

@@ -23,6 +23,7 @@ from typing import Any
 
 from redcloud_check.context import AcceptedMessage, RunContext
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
+from redcloud_check.core.urls import http_url
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
@@ -88,8 +89,7 @@ class WebhookSession:
         host = self.listener.host
         if host in ("0.0.0.0", "", "::"):
             host = "127.0.0.1"
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.listener.port}{self.listener.path}"
+        return http_url(host, self.listener.port, self.listener.path)
 
     def close(self) -> None:
         """Restore the override, close the tunnel, stop the listener. Idempotent."""

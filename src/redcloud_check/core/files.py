@@ -1,0 +1,47 @@
+"""Writing a file so that readers see the old content or the new, never a torn one.
+
+`atomic_write` writes a temporary file in the target's directory, flushes and fsyncs it,
+renames it over the target (`os.replace`, atomic on POSIX and Windows) and fsyncs the
+directory so the rename itself survives a crash. Every artifact, journal and probe output
+of redcloud-check is written through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) atomically and durably; creates the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable. Where a directory cannot be opened or synced
+    (Windows, some network file systems) the rename is still atomic, only less durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
