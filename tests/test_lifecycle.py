@@ -122,11 +122,52 @@ def test_events_without_message_ids_are_malformed() -> None:
     assert not report.complete
 
 
-def test_a_wrong_final_event_type_is_malformed_and_incomplete() -> None:
+def test_a_wrong_final_event_type_is_unlisted_and_the_lifecycle_incomplete() -> None:
     report = analyze([MSG], lifecycle("message.delivered"), CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "malformed"
-    assert "message.delivered" in report.failures("schema")[0].detail
-    assert "a final event" in report.failures("incomplete")[0].detail
+    assert report.diagnosis is not None and report.diagnosis.cause == "incomplete"
+    assert report.failures("schema") == []  # an unlisted type is never a schema failure
+    assert "message.delivered (not a listed type)" in report.failures("incomplete")[0].detail
+    (shown,) = report.of("unlisted")
+    assert shown.severity == "info" and "message.delivered x1" in shown.detail
+
+
+def test_an_unlisted_event_type_is_shown_and_disturbs_nothing() -> None:
+    q, s, d = lifecycle()
+    extra = ok(event("msg_1", "message.carrier_update", 3, status="whatever"), at=0.25)
+    final = ok(event("msg_1", "message.delivery", 4), at=0.3)
+    report = analyze([MSG], [q, s, extra, final], CTX)
+    assert report.complete and report.diagnosis is None, report.issues
+    assert [i for i in report.issues if i.severity == "fail"] == []
+    assert [i.kind for i in report.issues] == ["unlisted"]
+    assert report.messages[0].arrival[2] == "message.carrier_update (not a listed type)"
+    del d
+
+
+def test_an_unlisted_event_sharing_a_sequence_is_not_a_sequence_violation() -> None:
+    q, s, d = lifecycle()
+    extra = ok(event("msg_1", "message.read", 3), at=0.35)
+    report = analyze([MSG], [q, s, d, extra], CTX)
+    assert report.diagnosis is None and report.failures("sequence") == []
+
+
+def test_a_final_event_reusing_an_earlier_sequence_is_kept_and_a_sequence_violation() -> None:
+    q, s, _ = lifecycle()
+    final = ok(event("msg_1", "message.delivery", 2), at=0.3)
+    report = analyze([MSG], [q, s, final], CTX)
+    assert report.complete  # the final event is not dropped as a "duplicate"
+    assert report.diagnosis is not None and report.diagnosis.cause == "sequence"
+    (reuse,) = report.failures("sequence")
+    assert reuse.title == "Two different events share one (messageId, sequence)"
+    assert "sequence 2 is used by message.sent and message.delivery" in reuse.detail
+    assert "inspect the delivery logs" not in report.diagnosis.next_action
+
+
+def test_two_different_bodies_of_one_event_type_under_one_sequence_are_a_violation() -> None:
+    q, s, d = lifecycle()
+    changed = ok(event("msg_1", "message.sent", 2, to="+15550000000"), at=0.25)
+    report = analyze([MSG], [q, s, changed, d], CTX)
+    assert "sequence 2 is used by message.sent and message.sent" in \
+        report.failures("sequence")[0].detail
 
 
 def test_a_missing_final_event_is_incomplete_naming_what_is_missing() -> None:
@@ -207,8 +248,9 @@ FAULT_DIAGNOSIS = {
     "webhook-hmac-body-only": "hmac-body-only",
     "webhook-missing-signature": "missing-headers",
     "webhook-sequence-regression": "sequence",
+    "webhook-sequence-reused-final": "sequence",
     "webhook-no-final-event": "incomplete",
-    "webhook-wrong-event-type": "malformed",
+    "webhook-wrong-event-type": "incomplete",
     "webhook-not-delivered": "no-requests",
     "webhook-malformed-event": "malformed",
     "patch-ignored": "override-ignored",
@@ -268,3 +310,15 @@ def test_a_target_gone_at_close_keeps_the_journal_and_warns(tmp_path: Path) -> N
     assert [f.title for f in rc.findings.warnings()] == [
         "The webhook override could not be restored"]
     session.override._disarm()  # this test's journal and atexit hook, not a real run's
+
+
+def test_a_final_reusing_a_sequence_over_http_is_kept_and_named(tmp_path: Path) -> None:
+    report, session, _ = simulated_run(tmp_path, ("webhook-sequence-reused-final",),
+                                       timeout=5.0)
+    assert report.complete, report.issues  # not swallowed as a "duplicate"
+    assert report.failures("incomplete") == []
+    assert "sequence 2 is used by message.sent and message.delivery" in \
+        report.failures("sequence")[0].detail
+    flagged = [d for d in session.deliveries() if d.sequence_reused]
+    assert [d.event_type for d in flagged] == ["message.delivery"]
+    assert not any(d.duplicate for d in session.deliveries())

@@ -181,6 +181,9 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "webhook-sequence-regression": (
         lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
         [("message.queued", 2), ("message.sent", 1), ("message.delivery", 3)]),
+    "webhook-sequence-reused-final": (
+        lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
+        [("message.queued", 1), ("message.sent", 2), ("message.delivery", 2)]),
     "webhook-no-final-event": (lambda a: [r.event["eventType"] for r in _events(a)],
                                ["message.queued", "message.sent"]),
     "webhook-wrong-event-type": (lambda a: _events(a)[-1].event["eventType"],
@@ -210,7 +213,7 @@ def test_fault_changes_the_behaviour(api: Api, receiver: Receiver, name: str) ->
 
 
 def test_catalog_is_well_formed() -> None:
-    assert len(FAULTS) == 45
+    assert len(FAULTS) == 46
     for name, fault in FAULTS.items():
         assert isinstance(fault, Fault) and fault.name == name
         assert fault.stage in STAGES

@@ -147,7 +147,28 @@ def test_a_duplicate_is_answered_200_recorded_and_flagged(listener: WebhookListe
     assert post_signed(listener.url, payload).status_code == 200
     first, second = listener.deliveries()
     assert not first.duplicate and second.duplicate
-    assert second.reason == "duplicate (messageId, sequence)"
+    assert second.reason == "duplicate (exact redelivery)"
+
+
+def test_a_redelivery_reserialized_is_still_a_duplicate(listener: WebhookListener) -> None:
+    payload = event("msg_r", "message.sent", 2)
+    assert post_signed(listener.url, json.dumps(payload).encode()).status_code == 200
+    spaced = json.dumps(dict(reversed(list(payload.items()))), indent=2).encode()
+    assert post_signed(listener.url, spaced).status_code == 200
+    assert [d.duplicate for d in listener.deliveries()] == [False, True]
+
+
+def test_a_different_event_under_a_used_sequence_is_kept_and_flagged(
+        listener: WebhookListener) -> None:
+    sent = event("msg_s", "message.sent", 2)
+    final = event("msg_s", "message.delivery", 2)
+    for payload in (sent, final, final, sent):
+        assert post_signed(listener.url, payload).status_code == 200
+    got = listener.deliveries()
+    assert [(d.event_type, d.duplicate, d.sequence_reused) for d in got] == [
+        ("message.sent", False, False), ("message.delivery", False, True),
+        ("message.delivery", True, False), ("message.sent", True, False)]
+    assert "already used this (messageId, sequence)" in got[1].reason
 
 
 def test_wait_for_returns_as_soon_as_the_predicate_holds(listener: WebhookListener) -> None:

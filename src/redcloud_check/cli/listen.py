@@ -107,7 +107,8 @@ class Printer:
         self.emit({"type": "delivery", "receivedAt": d.received_at, "eventType": d.event_type,
                    "messageId": d.message_id, "sequence": d.sequence, "verified": d.verified,
                    "status": d.status_returned, "reason": d.reason,
-                   "duplicate": d.duplicate, "warnings": list(d.warnings)},
+                   "duplicate": d.duplicate, "sequenceReused": d.sequence_reused,
+                   "warnings": list(d.warnings)},
                   f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
                   f"{d.message_id or '-':<20} seq {d.sequence if d.sequence is not None else '-'}"
                   f"  {verdict}{notes}")

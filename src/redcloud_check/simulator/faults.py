@@ -87,6 +87,8 @@ _CATALOG: tuple[Fault, ...] = (
     Fault("webhook-missing-signature", "webhooks", "webhooks carry no X-RedCloud-Signature"),
     Fault("webhook-sequence-regression", "webhooks",
           "message.sent carries a lower sequence than message.queued"),
+    Fault("webhook-sequence-reused-final", "webhooks",
+          "the final event reuses message.sent's sequence number"),
     Fault("webhook-no-final-event", "webhooks", "the lifecycle stops after message.sent"),
     Fault("webhook-wrong-event-type", "webhooks",
           'the final event is "message.delivered" instead of "message.delivery"'),

@@ -75,9 +75,10 @@ def lifecycle(to: str, faults: frozenset[str]) -> tuple[Step, ...]:
     if final_type == "message.delivery" and "webhook-wrong-event-type" in faults:
         final_type = "message.delivered"
     regress = "webhook-sequence-regression" in faults
+    final_sequence = 2 if "webhook-sequence-reused-final" in faults else 3
     steps = [Step("message.queued", "queued", 2 if regress else 1),
              Step("message.sent", "sent", 1 if regress else 2),
-             Step(final_type, outcome.status, 3, outcome.error())]
+             Step(final_type, outcome.status, final_sequence, outcome.error())]
     if "webhook-no-final-event" in faults:
         steps.pop()
     return tuple(steps)

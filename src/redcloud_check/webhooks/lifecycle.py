@@ -14,10 +14,11 @@ are missing or wrong, a `WebhookDiagnosis` says which of these it is:
     secret-mismatch    every signature failed with RC_WEBHOOK_SECRET
     malformed          verified events that break the event schema
     incomplete         some lifecycle events never arrived
-    sequence           sequences do not increase with lifecycle order
+    sequence           sequences do not increase with lifecycle order, or two different
+                       events share one (messageId, sequence)
     ids                messageId / data.messageId / externalReference do not match
 
-Public surface: `analyze`, `timeline`, `lifecycle_done`, `Issue`, `WebhookDiagnosis`,
+Public surface: `analyze`, `timeline`, `lifecycle_done`, `unlisted`, `Issue`, `WebhookDiagnosis`,
 `MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
 """
 
@@ -37,6 +38,7 @@ from redcloud_check.webhooks.listener import Delivery
 QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",
                                   "message.failed")
 FINALS = (DELIVERY, FAILED)
+LISTED = (QUEUED, SENT, DELIVERY, FAILED)  # the docs list events "such as" these
 RANK = {QUEUED: 0, SENT: 1, DELIVERY: 2, FAILED: 2}
 
 STEP5 = "1-quickstart.txt, Section 8 — Step 5: Receive Delivery Events"
@@ -50,7 +52,7 @@ SEQUENCE = STEP5 + " (queued, sent, then delivery or failed); DESIGN.md: webhook
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | ...
+    kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | unlisted
     severity: Severity
     title: str
     detail: str
@@ -80,8 +82,8 @@ class ReceiptContext:
 class MessageLifecycle:
     message_id: str
     external_reference: str
-    events: tuple[dict[str, Any], ...]  # verified, first copies, ordered by sequence
-    arrival: tuple[str, ...]  # event types in arrival order
+    events: tuple[dict[str, Any], ...]  # verified, no exact redeliveries, ordered by sequence
+    arrival: tuple[str, ...]  # event types in arrival order (unlisted types included)
     missing: tuple[str, ...]  # "message.queued", "message.sent", "a final event"
 
     @property
@@ -125,13 +127,26 @@ def _attributed_to(event: dict[str, Any]) -> str | None:
     return None
 
 
+def unlisted(event: dict[str, Any]) -> bool:
+    """An event whose type the docs do not list: recorded and shown, never judged (DESIGN.md:
+    unknown event types). A missing or non-string eventType is not unlisted but malformed."""
+    kind = event.get("eventType")
+    return isinstance(kind, str) and kind not in LISTED
+
+
+def _type_label(event: dict[str, Any]) -> str:
+    return str(event.get("eventType")) + (" (not a listed type)" if unlisted(event) else "")
+
+
 def _sequence_key(event: dict[str, Any]) -> float:
     seq = event.get("sequence")
     return float(seq) if isinstance(seq, int) and not isinstance(seq, bool) else float("inf")
 
 
 def _events_of(message_id: str, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
-    """Verified, accepted, first-copy events for `message_id`, in arrival order."""
+    """Verified, accepted events for `message_id` without exact redeliveries, in arrival
+    order. A different event that reuses a (messageId, sequence) is kept: it is judged by the
+    sequence check, never dropped."""
     return [d.event for d in deliveries
             if d.event is not None and d.accepted and not d.duplicate
             and _attributed_to(d.event) == message_id]
@@ -143,9 +158,10 @@ def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> Mess
     missing = [t for t in (QUEUED, SENT) if t not in types]
     if not types & set(FINALS):
         missing.append("a final event (message.delivery or message.failed)")
+    shown = [_type_label(e) for e in arrived]
     return MessageLifecycle(message.message_id, message.external_reference,
                             tuple(sorted(arrived, key=_sequence_key)),
-                            tuple(str(e.get("eventType")) for e in arrived), tuple(missing))
+                            tuple(shown), tuple(missing))
 
 
 def lifecycle_done(messages: Sequence[AcceptedMessage], *, final_only: bool = False
@@ -180,8 +196,19 @@ def _delivery_issues(deliveries: Sequence[Delivery]) -> list[Issue]:
     dupes = sum(1 for d in deliveries if d.duplicate)
     if dupes:
         issues.append(Issue("duplicate", "info", "Duplicate webhook deliveries",
-                            f"{dupes} repeat(s) of an already received (messageId, sequence), "
-                            "answered 200 and counted once", STEP5))
+                            f"{dupes} exact redelivery(ies) of an already received event "
+                            "(same messageId, sequence, eventType and body), answered 200 and "
+                            "counted once; delivery is at least once", STEP5 + "; DESIGN.md: "
+                            "webhook duplicates"))
+    others = Counter(str(d.event.get("eventType")) for d in deliveries
+                     if d.event is not None and d.accepted and not d.duplicate
+                     and unlisted(d.event))
+    if others:
+        shown = ", ".join(f"{kind} x{count}" for kind, count in sorted(others.items()))
+        issues.append(Issue("unlisted", "info", "Event types the docs do not list",
+                            f"{shown}: recorded and shown, not judged (the docs list events "
+                            "\"such as\" message.queued, message.sent, message.delivery and "
+                            "message.failed)", STEP5 + "; DESIGN.md: unknown event types"))
     return issues
 
 
@@ -191,7 +218,7 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
     stray: set[str] = set()
     for d in deliveries:
         event = d.event
-        if event is None or not d.accepted or d.duplicate:
+        if event is None or not d.accepted or d.duplicate or unlisted(event):
             continue
         mid = _attributed_to(event)
         label = f"{event.get('eventType')!s} seq {event.get('sequence')!s}"
@@ -226,6 +253,20 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
     return issues
 
 
+def _sequence_reuse(mid: str, events: Sequence[dict[str, Any]]) -> list[Issue]:
+    """Two different events under one (messageId, sequence): a sequence violation (only an
+    exact redelivery is a duplicate, and those never reach here)."""
+    by_sequence: dict[int, list[str]] = {}
+    for e in events:
+        seq = e.get("sequence")
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            by_sequence.setdefault(seq, []).append(str(e.get("eventType")))
+    return [Issue("sequence", "fail", "Two different events share one (messageId, sequence)",
+                  f"{mid}: sequence {seq} is used by {' and '.join(kinds)} (not an exact "
+                  "redelivery: the bodies differ)", SEQUENCE, mid)
+            for seq, kinds in sorted(by_sequence.items()) if len(kinds) > 1]
+
+
 def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     issues: list[Issue] = []
     mid = lc.message_id
@@ -233,19 +274,21 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
         issues.append(Issue("incomplete", "fail", "The message lifecycle is incomplete",
                             f"{mid}: missing {', '.join(lc.missing)}; received "
                             f"{', '.join(lc.arrival) or 'no verified event'}", STEP5, mid))
-    ranked = sorted((e for e in lc.events if e.get("eventType") in RANK),
-                    key=lambda e: (RANK[e["eventType"]], _sequence_key(e)))
+    listed = [e for e in lc.events if e.get("eventType") in RANK]
+    issues += _sequence_reuse(mid, listed)
+    ranked = sorted(listed, key=lambda e: (RANK[e["eventType"]], _sequence_key(e)))
     pairs = [f"{e['eventType']} {e.get('sequence')}" for e in ranked]
     keys = [_sequence_key(e) for e in ranked]
-    if any(b <= a for a, b in itertools.pairwise(keys)):
+    # Equal sequences are the reuse issue above; here: a later lifecycle step numbered lower.
+    if any(b < a for a, b in itertools.pairwise(keys)):
         issues.append(Issue("sequence", "fail",
                             "Sequences do not increase with the lifecycle order",
                             f"{mid}: {', '.join(pairs)}", SEQUENCE, mid))
-    repeated = [t for t, n in Counter(e.get("eventType") for e in lc.events).items() if n > 1]
+    repeated = [t for t, n in Counter(e.get("eventType") for e in listed).items() if n > 1]
     if repeated:
         issues.append(Issue("order", "info", "An event type arrived more than once",
                             f"{mid}: {', '.join(map(str, repeated))}", STEP5, mid))
-    by_sequence = [str(e.get("eventType")) for e in lc.events]
+    by_sequence = [_type_label(e) for e in lc.events]
     if list(lc.arrival) != by_sequence:
         issues.append(Issue("order", "info", "Events arrived out of sequence order",
                             f"{mid}: arrival {', '.join(lc.arrival)}", STEP5, mid))
@@ -304,7 +347,8 @@ def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle]
             ("malformed", "schema", "Compare the events with the documented payload."),
             ("incomplete", "incomplete", "Inspect webhook receipts; look for the missing "
                                          "events in the target's delivery logs."),
-            ("sequence", "sequence", "Sequences must increase queued < sent < final."),
+            ("sequence", "sequence", "Sequences must increase queued < sent < final, "
+                                     "and each (messageId, sequence) must name one event."),
             ("ids", "ids", "Events must carry the messageId and externalReference of the "
                            "send.")):
         if kind in fails:
@@ -338,7 +382,9 @@ def timeline(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> list[d
         if d.received_at < message.accepted_at - 1:
             continue
         if d.event is not None and _attributed_to(d.event) == message.message_id:
-            notes = (["duplicate"] if d.duplicate else []) + list(d.warnings)
+            notes = (["duplicate"] if d.duplicate else []) + (
+                ["reuses an earlier event's sequence"] if d.sequence_reused else []) + (
+                ["not a listed event type"] if unlisted(d.event) else []) + list(d.warnings)
             if not d.accepted:
                 notes.append(d.reason)
             rows.append({"eventType": d.event_type, "sequence": d.sequence, "verified": True,

@@ -10,7 +10,10 @@ accepted or rejected, as a `Delivery` saying why.
     signature mismatch                                    401
     timestamp outside tolerance                           401 in strict mode, else 200 + warning
     body not a JSON object (after verification)           400
-    duplicate (messageId, sequence)                       200, recorded as a duplicate
+    exact redelivery (same messageId, sequence, eventType  200, recorded as a duplicate
+      and body)
+    a different event reusing a (messageId, sequence)     200, recorded as sequence_reused
+                                                          (never dropped: stage 5 judges it)
 
 Waiting is event-driven: `wait_for(predicate, timeout)` wakes on every recorded delivery.
 Public surface: `WebhookListener`, `Delivery`, `MAX_BODY`, `DEFAULT_TOLERANCE_S`.
@@ -63,7 +66,8 @@ class Delivery:
     reason: str  # "signature ok", or why it was rejected
     status_returned: int
     event: dict[str, Any] | None = None  # parsed only once verified
-    duplicate: bool = False  # a repeat of an already recorded (messageId, sequence)
+    duplicate: bool = False  # an exact redelivery: same messageId, sequence, eventType, body
+    sequence_reused: bool = False  # a different event already used this (messageId, sequence)
     timestamp: str | None = None  # the X-RedCloud-Timestamp header as sent
     skew_s: float | None = None  # receipt time minus the timestamp, seconds
     signature_hint: str | None = None  # what a failing signature looks like it was computed over
@@ -127,7 +131,8 @@ class WebhookListener:
         self._port: int | None = None
         self._cond = threading.Condition()
         self._deliveries: list[Delivery] = []
-        self._seen: set[tuple[str, int]] = set()
+        # (messageId, sequence) -> digests of the distinct event bodies seen under it
+        self._seen: dict[tuple[str, int], set[bytes]] = {}
         self._subscribers: list[Subscriber] = []
         self._server: PromptServer | None = None
         self._thread: threading.Thread | None = None
@@ -229,17 +234,28 @@ class WebhookListener:
             with suppress(Exception):  # a subscriber's bug must never take the listener down
                 callback(delivery, raw_body if delivery.verified else b"")
 
-    def _first_time(self, event: dict[str, Any]) -> bool:
-        """False for a repeated (messageId, sequence); events without them are never dupes."""
+    def _identity(self, event: dict[str, Any]) -> tuple[bool, bool]:
+        """(duplicate, sequence_reused) for a verified event.
+
+        Only an exact redelivery (same messageId, sequence, eventType and body, compared as
+        canonical JSON) is a duplicate (DESIGN.md: webhook duplicates). A different event under
+        an already used (messageId, sequence) is kept and flagged. Events without a messageId
+        or an integer sequence are neither.
+        """
         message_id, sequence = event.get("messageId"), event.get("sequence")
         if not isinstance(message_id, str) or not isinstance(sequence, int) \
                 or isinstance(sequence, bool):
-            return True
+            return False, False
+        canonical = json.dumps(event, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
+        digest = hashlib.sha256(canonical.encode("utf-8")).digest()
         with self._cond:
-            if (message_id, sequence) in self._seen:
-                return False
-            self._seen.add((message_id, sequence))
-            return True
+            bodies = self._seen.setdefault((message_id, sequence), set())
+            if digest in bodies:
+                return True, False
+            reused = bool(bodies)
+            bodies.add(digest)
+            return False, reused
 
     # -- the ASGI app ----------------------------------------------------------------------
 
@@ -312,9 +328,12 @@ class WebhookListener:
             event = None
         if not isinstance(event, dict):
             return replace(base, status_returned=400, reason="body is not a JSON object"), raw
-        first = self._first_time(event)
-        return replace(base, event=event, status_returned=200, duplicate=not first,
-                       reason="signature ok" if first else "duplicate (messageId, sequence)"), raw
+        duplicate, reused = self._identity(event)
+        reason = ("duplicate (exact redelivery)" if duplicate else
+                  "signature ok; a different event already used this (messageId, sequence)"
+                  if reused else "signature ok")
+        return replace(base, event=event, status_returned=200, duplicate=duplicate,
+                       sequence_reused=reused, reason=reason), raw
 
     async def _read_limited(self, request: Request) -> bytes | None:
         """The raw body, or None once it is known to exceed `max_body` (reading stops)."""
