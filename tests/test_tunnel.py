@@ -95,6 +95,33 @@ def test_ngrok_end_to_end_through_the_fake_agent(agent: Path,
     tunnel.close()  # idempotent
 
 
+@pytest.mark.parametrize("token_in_environment", [False, True])
+def test_the_authtoken_reaches_the_agent_only_through_its_private_config_file(
+        agent: Path, listener: WebhookListener, monkeypatch: pytest.MonkeyPatch,
+        token_in_environment: bool) -> None:
+    # pyngrok's PyngrokConfig falls back to $NGROK_AUTHTOKEN and would then pass it as
+    # `--authtoken` on the agent's command line: that route must stay closed too.
+    if token_in_environment:
+        monkeypatch.setenv("NGROK_AUTHTOKEN", TOKEN)
+    else:
+        monkeypatch.delenv("NGROK_AUTHTOKEN", raising=False)
+    tunnel = Tunnel(settings(RC_TUNNEL="ngrok", RC_NGROK_PATH=str(agent),
+                             NGROK_AUTHTOKEN=TOKEN))
+    try:
+        tunnel.open(listener.url)
+        assert tunnel.agent_pid is not None
+        cmdline = Path(f"/proc/{tunnel.agent_pid}/cmdline").read_bytes()  # what `ps` shows
+        assert TOKEN.encode() not in cmdline
+    finally:
+        tunnel.close()
+    (start,) = [s for s in fake_ngrok.starts(agent.parent) if "start" in s["argv"]]
+    assert not any(TOKEN in arg for arg in start["argv"])  # type: ignore[union-attr]
+    assert "--authtoken" not in start["argv"]  # type: ignore[operator]
+    assert start["config_mode"] == 0o600
+    config = Path(str(start["config"]))
+    assert not config.exists() and not config.parent.exists()  # removed on close
+
+
 def test_a_missing_authtoken_names_ngrok_authtoken(agent: Path) -> None:
     tunnel = Tunnel(settings(RC_TUNNEL="ngrok", RC_NGROK_PATH=str(agent)))
     with pytest.raises(TunnelError, match="NGROK_AUTHTOKEN is not set"):

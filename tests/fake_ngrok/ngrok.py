@@ -16,6 +16,9 @@
     ngrok version | --version            "ngrok version 3.99.0-fake"
     ngrok config add-authtoken TOKEN     "Authtoken saved to configuration file: ..."
 
+With FAKE_NGROK_RECORD set, every invocation appends one JSON line to that file: its argv, and
+its --config file's path and permission bits as found at start (or null).
+
 Standard library only, so any Python 3 runs it. The token is never printed.
 """
 
@@ -188,8 +191,19 @@ def has_authtoken(args: list[str]) -> str | None:
     if not token and config and os.path.exists(config):
         with open(config, encoding="utf-8") as handle:
             found = re.search(r"authtoken:\s*(\S+)", handle.read())
-        token = found.group(1) if found else None
+        token = found.group(1).strip("'\"") if found else None
     return token
+
+
+def record(args: list[str]) -> None:
+    """Append what this invocation was given to $FAKE_NGROK_RECORD, when set."""
+    path = os.environ.get("FAKE_NGROK_RECORD")
+    if not path:
+        return
+    config = option(args, "--config")
+    mode = os.stat(config).st_mode & 0o777 if config and os.path.exists(config) else None
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"argv": args, "config": config, "config_mode": mode}) + "\n")
 
 
 def start(args: list[str]) -> int:
@@ -224,6 +238,7 @@ def start(args: list[str]) -> int:
 
 
 def main(args: list[str]) -> int:
+    record(args)
     command = next((a for a in args if not a.startswith("-")), None)
     if command in ("version",) or "--version" in args or "-v" in args:
         print("ngrok version 3.99.0-fake", flush=True)

@@ -9,9 +9,10 @@
 
 ngrok runs through pyngrok (>= 9) with the agent binary at RC_NGROK_PATH (or `ngrok` on
 PATH): nothing is ever downloaded at run time. The authtoken comes from NGROK_AUTHTOKEN; its
-value never appears in an error, a log or a file of ours (pyngrok hands it to the agent on
-its command line, as the ngrok docs' `--authtoken` flag). The agent's config lives in a
-temporary directory removed on close; close() disconnects the tunnel and kills the agent.
+value never appears in an error, a log or a file of ours, nor on the agent's command line
+(which any local user can read with `ps`): it goes only into the agent's own config file
+(`agent.authtoken`, mode 0600, in a private temporary directory), passed by path
+(`--config`). close() disconnects the tunnel, kills the agent and removes that directory.
 
 Public surface: `Exposure`, `Tunnel`, `tunnel_kind`, `preflight`.
 """
@@ -77,6 +78,16 @@ def _with_path(base: str, path: str) -> str:
     return base if urlsplit(base).path not in ("", "/") else base.rstrip("/") + path
 
 
+def _private_config(directory: str, token: str) -> str:
+    """Write the agent's config holding `token` at `directory`/ngrok.yml, mode 0600."""
+    from pyngrok import installer
+
+    path = os.path.join(directory, "ngrok.yml")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private before filled
+    installer.install_default_config(path, {"agent": {"authtoken": token}})
+    return path
+
+
 class Tunnel:
     """Opens the exposure for a listener on `local_port`; close() is idempotent."""
 
@@ -126,9 +137,11 @@ class Tunnel:
         from pyngrok.exception import PyngrokError
 
         self._tmpdir = tempfile.TemporaryDirectory(prefix="redcloud-ngrok-")
-        config = conf.PyngrokConfig(
-            ngrok_path=agent, auth_token=token, startup_timeout=15,
-            config_path=os.path.join(self._tmpdir.name, "ngrok.yml"))
+        config = conf.PyngrokConfig(ngrok_path=agent, startup_timeout=15,
+                                    config_path=_private_config(self._tmpdir.name, token))
+        # PyngrokConfig falls back to $NGROK_AUTHTOKEN, which pyngrok would put on the agent's
+        # command line as `--authtoken`: the config file carries it instead.
+        config.auth_token = None
         self._config = config
         try:
             tunnel = ngrok.connect(addr, "http", pyngrok_config=config)
