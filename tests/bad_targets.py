@@ -58,12 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def bad_target(mode: str) -> Iterator[str]:
-    """A server on 127.0.0.1:0 that misbehaves in `mode`; yields its base URL."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
-    release = threading.Event()
-    handler = type("Handler", (_Handler,), {"mode": mode, "release": release})
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1:0 in a thread; yields the base URL, stops on exit."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -71,9 +67,22 @@ def bad_target(mode: str) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        release.set()
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def bad_target(mode: str) -> Iterator[str]:
+    """A server on 127.0.0.1:0 that misbehaves in `mode`; yields its base URL."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+    release = threading.Event()
+    handler = type("Handler", (_Handler,), {"mode": mode, "release": release})
+    with serve(handler) as url:
+        try:
+            yield url
+        finally:
+            release.set()
 
 
 def closed_port_url() -> str:

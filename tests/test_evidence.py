@@ -148,7 +148,7 @@ def test_send_without_idempotency_key_is_not_retried(client: ApiClient) -> None:
                               "media": [{"byteLength": 1, "fileName": "a"}], "urgent": True,
                               "ratio": 0.5, "ref": None})
     bundle = build_bundle(_check("send", "test_send"), _failure(ex), exchanges=[ex],
-                          secrets=_secrets(client), replay=client.replay)
+                          secrets=_secrets(client), replay=client.replay, embedded=True)
     esc = bundle["escalation"]
     assert esc["reproduces"]["retried"] is False
     assert esc["reproduces"]["note"] == ("not retried: a send without Idempotency-Key could "
@@ -161,11 +161,13 @@ def test_send_without_idempotency_key_is_not_retried(client: ApiClient) -> None:
     assert bundle["diagnosis"]["id"] == "send-400-invalid-request"
 
 
-def test_send_with_idempotency_key_is_retried_and_message_id_kept(client: ApiClient) -> None:
+def test_keyed_send_to_the_embedded_simulator_is_retried_and_message_id_kept(
+        client: ApiClient) -> None:
     ex = client.request("POST", "/api/core/messages/send", json={"to": ["+15551234567"]},
                         headers={"Idempotency-Key": "k1"})
     bundle = build_bundle(_check("send", "test_partial"), _failure(ex), exchanges=[ex],
-                          secrets={}, replay=client.replay, accepted_ids=["msg_1", "msg_2"])
+                          secrets={}, replay=client.replay, accepted_ids=["msg_1", "msg_2"],
+                          embedded=True)
     esc = bundle["escalation"]
     assert esc["reproduces"]["retried"] is True and Target.hits["/api/core/messages/send"] == 2
     assert esc["messageId"] == "msg_1" and esc["messageIds"] == ["msg_1", "msg_2"]
@@ -184,23 +186,27 @@ def test_inconsistent_outcome_is_reported(client: ApiClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "headers", "safe", "why"),
+    ("method", "path", "headers", "embedded", "safe", "why"),
     [
-        ("GET", "/api/core/numbers", {}, True, "GET is read-only"),
-        ("HEAD", "/x", {}, True, "HEAD is read-only"),
-        ("POST", "/api/auth/token", {}, True, "a token request"),
-        ("POST", "/api/core/numbers/search", {}, True, "search"),
-        ("POST", "/api/core/messages/send", {"idempotency-key": "k"}, True, "Idempotency-Key"),
-        ("POST", "/api/core/messages/send", {}, False, "could create a duplicate message"),
-        ("PATCH", "/api/core/numbers/num_abc123", {}, False, "PATCH changes number settings"),
-        ("DELETE", "/x", {}, False, "may change state"),
+        ("GET", "/api/core/numbers", {}, False, True, "GET is read-only"),
+        ("HEAD", "/x", {}, False, True, "HEAD is read-only"),
+        ("POST", "/api/auth/token", {}, False, True, "a token request"),
+        ("POST", "/api/core/numbers/search", {}, False, True, "search"),
+        ("POST", "/api/core/messages/send", {"idempotency-key": "k"}, True, True,
+         "Idempotency-Key"),
+        ("POST", "/api/core/messages/send", {}, True, False, "could create a duplicate message"),
+        ("POST", "/api/core/messages/send", {"idempotency-key": "k"}, False, False, "a send"),
+        ("POST", "/api/core/messages/send", {}, False, False, "a send"),
+        ("PATCH", "/api/core/numbers/num_abc123", {}, False, False,
+         "PATCH changes number settings"),
+        ("DELETE", "/x", {}, False, False, "may change state"),
     ],
 )
-def test_replay_policy(method: str, path: str, headers: dict[str, str], safe: bool,
-                       why: str) -> None:
+def test_replay_policy(method: str, path: str, headers: dict[str, str], embedded: bool,
+                       safe: bool, why: str) -> None:
     ex = Exchange(method=method, url=f"http://h{path}", request_headers=headers,
                   request_body=None, started_at=0, timings=Timings(total=0))
-    got_safe, got_why = replay_policy(ex)
+    got_safe, got_why = replay_policy(ex, embedded=embedded)
     assert got_safe is safe and why in got_why
 
 

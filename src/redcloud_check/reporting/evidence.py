@@ -7,8 +7,10 @@ shape without secrets, token freshness, whether it reproduces, messageId), the r
 exchanges, a curl repro and the diagnosis. It is redacted before it is returned.
 
 Reproduce policy: the failing request is sent ONCE more only where that is safe (GET/HEAD,
-POST /api/auth/token, POST /api/core/numbers/search, sends that carry an Idempotency-Key);
-otherwise the bundle says why it was not retried.
+POST /api/auth/token, POST /api/core/numbers/search; a send that carries an Idempotency-Key
+only to the embedded simulator); otherwise the bundle says why it was not retried. A send to
+a remote target (anything but the embedded simulator) is never sent again, keyed or not: a
+target whose idempotency is broken would queue one more real message ("not retried: a send").
 
 Public surface: `CheckInfo`, `build_bundle`, `named_secrets`, `failing_exchange`,
 `payload_shape`, `replay_policy`, `reproduce`, `exchange_record`, `error_code`, `iso_utc`.
@@ -127,8 +129,14 @@ def _header(exchange: Exchange, name: str) -> str | None:
     return next((v for k, v in exchange.request_headers.items() if k.lower() == name), None)
 
 
-def replay_policy(exchange: Exchange | None) -> tuple[bool, str]:
-    """(safe to send once more, why)."""
+SEND_PATH = "/api/core/messages/send"
+REMOTE_SEND = ("a send (never sent twice to a remote target: a broken idempotency there "
+               "would queue one more real message)")
+
+
+def replay_policy(exchange: Exchange | None, *, embedded: bool = False) -> tuple[bool, str]:
+    """(safe to send once more, why). `embedded`: the target is the embedded simulator;
+    anything else is remote, where no send is ever repeated."""
     if exchange is None:
         return False, "no HTTP request was recorded for this check"
     if exchange.error_kind == "timeout":
@@ -138,7 +146,9 @@ def replay_policy(exchange: Exchange | None) -> tuple[bool, str]:
         return True, f"{method} is read-only"
     if method == "POST" and path in SAFE_POSTS:
         return True, SAFE_POSTS[path]
-    if method == "POST" and path == "/api/core/messages/send":
+    if method == "POST" and path == SEND_PATH:
+        if not embedded:
+            return False, REMOTE_SEND
         if _header(exchange, "idempotency-key"):
             return True, ("the same Idempotency-Key and payload return the stored response "
                           "(4-sending-messages.txt, Idempotency behavior)")
@@ -160,11 +170,10 @@ def _describe(outcome: Mapping[str, Any]) -> str:
     return f"HTTP {outcome['status']}{code}"
 
 
-def reproduce(exchange: Exchange | None,
-              replay: Callable[[Exchange], Exchange] | None) -> tuple[dict[str, Any],
-                                                                      Exchange | None]:
+def reproduce(exchange: Exchange | None, replay: Callable[[Exchange], Exchange] | None, *,
+              embedded: bool = False) -> tuple[dict[str, Any], Exchange | None]:
     """Send the failing request once more where safe; compare status and error code."""
-    safe, why = replay_policy(exchange)
+    safe, why = replay_policy(exchange, embedded=embedded)
     result: dict[str, Any] = {"retried": False, "consistent": None, "policy": why,
                               "first": _outcome(exchange) if exchange else None,
                               "replay": None, "note": f"not retried: {why}"}
@@ -271,11 +280,12 @@ def _observation(kind: str, check: CheckInfo, error: BaseException, ex: Exchange
 def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[Exchange],
                  secrets: Mapping[str, str], accepted_ids: Sequence[str] = (),
                  replay: Callable[[Exchange], Exchange] | None = None,
-                 timeout: float | None = None) -> dict[str, Any]:
-    """The redacted escalation bundle for one failed check."""
+                 timeout: float | None = None, embedded: bool = False) -> dict[str, Any]:
+    """The redacted escalation bundle for one failed check. `embedded`: the target is the
+    embedded simulator (a keyed send may then be replayed); by default it is remote."""
     kind, failure = _failure(error)
     ex = failing_exchange(error, exchanges)
-    repro, again = reproduce(ex, replay) if kind != "suite_error" else (
+    repro, again = reproduce(ex, replay, embedded=embedded) if kind != "suite_error" else (
         {"retried": False, "consistent": None, "policy": "a bug in the suite",
          "first": None, "replay": None, "note": "not retried: a bug in the suite"}, None)
     recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else [])]

@@ -149,7 +149,8 @@ class ReportPlugin:
                 exchanges=rc.recorder.for_check(item.nodeid) if rc is not None else [],
                 secrets=secrets, accepted_ids=accepted,
                 replay=rc.client.replay if rc is not None else None,
-                timeout=rc.settings.timeout if rc is not None else None)
+                timeout=rc.settings.timeout if rc is not None else None,
+                embedded=rc.settings.embedded if rc is not None else False)
             if timelines:
                 bundle["timeline"] = timelines
             self.bundles.append(bundle)
