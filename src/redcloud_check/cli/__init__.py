@@ -65,7 +65,8 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     code = int(pytest.main(argv))
     reports = Path(os.environ.get("RC_REPORTS_DIR") or "reports").resolve()
     shown = [("HTML report", "report.html"), ("Escalation bundle", "escalation.json"),
-             ("Ticket text", "escalation.md"), ("JUnit XML", "junit.xml")]
+             ("Ticket text", "escalation.md"), ("JUnit XML", "junit.xml"),
+             ("HTTP archive (HAR 1.2)", "exchanges.har")]
     lines = [f"{what}: {reports / name}" for what, name in shown
              if (reports / name).is_file()]
     if lines:

@@ -272,6 +272,22 @@ class ReportPlugin:
                                       self.bundles, secrets)
             write_escalation(self.reports_dir(), doc, secrets)
         self._guard("escalation.json", write)
+        self._guard("exchanges.har", self._write_har)
+
+    def _write_har(self) -> None:
+        rc = self.context()
+        if rc is None:
+            return
+        from redcloud_check.reporting.har import har_document, write_har
+
+        def stage_of(nodeid: str | None) -> str | None:
+            info = self.meta.get(nodeid or "")
+            return info.stage if info is not None else None
+
+        secrets = self.secrets()
+        doc = har_document(rc.recorder.all(), secrets=secrets, stage_of=stage_of,
+                           creator_version=summarize_versions()["redcloud-check"])
+        write_har(self.reports_dir(), doc, secrets)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
