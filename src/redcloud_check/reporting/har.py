@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.files import atomic_write
 from redcloud_check.core.redaction import Secrets, redact, redact_headers
-from redcloud_check.reporting.evidence import iso_utc
+from redcloud_check.core.timefmt import iso_utc
 
 __all__ = ["HAR_NAME", "har_document", "write_har"]
 
@@ -128,9 +129,7 @@ def har_document(exchanges: Sequence[Exchange], *, secrets: Secrets,
 
 def write_har(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets) -> Path:
     """Write exchanges.har (redacted again on the way out); returns its path."""
-    from redcloud_check.cli.probe import write_atomically
-
     path = reports_dir / HAR_NAME
-    write_atomically(path, json.dumps(redact(dict(doc), secrets), indent=1,
+    atomic_write(path, json.dumps(redact(dict(doc), secrets), indent=1,
                                       ensure_ascii=False))
     return path
