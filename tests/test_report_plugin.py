@@ -302,3 +302,36 @@ def test_latency_chart_groups_by_stage() -> None:
                                    ("whoami", "GET /api/core/whoami", 2.5)])
     assert out.count("<rect") == 3 and ">token</text>" in out and ">whoami</text>" in out
     assert "&lt;2&gt;" in out
+
+
+BROKEN_SUBSCRIBER = '''
+import httpx
+import pytest
+from redcloud_check.webhooks.session import WebhookSession
+
+
+@pytest.mark.rc_stage("webhooks")
+def test_listener_runs(rc):
+    """The webhook listener answers; a subscriber of ours is broken."""
+    session = WebhookSession(rc)
+    rc.webhooks = session
+    session.listener.start()
+    session.listener.subscribe(lambda delivery, raw: {}["bug in a subscriber"])
+    assert httpx.post(session.listener.url, content=b"{}", trust_env=False).status_code == 400
+    session.close()
+'''
+
+
+def test_a_listener_handler_error_is_the_tools_error_not_the_apis(
+        pytester: pytest.Pytester, simulator: Simulator) -> None:
+    reports = pytester.path / "reports"
+    pytester.makeconftest(CONFTEST.format(base=simulator.base_url, reports=str(reports)))
+    pytester.makepyfile(test_checks=BROKEN_SUBSCRIBER)
+    result = pytester.runpytest_inprocess(f"--junitxml={reports / 'junit.xml'}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "redcloud-check internal error (a bug in redcloud-check, not the API): webhook "
+        "listener: HandlerError: 1 error(s) in the webhook listener while serving: "
+        "KeyError: 'bug in a subscriber'"])
+    doc = json.loads((reports / "escalation.json").read_text())
+    assert doc["bundles"] == [] and doc["summary"]["counts"]["failed"] == 0

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redcloud_check.core.errors import HandlerError, RedcloudCheckError
 from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from redcloud_check.webhooks.listener import MAX_BODY, WebhookListener
 
@@ -23,12 +24,14 @@ from .webhook_support import SECRET, event, post_signed, signed_headers
 def listener() -> Iterator[WebhookListener]:
     with WebhookListener(SECRET) as started:
         yield started
+    started.check_handler_errors()  # no bug of ours hid behind any answer
 
 
 @pytest.fixture(scope="module")
 def shared_listener() -> Iterator[WebhookListener]:
     with WebhookListener(SECRET) as started:
         yield started
+    started.check_handler_errors()
 
 
 def test_a_signed_event_is_accepted_verified_and_recorded(listener: WebhookListener) -> None:
@@ -199,6 +202,14 @@ def test_subscribers_get_the_raw_body_only_when_verified(listener: WebhookListen
     assert httpx.post(listener.url, content=raw,
                       headers=signed_headers(raw, "forged")).status_code == 401
     assert seen == [(True, raw), (False, b"")]
+    # ... but its error is never swallowed: it is raised as the tool's own at the end.
+    assert [type(e) for e in listener.handler_errors] == [ZeroDivisionError] * 2
+    with pytest.raises(HandlerError, match=r"2 error\(s\) in the webhook listener while "
+                       r"serving: ZeroDivisionError: division by zero") as raised:
+        listener.check_handler_errors()
+    assert isinstance(raised.value, RedcloudCheckError)
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+    listener.clear_handler_errors()
 
 
 def test_the_listener_answers_a_burst_quickly(listener: WebhookListener) -> None:

@@ -190,4 +190,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     printer.emit({"type": "stopped", **counts},
                  f"Stopped. {counts['received']} request(s), {counts['verified']} verified"
                  + (f", {counts['forwarded']} forwarded" if args.forward_to else "") + ".")
+    try:
+        listener.check_handler_errors()
+    except RedcloudCheckError as error:
+        print(f"redcloud-check listen: internal error (a bug in redcloud-check, not the "
+              f"sender): {error}", file=sys.stderr)
+        return 1
     return 0

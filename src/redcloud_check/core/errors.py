@@ -6,7 +6,8 @@ apart from "the tool broke"):
     RedcloudCheckError            the tool cannot do its job (not a finding about the API)
     ├── ConfigError               a setting is missing or malformed; names the setting
     ├── TargetUnreachable         no HTTP answer at all (refused, DNS, timeout, TLS)
-    └── TunnelError               the public tunnel for the webhook listener failed
+    ├── TunnelError               the public tunnel for the webhook listener failed
+    └── HandlerError              code of ours raised while our server was serving (a bug)
 
     CheckFailure (AssertionError) the target breaks a rule the docs state
                                   keyword-only: title, expected, actual, clause, ...
@@ -17,6 +18,7 @@ severity "warning" or "info" (see `redcloud_check.core.findings`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -49,6 +51,20 @@ class TargetUnreachable(RedcloudCheckError):
 
 class TunnelError(RedcloudCheckError):
     """The public tunnel for the webhook listener could not be opened."""
+
+
+class HandlerError(RedcloudCheckError):
+    """Code of ours raised while one of our servers was serving (the webhook listener's
+    subscribers, a crashed server loop): a bug in redcloud-check, raised at the end of the
+    run by `check_handler_errors()` as pytest-httpserver does. `errors` holds them all."""
+
+    def __init__(self, server: str, errors: Sequence[BaseException]) -> None:
+        self.server = server
+        self.errors = tuple(errors)
+        shown = "; ".join(f"{type(e).__name__}: {e}" for e in self.errors[:3])
+        more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+        super().__init__(f"{len(self.errors)} error(s) in the {server} while serving: "
+                         f"{shown}{more}")
 
 
 class CheckFailure(AssertionError):

@@ -1,24 +1,54 @@
-"""A uvicorn server that stops at once when told to, from any thread.
+"""The one loopback HTTP server runner: an ASGI app on uvicorn in a daemon thread.
 
-uvicorn checks `should_exit` every 0.1 s; the suite stops two servers (the simulator and
-the webhook listener) at the end of every run, so that poll alone cost up to 0.2 s of a
-~1.2 s run. `request_exit()` wakes the main loop immediately, and `shutdown()` drains
-connections as soon as they close instead of uvicorn's fixed 0.1 s grace sleep.
+`HTTPServerBase` is what pytest-httpserver's class of the same name is to its servers: the
+webhook listener and the simulator subclass it and supply only `application()`. It
+
+* binds before serving (port 0 = any free port; the bound one is `port`), so a port that is
+  taken raises OSError from `start()` at once;
+* returns from `start()` once uvicorn has finished its start-up (event-driven, no polling);
+* stops at once: `PromptServer` wakes uvicorn's main loop instead of waiting for its 0.1 s
+  poll, and drains connections every 5 ms instead of uvicorn's fixed 0.1 s grace sleep;
+* never swallows an error of ours: `handler_errors` collects what code of ours raised while
+  serving (a subscriber, a crashed server loop), and `check_handler_errors()` raises it at
+  the end of the run as the tool's own error (`HandlerError`), never a finding about the API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import threading
 import time
+from typing import Any, TypeVar
 
 import uvicorn
+from starlette.types import ASGIApp
+
+from redcloud_check.core.errors import HandlerError
+from redcloud_check.core.urls import http_url
+
+__all__ = ["HTTPServerBase", "PromptServer"]
+
+S = TypeVar("S", bound="HTTPServerBase")
 
 
 class PromptServer(uvicorn.Server):
+    """uvicorn's Server that says when its start-up is over and stops without polling."""
+
     _wake: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()  # set once start-up succeeded or gave up
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
 
     async def main_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -58,3 +88,137 @@ class PromptServer(uvicorn.Server):
         if loop is not None and wake is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(wake.set)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); OSError when it cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections; with proto 0
+    # it does not, and Nagle delays every response body by ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class HTTPServerBase:
+    """Serves `application()` on host:port in a daemon thread; start() / stop(), idempotent.
+
+    Subclasses supply `application()`, and may add uvicorn options (`uvicorn_options`) and
+    work to do on the server thread before it serves (`before_serving`).
+    """
+
+    name = "HTTP server"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: PromptServer | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self.handler_errors: list[BaseException] = []
+
+    # -- what a subclass supplies ----------------------------------------------------------
+
+    def application(self) -> ASGIApp:
+        raise NotImplementedError
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        return {}
+
+    def before_serving(self) -> None:
+        """Runs on the server thread before uvicorn starts."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError(f"the {self.name} is not started")
+        return self._port
+
+    def url_for(self, path: str = "") -> str:
+        return http_url(self.host, self.port, path)
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self: S, timeout: float = 10.0) -> S:
+        """Bind (OSError if it cannot) and serve; returns once serving. No-op if running."""
+        if self._thread is not None:
+            return self
+        sock = bind(self.host, self._requested_port)
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(self.application(), log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=2,
+                                **self.uvicorn_options())
+        server = PromptServer(config)
+        self._startup_error = None
+        self._server = server
+        self._thread = threading.Thread(target=self._serve, args=(server, sock), daemon=True,
+                                        name=f"{self.name}:{self._port}")
+        self._thread.start()
+        if not server.ready.wait(timeout) or not server.started:
+            error = self._startup_error
+            self.stop()
+            raise RuntimeError(f"the {self.name} did not start: "
+                               f"{error!r}" if error else f"the {self.name} did not start")
+        return self
+
+    def _serve(self, server: PromptServer, sock: socket.socket) -> None:
+        try:
+            self.before_serving()
+            server.run(sockets=[sock])
+        except BaseException as error:  # the server thread must not die silently
+            if server.started:
+                self.handler_errors.append(error)  # reported by check_handler_errors()
+            else:
+                self._startup_error = error  # reported by start()
+        finally:
+            sock.close()
+            server.ready.set()  # never leave start() waiting
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread (up to `timeout`); no-op if not running."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.request_exit()
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        self._server = self._thread = None
+
+    def run_until_signal(self) -> None:
+        """Serve until SIGINT or SIGTERM (call from the main thread), then stop."""
+        stopping = threading.Event()
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in handled}
+        try:
+            stopping.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+
+    def __enter__(self: S) -> S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- errors of ours while serving -------------------------------------------------------
+
+    def check_handler_errors(self) -> None:
+        """Raise HandlerError for what code of ours raised while serving (first as cause)."""
+        errors = list(self.handler_errors)
+        if errors:
+            raise HandlerError(self.name, errors) from errors[0]
+
+    def clear_handler_errors(self) -> None:
+        self.handler_errors.clear()

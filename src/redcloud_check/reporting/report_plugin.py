@@ -16,8 +16,9 @@ What it does:
   (terminal, junit.xml, report.html);
 * junit.xml exists after every run (a fallback is written if pytest's junitxml wrote none).
 
-The plugin never breaks a run: its own errors are collected and shown in the terminal
-summary as bugs in redcloud-check.
+The plugin never breaks a run: its own errors, and those our webhook listener's handlers
+raised (`check_handler_errors`), are collected and shown in the terminal summary as bugs in
+redcloud-check, never as findings about the API.
 """
 
 from __future__ import annotations
@@ -68,10 +69,7 @@ class ReportPlugin:
     # --- helpers ------------------------------------------------------------------------
 
     def context(self) -> Any:
-        try:
-            return self._get_context()
-        except Exception:  # a context getter must never break reporting
-            return None
+        return self._get_context()
 
     def secrets(self) -> dict[str, str]:
         rc = self.context()
@@ -271,6 +269,7 @@ class ReportPlugin:
             doc = escalation_document(self._run(int(exitstatus)), self.summary(),
                                       self.bundles, secrets)
             write_escalation(self.reports_dir(), doc, secrets)
+        self._guard("webhook listener", self._check_handler_errors)
         self._guard("escalation.json", write)
         self._guard("exchanges.har", self._write_har)
 
@@ -288,6 +287,15 @@ class ReportPlugin:
         doc = har_document(rc.recorder.all(), secrets=secrets, stage_of=stage_of,
                            creator_version=summarize_versions()["redcloud-check"])
         write_har(self.reports_dir(), doc, secrets)
+
+    def _check_handler_errors(self) -> None:
+        """What our webhook listener's handlers raised during the run: the tool's own error,
+        shown as an internal error, never a finding about the API."""
+        from redcloud_check.webhooks.session import WebhookSession
+
+        rc = self.context()
+        if rc is not None and isinstance(rc.webhooks, WebhookSession):
+            rc.webhooks.check_handler_errors()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 
 from redcloud_check.simulator.faults import describe_faults, validate_faults
 
@@ -55,39 +54,30 @@ def run(args: argparse.Namespace) -> int:
     if args.list_faults:
         print(describe_faults())
         return 0
-    from redcloud_check.core.urls import http_url
-    from redcloud_check.simulator.runtime import Runtime
-    from redcloud_check.simulator.seed import SeedError, load_seed
-    from redcloud_check.simulator.server import build_server
-    from redcloud_check.simulator.state import SimConfig, SimState
-    from redcloud_check.simulator.webhooks import Deliverer
+    from redcloud_check.simulator.seed import SeedError
+    from redcloud_check.simulator.server import Simulator
 
     try:
-        state = SimState(load_seed(args.seed), validate_faults(args.fault))
+        simulator = Simulator(host=args.host, port=args.port, seed=args.seed,
+                              faults=validate_faults(args.fault), token_ttl=args.token_ttl,
+                              latency_ms=args.latency_ms,
+                              allow_webhook_hosts=args.allow_webhook_host)
     except (ValueError, SeedError) as error:
         print(f"redcloud-check simulate: {error}", file=sys.stderr)
         return 2
-    config = SimConfig(token_ttl=args.token_ttl, latency_ms=args.latency_ms,
-                       allow_webhook_hosts=frozenset(h.lower() for h in args.allow_webhook_host))
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log = logging.getLogger("redcloud_check.simulator")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    def ready(port: int) -> None:
-        print("\n".join(_banner(http_url(args.host, port), args.seed is not None)), flush=True)
-        if state.faults:
-            print(f"  faults: {', '.join(sorted(state.faults))}", flush=True)
-
-    rt = Runtime(state, config, Deliverer(state, config))
-    server = build_server(rt, args.host, args.port, threading.Event(), ready)
     try:
-        server.run()  # uvicorn handles SIGINT/SIGTERM in the main thread
-    except SystemExit as exit_:  # uvicorn exits 1 when it cannot bind
-        print(f"redcloud-check simulate: could not listen on {args.host}:{args.port}",
-              file=sys.stderr)
-        return int(exit_.code or 1)
-    except KeyboardInterrupt:
-        pass
+        simulator.start()
+    except RuntimeError as error:  # the port is taken, or the host cannot be bound
+        print(f"redcloud-check simulate: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(_banner(simulator.base_url, args.seed is not None)), flush=True)
+    if simulator.faults:
+        print(f"  faults: {', '.join(sorted(simulator.faults))}", flush=True)
+    simulator.run_until_signal()  # Ctrl-C or SIGTERM: a graceful stop
     print("simulator stopped", flush=True)
     return 0

@@ -5,24 +5,20 @@
         sim.wait_deliveries_idle(5)
         sim.deliveries  # every webhook attempt
 
-Readiness is event-driven: the server sets a threading.Event once its socket is bound.
+Serving is `core.http_server.HTTPServerBase`'s: bound before it serves, ready when
+`start()` returns (event-driven), stopped at once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import uvicorn
+from starlette.types import ASGIApp
 
-from redcloud_check.core.http_server import PromptServer
-from redcloud_check.core.urls import http_url
+from redcloud_check.core.http_server import HTTPServerBase
 from redcloud_check.simulator.app import build_app
 from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.seed import load_seed
@@ -30,55 +26,7 @@ from redcloud_check.simulator.state import DeliveryAttempt, RequestRecord, SimCo
 from redcloud_check.simulator.webhooks import Deliverer
 
 
-class _Server(PromptServer):
-    """A uvicorn server that reports when it is listening (or has given up)."""
-
-    def __init__(self, config: uvicorn.Config, ready: threading.Event,
-                 on_ready: Callable[[int], None] | None = None) -> None:
-        super().__init__(config)
-        self.ready = ready
-        self.on_ready = on_ready
-
-    async def startup(self, sockets: Any = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-            if self.started and self.on_ready is not None:
-                self.on_ready(self.bound_port())
-        finally:
-            self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Ctrl-C / SIGTERM stop the server gracefully and the process exits normally
-        (uvicorn would re-raise the signal after shutdown). Main thread only."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        original = {sig: signal.signal(sig, self.handle_exit)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
-
-    def bound_port(self) -> int:
-        for server in getattr(self, "servers", []):
-            for sock in server.sockets:
-                return int(sock.getsockname()[1])
-        raise RuntimeError("the simulator server has no listening socket")
-
-
-def build_server(rt: Runtime, host: str, port: int, ready: threading.Event,
-                 on_ready: Callable[[int], None] | None = None) -> _Server:
-    """A uvicorn server for `rt`; `on_ready(port)` runs once it listens."""
-    config = uvicorn.Config(build_app(rt), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="on", ws="none", loop="asyncio",
-                            timeout_graceful_shutdown=2)
-    return _Server(config, ready, on_ready)
-
-
-class Simulator:
+class Simulator(HTTPServerBase):
     """The Red Cloud CORE API simulator, in-process.
 
     Keyword arguments: host/port (127.0.0.1, 0 = any free port); faults (names from
@@ -89,6 +37,8 @@ class Simulator:
     (seconds, for token expiry; e.g. ``state.Clock``).
     """
 
+    name = "simulator"
+
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, faults: Iterable[str] = (),
                  token_ttl: int = 3600, latency_ms: int = 0,
                  seed: str | Path | dict[str, Any] | None = None,
@@ -96,7 +46,7 @@ class Simulator:
                  delivery_attempts: int = 5, delivery_backoff_s: float = 0.1,
                  delivery_timeout_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.host = host
+        super().__init__(host=host, port=port)
         self.config = SimConfig(
             token_ttl=token_ttl, latency_ms=latency_ms, lifecycle_delay_ms=lifecycle_delay_ms,
             delivery_attempts=delivery_attempts, delivery_backoff_s=delivery_backoff_s,
@@ -104,68 +54,41 @@ class Simulator:
             allow_webhook_hosts=frozenset(h.lower() for h in allow_webhook_hosts), clock=clock)
         self.state = SimState(load_seed(seed), faults)
         self.runtime = Runtime(self.state, self.config, Deliverer(self.state, self.config))
-        self._requested_port = port
-        self._ready = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
-    # lifecycle
+    # serving: stop() (pending webhook deliveries are cancelled), run_until_signal() and the
+    # context manager come from HTTPServerBase
 
-    def start(self) -> Simulator:
+    def application(self) -> ASGIApp:
+        return build_app(self.runtime)
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        return {"ws": "none", "loop": "asyncio"}
+
+    def before_serving(self) -> None:
+        # The webhook client's stack, loaded before the API serves: imported on the first
+        # delivery instead, it held the GIL mid-run and stalled the next API answers.
+        import httpx  # noqa: F401
+
+    def start(self, timeout: float = 10.0) -> Simulator:
         """Bind, serve in a daemon thread and return once listening."""
-        if self._thread is not None:
-            return self
-        self._ready.clear()
-        server = build_server(self.runtime, self.host, self._requested_port, self._ready)
-        thread = threading.Thread(target=self._serve, args=(server,),
-                                  name="redcloud-simulator", daemon=True)
-        self._server, self._thread = server, thread
-        thread.start()
-        self._ready.wait()
-        if not server.started:
-            thread.join(5)
-            self._server = self._thread = None
-            raise RuntimeError(f"the simulator could not listen on {self.host}:"
-                               f"{self._requested_port}")
-        self.port = server.bound_port()
-        return self
-
-    def _serve(self, server: _Server) -> None:
         try:
-            # The webhook client's stack, loaded before the API serves: imported on the first
-            # delivery instead, it held the GIL mid-run and stalled the next API answers.
-            import httpx  # noqa: F401
-
-            server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
-            pass
-        finally:
-            self._ready.set()  # never leave start() waiting (e.g. the port is taken)
-
-    def stop(self) -> None:
-        """Stop serving; pending webhook deliveries are cancelled."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.request_exit()
-        thread.join(10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Simulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+            return super().start(timeout)
+        except OSError as error:
+            raise RuntimeError(f"the simulator could not listen on {self.host}:"
+                               f"{self._requested_port} ({error.strerror or error})") from error
 
     # inspection
+
+    @property
+    def port(self) -> int:
+        """The bound port; 0 before the first start."""
+        return self._port or 0
 
     @property
     def base_url(self) -> str:
         if not self.port:
             raise RuntimeError("the simulator is not running")
-        return http_url(self.host, self.port)
+        return self.url_for()
 
     @property
     def faults(self) -> frozenset[str]:

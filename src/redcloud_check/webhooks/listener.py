@@ -24,28 +24,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from redcloud_check.core.http_server import PromptServer
+from redcloud_check.core.http_server import HTTPServerBase
 from redcloud_check.core.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     timestamp_seconds,
     verify,
 )
-from redcloud_check.core.urls import http_url
 
 MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
@@ -111,97 +107,38 @@ def signature_hint(secret: str, timestamp: str, raw_body: bytes, signature: str)
     return None
 
 
-class WebhookListener:
-    """Binds on start(); `url` is the local URL; stop() is idempotent.
+class WebhookListener(HTTPServerBase):
+    """Binds on start() (OSError if it cannot); `url` is the local URL; stop() is idempotent.
 
     `strict`: reject (401) a timestamp more than `tolerance_s` from now; otherwise accept it
     and add a warning (the docs name no window, DESIGN.md: a warning, never a failure).
+    A subscriber that raises is collected in `handler_errors`; `check_handler_errors()`
+    raises them as the tool's own error at the end of the run.
     """
+
+    name = "webhook listener"
 
     def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
                  path: str = "/webhooks/red-cloud", strict: bool = False,
                  tolerance_s: float = DEFAULT_TOLERANCE_S, max_body: int = MAX_BODY) -> None:
+        super().__init__(host=host, port=port)
         self._secret = secret
-        self.host = host
         self.path = path
         self.strict = strict
         self.tolerance_s = tolerance_s
         self.max_body = max_body
-        self._requested_port = port
-        self._port: int | None = None
         self._cond = threading.Condition()
         self._deliveries: list[Delivery] = []
         # (messageId, sequence) -> digests of the distinct event bodies seen under it
         self._seen: dict[tuple[str, int], set[bytes]] = {}
         self._subscribers: list[Subscriber] = []
-        self._server: PromptServer | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
 
     def __repr__(self) -> str:  # never shows the secret
         return f"<WebhookListener {self.url if self._port else 'stopped'}>"
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the listener is not started")
-        return self._port
-
     @property
     def url(self) -> str:
-        return http_url(self.host, self.port, self.path)
-
-    def start(self, timeout: float = 10.0) -> WebhookListener:
-        """Bind (port 0 = any free port) and serve in a daemon thread; returns once serving."""
-        if self._thread is not None:
-            return self
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections; with proto 0
-        # it does not, and Nagle delays every response body by ~40 ms.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(128)
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_level="warning", access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=2)
-        self._server = PromptServer(config)
-        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
-                                        name=f"webhook-listener:{self._port}")
-        self._thread.start()
-        if not self._ready.wait(timeout) or self._startup_error is not None:
-            self.stop()
-            raise RuntimeError(f"the webhook listener did not start: {self._startup_error}")
-        return self
-
-    def _serve(self, sock: socket.socket) -> None:
-        assert self._server is not None
-        try:
-            self._server.run(sockets=[sock])
-        except BaseException as error:  # reported by start(); the thread must not die loudly
-            self._startup_error = error
-        finally:
-            sock.close()
-            self._ready.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._server is not None:
-            self._server.request_exit()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def __enter__(self) -> WebhookListener:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url_for(self.path)
 
     # -- what was received -----------------------------------------------------------------
 
@@ -231,8 +168,13 @@ class WebhookListener:
             self._deliveries.append(delivery)
             self._cond.notify_all()
         for callback in list(self._subscribers):
-            with suppress(Exception):  # a subscriber's bug must never take the listener down
+            try:
                 callback(delivery, raw_body if delivery.verified else b"")
+            except Exception as error:
+                # A bug of ours, kept for check_handler_errors(). Not raised into the
+                # request: the delivery was judged, and a 500 would make the target deliver
+                # it again, turning our bug into duplicates blamed on the API.
+                self.handler_errors.append(error)
 
     def _identity(self, event: dict[str, Any]) -> tuple[bool, bool]:
         """(duplicate, sequence_reused) for a verified event.
@@ -259,15 +201,9 @@ class WebhookListener:
 
     # -- the ASGI app ----------------------------------------------------------------------
 
-    def _app(self) -> Starlette:
-        @asynccontextmanager
-        async def lifespan(_app: Starlette) -> Any:
-            self._ready.set()
-            yield
-
+    def application(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        return Starlette(routes=[Route("/{rest:path}", self._endpoint, methods=methods)],
-                         lifespan=lifespan)
+        return Starlette(routes=[Route("/{rest:path}", self._endpoint, methods=methods)])
 
     async def _endpoint(self, request: Request) -> JSONResponse:
         headers = {k.lower(): v for k, v in request.headers.items()
@@ -277,9 +213,13 @@ class WebhookListener:
                         reason="", status_returned=400)
         try:
             delivery, raw = await self._judge(request, base)
-        except Exception as error:  # never crash on any input: record and answer 400
-            why = f"unreadable request ({type(error).__name__})"
-            delivery, raw = replace(base, reason=why), b""
+        except ClientDisconnect:  # the sender went away before its body was read
+            delivery, raw = replace(base, reason="unreadable request (ClientDisconnect)"), b""
+        except Exception as error:  # a bug of ours: never blamed on the sender
+            self.handler_errors.append(error)
+            delivery, raw = replace(base, status_returned=500, reason="internal error in the "
+                                    f"listener ({type(error).__name__}), a bug in "
+                                    "redcloud-check"), b""
         self._record(delivery, raw)
         body: dict[str, Any] = ({"ok": True} if delivery.accepted
                                 else {"error": delivery.reason})

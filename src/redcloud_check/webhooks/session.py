@@ -122,6 +122,10 @@ class WebhookSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check_handler_errors(self) -> None:
+        """Raise HandlerError for what code of ours raised inside the listener this run."""
+        self.listener.check_handler_errors()
+
     # -- results ---------------------------------------------------------------------------
 
     def deliveries(self) -> list[Delivery]:

@@ -1,0 +1,84 @@
+"""HTTPServerBase: binds port 0, is serving when start() returns, stops at once, and never
+swallows an error of ours."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from redcloud_check.core.errors import HandlerError
+from redcloud_check.core.http_server import HTTPServerBase
+
+
+class Hello(HTTPServerBase):
+    name = "hello server"
+
+    def application(self) -> ASGIApp:
+        async def hello(_request: Request) -> PlainTextResponse:
+            return PlainTextResponse("hello")
+
+        return Starlette(routes=[Route("/", hello)])
+
+
+class BrokenStartup(HTTPServerBase):
+    name = "broken server"
+
+    def application(self) -> ASGIApp:
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            raise ValueError("no database")
+            yield
+
+        return Starlette(lifespan=lifespan)
+
+
+def test_serves_on_a_free_port_as_soon_as_started_and_stops_at_once() -> None:
+    server = Hello()
+    with pytest.raises(RuntimeError, match="hello server is not started"):
+        _ = server.port
+    with server:
+        assert server.port > 0 and server.is_running()
+        assert httpx.get(server.url_for("/"), trust_env=False).text == "hello"
+        started = time.perf_counter()
+    stopped_in = time.perf_counter() - started
+    assert not server.is_running()
+    assert stopped_in < 1.0, f"stop took {stopped_in:.2f} s"  # uvicorn alone polls 0.1 s steps
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url_for("/"), trust_env=False, timeout=2)
+    server.stop()  # idempotent
+    with server:  # and it starts again
+        assert httpx.get(server.url_for("/"), trust_env=False).text == "hello"
+
+
+def test_a_taken_port_raises_oserror_before_serving() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            Hello(port=taken.getsockname()[1]).start()
+
+
+def test_a_failed_startup_is_raised_by_start() -> None:
+    with pytest.raises(RuntimeError, match="broken server did not start"):
+        BrokenStartup().start(timeout=10)
+
+
+def test_handler_errors_are_raised_at_the_end_never_swallowed() -> None:
+    server = Hello()
+    server.check_handler_errors()  # none: nothing raised
+    server.handler_errors.append(KeyError("bug"))
+    with pytest.raises(HandlerError, match=r"1 error\(s\) in the hello server") as raised:
+        server.check_handler_errors()
+    assert raised.value.errors == tuple(server.handler_errors)
+    server.clear_handler_errors()
+    server.check_handler_errors()
