@@ -7,8 +7,15 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
+from urllib3 import exceptions as u3
 
-from redcloud_check.core.client import ApiClient, SecretSet, basic_header
+from redcloud_check.core.client import (
+    ApiClient,
+    SecretSet,
+    basic_header,
+    classify_transport_error,
+)
 from redcloud_check.core.errors import TargetUnreachable
 from redcloud_check.core.recorder import Recorder
 
@@ -57,7 +64,8 @@ def test_exchange_is_recorded_with_timings_and_request_id(json_server: str) -> N
     assert exchange.status == 200
     assert exchange.json()["token_type"] == "bearer"
     assert exchange.request_id == "req_h1"
-    assert exchange.timings.total >= (exchange.timings.first_byte or 0) >= 0
+    first_byte = exchange.timings.first_byte
+    assert first_byte is not None and 0 < first_byte <= exchange.timings.total
     assert exchange.check == "checks/x.py::test_y"
     assert client.recorder.for_check("checks/x.py::test_y") == [exchange]
     assert exchange.request_body == b"grant_type=client_credentials"
@@ -139,3 +147,53 @@ def test_non_json_body_is_kept_for_the_report() -> None:
     assert exchange.json_or_none() is None
     assert exchange.response_body.startswith(b"<html>")
     next(servers, None)
+
+
+def test_tls_failure_is_classified(json_server: str) -> None:
+    """https:// to a plain-HTTP server: the TLS handshake fails."""
+    with pytest.raises(TargetUnreachable) as info:
+        _client(json_server.replace("http://", "https://")).request("GET", "/api/core/whoami")
+    assert info.value.kind == "tls"
+
+
+def _retries(reason: BaseException) -> u3.MaxRetryError:
+    return u3.MaxRetryError(None, "/api/core/whoami", reason=reason)
+
+
+def _refused() -> u3.NewConnectionError:
+    try:
+        raise u3.NewConnectionError(None, "Failed to establish a new connection") \
+            from ConnectionRefusedError(111, "Connection refused")
+    except u3.NewConnectionError as error:
+        return error
+
+
+# requests' errors as requests raises them (wrapping urllib3's, wrapping the socket's).
+@pytest.mark.parametrize(("error", "kind"), [
+    (requests.ConnectTimeout(_retries(u3.ConnectTimeoutError(None, "timed out"))), "timeout"),
+    (requests.ReadTimeout(u3.ReadTimeoutError(None, "/", "read timed out")),
+     "timeout"),
+    (requests.ConnectionError(u3.ReadTimeoutError(None, "/", "read timed out")),
+     "timeout"),  # a read timeout while the body streams
+    (requests.exceptions.SSLError(_retries(u3.SSLError("certificate verify failed"))), "tls"),
+    (requests.ConnectionError(_retries(u3.NameResolutionError(
+        "api.invalid", None, socket.gaierror(-2, "Name or service not known")))),
+     "dns"),
+    (requests.ConnectionError(_retries(_refused())), "refused"),
+    (requests.exceptions.ProxyError(_retries(u3.ProxyError("Unable to connect to proxy",
+                                                           _refused()))), "refused"),
+    (requests.exceptions.ProxyError(_retries(u3.ProxyError("Unable to connect to proxy",
+                                                           OSError("tunnel failed")))),
+     "connection"),
+    (requests.exceptions.ChunkedEncodingError(u3.ProtocolError(
+        "Connection broken: IncompleteRead", u3.IncompleteRead(5, 10))), "truncated"),
+    (requests.exceptions.ContentDecodingError(u3.DecodeError("bad gzip")), "truncated"),
+    (requests.TooManyRedirects("Exceeded 30 redirects."), "connection"),
+    (requests.exceptions.InvalidURL("Invalid URL 'http://': No host supplied"), "connection"),
+    (requests.ConnectionError(u3.ProtocolError("Connection aborted.", ConnectionResetError(
+        104, "Connection reset by peer"))), "connection"),
+    # By type, never by message text: a message that says "refused" is not enough.
+    (requests.ConnectionError("the proxy refused: IncompleteRead NameResolution"), "connection"),
+])
+def test_transport_errors_are_classified_by_type(error: BaseException, kind: str) -> None:
+    assert classify_transport_error(error) == kind

@@ -9,6 +9,7 @@ redirect to another host.
 from __future__ import annotations
 
 import base64
+import http.client
 import json as jsonlib
 import socket
 import threading
@@ -18,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 import requests
+import urllib3
 
 from redcloud_check.core.errors import TargetUnreachable
 from redcloud_check.core.exchange import Exchange, Timings
@@ -48,8 +50,33 @@ def basic_header(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-def classify_transport_error(exc: BaseException) -> str:
-    """refused | dns | timeout | tls | truncated | connection."""
+# requests' and the standard library's transport errors -> our TargetUnreachable kinds, once,
+# by type (as httpx's transport maps httpcore's with HTTPCORE_EXC_MAP). requests wraps
+# urllib3's errors, which wrap the socket's, so the whole chain is looked at; the first row
+# that matches anything in it decides: a ConnectTimeout is a timeout before a connection
+# error, a refused connection behind a proxy is refused.
+TRANSPORT_ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (requests.exceptions.Timeout, "timeout"),  # ConnectTimeout, ReadTimeout
+    # (not urllib3.exceptions.TimeoutError: urllib3 2 derives NewConnectionError from it)
+    (urllib3.exceptions.ReadTimeoutError, "timeout"),  # a read timeout while streaming a body
+    (TimeoutError, "timeout"),  # socket.timeout
+    (requests.exceptions.SSLError, "tls"),
+    (urllib3.exceptions.NameResolutionError, "dns"),
+    (socket.gaierror, "dns"),
+    (ConnectionRefusedError, "refused"),
+    (requests.exceptions.ChunkedEncodingError, "truncated"),
+    (requests.exceptions.ContentDecodingError, "truncated"),
+    (http.client.IncompleteRead, "truncated"),
+    (urllib3.exceptions.IncompleteRead, "truncated"),
+    (requests.exceptions.ProxyError, "connection"),
+    (requests.exceptions.TooManyRedirects, "connection"),
+    (requests.exceptions.InvalidURL, "connection"),
+    (requests.exceptions.ConnectionError, "connection"),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: causes, contexts, urllib3's `reason`, requests' args[0]."""
     seen: set[int] = set()
     chain: list[BaseException] = []
     current: BaseException | None = exc
@@ -63,21 +90,15 @@ def classify_transport_error(exc: BaseException) -> str:
         if nxt is None and isinstance(reason, BaseException):
             nxt = reason
         current = nxt
-    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
-    if any(isinstance(e, requests.exceptions.Timeout | socket.timeout | TimeoutError)
-           for e in chain):
-        return "timeout"
-    if any(isinstance(e, requests.exceptions.SSLError) for e in chain):
-        return "tls"
-    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in text:
-        return "dns"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
-        return "refused"
-    if any(isinstance(e, requests.exceptions.ChunkedEncodingError
-                      | requests.exceptions.ContentDecodingError) for e in chain) or (
-        "IncompleteRead" in text
-    ):
-        return "truncated"
+    return chain
+
+
+def classify_transport_error(exc: BaseException) -> str:
+    """refused | dns | timeout | tls | truncated | connection, from the exceptions' types."""
+    chain = _chain(exc)
+    for error_type, kind in TRANSPORT_ERROR_KINDS:
+        if any(isinstance(e, error_type) for e in chain):
+            return kind
     return "connection"
 
 
