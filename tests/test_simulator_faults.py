@@ -212,14 +212,46 @@ def test_fault_changes_the_behaviour(api: Api, receiver: Receiver, name: str) ->
     assert clean != expected, f"{name}: the clean simulator already shows {clean!r}"
 
 
+# Which stage each fault must fail (the fault matrix holds the suite to it): moving a fault
+# to another stage, adding or dropping one, is a deliberate change made here too.
+CATALOG_BY_STAGE = {
+    "token": ["token-basic-auth-rejected", "token-body-credentials-rejected",
+              "token-expires-in-string", "token-type-not-bearer", "token-error-core-wrapper",
+              "token-wrong-secret-accepted", "token-grant-type-unchecked",
+              "token-unusable-on-core", "token-content-type-text"],
+    "whoami": ["whoami-missing-capabilities", "whoami-client-inactive", "whoami-no-numbers",
+               "whoami-wrong-client-id", "core-auth-oauth-body",
+               "core-errors-without-request-id", "core-accepts-malformed-token",
+               "core-accepts-missing-token"],
+    "numbers": ["numbers-sms-enabled-string", "number-not-active", "number-missing",
+                "numbers-id-is-e164", "search-wrong-shape", "update-campaignregid-refused",
+                "update-unowned-allowed"],
+    "send": ["send-accepted-200", "send-status-sent", "send-idempotency-optional",
+             "send-e164-sendfrom-accepted", "send-unowned-number-accepted",
+             "send-sms-media-accepted", "send-mms-without-media-accepted",
+             "send-no-content-accepted", "send-empty-to-accepted",
+             "send-partial-all-or-nothing", "send-replay-new-message", "send-conflict-ignored"],
+    "webhooks": ["webhook-wrong-secret", "webhook-hmac-body-only", "webhook-missing-signature",
+                 "webhook-sequence-regression", "webhook-sequence-reused-final",
+                 "webhook-no-final-event", "webhook-wrong-event-type", "webhook-not-delivered",
+                 "webhook-malformed-event", "patch-ignored"],
+}
+
+
 def test_catalog_is_well_formed() -> None:
-    assert len(FAULTS) == 46
+    assert tuple(CATALOG_BY_STAGE) == STAGES
+    assert {stage: [f.name for f in FAULTS.values() if f.stage == stage]
+            for stage in STAGES} == CATALOG_BY_STAGE
     for name, fault in FAULTS.items():
-        assert isinstance(fault, Fault) and fault.name == name
-        assert fault.stage in STAGES
-        assert fault.description and "\n" not in fault.description
-    listing = describe_faults()
-    assert all(name in listing for name in FAULTS)
+        assert fault == Fault(name, fault.stage, fault.description)
+        assert fault.description.strip() == fault.description and "\n" not in fault.description
+        assert len(fault.description) >= 20, f"{name}: say what the fault breaks"
+    descriptions = [f.description for f in FAULTS.values()]
+    assert len(set(descriptions)) == len(descriptions), "two faults described alike"
+    # --list-faults: one line per fault, grouped by stage, with its exact description.
+    rows = [line.split(None, 2) for line in describe_faults().splitlines()]
+    assert rows == [[stage, name, FAULTS[name].description]
+                    for stage, names in CATALOG_BY_STAGE.items() for name in names]
 
 
 def test_unknown_faults_are_refused_naming_the_valid_ones(api: Api) -> None:
