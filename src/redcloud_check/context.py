@@ -17,6 +17,7 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.findings import Advisory, Finding, FindingLog
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.recorder import Recorder
+from redcloud_check.core.waivers import WaiverBook
 from redcloud_check.rules.stages import GateBoard
 
 
@@ -106,6 +107,7 @@ class RunContext:
     webhooks: Any = None  # the WebhookSession once stage 4 needs it
     webhooks_error: Exception | None = None  # why the webhook session could not start
     unreachable: str | None = None  # set once the target gave no HTTP answer
+    waivers: WaiverBook = field(default_factory=WaiverBook)  # RC_WAIVERS, and their uses
     started_at: float = field(default_factory=time.time)
 
     @classmethod

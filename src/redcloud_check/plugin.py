@@ -22,11 +22,15 @@ from redcloud_check.core.errors import (
     RedcloudCheckError,
     TargetUnreachable,
 )
+from redcloud_check.core.findings import Finding
+from redcloud_check.core.waivers import WAIVED_PREFIX, Waiver, WaiverBook, book_for, waived_reason
 from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 
 RUN_CONTEXT = pytest.StashKey[RunContext]()
 SETTINGS = pytest.StashKey[Settings]()
 SIMULATOR = pytest.StashKey[Any]()
+WAIVERS = pytest.StashKey[WaiverBook]()
+WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from redcloud_check.webhooks.tunnel import preflight
 
         preflight(settings)
+        waivers = book_for(settings.waivers)
     except ConfigError as error:
         _write_misconfigured(given, error)
         raise pytest.UsageError(
@@ -72,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "Nothing was sent. Fix that setting and run again."
         ) from None
     config.stash[SETTINGS] = settings
+    config.stash[WAIVERS] = waivers
     try:
         settings.reports_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -117,6 +123,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     assert base_url is not None
     rc = RunContext.create(settings, base_url)
     rc.simulator = config.stash.get(SIMULATOR, None)
+    rc.waivers = config.stash[WAIVERS]
     config.stash[RUN_CONTEXT] = rc
     _redact_log_records(config, rc)
     _recover_override_journal(rc)
@@ -178,6 +185,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return len(STAGE_NAMES) if stage is None else stage_index(stage)
 
     items.sort(key=key)  # stable: the order within a stage is the file's order
+    book = config.stash[WAIVERS]
+    for item in items:
+        waiver = book.find(item.nodeid, item.name)
+        if waiver is None:
+            continue
+        item.stash[WAIVER] = waiver
+        if book.active(waiver):  # pytest's xfail, for the API's failures only (not ours)
+            item.add_marker(pytest.mark.xfail(reason=waived_reason(waiver),
+                                              raises=CheckFailure, strict=False))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -206,6 +222,9 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     rc = get_context(item.config)
+    waiver = item.stash.get(WAIVER, None)
+    if rc is not None and waiver is not None and call.when == "call":
+        _settle_waiver(rc, item, report, waiver)
     if rc is None or call.when == "teardown" or not report.failed or call.excinfo is None:
         return report
     error = call.excinfo.value
@@ -218,11 +237,41 @@ def pytest_runtest_makereport(
         report.longrepr = (f"{type(error).__name__}: {error}\n"
                            f"  (redcloud-check could not run this check; not a finding "
                            f"about the API)\n  check:    {item.nodeid}")
+    if waiver is not None and not rc.waivers.active(waiver) and isinstance(report.longrepr, str):
+        report.longrepr += f"\n  waiver:   {WaiverBook.expired_message(waiver)}"
     stage = item_stage(item)
     if stage is not None and item.get_closest_marker("rc_gate") is not None:
         title = error.title if isinstance(error, CheckFailure) else type(error).__name__
         rc.gates.fail(stage, title)
     return report
+
+
+def _settle_waiver(rc: RunContext, item: pytest.Item, report: pytest.TestReport,
+                   waiver: Waiver) -> None:
+    """Record what became of the item's waiver: waived, expired (the failure stands) or
+    stale (the check passed: a warning)."""
+    book = rc.waivers
+    if report.skipped and hasattr(report, "wasxfail"):
+        book.record("waived", waiver, item.nodeid)
+        item.user_properties.append(("rc_waived", report.wasxfail))
+    elif report.failed and not book.active(waiver):
+        book.record("expired", waiver, item.nodeid)
+    elif report.passed:
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail  # a plain pass, not XPASS; the stale warning says the rest
+        book.record("stale", waiver, item.nodeid)
+        rc.findings.add(Finding("warning", f"Waiver is stale: {waiver.check} passed",
+                                WaiverBook.stale_message(waiver, not book.active(waiver)),
+                                "README, Waivers", check=item.nodeid, stage=item_stage(item)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport,
+                             config: pytest.Config) -> tuple[str, str, str] | None:
+    """A waived failure is counted and shown as waived, not as pytest's xfailed."""
+    if report.when == "call" and str(getattr(report, "wasxfail", "")).startswith(WAIVED_PREFIX):
+        return "waived", "w", "WAIVED"
+    return None
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:

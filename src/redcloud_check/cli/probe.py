@@ -98,7 +98,15 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
         except ConfigError as error:
             return (config_error_result(str(error), target=target, canary=True),
                     settings.secrets(), settings.reports_dir)
-    result = run_probe(settings, canary=args.canary, warn_latency_ms=args.warn_latency_ms)
+    from redcloud_check.core.waivers import book_for
+
+    try:
+        waivers = book_for(settings.waivers)
+    except ConfigError as error:
+        return (config_error_result(str(error), target=target, canary=args.canary),
+                settings.secrets(), settings.reports_dir)
+    result = run_probe(settings, canary=args.canary, warn_latency_ms=args.warn_latency_ms,
+                       waivers=waivers)
     return result, settings.secrets(), settings.reports_dir
 
 
@@ -115,13 +123,14 @@ def document(result: ProbeResult) -> dict[str, Any]:
         stages.append({"stage": s.stage, "verdict": s.verdict, "latency_s": latency,
                        "http_status": s.http_status, "request_id": s.request_id,
                        "title": s.title, "detail": s.detail, "clause": s.clause,
-                       "diagnosis": s.diagnosis, "blocked_by": s.blocked_by, "slow": s.slow})
+                       "diagnosis": s.diagnosis, "blocked_by": s.blocked_by, "slow": s.slow,
+                       "waiver": s.waiver})
     return {"probe": "redcloud-check", "version": __version__, "status": result.status,
             "exit_code": result.exit_code, "started_at": iso_utc(result.started_at),
             "finished_at": iso_utc(result.finished_at), "duration_s": result.duration_s,
             "target": result.target or None, "embedded": result.embedded,
             "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
-            "error": result.error, "stages": stages}
+            "error": result.error, "stages": stages, "waivers": result.waivers}
 
 
 def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.waivers import find_waivers_file
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -61,6 +62,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen_path", "RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
     Option("ngrok_path", "RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
     Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
+    Option("waivers", "RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations "
+           "with an expiry (default ./redcloud-waivers.toml when present)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -95,6 +98,7 @@ class Settings:
     listen_path: str = "/webhooks/red-cloud"
     ngrok_path: str | None = None
     sim_faults: tuple[str, ...] = ()
+    waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -268,6 +272,7 @@ def load_settings(
         listen_path=listen_path,
         ngrok_path=raw("ngrok_path"),
         sim_faults=faults,
+        waivers=find_waivers_file(raw("waivers")),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 

@@ -1,7 +1,8 @@
 """Prometheus metrics of one probe run, in their own CollectorRegistry.
 
     redcloud_probe_success                         1 = every stage passed (healthy or degraded)
-    redcloud_probe_stage_success{stage}            1 = the stage passed; 0 = failed or blocked
+    redcloud_probe_stage_success{stage}            1 = the stage passed (or failed under a
+                                                   valid waiver); 0 = failed or blocked
     redcloud_probe_stage_duration_seconds{stage}   wall time of each stage that ran
     redcloud_probe_duration_seconds                wall time of the stages together
     redcloud_probe_last_success_timestamp_seconds  when the probe last passed (epoch seconds)
@@ -45,7 +46,7 @@ def build_registry(result: ProbeResult, *, last_success: float | None = None) ->
     stage_time = Gauge(STAGE_DURATION, "Wall time of the probe stage, seconds", ["stage"],
                        registry=registry)
     for stage in result.stages:
-        stage_ok.labels(stage.stage).set(1 if stage.verdict == "pass" else 0)
+        stage_ok.labels(stage.stage).set(1 if stage.verdict in ("pass", "waived") else 0)
         if stage.latency is not None:
             stage_time.labels(stage.stage).set(stage.latency.total)
     Gauge(DURATION, "Wall time of the probe stages, seconds",

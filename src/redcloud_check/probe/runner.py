@@ -26,13 +26,14 @@ from redcloud_check.core.config import Settings
 from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.urls import bracket_host
+from redcloud_check.core.waivers import WaiverBook
 from redcloud_check.rules import expect  # jsonschema: ~50 ms of import, for schema-checked answers
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
 
 Status = Literal["healthy", "degraded", "unhealthy", "config_error", "unreachable"]
-Verdict = Literal["pass", "fail", "unreachable", "blocked"]
+Verdict = Literal["pass", "fail", "unreachable", "blocked", "waived"]
 
 EXIT_CODES: dict[str, int] = {
     "healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3, "unreachable": 4,
@@ -62,6 +63,7 @@ class StageResult:
     diagnosis: str | None = None  # on failure: likely cause and next action
     blocked_by: str | None = None
     slow: bool = False  # slower than --warn-latency-ms
+    waiver: str | None = None  # waived (the reason), expired or stale: what a waiver made of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class ProbeResult:
     canary: bool = False
     warn_latency_ms: float | None = None
     error: str | None = None  # config_error / unreachable: what and why
+    waivers: dict[str, Any] | None = None  # RC_WAIVERS: waived, expired, stale
 
     @property
     def exit_code(self) -> int:
@@ -256,12 +259,14 @@ def run_stage(rc: RunContext, stage: str) -> StageResult:
     The send stage first starts the webhook session (not timed unless it fails)."""
     before, t0 = len(rc.recorder.all()), time.perf_counter()
     failed: dict[str, Any] | None = None
+    nonconformance = False  # a waiver may accept this failure
     try:
         if stage == "send":
             _start_webhooks(rc)
             before, t0 = len(rc.recorder.all()), time.perf_counter()
         STAGE_FUNCTIONS[stage](rc)
     except CheckFailure as failure:
+        nonconformance = True
         made = rc.recorder.all()[before:]
         failed = {"verdict": "fail", "exchange": failure.exchange or (made[-1] if made else None),
                   "title": failure.title, "clause": failure.clause,
@@ -277,17 +282,21 @@ def run_stage(rc: RunContext, stage: str) -> StageResult:
                   "detail": f"{type(error).__name__}: {error}"}
     made = rc.recorder.all()[before:]
     latency = _latency(time.perf_counter() - t0, made)
+    from redcloud_check.probe.waivers import settle
+
     if failed is not None:
-        return _failed(stage, latency, **failed)
-    return StageResult(stage=stage, verdict="pass", latency=latency,
-                       http_status=made[-1].status if made else None)
+        return settle(rc.waivers, _failed(stage, latency, **failed),
+                      nonconformance=nonconformance)
+    return settle(rc.waivers, StageResult(stage=stage, verdict="pass", latency=latency,
+                                          http_status=made[-1].status if made else None),
+                  nonconformance=False)
 
 
 def _grade(stages: list[StageResult], duration: float,
            warn_ms: float | None) -> tuple[Status, list[StageResult]]:
     if any(s.verdict == "unreachable" for s in stages):
         return "unreachable", stages
-    if any(s.verdict != "pass" for s in stages):
+    if any(s.verdict not in ("pass", "waived") for s in stages):
         return "unhealthy", stages
     if warn_ms is None:
         return "healthy", stages
@@ -313,7 +322,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
             continue
         result = run_stage(rc, name)
         stages.append(result)
-        if result.verdict != "pass":
+        if result.verdict not in ("pass", "waived"):
             blocker = name
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
@@ -322,7 +331,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     return ProbeResult(status=status, started_at=started, duration_s=round(duration, 6),
                        target=public_target(rc.client.base_url), embedded=embedded,
                        stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
-                       error=error)
+                       error=error, waivers=rc.waivers.summary())
 
 
 @contextmanager
@@ -338,7 +347,8 @@ def _target(settings: Settings) -> Iterator[tuple[str, Any]]:
 
 
 def run_probe(settings: Settings, *, canary: bool = False,
-              warn_latency_ms: float | None = None) -> ProbeResult:
+              warn_latency_ms: float | None = None,
+              waivers: WaiverBook | None = None) -> ProbeResult:
     """Probe the configured target (or the embedded simulator). Never raises for what the
     target does; the webhook session, when --canary started one, is always closed."""
     from redcloud_check.context import RunContext
@@ -346,6 +356,8 @@ def run_probe(settings: Settings, *, canary: bool = False,
     with _target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)
         rc.simulator = sim
+        if waivers is not None:
+            rc.waivers = waivers
         try:
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
                            embedded=sim is not None)

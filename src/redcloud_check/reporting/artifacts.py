@@ -84,11 +84,13 @@ def versions() -> dict[str, str]:
 
 
 def _counts(outcomes: Iterable[CheckOutcome]) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0, "total": 0}
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0, "waived": 0, "total": 0}
     for o in outcomes:
         counts["total"] += 1
         if o.outcome in ("failed", "error"):
             counts["failed"] += 1
+        elif o.outcome == "waived":
+            counts["waived"] += 1
         elif o.outcome == "skipped":
             counts["blocked" if o.blocked_by else "skipped"] += 1
         else:
@@ -108,6 +110,8 @@ def _stage_row(stage_name: str, checks: list[CheckOutcome],
         verdict = "blocked" if blocker else "skipped"
         blocked_by = blocker.blocked_by if blocker else None
         reason = (blocker or checks[0]).reason
+    elif any(c.outcome == "waived" for c in checks):
+        verdict = "waived"  # failed under a valid waiver: neither a failure nor a block
     elif checks:
         verdict = "passed"
     elif earlier:
@@ -126,7 +130,8 @@ def _warning(f: Finding) -> dict[str, Any]:
 def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] = (),
               gates_failed: Mapping[str, str] | None = None, unreachable: str | None = None,
               config_error: ConfigError | None = None,
-              interrupted: bool = False) -> dict[str, Any]:
+              interrupted: bool = False,
+              waivers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Per-stage verdicts, counts, what blocked what, and the warnings."""
     gates = dict(gates_failed or {})
     stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates)
@@ -157,6 +162,7 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
                     for s in stages if s["verdict"] == "blocked" and s["blocked_by"]],
         "warnings": [_warning(f) for f in findings],
         "config_error": config, "unreachable": unreachable,
+        "waivers": dict(waivers or {"file": None, "waived": [], "expired": [], "stale": []}),
     }
 
 
@@ -219,7 +225,8 @@ def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets =
         if case.stage:
             props = ET.SubElement(tc, "properties")
             ET.SubElement(props, "property", name="rc_stage", value=case.stage)
-        tag = {"failed": "failure", "error": "error", "skipped": "skipped"}.get(case.outcome)
+        tag = {"failed": "failure", "error": "error", "skipped": "skipped",
+               "waived": "skipped"}.get(case.outcome)
         if tag:
             message = redact(case.reason, secrets)
             child = ET.SubElement(tc, tag, message=message, type=tag)

@@ -46,6 +46,7 @@ from redcloud_check.reporting.artifacts import (
     write_junit,
 )
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
+from redcloud_check.reporting.waiver_view import waiver_lines, waivers_html
 from redcloud_check.rules.stages import STAGE_NAMES
 
 _SECRETISH = re.compile(r"token|secret|pass|key|auth|cred|cookie|session|private", re.I)
@@ -114,7 +115,8 @@ class ReportPlugin:
         return summarize(list(self.outcomes.values()), interrupted=self.interrupted,
                          findings=rc.findings.all() if rc is not None else (),
                          gates_failed=rc.gates.failed() if rc is not None else None,
-                         unreachable=rc.unreachable if rc is not None else None)
+                         unreachable=rc.unreachable if rc is not None else None,
+                         waivers=rc.waivers.summary() if rc is not None else None)
 
     def _run(self, exit_status: int | None) -> dict[str, Any]:
         rc = self.context()
@@ -212,6 +214,7 @@ class ReportPlugin:
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         elif report.failed:
             reason = str(report.longrepr or "").splitlines()[0] if report.longrepr else ""
+        outcome: str
         if report.when == "setup" or previous is None:
             outcome = "error" if report.failed and report.when != "call" else report.outcome
         elif report.failed:
@@ -220,6 +223,8 @@ class ReportPlugin:
             outcome = report.outcome
         else:
             return
+        if report.skipped and hasattr(report, "wasxfail"):  # failed under a valid waiver
+            outcome, reason = "waived", str(report.wasxfail)
         self.outcomes[report.nodeid] = CheckOutcome(info.nodeid, info.name, info.stage,
                                                     info.gate, outcome, reason)
 
@@ -239,6 +244,7 @@ class ReportPlugin:
         def add() -> None:
             data = redact(self.summary(), self.secrets())
             prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
+                          + waivers_html(data["waivers"])
                           + html_render.warnings_html(data["warnings"]))
             postfix.append("<h3>Latency per exchange (total time, ms), by stage</h3>"
                            + html_render.latency_svg(redact(self._latency_rows(),
@@ -306,6 +312,8 @@ class ReportPlugin:
                 note = s["reason"] or (f"gate failed: {s['gate_failed']}"
                                        if s["gate_failed"] else "")
                 tr.write_line(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
+            for line in waiver_lines(data["waivers"]):
+                tr.write_line(f"  {line}")
             for w in data["warnings"]:
                 tr.write_line(f"  warning: {w['title']} ({w['clause']})")
             if not data["warnings"]:
