@@ -1,144 +1,115 @@
-"""Benchmark: the simulator's send throughput and latency at concurrency 32.
+"""Benchmark: `redcloud-check simulate` vs Stoplight Prism (the anchor), send at concurrency 32.
 
-Starts `python -m redcloud_check.simulator --port 0` in its own process (the URL is the end
-of its first stdout line), gets a token (client_credentials, the seed's docs values), then
-sends N messages (default 3,000, after 300 warm-up sends) with unique Idempotency-Keys from
-32 concurrent keep-alive workers in a third process (the bench_listener sender). Prints
-sends/s, p50/p99 latency and errors (transport errors and any status other than 202).
+Both serve on loopback, each in its own process: `redcloud-check simulate --port 0` as a
+user runs it (request log on its stdout, drained), and `prism mock schemas/openapi.yaml`
+(npm @stoplight/prism-cli, installed in bench/prism on first use with `npm ci`). The load
+generator is wrk (-t2 -c32), a separate process and not our code; its Lua script sends the
+quickstart's SMS with a fresh Idempotency-Key per request. After a warm-up, rounds
+alternate (ours, Prism) `--rounds` times (default 3, `--seconds` 10 each); the figures are
+the medians of the rounds: sends/s and p99 latency, with ours/Prism.
 
-Each accepted message starts its webhook lifecycle in the simulator. The seed's webhook URLs
-are https://example.com/..., which the simulator's SSRF guard refuses without any network
-traffic; the bench counts the simulator's log lines to show that every webhook was refused
-and none was attempted (a non-zero "attempted" would mean traffic left the machine).
+Then a stateful check on each (Prism is a static mock, so it fails it): a bad token is 401,
+the same key and payload replay the same messageId, the same key with another payload is
+409. Targets: ours >= Prism's sends/s, p99 <= Prism's, 0 errors, stateful.
 
-Run: .venv/bin/python bench/bench_simulator.py [--sends N] [--concurrency C]
+Run: .venv/bin/python bench/bench_simulator.py [--rounds N] [--seconds S]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
-import subprocess
 import sys
-import threading
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import machine, python
-from bench_listener import Request, send_bursts
+from _measure import machine, ratio, verdict
+from _servers import PRISM_DIR, node_ready, prism, simulate
+from _wrk import WrkResult, send_load, token
 
-CLIENT_ID, CLIENT_SECRET, NUMBER_ID = "rc_test_client_123", "rc_secret_abc123", "num_abc123"
-MAX_SENDS = 50_000
-# "webhook message.queued msg_... seq 1 -> https://example.com/... attempt 0: refused: ..."
-WEBHOOK_LINE = re.compile(r" webhook \S+ \S+ seq \d+ -> \S+ attempt (\d+): (refused)?")
-
-
-@dataclass(slots=True)
-class WebhookLog:
-    """What the simulator's stdout says about webhook attempts (read on a drain thread)."""
-
-    refused: int = 0
-    attempted: int = 0
-    lines: Counter[str] = field(default_factory=Counter)
-
-    def drain(self, stream: Iterator[str]) -> None:
-        for line in stream:  # the pipe must be read, or the simulator blocks on a full pipe
-            match = WEBHOOK_LINE.search(line)
-            if match is None:
-                continue
-            if match.group(2):
-                self.refused += 1
-            else:
-                self.attempted += 1
+SEND = "/api/core/messages/send"
+BODY = {"sendFrom": "num_abc123", "to": ["+15551234567"], "messageType": "SMS",
+        "text": "Hello from Red Cloud", "externalReference": "order_789"}
 
 
-@contextmanager
-def simulator(log: WebhookLog) -> Iterator[str]:
-    """A simulator in its own process on a free loopback port; yields its base URL."""
-    proc = subprocess.Popen([python(), "-m", "redcloud_check.simulator", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, text=True)
-    drain: threading.Thread | None = None
+def _post(url: str, access_token: str, key: str, body: dict[str, object]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url + SEND, method="POST", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {access_token}",
+                                              "Content-Type": "application/json",
+                                              "Idempotency-Key": key})
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()  # "Red Cloud simulator listening on http://127.0.0.1:N"
-        if "listening on http://127.0.0.1:" not in first:
-            raise RuntimeError(f"the simulator did not start: {first!r}")
-        drain = threading.Thread(target=log.drain, args=(proc.stdout,), daemon=True)
-        drain.start()
-        yield first.rsplit(" ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if drain is not None:
-            drain.join(5)  # the counts are complete once the pipe is closed
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
-def token(base_url: str) -> str:
-    response = httpx.post(f"{base_url}/api/auth/token", auth=(CLIENT_ID, CLIENT_SECRET),
-                          data={"grant_type": "client_credentials"}, timeout=10,
-                          trust_env=False)
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+def stateful(url: str, access_token: str) -> dict[str, bool]:
+    """What a stateful API does and a static mock cannot."""
+    first = _post(url, access_token, "bench-state-1", BODY)
+    again = _post(url, access_token, "bench-state-1", BODY)
+    other = _post(url, access_token, "bench-state-1", {**BODY, "text": "another"})
+    bad = _post(url, "rc_tok_not_issued_by_this_server", "bench-state-2", BODY)
+    return {"bad token refused": bad[0] == 401,
+            "replay returns the same message": first[0] == 202 and again == first
+            and json.loads(first[1])["results"][0]["messageId"] != "string",
+            "reused key with another payload is 409": other[0] == 409}
 
 
-def sends(access_token: str, count: int, prefix: str) -> list[Request]:
-    """`count` valid SMS sends, each with its own Idempotency-Key and externalReference."""
-    requests = []
-    for index in range(count):
-        body = {"sendFrom": NUMBER_ID, "to": ["+15551234567"], "messageType": "SMS",
-                "text": "hi", "externalReference": f"{prefix}{index}"}
-        requests.append((json.dumps(body, separators=(",", ":")).encode("utf-8"),
-                         {"Content-Type": "application/json",
-                          "Authorization": f"Bearer {access_token}",
-                          "Idempotency-Key": f"{prefix}{index:06d}"}))
-    return requests
+def describe(result: WrkResult) -> str:
+    return (f"{result.rps:7.0f} sends/s, p50 {result.p50_ms:6.1f} ms, p99 {result.p99_ms:6.1f} "
+            f"ms, errors {result.errors}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sends", type=int, default=3_000)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                        help="the sender's HTTP client (see bench_listener.py)")
-    parser.add_argument("--deadline", type=float, default=120.0, metavar="S")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0, metavar="S")
     args = parser.parse_args()
-    if not 100 <= args.sends <= MAX_SENDS or not 1 <= args.concurrency <= 256:
-        parser.error(f"--sends must be 100..{MAX_SENDS}, --concurrency 1..256")
-    log = WebhookLog()
-    with simulator(log) as base_url:
-        access_token = token(base_url)
-        bursts = [sends(access_token, args.warmup, "bench-warm-"),
-                  sends(access_token, args.sends, "bench-send-")]
-        result = send_bursts(f"{base_url}/api/core/messages/send", bursts, args.concurrency,
-                             args.client, args.deadline)[-1]
-    statuses = Counter(result.statuses)
-    errors = sum(n for status, n in statuses.items() if status != 202)
-    latencies = result.latencies_s
+    if not 1 <= args.rounds <= 10 or not 1 <= args.seconds <= 60:
+        parser.error("--rounds must be 1..10, --seconds 1..60")
+    why_not = node_ready(PRISM_DIR, "@stoplight/prism-cli")
+    if why_not is not None:
+        raise SystemExit(f"Prism cannot run: {why_not}")
+    results: dict[str, list[WrkResult]] = {"ours": [], "Prism": []}
+    with simulate() as ours, prism() as anchor:
+        servers = {"ours": ours, "Prism": anchor}
+        tokens = {name: token(s.url) for name, s in servers.items()}
+        for name, served in servers.items():
+            send_load(served.url + SEND, tokens[name], seconds=args.warmup, prefix="warm")
+        for index in range(args.rounds):
+            for name, served in servers.items():
+                results[name].append(send_load(served.url + SEND, tokens[name],
+                                               seconds=args.seconds, prefix=f"r{index}"))
+        states = {name: stateful(s.url, tokens[name]) for name, s in servers.items()}
+        rss = {name: s.rss_mb()[1] for name, s in servers.items()}
     print(f"machine: {machine()}")
-    print(f"simulator send, {args.sends} sends (after {args.warmup} warm-up) from "
-          f"{args.concurrency} concurrent keep-alive workers ({args.client} client) in a "
-          f"separate process")
-    print(f"sends/s {args.sends / result.wall_s:.0f}, "
-          f"p50 {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p99 {statistics.quantiles(latencies, n=100)[98] * 1000:.1f} ms, "
-          f"errors {errors} (statuses: "
-          + ", ".join(f"{s if s >= 0 else 'transport error'}: {n}"
-                      for s, n in sorted(statuses.items())) + ")")
-    print(f"sender CPU {result.sender_cpu_s / result.wall_s:.0%}; webhooks refused by the "
-          f"SSRF guard: {log.refused}, attempted: {log.attempted} (must be 0)")
-    return 0 if errors == 0 and log.attempted == 0 else 1
+    print(f"send at concurrency 32: wrk -t2 -c32, fresh Idempotency-Key per request, "
+          f"{args.rounds} alternating rounds of {args.seconds:g} s after {args.warmup:g} s "
+          f"warm-up each")
+    for name, rounds in results.items():
+        for index, result in enumerate(rounds):
+            print(f"  {name:<6} round {index + 1}: {describe(result)}")
+    rps = {name: statistics.median(r.rps for r in rounds) for name, rounds in results.items()}
+    p99 = {name: statistics.median(r.p99_ms for r in rounds) for name, rounds in results.items()}
+    errors = sum(r.errors for r in results["ours"])
+    for name in results:
+        print(f"  {name:<6} median: {rps[name]:.0f} sends/s, p99 {p99[name]:.1f} ms, "
+              f"peak RSS {rss[name]:.0f} MB; stateful: "
+              + ", ".join(f"{check} {'yes' if ok else 'NO'}"
+                          for check, ok in states[name].items()))
+    fast, tail = rps["ours"] >= rps["Prism"], p99["ours"] <= p99["Prism"]
+    print(f"  ours/Prism: sends/s {ratio(rps['ours'], rps['Prism'])} (target >= 1.00x: "
+          f"{verdict(fast)}), p99 {ratio(p99['ours'], p99['Prism'])} (target <= 1.00x: "
+          f"{verdict(tail)}); ours: {errors} errors, "
+          f"{'stateful' if all(states['ours'].values()) else 'NOT STATEFUL'}")
+    return 0 if fast and tail and errors == 0 and all(states["ours"].values()) else 1
 
 
 if __name__ == "__main__":

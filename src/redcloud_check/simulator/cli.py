@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from redcloud_check.simulator.faults import describe_faults, validate_faults
+from redcloud_check.simulator.retention import DAY_S, MAX_ENTRIES
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-webhook-host", action="append", default=[], metavar="HOST",
                         help="deliver webhooks to this non-loopback host too (repeatable)")
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    keep = parser.add_argument_group(
+        "retention", "what the simulator keeps, bounded by count and age (as real APIs expire "
+        "idempotency keys), so it runs for hours under load; an age of 0 = no age bound")
+    keep.add_argument("--max-messages", type=int, default=MAX_ENTRIES, metavar="N",
+                      help=f"messages kept (default {MAX_ENTRIES:,})")
+    keep.add_argument("--message-ttl", type=float, default=DAY_S, metavar="S",
+                      help=f"seconds a message is kept (default {DAY_S:,.0f})")
+    keep.add_argument("--max-idempotency-keys", type=int, default=MAX_ENTRIES, metavar="N",
+                      help=f"idempotency records kept (default {MAX_ENTRIES:,})")
+    keep.add_argument("--idempotency-ttl", type=float, default=DAY_S, metavar="S",
+                      help=f"seconds a send stays replayable by its Idempotency-Key "
+                           f"(default {DAY_S:,.0f})")
+
+
+def retention_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The --max-*/--*-ttl options as Simulator keyword arguments (Retention's fields)."""
+    return {"max_messages": args.max_messages, "message_ttl_s": args.message_ttl or None,
+            "max_idempotency_keys": args.max_idempotency_keys,
+            "idempotency_ttl_s": args.idempotency_ttl or None}
 
 
 def _banner(base_url: str, seed_given: bool) -> list[str]:
@@ -61,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         simulator = Simulator(host=args.host, port=args.port, seed=args.seed,
                               faults=validate_faults(args.fault), token_ttl=args.token_ttl,
                               latency_ms=args.latency_ms,
-                              allow_webhook_hosts=args.allow_webhook_host)
+                              allow_webhook_hosts=args.allow_webhook_host,
+                              **retention_options(args))
     except (ValueError, SeedError) as error:
         print(f"redcloud-check simulate: {error}", file=sys.stderr)
         return 2

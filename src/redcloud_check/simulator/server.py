@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from redcloud_check.core.http_server import HTTPServerBase
 from redcloud_check.simulator.app import build_app
+from redcloud_check.simulator.retention import DAY_S, MAX_ENTRIES, Retention
 from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.seed import load_seed
 from redcloud_check.simulator.state import DeliveryAttempt, RequestRecord, SimConfig, SimState
@@ -34,7 +35,14 @@ class Simulator(HTTPServerBase):
     dict or None for the shipped seed.json); allow_webhook_hosts (non-loopback hosts that
     may receive webhooks); lifecycle_delay_ms (between a message's events);
     delivery_attempts, delivery_backoff_s, delivery_timeout_s (webhook retries); clock
-    (seconds, for token expiry; e.g. ``state.Clock``).
+    (seconds, for token expiry and retention; e.g. ``state.Clock``).
+
+    Retention (``retention.Retention``), so that it runs for hours under load: at most
+    max_messages messages (default 10,000), each kept message_ttl_s (default 86,400 s);
+    at most max_idempotency_keys idempotency records (default 10,000), each replayable
+    for idempotency_ttl_s (default 86,400 s; after that the key is new again, as real
+    APIs expire keys); the newest max_log_entries (default 10,000) of ``requests`` and of
+    ``deliveries``. None for a ttl means no age bound.
     """
 
     name = "simulator"
@@ -45,14 +53,22 @@ class Simulator(HTTPServerBase):
                  allow_webhook_hosts: Iterable[str] = (), lifecycle_delay_ms: int = 20,
                  delivery_attempts: int = 5, delivery_backoff_s: float = 0.1,
                  delivery_timeout_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_messages: int = MAX_ENTRIES, message_ttl_s: float | None = DAY_S,
+                 max_idempotency_keys: int = MAX_ENTRIES,
+                 idempotency_ttl_s: float | None = DAY_S,
+                 max_log_entries: int = MAX_ENTRIES) -> None:
         super().__init__(host=host, port=port)
         self.config = SimConfig(
             token_ttl=token_ttl, latency_ms=latency_ms, lifecycle_delay_ms=lifecycle_delay_ms,
             delivery_attempts=delivery_attempts, delivery_backoff_s=delivery_backoff_s,
             delivery_timeout_s=delivery_timeout_s,
             allow_webhook_hosts=frozenset(h.lower() for h in allow_webhook_hosts), clock=clock)
-        self.state = SimState(load_seed(seed), faults)
+        retention = Retention(max_messages=max_messages, message_ttl_s=message_ttl_s,
+                              max_idempotency_keys=max_idempotency_keys,
+                              idempotency_ttl_s=idempotency_ttl_s,
+                              max_log_entries=max_log_entries)
+        self.state = SimState(load_seed(seed), faults, retention, clock)
         self.runtime = Runtime(self.state, self.config, Deliverer(self.state, self.config))
 
     # serving: stop() (pending webhook deliveries are cancelled), run_until_signal() and the

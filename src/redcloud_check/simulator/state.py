@@ -1,7 +1,8 @@
 """The simulator's configuration and its thread-safe in-memory store.
 
 Handlers run on the server's event loop thread while tests read the store from theirs, so
-every access goes through ``SimState.lock`` and readers get copies.
+every access goes through ``SimState.lock`` and readers get copies. What accumulates under
+load (messages, idempotency records, tokens, the logs) is bounded by ``Retention``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from redcloud_check.simulator.faults import validate_faults
+from redcloud_check.simulator.retention import DEFAULT, Retained, Retention
 from redcloud_check.simulator.seed import Client, InventoryGroup, Number, Seed
 
 
@@ -88,9 +91,13 @@ class DeliveryAttempt:
 class SimState:
     """Clients, numbers, tokens, idempotency records, messages and the logs."""
 
-    def __init__(self, seed: Seed, faults: Iterable[str] = ()) -> None:
+    def __init__(self, seed: Seed, faults: Iterable[str] = (),
+                 retention: Retention = DEFAULT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.RLock()
         self._seed = seed
+        self.retention = retention
+        self._clock = clock
         self._pending = 0
         self._idle = threading.Condition(self.lock)
         self.reset(faults)
@@ -98,16 +105,20 @@ class SimState:
     def reset(self, faults: Iterable[str] = ()) -> None:
         """Back to the seed: numbers as seeded, no tokens, messages, logs; only `faults`."""
         seed = copy.deepcopy(self._seed)  # the seed itself is never mutated
+        keep, clock = self.retention, self._clock
         with self.lock:
             self.clients: dict[str, Client] = {c.client_id: c for c in seed.clients}
             self.numbers: dict[str, Number] = {n.number_id: n for n in seed.numbers}
             self.inventory: tuple[InventoryGroup, ...] = seed.inventory
-            self.tokens: dict[str, TokenRecord] = {}
-            self.issued_tokens: list[str] = []
-            self.sends: dict[tuple[str, str], StoredSend] = {}
-            self.messages: dict[str, Message] = {}
-            self.requests: list[RequestRecord] = []
-            self.deliveries: list[DeliveryAttempt] = []
+            # an expired token stays known (401 "expired", not "invalid") until pushed out
+            self.tokens: Retained[str, TokenRecord] = Retained(keep.max_tokens, None, clock)
+            self.issued_tokens: deque[str] = deque(maxlen=keep.max_tokens)
+            self.sends: Retained[tuple[str, str], StoredSend] = Retained(
+                keep.max_idempotency_keys, keep.idempotency_ttl_s, clock)
+            self.messages: Retained[str, Message] = Retained(
+                keep.max_messages, keep.message_ttl_s, clock)
+            self.requests: deque[RequestRecord] = deque(maxlen=keep.max_log_entries)
+            self.deliveries: deque[DeliveryAttempt] = deque(maxlen=keep.max_log_entries)
             self.faults: frozenset[str] = validate_faults(faults)
 
     def has(self, fault: str) -> bool:

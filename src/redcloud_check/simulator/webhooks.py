@@ -8,12 +8,15 @@ Every attempt is recorded as a ``DeliveryAttempt``.
 
 SSRF guard: events go only to loopback hosts (127.0.0.0/8, ::1, localhost) or hosts named
 in ``allow_webhook_hosts``. Anything else is recorded as refused (``attempt`` 0, with the
-reason) and never sent. Redirects are not followed.
+reason) and never sent. Redirects are not followed. A refused message's events are all
+recorded when it is accepted, with one log line: no task waits to refuse them one by one
+(the seed's https://example.com URLs would otherwise keep a task per message under load).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from typing import TYPE_CHECKING
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("redcloud_check.simulator")
 
 
+@functools.lru_cache(maxsize=256)  # a simulator sees few distinct webhook URLs
 def refusal(url: str | None, allowed: frozenset[str]) -> str | None:
     """Why the SSRF guard refuses to deliver to `url`, or None when it may."""
     if not url:
@@ -69,6 +73,10 @@ class Deliverer:
 
     def schedule(self, message: Message) -> None:
         """Start the message's lifecycle; call from the server's event loop."""
+        refused = refusal(message.webhook_url, self.config.allow_webhook_hosts)
+        if refused is not None:
+            self._refuse(message, refused)
+            return
         self.state.delivery_started()
         task = asyncio.get_running_loop().create_task(self._run(message))
         self._tasks.add(task)
@@ -87,6 +95,17 @@ class Deliverer:
             log.exception("webhook lifecycle of %s failed", message.message_id)
         finally:
             self.state.delivery_finished()
+
+    def _refuse(self, message: Message, refused: str) -> None:
+        """Record every event of the message as refused by the SSRF guard (never sent)."""
+        url = message.webhook_url or ""
+        steps = lifecycle(message.to, self.state.faults)
+        for step in steps:
+            self.state.log_delivery(DeliveryAttempt(url, step.event_type, message.message_id,
+                                                    step.sequence, 0, refused=refused))
+        if steps:
+            log.info("webhook %s: %d event(s) -> %s refused: %s", message.message_id,
+                     len(steps), _loggable(url) if url else "(none)", refused)
 
     def _record(self, message: Message, step: Step, attempt: int, *,
                 status: int | None = None, error: str | None = None,
@@ -123,9 +142,7 @@ class Deliverer:
                                  follow_redirects=False, trust_env=False)
 
     async def _deliver(self, message: Message, step: Step) -> None:
-        refused = refusal(message.webhook_url, self.config.allow_webhook_hosts)
-        if refused is not None or message.webhook_url is None:
-            self._record(message, step, 0, refused=refused)
+        if message.webhook_url is None:  # refusal() refuses it: schedule() never gets here
             return
         http = await self._http(message.webhook_url)
         import httpx  # already loaded by _http(): cheap
