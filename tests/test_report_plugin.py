@@ -101,6 +101,9 @@ def test_blocked():
 
 
 class FakeWebhooks:
+    def deliveries(self):
+        return []
+
     def timeline(self, message_id):
         return [{"offset_ms": 0, "eventType": "message.queued", "sequence": 1, "verified": True,
                  "note": ""},
@@ -225,7 +228,8 @@ def test_remote_run_with_a_fault_leaks_no_secret(tmp_path: Path) -> None:
     # Exactly the documented artifacts: a missing one fails, and so does a stray one (the
     # override journal left behind, a temporary file of a write that did not finish).
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "escalation.json", "escalation.md", "exchanges.har", "junit.xml", "report.html"]
+        "escalation.json", "escalation.md", "exchanges.har", "history.jsonl", "junit.xml",
+        "report.html"]
     basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
     assert len(tokens) >= 2
     _scan(tmp_path, [secret, webhook, basic, *tokens])

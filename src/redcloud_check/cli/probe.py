@@ -154,6 +154,15 @@ def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
     return problems
 
 
+def _append_history(reports_dir: Path, result: ProbeResult) -> None:
+    from redcloud_check.reporting.history import append_history, history_entry
+
+    append_history(reports_dir, history_entry(
+        kind="probe", time=result.started_at, run_id=None, exit_code=result.exit_code,
+        verdict=result.status, stages={s.stage: s.verdict for s in result.stages},
+        latency_ms=result.latency_ms or {}))
+
+
 def run(args: argparse.Namespace) -> int:
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
@@ -167,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(reports_dir / "probe.json", text + "\n")
     except OSError as error:
         problems.append(f"{reports_dir / 'probe.json'}: {error}")
+    try:
+        _append_history(reports_dir, result)
+    except OSError as error:
+        problems.append(f"{reports_dir / 'history.jsonl'}: {error}")
     print(text, flush=True)
     if result.status == "config_error":
         print(f"redcloud-check probe: configuration error: {result.error}", file=sys.stderr)

@@ -78,6 +78,7 @@ class ProbeResult:
     warn_latency_ms: float | None = None
     error: str | None = None  # config_error / unreachable: what and why
     waivers: dict[str, Any] | None = None  # RC_WAIVERS: waived, expired, stale
+    latency_ms: dict[str, float] | None = None  # median per endpoint (history.jsonl)
 
     @property
     def exit_code(self) -> int:
@@ -310,6 +311,8 @@ def _grade(stages: list[StageResult], duration: float,
 def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None = None,
           embedded: bool = False) -> ProbeResult:
     """Run the stages against `rc`'s target; stop at the first failure."""
+    from redcloud_check.reporting.latency import endpoint_latency, medians
+
     names = READ_ONLY_STAGES + (CANARY_STAGES if canary else ())
     started = time.time()
     t0 = time.perf_counter()
@@ -331,7 +334,8 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     return ProbeResult(status=status, started_at=started, duration_s=round(duration, 6),
                        target=public_target(rc.client.base_url), embedded=embedded,
                        stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
-                       error=error, waivers=rc.waivers.summary())
+                       error=error, waivers=rc.waivers.summary(),
+                       latency_ms=medians(endpoint_latency(rc.recorder.all())))
 
 
 @contextmanager

@@ -131,7 +131,8 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
               gates_failed: Mapping[str, str] | None = None, unreachable: str | None = None,
               config_error: ConfigError | None = None,
               interrupted: bool = False,
-              waivers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              waivers: Mapping[str, Any] | None = None,
+              drift: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Per-stage verdicts, counts, what blocked what, and the warnings."""
     gates = dict(gates_failed or {})
     stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates)
@@ -163,6 +164,7 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
         "warnings": [_warning(f) for f in findings],
         "config_error": config, "unreachable": unreachable,
         "waivers": dict(waivers or {"file": None, "waived": [], "expired": [], "stale": []}),
+        "drift": {"undocumented": [dict(u) for u in drift]},
     }
 
 
@@ -193,10 +195,16 @@ def validate_escalation(doc: Any) -> None:
 
 
 def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
-                        bundles: Sequence[Mapping[str, Any]], secrets: Secrets) -> dict[str, Any]:
-    """The redacted, validated escalation.json document."""
+                        bundles: Sequence[Mapping[str, Any]], secrets: Secrets, *,
+                        checks: Sequence[CheckOutcome] = (),
+                        latency: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The redacted, validated escalation.json document. `checks` (every check's outcome)
+    and `latency` (per endpoint) are what `redcloud-check diff` compares between runs."""
     doc = redact({"schemaVersion": SCHEMA_VERSION, "run": dict(run), "summary": dict(summary),
-                  "bundles": [dict(b) for b in bundles]}, secrets)
+                  "bundles": [dict(b) for b in bundles],
+                  "checks": [{"nodeid": c.nodeid, "name": c.name, "stage": c.stage,
+                              "outcome": c.outcome, "reason": c.reason} for c in checks],
+                  "latency": [dict(row) for row in latency]}, secrets)
     validate_escalation(doc)
     return doc
 

@@ -45,7 +45,9 @@ from redcloud_check.reporting.artifacts import (
     write_escalation,
     write_junit,
 )
+from redcloud_check.reporting.drift_view import drift_html, drift_lines
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
+from redcloud_check.reporting.history import history_html
 from redcloud_check.reporting.waiver_view import waiver_lines, waivers_html
 from redcloud_check.rules.stages import STAGE_NAMES
 
@@ -64,6 +66,8 @@ class ReportPlugin:
         self.meta: dict[str, CheckInfo] = {}
         self.outcomes: dict[str, CheckOutcome] = {}
         self.internal_errors: list[str] = []
+        self.finished = False  # the session finished: drift and latency are final
+        self._fact_cache: dict[str, list[dict[str, Any]]] = {}
         self.started_at = time.time()
         self._fallback_run_id = new_run_id(self.started_at)
 
@@ -116,7 +120,18 @@ class ReportPlugin:
                          findings=rc.findings.all() if rc is not None else (),
                          gates_failed=rc.gates.failed() if rc is not None else None,
                          unreachable=rc.unreachable if rc is not None else None,
-                         waivers=rc.waivers.summary() if rc is not None else None)
+                         waivers=rc.waivers.summary() if rc is not None else None,
+                         drift=self._facts("drift"))
+
+    def _facts(self, what: str) -> list[dict[str, Any]]:
+        """run_facts.drift / latency of the run, computed once the session has finished."""
+        rc = self.context()
+        if rc is not None and self.finished and what not in self._fact_cache:
+            from redcloud_check.reporting import run_facts
+
+            self._fact_cache[what] = []  # a bug here is shown once; the reports still go out
+            self._guard(what, lambda: self._fact_cache.update({what: getattr(run_facts, what)(rc)}))
+        return self._fact_cache.get(what, [])
 
     def _run(self, exit_status: int | None) -> dict[str, Any]:
         rc = self.context()
@@ -245,8 +260,10 @@ class ReportPlugin:
             data = redact(self.summary(), self.secrets())
             prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
                           + waivers_html(data["waivers"])
-                          + html_render.warnings_html(data["warnings"]))
-            postfix.append("<h3>Latency per exchange (total time, ms), by stage</h3>"
+                          + html_render.warnings_html(data["warnings"])
+                          + drift_html(data["drift"]["undocumented"]))
+            postfix.append(history_html(self.reports_dir())
+                           + "<h3>Latency per exchange (total time, ms), by stage</h3>"
                            + html_render.latency_svg(redact(self._latency_rows(),
                                                             self.secrets())))
         self._guard("report summary", add)
@@ -269,30 +286,26 @@ class ReportPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        self.finished = True
 
         def write() -> None:
             secrets = self.secrets()
             doc = escalation_document(self._run(int(exitstatus)), self.summary(),
-                                      self.bundles, secrets)
+                                      self.bundles, secrets,
+                                      checks=list(self.outcomes.values()),
+                                      latency=self._facts("latency"))
             write_escalation(self.reports_dir(), doc, secrets)
         self._guard("webhook listener", self._check_handler_errors)
         self._guard("escalation.json", write)
-        self._guard("exchanges.har", self._write_har)
+        rc, reports = self.context(), self.reports_dir()
+        if rc is not None:
+            from redcloud_check.reporting import run_facts
 
-    def _write_har(self) -> None:
-        rc = self.context()
-        if rc is None:
-            return
-        from redcloud_check.reporting.har import har_document, write_har
-
-        def stage_of(nodeid: str | None) -> str | None:
-            info = self.meta.get(nodeid or "")
-            return info.stage if info is not None else None
-
-        secrets = self.secrets()
-        doc = har_document(rc.recorder.all(), secrets=secrets, stage_of=stage_of,
-                           creator_version=summarize_versions()["redcloud-check"])
-        write_har(self.reports_dir(), doc, secrets)
+            stages = {nodeid: info.stage for nodeid, info in self.meta.items()}
+            self._guard("exchanges.har", lambda: run_facts.write_har(
+                reports, rc, stages, self.secrets()))
+            self._guard("history.jsonl", lambda: run_facts.write_history(
+                reports, rc, int(exitstatus), self.summary(), self._facts("latency")))
 
     def _check_handler_errors(self) -> None:
         """What our webhook listener's handlers raised during the run: the tool's own error,
@@ -319,6 +332,8 @@ class ReportPlugin:
             if not data["warnings"]:
                 tr.write_line("  warnings: none (what the docs do not state is graded here, "
                               "never failed)")
+            for line in drift_lines(data["drift"]["undocumented"]):
+                tr.write_line(f"  {line}")
             tr.write_line(f"  escalation: {self.reports_dir() / 'escalation.json'} "
                           f"({len(self.bundles)} bundles; ticket text escalation.md)")
         self._guard("terminal summary", show)

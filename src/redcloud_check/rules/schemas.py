@@ -126,7 +126,9 @@ def errors(name: str, instance: object) -> list[SchemaViolation]:
 
 @cache
 def _openapi() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((schemas_dir() / "openapi.yaml").read_text("utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: ~10x faster
+    data: dict[str, Any] = yaml.load((schemas_dir() / "openapi.yaml").read_text("utf-8"),
+                                     Loader=loader)
     return data
 
 
