@@ -115,15 +115,20 @@ def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path:
 
 def test_an_expired_waiver_is_a_failure_that_says_so(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    path = waiver_file(tmp_path, (GATE, "SUP-1234", "2020-01-01"))
+    path = waiver_file(tmp_path, (GATE, "SUP-1234", "2020-01-01"),
+                       (PASSING, "SUP-77", "2020-01-01"))
     run = run_suite(reports, RC_SIM_FAULTS=FAULT, RC_WAIVERS=str(path))
     assert run.returncode == 1, run.stdout[-3000:]
+    passing = next(c for c in run.cases if c.name.endswith(PASSING.rpartition("::")[2]))
+    assert passing.outcome == "passed"  # an expired waiver on a passing check fails nothing
     gate = next(c for c in run.cases if c.name.endswith(GATE))
     assert gate.outcome == "failed"
     assert "expired" in gate.message and "waiver #1" in gate.message
     assert f"for '{GATE}' expired on 2020-01-01" in run.stdout
     doc = json.loads((reports / "escalation.json").read_text(encoding="utf-8"))
     assert [w["check"] for w in doc["summary"]["waivers"]["expired"]] == [GATE]
+    assert [w["check"] for w in doc["summary"]["waivers"]["stale"]] == [PASSING]
+    assert any("is expired and stale" in w["detail"] for w in doc["summary"]["warnings"])
     assert {c.outcome for c in run.cases if c.stage == "numbers"} == {"skipped"}  # blocked
 
 
