@@ -115,14 +115,14 @@ def test_an_invalid_document_is_a_bug_that_raises() -> None:
         validate_escalation({**doc, "schemaVersion": "0"})
 
 
-def test_write_misconfigured_writes_all_three_files(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_misconfigured_writes_all_its_files(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RC_CLIENT_SECRET", SECRET)
     error = ConfigError("RC_TO", f"is required (saw {SECRET})", "e.g. +15551234567")
     write_misconfigured(tmp_path / "reports", error)
     reports = tmp_path / "reports"
     assert sorted(p.name for p in reports.iterdir()) == ["escalation.json", "escalation.md",
-                                                          "junit.xml"]
+                                                          "history.jsonl", "junit.xml"]
     root = ET.parse(reports / "junit.xml").getroot()
     cases = list(root.iter("testcase"))
     assert [c.get("name") for c in cases] == ["configuration"]

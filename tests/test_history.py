@@ -92,3 +92,11 @@ def test_concurrent_appends_lose_no_line_and_bad_lines_are_skipped(tmp_path: Pat
 def test_the_readme_documents_the_bound() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"last {HISTORY_LIMIT} lines" in readme
+
+
+def test_a_misconfigured_run_leaves_its_line_too(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, RC_TO="5551234567")
+    assert run.returncode not in (0, 1)
+    (entry,) = read_history(tmp_path)
+    assert entry["verdict"] == "misconfigured" and entry["exit_code"] == run.returncode
+    assert set(entry["stages"].values()) == {"not_run"} and entry["latency_ms"] == {}

@@ -244,7 +244,8 @@ def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets =
 
 
 def write_misconfigured(reports_dir: Path, error: ConfigError) -> None:
-    """junit.xml, escalation.json and escalation.md for a run stopped by a setting."""
+    """junit.xml, escalation.json, escalation.md and a history.jsonl line for a run stopped
+    by a setting."""
     secrets = env_secrets()
     reason = f"configuration error: {error} (setting {error.setting}; nothing was sent)"
     case = CheckOutcome(nodeid="redcloud-check::configuration", name="configuration",
@@ -255,3 +256,7 @@ def write_misconfigured(reports_dir: Path, error: ConfigError) -> None:
                    embedded=None, client_id=None, number_id=None, exit_status=4)
     summary = summarize([], config_error=error)
     write_escalation(reports_dir, escalation_document(run, summary, [], secrets), secrets)
+    from redcloud_check.reporting.history import record_run
+
+    record_run(reports_dir, run_id=run["run_id"], exit_code=run["exit_status"],
+               summary=summary, latency=[])
