@@ -97,6 +97,23 @@ def test_dotenv_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     assert info.value.setting.endswith(".env:2")
 
 
+def test_dotenv_is_read_as_python_dotenv_reads_it_without_expanding(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "RC_BASE_URL=https://api.example.com  # staging\n"
+        "RC_CLIENT_ID='client with spaces'\n"
+        "RC_CLIENT_SECRET=pa$$w0rd${HOME}\n"  # a secret holding "$" is kept as written
+        'RC_WEBHOOK_SECRET="line\\nbreak"\n'
+        "RC_NUMBER_ID=num_abc123\n"
+        "RC_TO\n")  # a key with no value is left out, as python-dotenv does
+    settings = load_settings(environ={}, dotenv=dotenv)
+    assert settings.base_url == "https://api.example.com"
+    assert settings.client_id == "client with spaces"
+    assert settings.client_secret == "pa$$w0rd${HOME}"
+    assert settings.webhook_secret == "line\nbreak"
+    assert settings.to == ""
+
+
 def test_simulator_faults_are_refused_for_a_remote_target() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(environ={**REMOTE, "RC_SIM_FAULTS": "number-missing"})

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from redcloud_check.core.config import Settings, load_dotenv
+from redcloud_check.core.config import Settings, read_dotenv
 from redcloud_check.core.errors import RedcloudCheckError
 
 if TYPE_CHECKING:  # the server stack loads only when `listen` runs, not for --help or probe
@@ -58,7 +58,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _setting(name: str) -> str | None:
-    return os.environ.get(name) or load_dotenv(Path(".env")).get(name) or None
+    return os.environ.get(name) or read_dotenv(Path(".env")).get(name) or None
 
 
 def _clock(at: float) -> str:

@@ -7,12 +7,16 @@ with the docs' canonical test values. Validation names the setting that is wrong
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.waivers import find_waivers_file
@@ -125,25 +129,23 @@ class Settings:
         return [v for v in (*values, self.ngrok_authtoken or "") if v]
 
 
-def load_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file (comments, `export`, quotes handled); {} if absent."""
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The settings in a .env file as python-dotenv reads it (`export`, quotes, escapes,
+    comments, inline comments); {} when there is no file.
+
+    Never expands ${VAR}: a secret may hold a "$". A key with no "=" has no value and is
+    left out, as python-dotenv does. A line python-dotenv cannot parse is a ConfigError
+    naming the file and line, where python-dotenv itself would log a warning and skip it:
+    a setting that silently does not apply is worse than a stop.
+    """
     if not path.is_file():
         return {}
-    values: dict[str, str] = {}
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
-            raise ConfigError(f"{path}:{lineno}", "not a KEY=VALUE line")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    text = path.read_text(encoding="utf-8")
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise ConfigError(f"{path}:{binding.original.line}", "not a KEY=VALUE line")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _parse_bool(env: str, value: str) -> bool:
@@ -188,7 +190,7 @@ def load_settings(
     """Build validated settings. `options` maps attr -> value given on the command line."""
     options = options or {}
     env = dict(os.environ if environ is None else environ)
-    file_values = load_dotenv(dotenv) if dotenv is not None else {}
+    file_values = read_dotenv(dotenv) if dotenv is not None else {}
 
     def raw(attr: str) -> str | None:
         opt = OPTIONS_BY_ATTR[attr]
