@@ -7,9 +7,10 @@ it saw, as a `Finding` of severity "warning" or "info". Findings never change th
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Literal
+
+from redcloud_check.core.shared_log import SharedLog
 
 # The grades of the suite, written once (JSON-Schema-Test-Suite / Autobahn style): "fail"
 # only where the docs state the rule; a `Finding` is one of the other two, never a failure.
@@ -27,23 +28,8 @@ class Finding:
     stage: str | None = None
 
 
-class FindingLog:
-    """Thread-safe list of findings (webhook threads add to it too)."""
-
-    def __init__(self) -> None:
-        self._items: list[Finding] = []
-        self._lock = threading.Lock()
-
-    def add(self, finding: Finding) -> None:
-        with self._lock:
-            self._items.append(finding)
-
-    def all(self) -> list[Finding]:
-        with self._lock:
-            return list(self._items)
-
-    def for_check(self, check: str) -> list[Finding]:
-        return [f for f in self.all() if f.check == check]
+class FindingLog(SharedLog[Finding]):
+    """The run's findings (webhook threads add to it too)."""
 
     def warnings(self) -> list[Finding]:
         return [f for f in self.all() if f.severity == "warning"]

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.shared_log import SharedLog
 
 
-class Recorder:
+class Recorder(SharedLog[Exchange]):
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._exchanges: list[Exchange] = []
+        super().__init__()
         self.current_check: str | None = None
 
     def record(self, exchange: Exchange) -> None:
-        with self._lock:
-            self._exchanges.append(exchange)
-
-    def all(self) -> list[Exchange]:
-        with self._lock:
-            return list(self._exchanges)
+        self.add(exchange)
 
     def for_check(self, check: str) -> list[Exchange]:
         return [e for e in self.all() if e.check == check]
