@@ -115,10 +115,14 @@ def quickstart_anchors(directory: Path, base_url: str, read_only: bool,
 
 
 def user_env(directory: Path) -> dict[str, str]:
-    """The environment a user's shell has: no RC_* settings, no ngrok token; reports in
-    `directory`."""
+    """The environment a user's shell has: no RC_* settings, no ngrok token, and Python
+    caching bytecode as it does by default (a PYTHONDONTWRITEBYTECODE=1 left in the bench's
+    environment would recompile our ~60 modules on every run, which no user meets: pip
+    compiles an installed wheel, and an editable install caches on its first run); reports
+    in `directory`."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RC_", "NGROK_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RC_", "NGROK_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env["RC_REPORTS_DIR"] = str(directory / "reports")
     return env

@@ -8,6 +8,7 @@ it never disturbs other test runs in the same environment.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings.embedded:
         from redcloud_check.simulator import Simulator
 
-        simulator = Simulator(faults=settings.sim_faults)
+        # 2 ms between a message's events (20 by default): still in order, one after the
+        # other, without 40 ms of stage 5 spent waiting on the simulator's pacing.
+        simulator = Simulator(faults=settings.sim_faults, lifecycle_delay_ms=2)
         simulator.start()
         config.stash[SIMULATOR] = simulator
         base_url = simulator.base_url
@@ -127,6 +130,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config.stash[RUN_CONTEXT] = rc
     _redact_log_records(config, rc)
     _recover_override_journal(rc)
+    # Everything imported and built so far lives until the process exits: move it out of
+    # the collector's sight, so that the collections during the checks and pytest's full
+    # gc.collect() at exit scan only what the checks allocate (about 0.1 s of a run).
+    gc.freeze()
 
 
 def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:

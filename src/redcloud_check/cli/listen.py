@@ -87,20 +87,22 @@ class Printer:
     def submit(self, delivery: Delivery, raw: bytes) -> None:
         self.queue.put((delivery, raw))
 
-    def emit(self, record: dict[str, Any], text: str) -> None:
+    def emit(self, record: dict[str, Any], text: str, flush: bool = True) -> None:
         self.out.write((json.dumps(record) if self.as_json else text) + "\n")
-        self.out.flush()
+        if flush:
+            self.out.flush()
 
     def _run(self) -> None:
         while (item := self.queue.get()) is not None:
             delivery, raw = item
             self.counts["received"] += 1
             self.counts["verified"] += delivery.verified
-            self._print(delivery)
+            # Flushed once the queue is empty: one write per burst, not one per event.
+            self._print(delivery, flush=self.queue.empty())
             if self.forward_to and delivery.verified:
                 self._forward(delivery, raw)
 
-    def _print(self, d: Delivery) -> None:
+    def _print(self, d: Delivery, flush: bool = True) -> None:
         verdict = "signature ok" if d.reason == "signature ok" else (
             f"{d.status_returned} {d.reason}")
         notes = "".join(f" [{w}]" for w in d.warnings)
@@ -111,7 +113,7 @@ class Printer:
                    "warnings": list(d.warnings)},
                   f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
                   f"{d.message_id or '-':<20} seq {d.sequence if d.sequence is not None else '-'}"
-                  f"  {verdict}{notes}")
+                  f"  {verdict}{notes}", flush)
 
     def _forward(self, d: Delivery, raw: bytes) -> None:
         headers = {k: v for k, v in d.headers.items() if k not in _NOT_FORWARDED}
