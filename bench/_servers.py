@@ -8,6 +8,7 @@ stdout is drained on a thread (a full pipe would block it) and its lines are kep
 from __future__ import annotations
 
 import contextlib
+import io
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from _measure import console_script
 
@@ -29,18 +31,24 @@ OPENAPI = REPO / "schemas" / "openapi.yaml"
 @dataclass(slots=True)
 class Served:
     url: str
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[bytes]
     keep_lines: bool = False
     lines: list[str] = field(default_factory=list)
     line_count: int = 0
     _drain: threading.Thread | None = None
 
     def drain(self) -> None:
+        """Read the server's stdout in large chunks, so that a chatty server (a log line per
+        request) never blocks on a full pipe because the bench reads too slowly."""
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.line_count += 1
+        stream = cast(io.BufferedReader, self.proc.stdout)
+        kept: list[bytes] = []
+        while chunk := stream.read1(1 << 16):
+            self.line_count += chunk.count(b"\n")
             if self.keep_lines:
-                self.lines.append(line)
+                kept.append(chunk)
+        if self.keep_lines:
+            self.lines = b"".join(kept).decode("utf-8", "replace").splitlines()
 
     def rss_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) of the process, from /proc."""
@@ -64,13 +72,13 @@ def serve(argv: Sequence[str], ready: str, url_of: Callable[[str], str], *, cwd:
           timeout_s: float = 60.0) -> Iterator[Served]:
     """Start `argv`; wait for a stdout line containing `ready`; `url_of(line)` is its URL."""
     proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     served: Served | None = None
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout_s
         while True:
-            line = proc.stdout.readline()
+            line = proc.stdout.readline().decode("utf-8", "replace")
             if not line:
                 raise RuntimeError(f"{argv[0]} exited before it was ready")
             if ready in line:
