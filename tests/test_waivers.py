@@ -111,6 +111,8 @@ def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path:
     assert any("stale" in w["title"] and w["check"] == PASSING for w in summary["warnings"])
     html = (reports / "report.html").read_text(encoding="utf-8")
     assert "rc-waivers" in html and "SUP-1234 client migration" in html
+    ticket = (reports / "escalation.md").read_text(encoding="utf-8")
+    assert "## Waived" in ticket and f"{GATE}`: SUP-1234 client migration" in ticket
 
 
 def test_an_expired_waiver_is_a_failure_that_says_so(tmp_path: Path) -> None:

@@ -121,6 +121,16 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
         lines += [f"- **{w['title']}** — {w['detail']} ({w['clause']})"
                   for w in summary["warnings"]]
         lines.append("")
+    waived = (summary.get("waivers") or {}).get("waived") or []
+    if waived:
+        lines += ["## Waived (known deviations, accepted until their date)", ""]
+        lines += [f"- `{w['nodeid']}`: {w['reason']} (until {w['expires']}; {w['waiver']})"
+                  for w in waived]
+        lines.append("")
+    drift = (summary.get("drift") or {}).get("undocumented") or []
+    if drift:
+        lines += [f"Drift: {len(drift)} undocumented field(s) seen (not failures), e.g. "
+                  + ", ".join(f"`{u['path']}` in {u['endpoint']}" for u in drift[:3]), ""]
     if doc["bundles"]:
         lines += ["## Failures", ""]
         for i, bundle in enumerate(doc["bundles"], 1):
