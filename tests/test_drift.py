@@ -3,8 +3,15 @@ their JSON path and endpoint; information, never a failure."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from redcloud_check.reporting.artifacts import validate_escalation
 from redcloud_check.rules import schemas
 from redcloud_check.rules.drift import (
     endpoint_template,
@@ -12,6 +19,9 @@ from redcloud_check.rules.drift import (
     response_schema,
     undocumented_fields,
 )
+
+from .drifting_simulator import drifting_simulator
+from .suite_runner import SuiteRun, clean_env, run_suite
 
 WHOAMI = {"apiClientId": "c", "apiClientName": "n", "apiClientStatus": "ACTIVE",
           "capabilities": ["sms"], "inboundWebhookConfigured": False,
@@ -74,3 +84,57 @@ def test_endpoints_are_named_by_their_documented_template() -> None:
     assert response_schema("GET", "/api/core/whoami", 200) == ("GET /api/core/whoami", "whoami")
     assert response_schema("GET", "/api/core/whoami", 418) is None
 
+
+
+# -- over real HTTP: a simulator whose API adds undocumented fields ---------------------------
+
+SENDING = {"RC_CLIENT_ID": "rc_test_client_123", "RC_CLIENT_SECRET": "rc_secret_abc123",
+           "RC_NUMBER_ID": "num_abc123", "RC_TO": "+15551234567",
+           "RC_WEBHOOK_SECRET": "rc_secret_abc123", "RC_ALLOW_SEND": "1"}
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    with drifting_simulator() as sim:
+        run = run_suite(tmp_path_factory.mktemp("drifted"), RC_BASE_URL=sim.base_url,
+                        **SENDING)
+    assert run.returncode == 0, run.stdout[-3000:]  # information, never a failure
+    assert run.failed == [] and not run.by_outcome("skipped")
+    return run
+
+
+def test_a_run_reports_undocumented_fields_in_every_report(drifted: SuiteRun) -> None:
+    doc = json.loads((drifted.reports / "escalation.json").read_text(encoding="utf-8"))
+    validate_escalation(doc)
+    found = {(u["endpoint"], u["status"], u["path"])
+             for u in doc["summary"]["drift"]["undocumented"]}
+    assert {("GET /api/core/whoami", 200, "$.region"),
+            ("GET /api/core/whoami", 200, "$.assignedNumbers.tollFreeCount"),
+            ("GET /api/core/whoami", 401, "$.region"),
+            ("POST /api/core/messages/send", 202, "$.region"),
+            ("webhook message.queued", None, "$.attempt"),
+            ("webhook message.queued", None, "$.data.carrier"),
+            ("webhook message.sent", None, "$.data.carrier")} <= found
+    assert all(path.endswith(("region", "tollFreeCount", "attempt", "carrier"))
+               for _, _, path in found)  # nothing documented is reported
+    assert doc["summary"]["verdict"] == "passed"
+    line = next(x for x in drifted.stdout.splitlines()
+                if x.strip().startswith("undocumented in GET /api/core/whoami 200: "))
+    assert "$.region" in line and "$.assignedNumbers.tollFreeCount" in line
+    html = (drifted.reports / "report.html").read_text(encoding="utf-8")
+    assert "Drift: undocumented fields" in html and "$.assignedNumbers.tollFreeCount" in html
+    ticket = (drifted.reports / "escalation.md").read_text(encoding="utf-8")
+    assert "undocumented field(s) seen (not failures)" in ticket
+
+
+def test_diff_shows_the_fields_that_appeared(drifted: SuiteRun, tmp_path: Path) -> None:
+    clean = run_suite(tmp_path / "clean")
+    assert "drift: none" in clean.stdout
+    proc = subprocess.run([sys.executable, "-m", "redcloud_check.cli", "diff",
+                           str(clean.reports / "escalation.json"),
+                           str(drifted.reports / "escalation.json")],
+                          capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "  + $.assignedNumbers.tollFreeCount in GET /api/core/whoami 200" in proc.stdout
+    assert "  + $.data.carrier in webhook message.delivery" in proc.stdout
+    assert "undocumented fields disappeared (0)" in proc.stdout
