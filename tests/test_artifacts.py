@@ -133,7 +133,7 @@ def test_write_misconfigured_writes_all_its_files(tmp_path: Path,
     assert doc["summary"]["verdict"] == "misconfigured"
     assert doc["summary"]["config_error"]["setting"] == "RC_TO"
     assert doc["summary"]["config_error"]["diagnosis"]["id"] == "config-error"
-    assert doc["run"]["exit_status"] == 4 and doc["bundles"] == []
+    assert doc["run"]["exit_status"] == 3 and doc["bundles"] == []
     assert "Setting: `RC_TO`" in (reports / "escalation.md").read_text()
     for path in reports.iterdir():
         assert_no_secret(path.read_bytes(), [SECRET], path.name)

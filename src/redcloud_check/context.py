@@ -111,14 +111,17 @@ class RunContext:
     started_at: float = field(default_factory=time.time)
 
     @classmethod
-    def create(cls, settings: Settings, base_url: str) -> RunContext:
+    def create(cls, settings: Settings, base_url: str, run_id: str | None = None) -> RunContext:
         recorder = Recorder()
         secrets = SecretSet(settings.secrets())
         secrets.add(basic_header(settings.client_id, settings.client_secret).split(" ", 1)[1])
         client = ApiClient(base_url, timeout=settings.timeout, recorder=recorder,
                            secrets=secrets)
-        return cls(settings=settings, client=client, recorder=recorder, secrets=secrets,
-                   tokens=TokenProvider(client, settings))
+        context = cls(settings=settings, client=client, recorder=recorder, secrets=secrets,
+                      tokens=TokenProvider(client, settings))
+        if run_id is not None:
+            context.run_id = run_id  # the run's folder under the reports dir is named by it
+        return context
 
     def core(self, method: str, path: str, *, label: str, json: Any = None,
              headers: dict[str, str] | None = None, bearer: str | None = None) -> Exchange:

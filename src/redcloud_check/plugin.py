@@ -7,11 +7,10 @@ it never disturbs other test runs in the same environment.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -23,7 +22,9 @@ from redcloud_check.core.errors import (
     RedcloudCheckError,
     TargetUnreachable,
 )
+from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.findings import Finding
+from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.waivers import WAIVED_PREFIX, Waiver, WaiverBook, book_for, waived_reason
 from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 
@@ -32,6 +33,7 @@ SETTINGS = pytest.StashKey[Settings]()
 SIMULATOR = pytest.StashKey[Any]()
 WAIVERS = pytest.StashKey[WaiverBook]()
 WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
+RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,53 +61,91 @@ MARKERS = (
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """No test path given: run the suite's checks, from whatever directory. pytest's own
+    parser has already told option values from paths (`--rc-reports-dir DIR` is never a
+    test path), so only its verdict is used here."""
+    if not suite_mode(early_config) or early_config.known_args_namespace.file_or_dir:
+        return
+    paths = _suite_paths(early_config)
+    early_config.known_args_namespace.file_or_dir = paths
+    args.extend(paths)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     if not suite_mode(config):
         return
     given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
+    dotenv = Path.cwd() / ".env"
+    run_id = new_run_id()
     try:
-        settings = load_settings(given, dotenv=Path.cwd() / ".env")
+        settings = load_settings(given, dotenv=dotenv)
         from redcloud_check.webhooks.tunnel import preflight
 
         preflight(settings)
         waivers = book_for(settings.waivers)
     except ConfigError as error:
-        _write_misconfigured(given, error)
-        raise pytest.UsageError(
-            f"redcloud-check configuration error: {error}\n"
-            "Nothing was sent. Fix that setting and run again."
-        ) from None
+        written = _write_misconfigured(given, dotenv, run_id, error)
+        _config_exit(f"{error}\nNothing was sent. Fix that setting and run again." + written)
+    from redcloud_check.reporting.run_folder import start_run
+
+    try:
+        folder = start_run(settings.reports_dir, run_id)
+    except OSError as error:
+        _config_exit(f"RC_REPORTS_DIR: cannot create {settings.reports_dir} "
+                     f"({error.strerror}). Nothing was sent.")
     config.stash[SETTINGS] = settings
     config.stash[WAIVERS] = waivers
-    try:
-        settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise pytest.UsageError(
-            f"redcloud-check configuration error: RC_REPORTS_DIR: cannot create "
-            f"{settings.reports_dir} ({error.strerror}). Nothing was sent.") from None
+    config.stash[RUN_FOLDER] = folder
     option = config.option
     if not getattr(option, "htmlpath", None):
-        option.htmlpath = str(settings.reports_dir / "report.html")
+        option.htmlpath = str(folder.artifact("report.html"))
     if hasattr(option, "self_contained_html"):
         option.self_contained_html = True
     if not getattr(option, "xmlpath", None):
-        option.xmlpath = str(settings.reports_dir / "junit.xml")
+        option.xmlpath = str(folder.artifact("junit.xml"))
     from redcloud_check.reporting.report_plugin import ReportPlugin
 
-    config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config)),
+    config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config), folder),
                                   "redcloud_check.report")
 
 
-def _write_misconfigured(given: dict[str, Any], error: ConfigError) -> None:
-    import os
+def _suite_paths(config: pytest.Config) -> list[str]:
+    """The ini file's testpaths under the rootdir; the rootdir itself when they are absent
+    (an installed wheel keeps the checks next to its pytest.ini)."""
+    paths = [config.rootpath / p for p in config.getini("testpaths")]
+    return [str(p) for p in paths if p.exists()] or [str(config.rootpath)]
 
+
+def _config_exit(message: str) -> NoReturn:
+    """End the run before any request with the configuration-error exit code (3)."""
+    pytest.exit(f"redcloud-check configuration error: {message}",
+                returncode=ExitCode.CONFIG_ERROR)
+
+
+def _write_misconfigured(given: dict[str, Any], dotenv: Path, run_id: str,
+                         error: ConfigError) -> str:
+    """Write the configuration-error evidence in this run's folder and publish it; returns
+    the lines naming what was written (empty when the reports dir is not writable)."""
+    from redcloud_check.core.config import given_value
+    from redcloud_check.reporting import run_folder
     from redcloud_check.reporting.artifacts import write_misconfigured
+    from redcloud_check.reporting.run_folder import listing, publish, start_run
 
-    reports = Path(given.get("reports_dir") or os.environ.get("RC_REPORTS_DIR") or "reports")
-    with contextlib.suppress(OSError):
-        write_misconfigured(reports, error)
+    reports = Path(given_value("reports_dir", given, dotenv=dotenv) or "reports")
+    try:
+        folder = start_run(reports, run_id)
+        write_misconfigured(folder.path, error, run_id=run_id,
+                            target=given_value("base_url", given, dotenv=dotenv),
+                            history_dir=reports)
+        written = publish(folder, [n for n in run_folder.DOCUMENTED
+                                  if folder.artifact(n).is_file()])
+    except OSError:
+        return ""
+    return "".join(f"\n{line}" for line in listing(folder, written))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -124,7 +164,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.stash[SIMULATOR] = simulator
         base_url = simulator.base_url
     assert base_url is not None
-    rc = RunContext.create(settings, base_url)
+    folder = config.stash.get(RUN_FOLDER, None)
+    rc = RunContext.create(settings, base_url, folder.run_id if folder is not None else None)
     rc.simulator = config.stash.get(SIMULATOR, None)
     rc.waivers = config.stash[WAIVERS]
     config.stash[RUN_CONTEXT] = rc

@@ -43,6 +43,7 @@ def suite_root() -> tuple[Path, Path]:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     from redcloud_check.core.config import OPTIONS
+    from redcloud_check.core.exit_codes import help_text
 
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
@@ -52,29 +53,24 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "settings: environment variables, or the pytest options in brackets;\n"
         "a .env file in the current directory is read too\n"
         + "\n".join(f"  {o.env:<{width}}  {o.help} [{o.flag}]" for o in OPTIONS)
-        + "\n\nWithout RC_BASE_URL the suite runs against the embedded simulator. "
-        "Exit code 0: every check passed or failed under a valid waiver (RC_WAIVERS).")
+        + "\n\nWithout RC_BASE_URL the suite runs against the embedded simulator.\n"
+        + help_text("run"))
 
 
 def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
+    """The suite through pytest. Every argument goes to pytest as given: pytest's own
+    parser tells option values from test paths, and with no test path the plugin runs the
+    suite's checks. The plugin prints the paths this run wrote."""
     import pytest
 
-    checks, ini = suite_root()
-    argv = ["-c", str(ini), "--rootdir", str(ini.parent)]
+    from redcloud_check.core.exit_codes import ExitCode
+
+    _, ini = suite_root()
     if args.fault:
         os.environ["RC_SIM_FAULTS"] = ",".join(args.fault)
-    has_path = any(not a.startswith("-") and Path(a).exists() for a in pytest_args)
-    argv += list(pytest_args) + ([] if has_path else [str(checks)])
-    code = int(pytest.main(argv))
-    reports = Path(os.environ.get("RC_REPORTS_DIR") or "reports").resolve()
-    shown = [("HTML report", "report.html"), ("Escalation bundle", "escalation.json"),
-             ("Ticket text", "escalation.md"), ("JUnit XML", "junit.xml"),
-             ("HTTP archive (HAR 1.2)", "exchanges.har")]
-    lines = [f"{what}: {reports / name}" for what, name in shown
-             if (reports / name).is_file()]
-    if lines:
-        print("\n" + "\n".join(lines))
-    return code
+    code = int(pytest.main(["-c", str(ini), "--rootdir", str(ini.parent), *pytest_args]))
+    # pytest's usage error (an unknown option) is a configuration error in our table
+    return int(ExitCode.CONFIG_ERROR) if code == pytest.ExitCode.USAGE_ERROR else code
 
 
 def build_parser() -> argparse.ArgumentParser:

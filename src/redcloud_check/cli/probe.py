@@ -19,15 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from redcloud_check.probe.runner import ProbeResult
 
-EXIT_CODES_HELP = """\
-exit codes:
-  0  healthy      every stage passed within --warn-latency-ms
-  1  unhealthy    a stage failed (later stages are blocked)
-  2  degraded     every stage passed, but a stage or the total was slower than
-                  --warn-latency-ms
-  3  config error a setting is missing or malformed (e.g. --canary without RC_ALLOW_SEND=1)
-  4  unreachable  the target gave no HTTP answer (refused, DNS, timeout, TLS)
-
+SETTINGS_HELP = """\
 Settings come from the RC_* environment variables (RC_BASE_URL, RC_CLIENT_ID,
 RC_CLIENT_SECRET, RC_NUMBER_ID, RC_TO, RC_ALLOW_SEND, RC_TIMEOUT, RC_REPORTS_DIR, ...).
 No RC_BASE_URL: the embedded simulator is probed. See docs/probe.md."""
@@ -45,7 +37,9 @@ def _positive(text: str) -> float:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES_HELP
+    from redcloud_check.core.exit_codes import help_text
+
+    parser.epilog = help_text("probe") + "\n\n" + SETTINGS_HELP
     parser.description = (
         "Production health probe: token (HTTP Basic), whoami (client ACTIVE), numbers "
         "(RC_NUMBER_ID listed, ACTIVE, smsEnabled). Read-only unless --canary. Prints one "
@@ -164,6 +158,22 @@ def _append_history(reports_dir: Path, result: ProbeResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from redcloud_check.core.exit_codes import ExitCode
+    from redcloud_check.core.redaction import redact
+
+    try:
+        return _run(args)
+    except Exception as error:  # a bug of ours is never reported as the API's health
+        from redcloud_check.core.config import env_secrets
+
+        detail = redact(f"{type(error).__name__}: {error}", env_secrets())
+        print(f"redcloud-check probe: internal error (a bug in redcloud-check, not the API): "
+              f"{detail}", file=sys.stderr)
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
 
@@ -172,10 +182,14 @@ def run(args: argparse.Namespace) -> int:
     problems = _metrics(args, result)
     text = json.dumps(redact(document(result), secrets),
                       separators=(",", ":"), ensure_ascii=False)
+    code = result.exit_code
     try:
         atomic_write(reports_dir / "probe.json", text + "\n")
     except OSError as error:
-        problems.append(f"{reports_dir / 'probe.json'}: {error}")
+        code = int(ExitCode.EVIDENCE_INCOMPLETE)
+        detail = redact(f"{reports_dir / 'probe.json'}: {error}", secrets)
+        print(f"redcloud-check probe: evidence incomplete: probe.json was not written "
+              f"({detail}; exit {code})", file=sys.stderr)
     try:
         _append_history(reports_dir, result)
     except OSError as error:
@@ -186,4 +200,4 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"redcloud-check probe: could not write output: {redact(problem, secrets)}",
               file=sys.stderr)
-    return result.exit_code
+    return code

@@ -68,6 +68,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
     Option("waivers", "RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations "
            "with an expiry (default ./redcloud-waivers.toml when present)"),
+    Option("keep_runs", "RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -80,6 +81,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     settings could be loaded (a configuration error)."""
     env = os.environ if environ is None else environ
     return [value for name in SECRET_ENV if (value := env.get(name))]
+KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Settings:
     ngrok_path: str | None = None
     sim_faults: tuple[str, ...] = ()
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
+    keep_runs: int = KEEP_RUNS_DEFAULT
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -182,6 +185,30 @@ def _choice(env: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
+                 file_values: Mapping[str, str]) -> str | None:
+    """The setting as given: option beats environment beats .env; empty means unset."""
+    opt = OPTIONS_BY_ATTR[attr]
+    for source in (options.get(attr), env.get(opt.env), file_values.get(opt.env)):
+        if source is not None and source != "":
+            return source
+    return None
+
+
+def given_value(attr: str, options: Mapping[str, str | None] | None = None,
+                environ: Mapping[str, str] | None = None,
+                dotenv: Path | None = None) -> str | None:
+    """One setting as given, unvalidated, from the same sources as `load_settings`; for
+    what a run stopped by a configuration error still writes (where, and about which
+    target). A .env file that cannot be read counts as absent here."""
+    try:
+        file_values = read_dotenv(dotenv) if dotenv is not None else {}
+    except (ConfigError, OSError, UnicodeDecodeError):
+        file_values = {}
+    env = os.environ if environ is None else environ
+    return _first_given(attr, options or {}, env, file_values)
+
+
 def load_settings(
     options: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -193,11 +220,7 @@ def load_settings(
     file_values = read_dotenv(dotenv) if dotenv is not None else {}
 
     def raw(attr: str) -> str | None:
-        opt = OPTIONS_BY_ATTR[attr]
-        for source in (options.get(attr), env.get(opt.env), file_values.get(opt.env)):
-            if source is not None and source != "":
-                return source
-        return None
+        return _first_given(attr, options, env, file_values)
 
     base_url = raw("base_url")
     if base_url is not None:
@@ -251,6 +274,13 @@ def load_settings(
     listen_path = raw("listen_path") or "/webhooks/red-cloud"
     if not listen_path.startswith("/"):
         raise ConfigError("RC_LISTEN_PATH", f"must start with '/': {listen_path!r}")
+    keep_raw = raw("keep_runs")
+    keep_runs = KEEP_RUNS_DEFAULT
+    if keep_raw is not None:
+        if not keep_raw.strip().isdigit() or int(keep_raw) < 1:
+            raise ConfigError("RC_KEEP_RUNS", f"expected a whole number of runs >= 1, got "
+                              f"{keep_raw!r}")
+        keep_runs = int(keep_raw)
     faults = tuple(f.strip() for f in (raw("sim_faults") or "").split(",") if f.strip())
     if faults and base_url is not None:
         raise ConfigError("RC_SIM_FAULTS", "applies only to the embedded simulator",
@@ -275,6 +305,7 @@ def load_settings(
         ngrok_path=raw("ngrok_path"),
         sim_faults=faults,
         waivers=find_waivers_file(raw("waivers")),
+        keep_runs=keep_runs,
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 

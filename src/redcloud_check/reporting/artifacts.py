@@ -32,6 +32,7 @@ from jsonschema import Draft202012Validator
 
 from redcloud_check.core.config import env_secrets
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.files import atomic_write
 from redcloud_check.core.findings import Finding
 from redcloud_check.core.ids import new_run_id
@@ -243,20 +244,28 @@ def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets =
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def write_misconfigured(reports_dir: Path, error: ConfigError) -> None:
-    """junit.xml, escalation.json, escalation.md and a history.jsonl line for a run stopped
-    by a setting."""
+def write_misconfigured(reports_dir: Path, error: ConfigError, *, run_id: str | None = None,
+                        target: str | None = None, history_dir: Path | None = None) -> None:
+    """junit.xml, escalation.json, escalation.md and a history.jsonl line (in
+    `history_dir`, default `reports_dir`) for a run stopped by a setting.
+
+    `target` is RC_BASE_URL as given, when it was: the bundle names it (without any
+    user:password part) unless RC_BASE_URL itself is the setting at fault."""
+    from redcloud_check.probe.runner import public_target
+
     secrets = env_secrets()
     reason = f"configuration error: {error} (setting {error.setting}; nothing was sent)"
     case = CheckOutcome(nodeid="redcloud-check::configuration", name="configuration",
                         stage=None, gate=False, outcome="error", reason=reason)
     write_junit(reports_dir / "junit.xml", [case], secrets=secrets)
     now = time.time()
-    run = run_info(run_id=new_run_id(now), started_at=now, finished_at=now, target=None,
-                   embedded=None, client_id=None, number_id=None, exit_status=4)
+    known = public_target(target) if target and error.setting != "RC_BASE_URL" else None
+    run = run_info(run_id=run_id or new_run_id(now), started_at=now, finished_at=now,
+                   target=known, embedded=None if known is None else False, client_id=None,
+                   number_id=None, exit_status=int(ExitCode.CONFIG_ERROR))
     summary = summarize([], config_error=error)
     write_escalation(reports_dir, escalation_document(run, summary, [], secrets), secrets)
     from redcloud_check.reporting.history import record_run
 
-    record_run(reports_dir, run_id=run["run_id"], exit_code=run["exit_status"],
+    record_run(history_dir or reports_dir, run_id=run["run_id"], exit_code=run["exit_status"],
                summary=summary, latency=[])

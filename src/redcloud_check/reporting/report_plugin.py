@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Generator
 from html import escape
@@ -34,9 +35,12 @@ from typing import Any
 
 import pytest
 
+from redcloud_check.core.config import KEEP_RUNS_DEFAULT
+from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
 from redcloud_check.reporting import html as html_render
+from redcloud_check.reporting import run_folder, terminal
 from redcloud_check.reporting.artifacts import (
     CheckOutcome,
     escalation_document,
@@ -45,10 +49,11 @@ from redcloud_check.reporting.artifacts import (
     write_escalation,
     write_junit,
 )
-from redcloud_check.reporting.drift_view import drift_html, drift_lines
+from redcloud_check.reporting.drift_view import drift_html
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
 from redcloud_check.reporting.history import history_html
-from redcloud_check.reporting.waiver_view import waiver_lines, waivers_html
+from redcloud_check.reporting.run_folder import RunFolder
+from redcloud_check.reporting.waiver_view import waivers_html
 from redcloud_check.rules.stages import STAGE_NAMES
 
 _SECRETISH = re.compile(r"token|secret|pass|key|auth|cred|cookie|session|private", re.I)
@@ -57,10 +62,13 @@ _KEPT_METADATA = ("Platform", "Packages", "Plugins")
 
 class ReportPlugin:
     def __init__(self, config: pytest.Config, get_context: Callable[[], Any],
-                 reports_dir: Path | None = None) -> None:
+                 folder: RunFolder | None = None) -> None:
         self.config = config
         self._get_context = get_context
-        self._reports_dir = reports_dir
+        self.folder = folder  # this run's own folder under the reports dir
+        self.session: pytest.Session | None = None
+        self.completion: run_folder.Completion | None = None  # set once, at the end
+        self._shown_errors = 0
         self.interrupted = False  # set at session finish: Ctrl-C or SIGTERM ended the run
         self.bundles: list[dict[str, Any]] = []
         self.meta: dict[str, CheckInfo] = {}
@@ -86,13 +94,18 @@ class ReportPlugin:
                              ngrok_authtoken=s.ngrok_authtoken)
 
     def reports_dir(self) -> Path:
-        if self._reports_dir is not None:
-            return self._reports_dir
+        """Where this run writes: its own folder (the documented paths get copies)."""
+        if self.folder is not None:
+            return self.folder.path
         rc = self.context()
         if rc is not None:
             return Path(rc.settings.reports_dir)
         html = getattr(self.config.option, "htmlpath", None)
         return Path(html).parent if html else Path("reports")
+
+    def top_dir(self) -> Path:
+        """The reports dir itself: what spans runs (history.jsonl) lives there."""
+        return self.folder.reports_dir if self.folder is not None else self.reports_dir()
 
     def _guard(self, where: str, action: Callable[[], None]) -> None:
         try:
@@ -175,7 +188,7 @@ class ReportPlugin:
                 item.user_properties.append(("rc_request_id", bundle["escalation"]["requestId"]))
             item.user_properties.append(("rc_diagnosis", bundle["diagnosis"]["id"]))
             if isinstance(report.longrepr, str):
-                report.longrepr += _terminal_diagnosis(bundle)
+                report.longrepr += terminal.diagnosis_lines(bundle)
         for timeline in timelines:
             extras.append({"name": "timeline", "format_type": "html", "extension": "html",
                            "mime_type": "text/html",
@@ -200,6 +213,7 @@ class ReportPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
+        self.session = session
         yield
         self._guard("environment table", self._scrub_metadata)
 
@@ -262,7 +276,7 @@ class ReportPlugin:
                           + waivers_html(data["waivers"])
                           + html_render.warnings_html(data["warnings"])
                           + drift_html(data["drift"]["undocumented"]))
-            postfix.append(history_html(self.reports_dir())
+            postfix.append(history_html(self.top_dir())
                            + "<h3>Latency per exchange (total time, ms), by stage</h3>"
                            + html_render.latency_svg(redact(self._latency_rows(),
                                                             self.secrets())))
@@ -305,7 +319,7 @@ class ReportPlugin:
             self._guard("exchanges.har", lambda: run_facts.write_har(
                 reports, rc, stages, self.secrets()))
             self._guard("history.jsonl", lambda: run_facts.write_history(
-                reports, rc, int(exitstatus), self.summary(), self._facts("latency")))
+                self.top_dir(), rc, int(exitstatus), self.summary(), self._facts("latency")))
 
     def _check_handler_errors(self) -> None:
         """What our webhook listener's handlers raised during the run: the tool's own error,
@@ -319,32 +333,60 @@ class ReportPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
             data = redact(self.summary(), self.secrets())
-            tr = terminalreporter
-            tr.write_sep("=", f"redcloud-check: {data['verdict']}")
-            for s in data["stages"]:
-                note = s["reason"] or (f"gate failed: {s['gate_failed']}"
-                                       if s["gate_failed"] else "")
-                tr.write_line(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
-            for line in waiver_lines(data["waivers"]):
-                tr.write_line(f"  {line}")
-            for w in data["warnings"]:
-                tr.write_line(f"  warning: {w['title']} ({w['clause']})")
-            if not data["warnings"]:
-                tr.write_line("  warnings: none (what the docs do not state is graded here, "
-                              "never failed)")
-            for line in drift_lines(data["drift"]["undocumented"]):
-                tr.write_line(f"  {line}")
-            tr.write_line(f"  escalation: {self.reports_dir() / 'escalation.json'} "
-                          f"({len(self.bundles)} bundles; ticket text escalation.md)")
+            headline, lines = terminal.summary_lines(data, len(self.bundles))
+            terminalreporter.write_sep("=", headline)
+            for line in lines:
+                terminalreporter.write_line(line)
         self._guard("terminal summary", show)
-        for error in self.internal_errors:
-            terminalreporter.write_line(
-                f"redcloud-check internal error (a bug in redcloud-check, not the API): {error}")
+        for line in self._finish_evidence().lines():
+            terminalreporter.write_line(line)
+        self._show_internal_errors(terminalreporter.write_line)
+
+    def _show_internal_errors(self, write: Callable[[str], Any]) -> None:
+        for error in self.internal_errors[self._shown_errors:]:
+            write(f"redcloud-check internal error (a bug in redcloud-check, not the API): "
+                  f"{error}")
+        self._shown_errors = len(self.internal_errors)
+
+    def expected_artifacts(self) -> list[Path]:
+        """What this run must leave behind: escalation.json and .md, junit.xml, and
+        report.html unless pytest-html is off."""
+        paths = [self.reports_dir() / "escalation.json", self.reports_dir() / "escalation.md"]
+        option = self.config.option
+        for attr in ("xmlpath", "htmlpath"):
+            value = getattr(option, attr, None)
+            if value and (attr != "htmlpath" or self.config.pluginmanager.hasplugin("html")):
+                paths.append(Path(value))
+        return paths
+
+    def _finish_evidence(self) -> run_folder.Completion:
+        """Once: the junit.xml fallback, then `run_folder.complete` (missing artifacts,
+        the copies at the documented paths, pruning)."""
+        if self.completion is not None:
+            return self.completion
+        self.completion = run_folder.Completion()
+        xmlpath = getattr(self.config.option, "xmlpath", None)
+        if xmlpath and not Path(xmlpath).exists():
+            self._guard("junit.xml", lambda: write_junit(
+                Path(xmlpath), list(self.outcomes.values()), secrets=self.secrets()))
+
+        def finish() -> None:
+            rc = self.context()
+            keep = rc.settings.keep_runs if rc is not None else KEEP_RUNS_DEFAULT
+            self.completion = run_folder.complete(self.folder, self.expected_artifacts(), keep)
+        self._guard("publishing the reports", finish)
+        return self.completion
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        xmlpath = getattr(config.option, "xmlpath", None)
-        if xmlpath and not Path(xmlpath).exists():
-            write_junit(Path(xmlpath), list(self.outcomes.values()), secrets=self.secrets())
+        if self.completion is None:  # no terminal summary (e.g. -p no:terminal)
+            for line in self._finish_evidence().lines():
+                print(line, file=sys.stderr)
+        self._show_internal_errors(lambda line: print(line, file=sys.stderr))
+        if self.session is not None:
+            missing = len(self.completion.missing) if self.completion is not None else 0
+            self.session.exitstatus = settle(from_pytest(self.session.exitstatus),
+                                             internal_errors=len(self.internal_errors),
+                                             missing_artifacts=missing)
 
     def _scrub_metadata(self) -> None:
         try:
@@ -386,24 +428,3 @@ def _escape_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_escape_tree(v) for v in value]
     return escape(value) if isinstance(value, str) else value
-
-
-def _terminal_diagnosis(bundle: dict[str, Any]) -> str:
-    """The lines a failure shows in the terminal after expected/actual: what to do next."""
-    diag = bundle["diagnosis"]
-    esc = bundle["escalation"]
-    finding = diag.get("finding")
-    lines = []
-    if esc.get("requestId"):
-        lines.append(f"  requestId: {esc['requestId']}")
-    if finding:
-        lines.append(f"  found:     {finding['detail']}")
-        lines.append(f"  next:      {finding['next_action']}")
-    else:
-        if diag.get("note"):
-            lines.append(f"  note:      {diag['note']}")
-        causes = "; ".join(diag.get("likely_causes") or [])
-        if causes:
-            lines.append(f"  likely:    {causes}")
-        lines.append(f"  next:      {diag['next_action']}  ({diag['section']})")
-    return "\n" + "\n".join(lines)

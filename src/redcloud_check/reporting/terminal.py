@@ -1,0 +1,52 @@
+"""What a run prints in the terminal, rendered from the (redacted) summary and bundles.
+
+`summary_lines` is the redcloud-check section of the terminal summary; `diagnosis_lines`
+is what a failure shows after expected/actual: the requestId, what was found, what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from redcloud_check.reporting.drift_view import drift_lines
+from redcloud_check.reporting.waiver_view import waiver_lines
+
+__all__ = ["diagnosis_lines", "summary_lines"]
+
+
+def summary_lines(data: Mapping[str, Any], bundles: int) -> tuple[str, list[str]]:
+    """(the headline, the lines under it): per-stage verdicts, warnings, bundle count."""
+    lines = []
+    for s in data["stages"]:
+        note = s["reason"] or (f"gate failed: {s['gate_failed']}" if s["gate_failed"] else "")
+        lines.append(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
+    lines += [f"  {line}" for line in waiver_lines(data["waivers"])]
+    lines += [f"  warning: {w['title']} ({w['clause']})" for w in data["warnings"]]
+    if not data["warnings"]:
+        lines.append("  warnings: none (what the docs do not state is graded here, "
+                     "never failed)")
+    lines += [f"  {line}" for line in drift_lines(data["drift"]["undocumented"])]
+    lines.append(f"  escalation: {bundles} bundles")
+    return f"redcloud-check: {data['verdict']}", lines
+
+
+def diagnosis_lines(bundle: Mapping[str, Any]) -> str:
+    """The lines a failure shows in the terminal after expected/actual: what to do next."""
+    diag = bundle["diagnosis"]
+    esc = bundle["escalation"]
+    finding = diag.get("finding")
+    lines: list[str] = []
+    if esc.get("requestId"):
+        lines.append(f"  requestId: {esc['requestId']}")
+    if finding:
+        lines.append(f"  found:     {finding['detail']}")
+        lines.append(f"  next:      {finding['next_action']}")
+    else:
+        if diag.get("note"):
+            lines.append(f"  note:      {diag['note']}")
+        causes = "; ".join(diag.get("likely_causes") or [])
+        if causes:
+            lines.append(f"  likely:    {causes}")
+        lines.append(f"  next:      {diag['next_action']}  ({diag['section']})")
+    return "\n" + "\n".join(lines)
