@@ -227,9 +227,13 @@ def test_remote_run_with_a_fault_leaks_no_secret(tmp_path: Path) -> None:
     _error_bodies_carry_request_ids(doc)
     # Exactly the documented artifacts: a missing one fails, and so does a stray one (the
     # override journal left behind, a temporary file of a write that did not finish).
+    # The run's own folder holds the originals; the top level their copies, the marker and
+    # the history that spans runs.
+    artifacts = ["escalation.json", "escalation.md", "exchanges.har", "junit.xml", "report.html"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "escalation.json", "escalation.md", "exchanges.har", "history.jsonl", "junit.xml",
-        "report.html"]
+        ".latest-run.json", *artifacts[:3], "history.jsonl", *artifacts[3:], "runs"]
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == artifacts
     basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
     assert len(tokens) >= 2
     _scan(tmp_path, [secret, webhook, basic, *tokens])
