@@ -187,3 +187,12 @@ def test_a_waiver_never_hides_a_missing_answer(tmp_path: Path) -> None:
 def test_the_book_summarizes_every_use() -> None:
     book = WaiverBook()
     assert book.summary() == {"file": None, "waived": [], "expired": [], "stale": []}
+
+
+def test_a_malformed_waiver_file_is_a_probe_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text('[[waiver]]\ncheck = "x"\nreason = "y"\nexpires = 2030-01-01\n\n'
+                    '[[waiver]]\ncheck = "z"\nreason = "r"\n', "utf-8")
+    run = run_probe_cli(tmp_path, RC_WAIVERS=str(path))
+    assert run.code == 3 and run.summary["status"] == "config_error"
+    assert f"RC_WAIVERS: {path}:6: waiver #2: 'expires' is missing" in run.stderr

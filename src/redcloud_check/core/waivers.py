@@ -144,6 +144,10 @@ def _waiver(table: Any, index: int, line: int | None, path: Path) -> Waiver:
     unknown = sorted(set(table) - set(_KEYS))
     if unknown:
         raise bad(f"unknown key(s) {', '.join(unknown)}", "keys are check, reason, expires")
+    missing = [key for key in _KEYS if key not in table]
+    if missing:
+        raise bad(f"{', '.join(repr(k) for k in missing)} {'is' if len(missing) == 1 else 'are'}"
+                  " missing", "each [[waiver]] has check, reason and expires")
     for key in ("check", "reason"):
         value = table.get(key)
         if not isinstance(value, str) or not value.strip():
