@@ -7,8 +7,9 @@ import shlex
 from urllib.parse import urlencode
 
 from redcloud_check.core.client import basic_header
+from redcloud_check.core.config import OPTIONS
 from redcloud_check.core.exchange import Exchange, Timings
-from redcloud_check.reporting.curl import to_curl
+from redcloud_check.reporting.curl import VARIABLES, to_curl
 
 from .leaks import assert_no_secret
 
@@ -88,3 +89,10 @@ def test_get_has_no_method_flag_and_single_line_form() -> None:
     assert "\n" not in command and " -X " not in command
     assert _argv(command) == ["curl", "http://h/api/core/whoami", "-H",
                               f"Authorization: Bearer {TOKEN}"]
+
+
+def test_every_secret_setting_has_its_own_shell_variable() -> None:
+    assert {o.env for o in OPTIONS if o.secret} <= set(VARIABLES.values())
+    assert VARIABLES["client_secret"] == "RC_CLIENT_SECRET"
+    assert VARIABLES["webhook_secret"] == "RC_WEBHOOK_SECRET"
+    assert len(set(VARIABLES.values())) == len(VARIABLES)

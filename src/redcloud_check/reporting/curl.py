@@ -25,16 +25,17 @@ import shlex
 from collections.abc import Mapping
 from urllib.parse import quote, quote_plus
 
+from redcloud_check.core.config import NGROK_AUTHTOKEN, OPTIONS
 from redcloud_check.core.exchange import Exchange
 
 __all__ = ["CURL_SKIPPED_HEADERS", "VARIABLES", "to_curl"]
 
-# secret label (as in redaction's mapping value -> label) -> shell variable
+# secret label (as in redaction's mapping value -> label) -> shell variable: each setting
+# marked secret by its own variable, and the two secrets no setting holds.
 VARIABLES: dict[str, str] = {
-    "client_secret": "RC_CLIENT_SECRET",
+    **{o.attr: o.env for o in OPTIONS if o.secret},
+    "ngrok_authtoken": NGROK_AUTHTOKEN,
     "access_token": "RC_ACCESS_TOKEN",
-    "webhook_secret": "RC_WEBHOOK_SECRET",
-    "ngrok_authtoken": "NGROK_AUTHTOKEN",
     "basic_credential": "RC_BASIC_CREDENTIAL",
 }
 CURL_SKIPPED_HEADERS = frozenset({"content-length", "host", "user-agent", "connection",
