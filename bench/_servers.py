@@ -50,6 +50,13 @@ class Served:
         if self.keep_lines:
             self.lines = b"".join(kept).decode("utf-8", "replace").splitlines()
 
+    def cpu_s(self) -> float:
+        """User + system CPU time the process has used so far, from /proc."""
+        import os
+
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) of the process, from /proc."""
         values = {}

@@ -4,10 +4,12 @@ at it for minutes.
 One `redcloud-check simulate --port 0` process (as a user runs it, request log on stdout,
 drained); wrk -t2 -c32 (a separate process, not our code) sends the quickstart's SMS with a
 fresh Idempotency-Key per request for `--rounds` rounds (default 3) of `--seconds` (default
-20) back to back. Printed per round: sends/s, p50/p99 latency, errors, and the simulator's
-RSS after the round. The anchor is the first round: the last round's p99 must stay within
-1.5x of the first's, and memory must stop growing (the last round adds at most 10% RSS).
-After the rounds the simulator must still be stateful (see bench_simulator.stateful).
+20) back to back. Printed per round: sends/s, p50/p99 latency, errors, the simulator's RSS
+after the round and its CPU time per send (flat across rounds: nothing in the simulator grows
+with time, so a p99 that moves while it stays flat is the machine's load). The anchor is the
+first round: the last round's p99 must stay within 1.5x of the first's, and memory must stop
+growing (the last round adds at most 10% RSS). After the rounds the simulator must still be
+stateful (see bench_simulator.stateful).
 
 Run: .venv/bin/python bench/bench_sustained.py [--rounds N] [--seconds S]
 """
@@ -40,10 +42,12 @@ def main() -> int:
     with simulate() as sim:
         access_token = token(sim.url)
         rss = [sim.rss_mb()[0]]
-        results = []
+        results, cpu_ms = [], []
         for index in range(args.rounds):
+            cpu = sim.cpu_s()
             results.append(send_load(sim.url + SEND, access_token, seconds=args.seconds,
                                      prefix=f"s{index}"))
+            cpu_ms.append((sim.cpu_s() - cpu) * 1000 / max(1, results[-1].requests))
             rss.append(sim.rss_mb()[0])
         state = stateful(sim.url, access_token)
     print(f"machine: {machine()}")
@@ -51,7 +55,8 @@ def main() -> int:
           f"{args.rounds} rounds of {args.seconds:g} s back to back; RSS at start "
           f"{rss[0]:.0f} MB")
     for index, result in enumerate(results):
-        print(f"  round {index + 1}: {describe(result)}, RSS after {rss[index + 1]:.0f} MB")
+        print(f"  round {index + 1}: {describe(result)}, RSS after {rss[index + 1]:.0f} MB, "
+              f"simulator CPU {cpu_ms[index]:.2f} ms per send")
     first, last = results[0].p99_ms, results[-1].p99_ms
     p99_ok = last <= TARGET_P99_RATIO * first
     growth = rss[-1] / rss[-2] if rss[-2] else float("inf")
