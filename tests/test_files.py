@@ -41,3 +41,11 @@ def test_syncs_the_file_and_then_its_directory(tmp_path: Path,
     monkeypatch.setattr(os, "fsync", spy)
     atomic_write(tmp_path / ".webhook-override-journal.json", "{}")
     assert synced == ["file", "dir"]
+
+
+def test_atomic_write_gives_the_file_its_mode_before_anyone_can_read_it(tmp_path: Path) -> None:
+    private, shared = tmp_path / "private.txt", tmp_path / "shared.prom"
+    atomic_write(private, "secret")
+    atomic_write(shared, "metrics", mode=0o644)
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert shared.stat().st_mode & 0o777 == 0o644 and shared.read_text() == "metrics"

@@ -165,3 +165,23 @@ def test_unreachable_gateway_raises_oserror(tmp_path: Path) -> None:
 
     with pytest.raises(OSError):
         metrics.push(closed_port_url(), result(), instance="x", timeout=2)
+
+
+@pytest.mark.parametrize("status", ["healthy", "degraded", "unhealthy", "unreachable"])
+def test_the_textfile_is_exactly_what_prometheus_client_would_write(tmp_path: Path,
+                                                                     status: str) -> None:
+    from prometheus_client import generate_latest
+
+    path = tmp_path / "probe.prom"
+    metrics.write_prom_file(path, result(status))
+    expected = generate_latest(metrics.build_registry(result(status))).decode()
+    assert path.read_text() == expected
+    assert path.stat().st_mode & 0o777 == 0o644  # the textfile collector must read it
+
+
+def test_the_exposition_writes_go_style_numbers_and_escapes_labels() -> None:
+    family = metrics.GaugeFamily("x", 'a "help"\\ line\n2', ("stage",),
+                                 ((('to"k\\en\n',), 1_700_000_000.25), (("b",), 0.5)))
+    assert metrics.exposition([family]) == (
+        '# HELP x a "help"\\\\ line\\n2\n# TYPE x gauge\n'
+        'x{stage="to\\"k\\\\en\\n"} 1.70000000025e+09\nx{stage="b"} 0.5\n')

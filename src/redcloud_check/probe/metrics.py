@@ -8,21 +8,27 @@
     redcloud_probe_last_success_timestamp_seconds  when the probe last passed (epoch seconds)
     redcloud_probe_exit_code                       the exit code (0 healthy ... 4 unreachable)
 
-Two sinks. `write_prom_file`: node_exporter textfile-collector format, written atomically by
-`prometheus_client.write_to_textfile`; on a failed run the last-success timestamp is carried
-over from the file being replaced. `push`: `pushadd_to_gateway` (HTTP POST), which replaces
-only the metrics it sends, so a failed run (which does not send the last-success timestamp)
-leaves the gateway's last success in place.
+Two sinks. `write_prom_file`: node_exporter textfile-collector format (the text exposition
+format 0.0.4, rendered here: prometheus_client's import is about a sixth of a probe's start-up),
+written atomically, readable by the collector (0644); on a failed run the last-success
+timestamp is carried over from the file being replaced. `push`: prometheus_client's
+`pushadd_to_gateway` (HTTP POST), which replaces only the metrics it sends, so a failed run
+(which does not send the last-success timestamp) leaves the gateway's last success in place.
+Both sinks take their gauges from `gauges()`.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
-from prometheus_client.parser import text_string_to_metric_families
-
+from redcloud_check.core.files import atomic_write
 from redcloud_check.probe.runner import ProbeResult
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 PREFIX = "redcloud_probe"
 SUCCESS = f"{PREFIX}_success"
@@ -35,28 +41,84 @@ METRIC_NAMES = (SUCCESS, STAGE_SUCCESS, STAGE_DURATION, DURATION, LAST_SUCCESS, 
 PUSH_JOB = "redcloud_probe"
 
 
-def build_registry(result: ProbeResult, *, last_success: float | None = None) -> CollectorRegistry:
+@dataclass(frozen=True, slots=True)
+class GaugeFamily:
+    """One gauge: its samples as (label values, value), in the order they are written."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    samples: tuple[tuple[tuple[str, ...], float], ...] = ()
+
+
+def gauges(result: ProbeResult, *, last_success: float | None = None) -> list[GaugeFamily]:
     """The run's metrics. The last-success gauge is the run's finish time when it passed,
     else `last_success` (carried over), else absent."""
-    registry = CollectorRegistry()
-    Gauge(SUCCESS, "1 if every probe stage passed, else 0",
-          registry=registry).set(1 if result.passed else 0)
-    stage_ok = Gauge(STAGE_SUCCESS, "1 if the probe stage passed, else 0 (failed or blocked)",
-                     ["stage"], registry=registry)
-    stage_time = Gauge(STAGE_DURATION, "Wall time of the probe stage, seconds", ["stage"],
-                       registry=registry)
-    for stage in result.stages:
-        stage_ok.labels(stage.stage).set(1 if stage.verdict in ("pass", "waived") else 0)
-        if stage.latency is not None:
-            stage_time.labels(stage.stage).set(stage.latency.total)
-    Gauge(DURATION, "Wall time of the probe stages, seconds",
-          registry=registry).set(result.duration_s)
-    Gauge(EXIT_CODE, "Exit code: 0 healthy, 1 unhealthy, 2 degraded, 3 configuration error, "
-          "4 unreachable", registry=registry).set(result.exit_code)
+    stage_ok = tuple(((stage.stage,), 1.0 if stage.verdict in ("pass", "waived") else 0.0)
+                     for stage in result.stages)
+    stage_time = tuple(((stage.stage,), stage.latency.total) for stage in result.stages
+                       if stage.latency is not None)
+    families = [
+        GaugeFamily(SUCCESS, "1 if every probe stage passed, else 0",
+                    samples=(((), 1.0 if result.passed else 0.0),)),
+        GaugeFamily(STAGE_SUCCESS, "1 if the probe stage passed, else 0 (failed or blocked)",
+                    ("stage",), stage_ok),
+        GaugeFamily(STAGE_DURATION, "Wall time of the probe stage, seconds", ("stage",),
+                    stage_time),
+        GaugeFamily(DURATION, "Wall time of the probe stages, seconds",
+                    samples=(((), result.duration_s),)),
+        GaugeFamily(EXIT_CODE, "Exit code: 0 healthy, 1 unhealthy, 2 degraded, 3 configuration "
+                    "error, 4 unreachable", samples=(((), float(result.exit_code)),)),
+    ]
     when = result.finished_at if result.passed else last_success
     if when is not None:
-        Gauge(LAST_SUCCESS, "When the probe last passed, seconds since the epoch",
-              registry=registry).set(when)
+        families.append(GaugeFamily(LAST_SUCCESS, "When the probe last passed, seconds since "
+                                    "the epoch", samples=(((), when),)))
+    return families
+
+
+def _number(value: float) -> str:
+    """A sample value as the exposition format writes it (as prometheus_client does)."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    text = repr(float(value))
+    dot = text.find(".")
+    if value > 0 and dot > 6:  # Go's notation: exponents sooner than Python's repr
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+0{dot - 1}"
+    return text
+
+
+def _escape(text: str, quote: bool) -> str:
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return text.replace('"', '\\"') if quote else text
+
+
+def exposition(families: list[GaugeFamily]) -> str:
+    """The text exposition format (0.0.4) of `families`."""
+    lines = []
+    for family in families:
+        lines.append(f"# HELP {family.name} {_escape(family.help, quote=False)}")
+        lines.append(f"# TYPE {family.name} gauge")
+        for values, value in family.samples:
+            labels = ",".join(f'{name}="{_escape(v, quote=True)}"'
+                              for name, v in zip(family.labels, values, strict=True))
+            lines.append(f"{family.name}{{{labels}}} {_number(value)}" if labels
+                         else f"{family.name} {_number(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def build_registry(result: ProbeResult, *, last_success: float | None = None) -> CollectorRegistry:
+    """The run's gauges in a prometheus_client registry (for the Pushgateway)."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    for family in gauges(result, last_success=last_success):
+        gauge = Gauge(family.name, family.help, list(family.labels), registry=registry)
+        for values, value in family.samples:
+            (gauge.labels(*values) if values else gauge).set(value)
     return registry
 
 
@@ -66,6 +128,8 @@ def previous_last_success(path: Path) -> float | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+    from prometheus_client.parser import text_string_to_metric_families  # failed runs only
+
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
@@ -79,13 +143,14 @@ def previous_last_success(path: Path) -> float | None:
 def write_prom_file(path: Path, result: ProbeResult) -> None:
     """Write the textfile atomically, keeping the previous last success on a failed run."""
     carried = None if result.passed else previous_last_success(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(path), build_registry(result, last_success=carried))
+    atomic_write(path, exposition(gauges(result, last_success=carried)), mode=0o644)
 
 
 def push(gateway: str, result: ProbeResult, *, instance: str, timeout: float = 10.0) -> None:
     """pushadd (POST) to the Pushgateway under job `redcloud_probe`, {instance=...}. A failed
     run sends no last-success gauge, so the gateway keeps the last one. Raises OSError (or
     urllib's URLError) when the gateway cannot be reached."""
+    from prometheus_client import pushadd_to_gateway
+
     pushadd_to_gateway(gateway, job=PUSH_JOB, registry=build_registry(result),
                        grouping_key={"instance": instance}, timeout=timeout)
