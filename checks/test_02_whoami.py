@@ -7,6 +7,7 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules import expect
+from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
 
 pytestmark = [pytest.mark.rc_stage("whoami")]
 
@@ -14,6 +15,7 @@ STEP2 = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
 REF = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
 TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+ESCALATION = "5-troubleshooting.txt, What to capture before escalation"
 
 
 def _whoami(rc: RunContext) -> tuple[Exchange, dict]:
@@ -96,3 +98,43 @@ def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
                        bearer="Bearer rc_check_invalid_token_0000000000")
     expect.core_error(exchange, 401, None, clause=AUTH,
                       title="An invalid bearer token was not refused with 401")
+
+
+@pytest.mark.rc_clause(ESCALATION + " (requestId from the CORE error wrapper)")
+def test_request_ids_identify_one_request(rc: RunContext) -> None:
+    """Every CORE error the run has received carries its own requestId: no two requests
+    share one.
+
+    Graded fail for the CORE wrapper's requestId: the guide makes it the value support
+    uses to find the one request being escalated, which a shared value cannot do. A
+    request-id response header shared by two requests is a warning: the docs do not
+    mention the header. Looks at every exchange of the run so far; when fewer than two
+    CORE errors were received, two requests without Authorization are made to compare."""
+    errors = [e for e in rc.recorder.all() if body_request_id(e)]
+    if len(errors) < 2:
+        errors = [rc.client.request("GET", "/api/core/whoami",
+                                    label=f"whoami: no Authorization, for a requestId ({n})")
+                  for n in (1, 2)]
+        for exchange in errors:
+            expect.core_error(exchange, 401, None, clause=AUTH,
+                              title="A CORE call without a token was not refused with 401")
+    exchanges = rc.recorder.all()
+    shared = shared_ids((rid, n) for n, e in enumerate(exchanges)
+                        if (rid := body_request_id(e)))
+    if shared:
+        rid, owners = next(iter(shared.items()))
+        first = next(e for e in exchanges if body_request_id(e) == rid)
+        raise expect.fail("Two requests were answered with the same requestId",
+                          expected="a distinct requestId for every request",
+                          actual=f"{len(owners)} requests share requestId {rid!r}"
+                                 + (f" (+{len(shared) - 1} more shared ids)"
+                                    if len(shared) > 1 else ""),
+                          clause=ESCALATION, exchange=first, shared=len(shared))
+    headers = shared_ids((rid, n) for n, e in enumerate(exchanges)
+                         if (rid := header_request_id(e)))
+    if headers:
+        rid, owners = next(iter(headers.items()))
+        rc.warn("Two responses carry the same request-id header",
+                f"{len(owners)} requests were answered with the request-id header {rid!r}; "
+                "the docs do not document the header, but support cannot tell the requests "
+                "apart by it.", ESCALATION, stage="whoami")

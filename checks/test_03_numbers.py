@@ -10,6 +10,14 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules import expect
+from redcloud_check.rules.consistency import (
+    assigned_counts,
+    compare_counts,
+    field_changes,
+    nanp,
+    search_mismatches,
+    search_numbers,
+)
 
 pytestmark = [pytest.mark.rc_stage("numbers")]
 
@@ -17,12 +25,18 @@ STEP3 = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
 LIST = "3-api-reference-0.2.0.txt, CORE: List active numbers for the authenticated API client"
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
+WHOAMI = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
+SAMPLE_SEARCH = {"npa": "555", "city": "Austin", "state": "TX"}  # the reference's sample
 E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
 UPDATABLE = ("smsEnabled", "mmsEnabled", "webhookInboundOverride", "webhookDeliveryOverride")
+NUMBER_FIELDS = ("numberId", "e164", "status", "campaignRegId", *UPDATABLE)
+
+_updates: dict[str, tuple[dict[str, Any], dict[str, Any], Exchange]] = {}  # run_id -> update
 
 
-def _numbers(rc: RunContext) -> tuple[Exchange, list[dict[str, Any]]]:
-    exchange = rc.core("GET", "/api/core/numbers", label="numbers: list")
+def _numbers(rc: RunContext, label: str = "numbers: list"
+             ) -> tuple[Exchange, list[dict[str, Any]]]:
+    exchange = rc.core("GET", "/api/core/numbers", label=label)
     body = expect.json_response(exchange, 200, "numbers_list", clause=LIST,
                                 title="GET /api/core/numbers did not return the number list")
     return exchange, list(body["numbers"])
@@ -64,7 +78,7 @@ def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
 def test_search_returns_documented_shape(rc: RunContext) -> None:
     """POST /api/core/numbers/search with location filters returns groups,
     providerResultCount and requestedQuantity."""
-    request = {"npa": "555", "city": "Austin", "state": "TX"}
+    request = dict(SAMPLE_SEARCH)
     expect.matches_schema(request, "search_request", clause=SEARCH,
                           title="The suite's own search request is invalid (suite bug)")
     exchange = rc.core("POST", "/api/core/numbers/search", json=request,
@@ -73,31 +87,152 @@ def test_search_returns_documented_shape(rc: RunContext) -> None:
                          title="Number search did not return the documented shape")
 
 
+@pytest.mark.rc_clause(WHOAMI + " (assigned-number summary) and " + LIST)
+def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
+    """whoami's assignedNumbers (total, smsEnabledCount, mmsEnabledCount) counts at least
+    the numbers GET /api/core/numbers lists, smsEnabled and mmsEnabled among them.
+
+    Graded fail when whoami counts fewer than the list holds: both answers describe the
+    numbers assigned to the client. Counting more is a warning only: the reference titles
+    the list "List active numbers", so an assigned number that is not active may be
+    counted by whoami and left out of the list."""
+    who = rc.core("GET", "/api/core/whoami", label="whoami: assignedNumbers to compare")
+    summary = expect.json_response(who, 200, "whoami", clause=WHOAMI,
+                                   title="GET /api/core/whoami did not return the client "
+                                         "context")["assignedNumbers"]
+    exchange, numbers = _numbers(rc, "numbers: list to compare with whoami")
+    listed = assigned_counts(numbers)
+    found = compare_counts(summary, listed)
+    for more in found.warnings:
+        rc.warn("whoami counts more numbers than the numbers list holds",
+                f"assignedNumbers.{more.field} is {more.actual}; the list shows "
+                f"{more.expected}. Assigned numbers that are not active may be left out of "
+                "the list.", LIST, stage="numbers")
+    if found.failures:
+        first = found.failures[0]
+        raise expect.fail("whoami counts fewer numbers than the numbers list holds",
+                          expected=f"assignedNumbers.{first.field} >= {first.expected} "
+                                   "(counted from GET /api/core/numbers)",
+                          actual=f"assignedNumbers.{first.field} = {first.actual!r}",
+                          clause=WHOAMI + " (assigned-number summary)", exchange=who,
+                          listed=listed, numbers_exchange=exchange.endpoint)
+
+
+def _search(rc: RunContext, filters: dict[str, str], label: str) -> tuple[Exchange, Any]:
+    exchange = rc.core("POST", "/api/core/numbers/search", json=filters, label=label)
+    body = expect.json_response(exchange, 200, "search_response", clause=SEARCH,
+                                title="Number search did not return the documented shape")
+    found = search_mismatches(filters, body)
+    for doubt in found.warnings:
+        rc.warn("A search result names another location than the filter",
+                f"{doubt.field} is {doubt.actual!r} for the filter {doubt.expected!r}; the "
+                "docs do not document the group fields, so spelling may differ.", SEARCH,
+                stage="numbers")
+    if found.failures:
+        first = found.failures[0]
+        raise expect.fail("Number search returned numbers its filters exclude",
+                          expected=f"{first.field} = {first.expected!r} (the filter asked)",
+                          actual=f"{first.actual!r}" + (f" (+{len(found.failures) - 1} more)"
+                                                        if len(found.failures) > 1 else ""),
+                          clause=SEARCH + " (supported location and numbering filters)",
+                          exchange=exchange, filters=filters,
+                          mismatches=[m.describe() for m in found.failures[:10]])
+    return exchange, body
+
+
+@pytest.mark.rc_clause(SEARCH + " (supported location and numbering filters)")
+def test_search_results_match_the_filters(rc: RunContext) -> None:
+    """A search returns only numbers its filters select, and a number it returned is found
+    again by a search for that number's own NPA and NXX.
+
+    The first search asks for the NPA of RC_NUMBER_ID's number (the documented sample
+    filters when that is not a +1 number). A result whose npa/nxx/zipCode, or whose +1
+    number's NPA/NXX, contradicts a filter fails: the reference states that search uses
+    the filters. A result naming another city/state/rateCenter, and a known match missing
+    from the narrower search (inventory changes as numbers are taken), are warnings."""
+    own = nanp(str((rc.number or {}).get("e164", "")))
+    filters = {"npa": own[0]} if own else dict(SAMPLE_SEARCH)
+    _, body = _search(rc, filters, "numbers: search (cross-checked against its filters)")
+    known = next((n for n in search_numbers(body) if nanp(n)), None)
+    if known is None:
+        rc.warn("Search results could not be cross-checked",
+                f"The search for {filters} returned no +1 numbers to search for again.",
+                SEARCH, stage="numbers", severity="info")
+        return
+    npa, nxx = nanp(known) or ("", "")
+    narrow = {"npa": npa, "nxx": nxx}
+    _, again = _search(rc, narrow, "numbers: search for a known match's NPA and NXX")
+    if known not in search_numbers(again):
+        rc.warn("A number the search returned is missing from a narrower search",
+                f"{known} was returned for {filters} but not for {narrow}; available "
+                "inventory may have changed between the two searches.", SEARCH,
+                stage="numbers")
+
+
+def _noop_update(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchange]:
+    """The run's one no-op update of RC_NUMBER_ID: (the number as listed before it, the
+    request, the exchange). Made once, so a run writes the number once."""
+    if rc.run_id not in _updates:
+        _, numbers = _numbers(rc)
+        number = next((n for n in numbers if n.get("numberId") == rc.settings.number_id),
+                      None)
+        if number is None:
+            pytest.skip("RC_NUMBER_ID is not listed; the gate check reports it")
+        request: dict[str, Any] = {k: number[k] for k in UPDATABLE if k in number}
+        request["campaignregId"] = number.get("campaignRegId")
+        expect.matches_schema(request, "update_request", clause=UPDATE,
+                              title="The suite's own update request is invalid (suite bug)")
+        exchange = rc.core("PATCH", f"/api/core/numbers/{number['numberId']}", json=request,
+                           label="numbers: no-op update round trip")
+        _updates[rc.run_id] = (number, request, exchange)
+    return _updates[rc.run_id]
+
+
 @pytest.mark.rc_clause(UPDATE + " (campaignregId preserves the implemented request spelling)")
 def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
     """PATCH with the number's current values (a no-op) succeeds, and the request field
     campaignregId comes back as campaignRegId."""
-    _, numbers = _numbers(rc)
-    number = next((n for n in numbers if n.get("numberId") == rc.settings.number_id), None)
-    if number is None:
-        pytest.skip("RC_NUMBER_ID is not listed; the gate check reports it")
-    request: dict[str, Any] = {k: number[k] for k in UPDATABLE if k in number}
-    request["campaignregId"] = number.get("campaignRegId")
-    expect.matches_schema(request, "update_request", clause=UPDATE,
-                          title="The suite's own update request is invalid (suite bug)")
-    exchange = rc.core("PATCH", f"/api/core/numbers/{number['numberId']}", json=request,
-                       label="numbers: no-op update round trip")
+    number, _, exchange = _noop_update(rc)
     body = expect.json_response(exchange, 200, "number", clause=UPDATE,
                                 title="A no-op number update was not accepted")
-    changed = {k: (number.get(k), body.get(k)) for k in (*UPDATABLE, "campaignRegId")
-               if body.get(k) != number.get(k)}
+    changed = field_changes(number, body, (*UPDATABLE, "campaignRegId"))
     if changed:
-        first = next(iter(changed))
+        first = changed[0]
         raise expect.fail("The update response does not reflect the values written",
-                          expected=f"{first} = {changed[first][0]!r} (campaignregId is echoed "
-                                   "as campaignRegId)",
-                          actual=f"{first} = {changed[first][1]!r}", clause=UPDATE,
-                          exchange=exchange, changed=list(changed))
+                          expected=f"{first.field} = {first.expected!r} (campaignregId is "
+                                   "echoed as campaignRegId)",
+                          actual=f"{first.field} = {first.actual!r}", clause=UPDATE,
+                          exchange=exchange, changed=[c.field for c in changed])
+
+
+@pytest.mark.rc_clause(UPDATE + " (Updates supported number settings) and " + LIST)
+def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
+    """After the no-op update, GET /api/core/numbers lists the number exactly as the update
+    answered it, and as it was before (nothing the run wrote changed it).
+
+    Graded fail: the reference states that the update updates the number's settings and
+    that the list returns the numbers as currently assigned, so both answers restate one
+    stored state."""
+    number, _, update = _noop_update(rc)
+    answered = expect.json_response(update, 200, "number", clause=UPDATE,
+                                    title="A no-op number update was not accepted")
+    exchange, numbers = _numbers(rc, "numbers: read back after the update")
+    listed = next((n for n in numbers if n.get("numberId") == number["numberId"]), None)
+    if listed is None:
+        raise expect.fail("The updated number is no longer listed",
+                          expected=f"numberId {number['numberId']!r} in /api/core/numbers",
+                          actual="absent after the update", clause=LIST, exchange=exchange)
+    differs = field_changes(answered, listed, NUMBER_FIELDS)
+    if differs:
+        first = differs[0]
+        lost = field_changes(number, listed, NUMBER_FIELDS)
+        restore = ("; the no-op update changed the number: restore " +
+                   ", ".join(f"{m.field} = {m.expected!r}" for m in lost)) if lost else ""
+        raise expect.fail("The number read back differs from what the update answered",
+                          expected=f"{first.field} = {first.expected!r} (the update's answer)",
+                          actual=f"{first.field} = {first.actual!r} (listed after it){restore}",
+                          clause=UPDATE, exchange=exchange,
+                          differs=[m.describe() for m in differs])
 
 
 @pytest.mark.rc_clause("DESIGN.md contract: number not owned is 403 FORBIDDEN (update)")

@@ -14,6 +14,7 @@ import pytest
 from redcloud_check.context import AcceptedMessage, RunContext
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules import expect
+from redcloud_check.rules.consistency import field_changes, shared_ids
 
 pytestmark = [pytest.mark.rc_stage("send")]
 
@@ -202,6 +203,41 @@ def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
         raise expect.fail("A replay created new messages",
                           expected=f"the stored response again (messageIds {ids})",
                           actual=f"messageIds {replayed}", clause=clause, exchange=replay)
+    differs = [m for key in ("results", "errors")
+               for m in field_changes({key: first[key]}, {key: again[key]}, (key,))]
+    if differs:
+        raise expect.fail("A replay did not return the stored response",
+                          expected=f"{differs[0].field} {differs[0].expected!r} (as stored)",
+                          actual=f"{differs[0].field} {differs[0].actual!r}", clause=clause,
+                          exchange=replay)
+
+
+@pytest.mark.rc_clause(SEND + ", Recommended client handling (correlate future webhook events "
+                       "by messageId)")
+def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every recipient accepted by a distinct send has its own messageId: no two accepted
+    messages of the run share one (an idempotent replay repeats its send's ids, and is
+    one send).
+
+    Graded fail: the docs make messageId the key that correlates webhook events to the
+    accepted recipient, which a shared value cannot do."""
+    rc = rc_sends
+    first_send(rc)
+    sends = {(m.idempotency_key, m.to) for m in rc.accepted}
+    if len(sends) < 2:
+        pytest.skip("needs two accepted sends: run the whole send stage")
+    shared = shared_ids((m.message_id, (m.idempotency_key, m.to)) for m in rc.accepted)
+    if shared:
+        ident, owners = next(iter(shared.items()))
+        later = next((e for e in reversed(rc.recorder.all())
+                      if e.request_headers.get("Idempotency-Key") == owners[-1][0]
+                      and ident in e.response_body.decode("utf-8", "replace")), None)
+        raise expect.fail("Two accepted messages share one messageId",
+                          expected="a distinct messageId for every accepted recipient of "
+                                   "every send",
+                          actual=f"messageId {ident!r} for {len(owners)} sends/recipients",
+                          clause=SEND + ", Recommended client handling", exchange=later,
+                          shared=[f"{key} -> {to}" for key, to in owners])
 
 
 @pytest.mark.rc_clause(SEND + ", Idempotency behavior (same key + different payload)")

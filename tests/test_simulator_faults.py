@@ -93,7 +93,33 @@ def _patch_echo_and_store(api: Api) -> tuple[Any, Any]:
         api.patch(NUMBER_ID, {"mmsEnabled": True})
 
 
+def _read_back_campaign(api: Api) -> tuple[Any, Any]:
+    """(campaignRegId as a no-op PATCH answered it, as listed after it)."""
+    try:
+        answered = api.patch(NUMBER_ID, {"campaignregId": "A1B2C3"}).json()["campaignRegId"]
+        return answered, _listed(api)[NUMBER_ID]["campaignRegId"]
+    finally:
+        api.sim.set_faults(())
+        api.patch(NUMBER_ID, {"campaignregId": "A1B2C3"})
+
+
+def _search_nxx(api: Api) -> list[str]:
+    body = api.core("POST", "/api/core/numbers/search", json={"npa": "555", "nxx": "201"}).json()
+    return sorted({g["nxx"] for g in body["groups"]})
+
+
 # send
+
+def _replay_statuses(api: Api) -> list[str]:
+    key = new_key()
+    api.send(key=key)
+    return [r["status"] for r in api.send(key=key).json()["results"]]
+
+
+def _two_sends_share_an_id(api: Api) -> bool:
+    ids = [api.send().json()["results"][0]["messageId"] for _ in range(2)]
+    return ids[0] == ids[1]
+
 
 def _send_status(**changes: Any) -> Callable[[Api], int]:
     def probe(api: Api) -> int:
@@ -149,6 +175,8 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
                    "x-request-id" in _unauthenticated(a).headers), (False, False)),
     "core-accepts-malformed-token": (_status_with("Bearer not a token!"), 200),
     "core-accepts-missing-token": (_status_with(None), 200),
+    "request-ids-repeat": (
+        lambda a: len({_unauthenticated(a).json()["requestId"] for _ in range(3)}), 1),
     "numbers-sms-enabled-string": (lambda a: _listed(a)[NUMBER_ID]["smsEnabled"], "true"),
     "number-not-active": (lambda a: _listed(a)[NUMBER_ID]["status"], "SUSPENDED"),
     "number-missing": (lambda a: NUMBER_ID in _listed(a), False),
@@ -159,6 +187,9 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "update-campaignregid-refused": (_campaign_patch_status, 400),
     "update-unowned-allowed": (
         lambda a: a.patch("num_other789", {"smsEnabled": True}).status_code, 200),
+    "update-drops-campaignregid": (_read_back_campaign, ("A1B2C3", None)),
+    "whoami-count-mismatch": (lambda a: _whoami(a)["assignedNumbers"]["total"], 1),
+    "search-ignores-filter": (_search_nxx, ["201", "202", "310"]),
     "send-accepted-200": (_send_status(), 200),
     "send-status-sent": (lambda a: a.send().json()["results"][0]["status"], "SENT"),
     "send-idempotency-optional": (lambda a: a.send(key=None).status_code, 202),
@@ -173,6 +204,8 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "send-partial-all-or-nothing": (_send_status(to=[NUMBER_E164, "invalid"]), 400),
     "send-replay-new-message": (_reuse_key(changed=False), False),
     "send-conflict-ignored": (_reuse_key(changed=True), 202),
+    "send-replay-current-status": (_replay_statuses, ["SENT"]),
+    "message-ids-repeat": (_two_sends_share_an_id, True),
     "webhook-wrong-secret": (lambda a: {r.signature_kind() for r in _events(a)}, {"other"}),
     "webhook-hmac-body-only": (lambda a: {r.signature_kind() for r in _events(a)},
                                {"body-only"}),
@@ -222,15 +255,17 @@ CATALOG_BY_STAGE = {
     "whoami": ["whoami-missing-capabilities", "whoami-client-inactive", "whoami-no-numbers",
                "whoami-wrong-client-id", "core-auth-oauth-body",
                "core-errors-without-request-id", "core-accepts-malformed-token",
-               "core-accepts-missing-token"],
+               "core-accepts-missing-token", "request-ids-repeat"],
     "numbers": ["numbers-sms-enabled-string", "number-not-active", "number-missing",
                 "numbers-id-is-e164", "search-wrong-shape", "update-campaignregid-refused",
-                "update-unowned-allowed"],
+                "update-unowned-allowed", "update-drops-campaignregid", "whoami-count-mismatch",
+                "search-ignores-filter"],
     "send": ["send-accepted-200", "send-status-sent", "send-idempotency-optional",
              "send-e164-sendfrom-accepted", "send-unowned-number-accepted",
              "send-sms-media-accepted", "send-mms-without-media-accepted",
              "send-no-content-accepted", "send-empty-to-accepted",
-             "send-partial-all-or-nothing", "send-replay-new-message", "send-conflict-ignored"],
+             "send-partial-all-or-nothing", "send-replay-new-message", "send-conflict-ignored",
+             "send-replay-current-status", "message-ids-repeat"],
     "webhooks": ["webhook-wrong-secret", "webhook-hmac-body-only", "webhook-missing-signature",
                  "webhook-sequence-regression", "webhook-sequence-reused-final",
                  "webhook-no-final-event", "webhook-wrong-event-type", "webhook-not-delivered",

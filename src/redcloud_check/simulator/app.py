@@ -49,12 +49,16 @@ class RequestContext:
     def __init__(self, app: ASGIApp, rt: Runtime) -> None:
         self.app = app
         self.rt = rt
+        self._repeated: str | None = None  # the one id under the request-ids-repeat fault
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = new_request_id()
+        if self.rt.state.has("request-ids-repeat"):
+            self._repeated = self._repeated or request_id
+            request_id = self._repeated
         context = scope.setdefault("state", {})
         context["request_id"] = request_id
         started = time.perf_counter()

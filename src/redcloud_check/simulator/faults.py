@@ -51,6 +51,8 @@ _CATALOG: tuple[Fault, ...] = (
           "any Authorization value, even a malformed or unknown token, is accepted"),
     Fault("core-accepts-missing-token", "whoami",
           "a CORE request without Authorization is served as the first client"),
+    Fault("request-ids-repeat", "whoami",
+          "every response carries the same requestId (the first one the server made)"),
     # numbers
     Fault("numbers-sms-enabled-string", "numbers",
           'the numbers list gives smsEnabled as the string "true"'),
@@ -63,6 +65,12 @@ _CATALOG: tuple[Fault, ...] = (
           "PATCH refuses the documented request spelling campaignregId with 400"),
     Fault("update-unowned-allowed", "numbers",
           "PATCH of another client's or an unknown number answers 200"),
+    Fault("update-drops-campaignregid", "numbers",
+          "PATCH answers with the campaignregId written but stores null"),
+    Fault("whoami-count-mismatch", "numbers",
+          "whoami counts only the numbers that have a campaignRegId (1 of the client's 2)"),
+    Fault("search-ignores-filter", "numbers",
+          "number search applies only the npa filter and ignores every other one"),
     # send
     Fault("send-accepted-200", "send", "accepted sends answer 200 instead of 202"),
     Fault("send-status-sent", "send", 'accepted recipients have status "SENT", not "QUEUED"'),
@@ -80,6 +88,11 @@ _CATALOG: tuple[Fault, ...] = (
           "same key and payload creates new messages instead of replaying"),
     Fault("send-conflict-ignored", "send",
           "same key with a changed payload is accepted instead of 409"),
+    Fault("send-replay-current-status", "send",
+          'a replay answers with each message\'s current status ("SENT"), not the stored '
+          "response"),
+    Fault("message-ids-repeat", "send",
+          "a messageId is derived from the recipient, so every send to one number reuses it"),
     # webhooks
     Fault("webhook-wrong-secret", "webhooks", "webhooks are signed with a different secret"),
     Fault("webhook-hmac-body-only", "webhooks",

@@ -9,6 +9,7 @@ stored.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -43,6 +44,24 @@ def _idempotency_key(request: Request, optional: bool) -> str | None:
     return key
 
 
+def _message_id(client_id: str, to: str, per_recipient: bool) -> str:
+    """A fresh messageId; under message-ids-repeat one derived from the recipient alone."""
+    if per_recipient:
+        return "msg_" + hashlib.sha256(f"{client_id}:{to}".encode()).hexdigest()[:20]
+    return "msg_" + secrets.token_hex(10)
+
+
+def _replayed(stored: bytes, current_status: bool) -> bytes:
+    """The stored response; under send-replay-current-status each result's status is the
+    message's later one instead."""
+    if not current_status:
+        return stored
+    body = json.loads(stored)
+    for result in body["results"]:
+        result["status"] = "SENT"
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
 async def send_message(request: Request) -> Response:
     """POST /api/core/messages/send."""
     client = authenticate(request)
@@ -59,9 +78,12 @@ async def send_message(request: Request) -> Response:
                 raise CoreError(409, "CONFLICT", "Idempotency-Key was already used with a "
                                                  "different payload")
             if stored.fingerprint == canonical and not state.has("send-replay-new-message"):
-                return Response(stored.body, stored.status, media_type=JSON)
+                return Response(_replayed(stored.body, state.has("send-replay-current-status")),
+                                stored.status, media_type=JSON)
     plan = plan_send(state, client, body)
-    messages = [Message(message_id="msg_" + secrets.token_hex(10), client_id=client.client_id,
+    messages = [Message(message_id=_message_id(client.client_id, to,
+                                               state.has("message-ids-repeat")),
+                        client_id=client.client_id,
                         number_id=plan.number_id, send_from=plan.send_from, to=to,
                         external_reference=plan.external_reference,
                         webhook_url=plan.webhook_url)

@@ -28,6 +28,8 @@ async def whoami(request: Request) -> Response:
     client = authenticate(request)
     state = runtime(request).state
     numbers = [] if state.has("whoami-no-numbers") else state.numbers_of(client.client_id)
+    if state.has("whoami-count-mismatch"):
+        numbers = [n for n in numbers if n.campaign_reg_id is not None]
     client_id = client.client_id
     if state.has("whoami-wrong-client-id"):
         with state.lock:
@@ -74,7 +76,9 @@ async def list_numbers(request: Request) -> Response:
     return json_response({"numbers": [e for e in entries if e is not None]})
 
 
-def _matches(group: InventoryGroup, filters: dict[str, str]) -> bool:
+def _matches(group: InventoryGroup, filters: dict[str, str], only_npa: bool = False) -> bool:
+    if only_npa:
+        filters = {k: v for k, v in filters.items() if k == "npa"}
     exact = {"npa": group.npa, "nxx": group.nxx, "zipCode": group.zip_code}
     loose = {"city": group.city, "state": group.state, "rateCenter": group.rate_center}
     return all(exact[k] == v for k, v in filters.items() if k in exact) and all(
@@ -99,7 +103,8 @@ async def search_numbers(request: Request) -> Response:
     for key, value in body.items():
         if not isinstance(value, str):
             raise CoreError(400, "INVALID_REQUEST", f"Search filter {key} must be a string")
-    groups = [_group_json(g) for g in state.inventory if _matches(g, body)]
+    only_npa = state.has("search-ignores-filter")
+    groups = [_group_json(g) for g in state.inventory if _matches(g, body, only_npa)]
     if state.has("search-wrong-shape"):
         return json_response(groups)
     return json_response({"groups": groups,
@@ -164,6 +169,9 @@ async def update_number(request: Request) -> Response:
                             True, True, None, None)
         if state.has("patch-ignored"):
             return json_response(dataclasses.replace(number, **changes).as_json())
+        answer = dataclasses.replace(number, **changes).as_json()
+        if state.has("update-drops-campaignregid") and "campaign_reg_id" in changes:
+            changes["campaign_reg_id"] = None
         for attr, value in changes.items():
             setattr(number, attr, value)
-        return json_response(number.as_json())
+        return json_response(answer)
