@@ -8,11 +8,13 @@ from redcloud_check.context import RunContext, parse_token
 from redcloud_check.core.client import basic_header
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules import expect
+from redcloud_check.rules.credentials import TOKEN_CASES, TokenCase, derived_secrets
 
 pytestmark = [pytest.mark.rc_stage("token")]
 
 REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
 QUICKSTART = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
+TROUBLE = "5-troubleshooting.txt, Symptom: token request fails"
 
 
 def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None,
@@ -87,6 +89,33 @@ def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
+@pytest.mark.parametrize("case", TOKEN_CASES, ids=lambda case: case.name)
+@pytest.mark.rc_clause(TROUBLE + " (Likely causes: invalid credentials)")
+def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -> None:
+    """A credential that is not exactly the right pair is refused with 400 or 401 and an
+    OAuth-style body, and no token is issued: one request per case (a secret with a
+    trailing character, in swapped case, empty, cut short in HTTP Basic, with an extra
+    colon in HTTP Basic; another client_id with the right secret; id and secret swapped).
+
+    Graded fail: the reference requires the client's client_id and client_secret and the
+    guide names invalid credentials as what makes a token request fail; a near miss is an
+    invalid credential. 400 (invalid_request) and 401 (invalid_client) both refuse. The
+    cases are bounded (rules/credentials.py) so a run never locks the account."""
+    attempt = case.build(rc.settings.client_id, rc.settings.client_secret)
+    if attempt is None:
+        pytest.skip(f"not applicable to these credentials: {case.statement}")
+    for value in derived_secrets(attempt):
+        rc.secrets.add(value)
+    headers = {"Authorization": attempt.authorization} if attempt.authorization else {}
+    exchange = rc.client.request("POST", "/api/auth/token", headers=headers,
+                                 form={"grant_type": "client_credentials", **attempt.form},
+                                 label=f"token: near-miss credential ({case.name})")
+    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
+                   title="A token was issued for a credential that is not the right pair")
+    expect.oauth_error(exchange, (400, 401), clause=REF + " (OAuth-style error bodies)",
+                       title="A near-miss credential was not refused with 400 or 401")
+
+
 @pytest.mark.rc_clause(REF + " (Request Body schema: grant_type required)")
 def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
     """A token request without grant_type is refused with 400 and an OAuth-style body."""
@@ -122,3 +151,11 @@ def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
                      bearer=f"Bearer {token.value}")
     expect.status(whoami, 200, clause="1-quickstart.txt, Section 4 — Explanation",
                   title="A freshly issued token was refused by a CORE route")
+    lower = rc.core("GET", "/api/core/whoami", label="whoami with the scheme spelled 'bearer'",
+                    bearer=f"bearer {token.value}")
+    if lower.status != 200:
+        rc.warn("The token is refused under the scheme spelled 'bearer'",
+                f"GET /api/core/whoami answered HTTP {lower.status} to 'Authorization: bearer "
+                "<token>'. The token response names token_type 'bearer', and auth schemes "
+                "are case-insensitive (RFC 7235 2.1); the docs only show 'Bearer'.",
+                "RFC 7235 section 2.1 (not stated in the Red Cloud docs)", stage="token")

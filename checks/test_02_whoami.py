@@ -8,6 +8,7 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules import expect
 from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
+from redcloud_check.rules.credentials import BEARER_CASES, BearerCase, derived_secrets
 
 pytestmark = [pytest.mark.rc_stage("whoami")]
 
@@ -98,6 +99,31 @@ def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
                        bearer="Bearer rc_check_invalid_token_0000000000")
     expect.core_error(exchange, 401, None, clause=AUTH,
                       title="An invalid bearer token was not refused with 401")
+
+
+@pytest.mark.parametrize("case", BEARER_CASES, ids=lambda case: case.name)
+@pytest.mark.rc_clause(TROUBLE + " (invalid token; missing or malformed Authorization header)")
+def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCase) -> None:
+    """A CORE call whose Authorization is not 'Bearer <an issued token>' gets 401 with the
+    CORE error wrapper: one request per case (the issued token with one character
+    changed, cut short, extended, or under the Basic scheme; the client secret as a
+    bearer token; HTTP Basic client credentials).
+
+    Graded fail: the reference authorizes CORE routes with BearerAuth (the token issued by
+    the token endpoint), and the guide lists an invalid token and a malformed Authorization
+    header as what makes /whoami fail."""
+    token = rc.tokens.current()
+    if token is None:
+        pytest.skip("no token was issued; stage 1 reports why")
+    header = case.build(token.value, rc.settings.client_id, rc.settings.client_secret)
+    for value in derived_secrets(header):
+        rc.secrets.add(value)
+    exchange = rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header)
+    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
+                   title="A CORE route accepted a credential that is not an issued token")
+    expect.core_error(exchange, 401, None, clause=AUTH,
+                      title="A credential that is not an issued token was not refused "
+                            "with 401")
 
 
 @pytest.mark.rc_clause(ESCALATION + " (requestId from the CORE error wrapper)")

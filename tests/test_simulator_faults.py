@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from redcloud_check.core.client import basic_header
 from redcloud_check.simulator import FAULTS, Fault, Simulator
 from redcloud_check.simulator.faults import STAGES, describe_faults
 
@@ -57,6 +58,21 @@ def _grant_statuses(api: Api) -> tuple[int, int]:
             api.token_response(data={"grant_type": "password"}).status_code)
 
 
+def _token_status_for(client_id: str, secret: str, *, basic: bool = False) -> Callable[[Api], int]:
+    def probe(api: Api) -> int:
+        if basic:
+            return int(api.token_response((client_id, secret)).status_code)
+        return int(api.http.post("/api/auth/token", data={
+            **FORM, "client_id": client_id, "client_secret": secret}).status_code)
+    return probe
+
+
+def _basic_cut_short_status(api: Api) -> int:
+    cut = basic_header(CLIENT_ID, CLIENT_SECRET).split(" ", 1)[1][:-4]
+    return int(api.http.post("/api/auth/token", data=FORM,
+                             headers={"Authorization": f"Basic {cut}"}).status_code)
+
+
 # whoami
 
 def _whoami(api: Api) -> dict[str, Any]:
@@ -71,6 +87,13 @@ def _status_with(authorization: str | None) -> Callable[[Api], int]:
     def probe(api: Api) -> int:
         headers = {} if authorization is None else {"Authorization": authorization}
         return int(api.http.get("/api/core/whoami", headers=headers).status_code)
+    return probe
+
+
+def _status_with_token(shape: Callable[[str], str]) -> Callable[[Api], int]:
+    """The whoami status for an Authorization value made from a freshly issued token."""
+    def probe(api: Api) -> int:
+        return _status_with(shape(api.token()))(api)
     return probe
 
 
@@ -163,6 +186,15 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
         lambda a: a.core("GET", "/api/core/whoami", token=a.token()).status_code, 401),
     "token-content-type-text": (
         lambda a: a.token_response().headers["content-type"].split(";")[0], "text/plain"),
+    "token-secret-prefix-match": (_token_status_for(CLIENT_ID, CLIENT_SECRET + "x"), 200),
+    "token-secret-truncated-match": (_basic_cut_short_status, 200),
+    "token-secret-case-insensitive": (
+        _token_status_for(CLIENT_ID, CLIENT_SECRET.upper()), 200),
+    "token-empty-secret-accepted": (_token_status_for(CLIENT_ID, ""), 200),
+    "token-basic-colon-split": (
+        _token_status_for(CLIENT_ID, CLIENT_SECRET + ":x", basic=True), 200),
+    "token-client-id-ignored": (_token_status_for("rc_someone_else", CLIENT_SECRET), 200),
+    "token-credentials-either-order": (_token_status_for(CLIENT_SECRET, CLIENT_ID), 200),
     "whoami-missing-capabilities": (lambda a: "capabilities" in _whoami(a), False),
     "whoami-client-inactive": (lambda a: _whoami(a)["apiClientStatus"], "SUSPENDED"),
     "whoami-no-numbers": (lambda a: _whoami(a)["assignedNumbers"],
@@ -175,6 +207,11 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
                    "x-request-id" in _unauthenticated(a).headers), (False, False)),
     "core-accepts-malformed-token": (_status_with("Bearer not a token!"), 200),
     "core-accepts-missing-token": (_status_with(None), 200),
+    "core-token-prefix-checked": (_status_with_token(lambda t: f"Bearer {t[:30]}zzz"), 200),
+    "core-scheme-ignored": (_status_with_token(lambda t: f"Basic {t}"), 200),
+    "core-accepts-client-secret": (
+        lambda a: (_status_with(f"Bearer {CLIENT_SECRET}")(a),
+                   _status_with(basic_header(CLIENT_ID, CLIENT_SECRET))(a)), (200, 200)),
     "request-ids-repeat": (
         lambda a: len({_unauthenticated(a).json()["requestId"] for _ in range(3)}), 1),
     "numbers-sms-enabled-string": (lambda a: _listed(a)[NUMBER_ID]["smsEnabled"], "true"),
@@ -251,11 +288,15 @@ CATALOG_BY_STAGE = {
     "token": ["token-basic-auth-rejected", "token-body-credentials-rejected",
               "token-expires-in-string", "token-type-not-bearer", "token-error-core-wrapper",
               "token-wrong-secret-accepted", "token-grant-type-unchecked",
-              "token-unusable-on-core", "token-content-type-text"],
+              "token-unusable-on-core", "token-content-type-text", "token-secret-prefix-match",
+              "token-secret-truncated-match", "token-secret-case-insensitive",
+              "token-empty-secret-accepted", "token-basic-colon-split", "token-client-id-ignored",
+              "token-credentials-either-order"],
     "whoami": ["whoami-missing-capabilities", "whoami-client-inactive", "whoami-no-numbers",
                "whoami-wrong-client-id", "core-auth-oauth-body",
                "core-errors-without-request-id", "core-accepts-malformed-token",
-               "core-accepts-missing-token", "request-ids-repeat"],
+               "core-accepts-missing-token", "core-token-prefix-checked", "core-scheme-ignored",
+               "core-accepts-client-secret", "request-ids-repeat"],
     "numbers": ["numbers-sms-enabled-string", "number-not-active", "number-missing",
                 "numbers-id-is-e164", "search-wrong-shape", "update-campaignregid-refused",
                 "update-unowned-allowed", "update-drops-campaignregid", "whoami-count-mismatch",

@@ -105,8 +105,9 @@ def core_error(exchange: Exchange, code: int | Collection[int], error_code: str 
     return dict(body)
 
 
-def oauth_error(exchange: Exchange, code: int, *, clause: str, title: str) -> dict[str, Any]:
-    """An OAuth-style error body (not the CORE wrapper) with the given status."""
+def oauth_error(exchange: Exchange, code: int | Collection[int], *, clause: str,
+                title: str) -> dict[str, Any]:
+    """An OAuth-style error body (not the CORE wrapper) with the given status (or one of)."""
     __tracebackhide__ = True
     status(exchange, code, clause=clause, title=title)
     json_content_type(exchange, clause=clause)
@@ -119,6 +120,17 @@ def oauth_error(exchange: Exchange, code: int, *, clause: str, title: str) -> di
                    exchange=exchange)
     matches_schema(body, "oauth_error", clause=clause, exchange=exchange)
     return dict(body)
+
+
+def refused(exchange: Exchange, *, sent: str, reveals: str, clause: str,
+            title: str) -> None:
+    """A request carrying a credential that is not the right one was not served: any 2xx
+    fails, naming what was `sent` and the bug that serving it `reveals`."""
+    __tracebackhide__ = True
+    if exchange.status is not None and 200 <= exchange.status < 300:
+        raise fail(title, expected="a refusal (4xx): the credential is not the right one",
+                   actual=f"HTTP {exchange.status} for {sent}; this suggests {reveals}",
+                   clause=clause, exchange=exchange)
 
 
 def usable_number(exchange: Exchange, numbers: list[dict[str, Any]], number_id: str, *,

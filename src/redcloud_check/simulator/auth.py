@@ -36,12 +36,13 @@ from redcloud_check.simulator.responses import (
     runtime,
 )
 from redcloud_check.simulator.seed import Client
-from redcloud_check.simulator.state import TokenRecord
+from redcloud_check.simulator.state import SimState, TokenRecord
 
 FORM = "application/x-www-form-urlencoded"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="redcloud"'}
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="redcloud"'}
 _B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+CHECKED_CHARS = 24  # what core-token-prefix-checked compares of a bearer token
 
 
 def _invalid_request(description: str) -> OAuthError:
@@ -77,22 +78,61 @@ async def _token_fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    """(client_id, client_secret) from an HTTP Basic header, None when there is none."""
+def _decode_basic(value: str) -> tuple[str, str] | None:
+    """(user, password) of an HTTP Basic credential, split at the first colon (RFC 7617);
+    None when it is not base64 of UTF-8 text with a colon."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
+def _basic_credentials(request: Request, split_every_colon: bool = False
+                       ) -> tuple[str, str] | None:
+    """(client_id, client_secret) from an HTTP Basic header, None when there is none; the
+    secret ends at a second colon only under the token-basic-colon-split fault."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise OAuthError(401, "invalid_client", "The Basic credentials are malformed",
-                         BASIC_CHALLENGE) from error
-    client_id, colon, secret = decoded.partition(":")
-    if not colon:
+    pair = _decode_basic(value)
+    if pair is None:
         raise OAuthError(401, "invalid_client", "The Basic credentials are malformed",
                          BASIC_CHALLENGE)
-    return client_id, secret
+    client_id, secret = pair
+    return client_id, secret.split(":")[0] if split_every_colon else secret
+
+
+def _secret_matches(state: SimState, stored: str, given: str) -> bool:
+    """The secret comparison: constant-time and exact, unless a fault loosens it."""
+    if state.has("token-wrong-secret-accepted"):
+        return True
+    if state.has("token-empty-secret-accepted") and given == "":
+        return True
+    if state.has("token-secret-prefix-match"):
+        given = given[:len(stored)]
+    if state.has("token-secret-truncated-match") and given and stored.startswith(given):
+        return True
+    if state.has("token-secret-case-insensitive"):
+        stored, given = stored.casefold(), given.casefold()
+    return hmac.compare_digest(stored.encode(), given.encode())
+
+
+def _client_for(state: SimState, client_id: str, secret: str) -> Client | None:
+    """The client whose credentials these are, or None."""
+    with state.lock:
+        clients = list(state.clients.values())
+    pairs = [(client_id, secret)]
+    if state.has("token-credentials-either-order"):
+        pairs.append((secret, client_id))
+    for cid, given in pairs:
+        for client in clients:
+            named = client.client_id == cid or state.has("token-client-id-ignored")
+            if named and _secret_matches(state, client.client_secret, given):
+                return client
+    return None
 
 
 async def issue_token(request: Request) -> Response:
@@ -100,7 +140,7 @@ async def issue_token(request: Request) -> Response:
     rt = runtime(request)
     state = rt.state
     fields = await _token_fields(request)
-    basic = _basic_credentials(request)
+    basic = _basic_credentials(request, state.has("token-basic-colon-split"))
     in_body = "client_id" in fields or "client_secret" in fields
     grant = fields.get("grant_type")
     if not state.has("token-grant-type-unchecked"):
@@ -118,17 +158,15 @@ async def issue_token(request: Request) -> Response:
             raise OAuthError(401, "invalid_client", "Client authentication failed", challenge)
     else:
         client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")
-        if not client_id or not secret:
+        if not client_id or not (secret or state.has("token-empty-secret-accepted")):
+            state.log_refused_credential(client_id)
             raise _invalid_request("client_id and client_secret are required "
                                    "(HTTP Basic or request body)")
         if state.has("token-body-credentials-rejected"):
             raise OAuthError(401, "invalid_client", "Client authentication failed")
-    with state.lock:
-        client = state.clients.get(client_id)
-    secret_ok = client is not None and (
-        state.has("token-wrong-secret-accepted")
-        or hmac.compare_digest(client.client_secret.encode(), secret.encode()))
-    if client is None or not secret_ok:
+    client = _client_for(state, client_id, secret)
+    if client is None:
+        state.log_refused_credential(client_id)
         raise OAuthError(401, "invalid_client", "Client authentication failed", challenge)
     if client.status != "ACTIVE":
         raise OAuthError(401, "invalid_client", "The API client is not active", challenge)
@@ -149,6 +187,32 @@ def _unauthorized(message: str) -> CoreError:
     return CoreError(401, "UNAUTHORIZED", message, BEARER_CHALLENGE)
 
 
+def _record_for(state: SimState, token: str) -> TokenRecord | None:
+    """The issued token `token` is; under core-token-prefix-checked, any issued token that
+    shares its first CHECKED_CHARS characters (as if the rest were an unchecked signature)."""
+    with state.lock:
+        record = state.tokens.get(token)
+        if record is None and state.has("core-token-prefix-checked") and \
+                len(token) >= CHECKED_CHARS:
+            issued = next((t for t in state.tokens
+                           if t[:CHECKED_CHARS] == token[:CHECKED_CHARS]), None)
+            record = None if issued is None else state.tokens.get(issued)
+    return record
+
+
+def _client_credentials(state: SimState, scheme: str, value: str) -> Client | None:
+    """Under core-accepts-client-secret: the client whose secret is the bearer token, or
+    whose HTTP Basic client credentials these are."""
+    with state.lock:
+        clients = list(state.clients.values())
+    if scheme.lower() == "bearer":
+        return next((c for c in clients if c.client_secret == value), None)
+    pair = _decode_basic(value) if scheme.lower() == "basic" else None
+    if pair is not None:
+        return next((c for c in clients if (c.client_id, c.client_secret) == pair), None)
+    return None
+
+
 def authenticate(request: Request) -> Client:
     """The client behind the request's bearer token, or CoreError 401."""
     rt = runtime(request)
@@ -160,13 +224,17 @@ def authenticate(request: Request) -> Client:
         raise _unauthorized("Authorization header is missing")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    with state.lock:
-        record = state.tokens.get(token)
+    if state.has("core-accepts-client-secret"):
+        direct = _client_credentials(state, scheme, token)
+        if direct is not None:
+            return direct
+    record = _record_for(state, token)
     if state.has("token-unusable-on-core"):
         raise _unauthorized("The access token is invalid")
     if record is None and state.has("core-accepts-malformed-token"):
         return state.first_client()
-    if scheme.lower() != "bearer" or not _B64TOKEN.match(token):
+    scheme_ok = scheme.lower() == "bearer" or state.has("core-scheme-ignored")
+    if not scheme_ok or not _B64TOKEN.match(token):
         raise _unauthorized("Authorization header must be 'Bearer <access_token>'")
     if record is None:
         raise _unauthorized("The access token is invalid")

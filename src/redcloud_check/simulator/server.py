@@ -133,6 +133,13 @@ class Simulator(HTTPServerBase):
         with self.state.lock:
             return list(self.state.requests)
 
+    @property
+    def refused_credentials(self) -> list[str]:
+        """The client_id each refused token request named ("" when none), in order: what
+        an account lockout policy would count."""
+        with self.state.lock:
+            return list(self.state.refused_credentials)
+
     def wait_deliveries_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no webhook lifecycle is pending; False if `timeout` ran out."""
         return self.state.wait_idle(timeout)

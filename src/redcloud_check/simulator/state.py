@@ -118,6 +118,8 @@ class SimState:
             self.messages: Retained[str, Message] = Retained(
                 keep.max_messages, keep.message_ttl_s, clock)
             self.requests: deque[RequestRecord] = deque(maxlen=keep.max_log_entries)
+            # client_id of each refused token request
+            self.refused_credentials: deque[str] = deque(maxlen=keep.max_log_entries)
             self.deliveries: deque[DeliveryAttempt] = deque(maxlen=keep.max_log_entries)
             self.faults: frozenset[str] = validate_faults(faults)
 
@@ -141,6 +143,11 @@ class SimState:
     def log_request(self, record: RequestRecord) -> None:
         with self.lock:
             self.requests.append(record)
+
+    def log_refused_credential(self, client_id: str) -> None:
+        """A token request naming `client_id` was refused for its credentials."""
+        with self.lock:
+            self.refused_credentials.append(client_id)
 
     def log_delivery(self, attempt: DeliveryAttempt) -> None:
         with self.lock:
