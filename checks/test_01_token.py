@@ -29,7 +29,8 @@ def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None
     else:
         form["client_id"] = rc.settings.client_id
         form["client_secret"] = client_secret
-    return rc.client.request("POST", "/api/auth/token", headers=headers, form=form, label=label)
+    return rc.client.request("POST", "/api/auth/token", headers=headers, form=form, label=label,
+                             wrong_credential=secret is not None)
 
 
 @pytest.mark.rc_gate
@@ -109,7 +110,8 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
     headers = {"Authorization": attempt.authorization} if attempt.authorization else {}
     exchange = rc.client.request("POST", "/api/auth/token", headers=headers,
                                  form={"grant_type": "client_credentials", **attempt.form},
-                                 label=f"token: near-miss credential ({case.name})")
+                                 label=f"token: near-miss credential ({case.name})",
+                                 wrong_credential=True)
     expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
                    title="A token was issued for a credential that is not the right pair")
     expect.oauth_error(exchange, (400, 401), clause=REF + " (OAuth-style error bodies)",

@@ -77,7 +77,8 @@ def test_client_id_matches_credentials(rc: RunContext) -> None:
 def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
     """A CORE call without an Authorization header gets 401 with the CORE error wrapper and a
     requestId."""
-    exchange = rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization")
+    exchange = rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization",
+                                 wrong_credential=True)
     expect.core_error(exchange, 401, None, clause=AUTH,
                       title="A CORE call without a token was not refused with 401")
 
@@ -87,7 +88,7 @@ def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
     """A malformed Authorization header (not a Bearer token) gets 401 with the CORE error
     wrapper."""
     exchange = rc.core("GET", "/api/core/whoami", label="whoami: malformed Authorization",
-                       bearer="Bearer")
+                       bearer="Bearer", wrong_credential=True)
     expect.core_error(exchange, 401, None, clause=AUTH,
                       title="A malformed Authorization header was not refused with 401")
 
@@ -96,7 +97,7 @@ def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
 def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
     """An unknown bearer token gets 401 with the CORE error wrapper and a requestId."""
     exchange = rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
-                       bearer="Bearer rc_check_invalid_token_0000000000")
+                       bearer="Bearer rc_check_invalid_token_0000000000", wrong_credential=True)
     expect.core_error(exchange, 401, None, clause=AUTH,
                       title="An invalid bearer token was not refused with 401")
 
@@ -118,7 +119,8 @@ def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCa
     header = case.build(token.value, rc.settings.client_id, rc.settings.client_secret)
     for value in derived_secrets(header):
         rc.secrets.add(value)
-    exchange = rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header)
+    exchange = rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header,
+                       wrong_credential=True)
     expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
                    title="A CORE route accepted a credential that is not an issued token")
     expect.core_error(exchange, 401, None, clause=AUTH,
@@ -138,7 +140,7 @@ def test_request_ids_identify_one_request(rc: RunContext) -> None:
     CORE errors were received, two requests without Authorization are made to compare."""
     errors = [e for e in rc.recorder.all() if body_request_id(e)]
     if len(errors) < 2:
-        errors = [rc.client.request("GET", "/api/core/whoami",
+        errors = [rc.client.request("GET", "/api/core/whoami", wrong_credential=True,
                                     label=f"whoami: no Authorization, for a requestId ({n})")
                   for n in (1, 2)]
         for exchange in errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,21 @@ def test_a_full_run_stays_within_the_wrong_credential_budget(tmp_path: Path,
         if path.is_file():
             assert_no_secret(path.read_bytes(), near_misses, path.name)
     assert_no_secret(run.stdout + run.stderr, near_misses, "the terminal")
+
+
+def test_a_failing_wrong_credential_check_is_never_sent_again(tmp_path: Path,
+                                                              sim: Simulator) -> None:
+    sim.set_faults(["token-secret-case-insensitive", "core-scheme-ignored"])
+    run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **{
+        k: v for k, v in SENDING.items() if k in ("RC_CLIENT_ID", "RC_CLIENT_SECRET",
+                                                  "RC_NUMBER_ID")})
+    failed = {c.name.rpartition("::")[2] for c in run.failed}
+    assert failed == {"test_token_refuses_a_near_miss_credential[secret-case-changed]",
+                      "test_core_refuses_what_is_not_an_issued_token[token-under-basic-scheme]"}
+    bundles = json.loads((tmp_path / "escalation.json").read_text())["bundles"]
+    assert len(bundles) == 2
+    for bundle in bundles:
+        repro = bundle["escalation"]["reproduces"]
+        assert repro["retried"] is False
+        assert repro["note"].startswith("not retried: a deliberately wrong credential")
+        assert not [e for e in bundle["exchanges"] if e["label"].startswith("replay")]

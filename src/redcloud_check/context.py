@@ -124,8 +124,10 @@ class RunContext:
         return context
 
     def core(self, method: str, path: str, *, label: str, json: Any = None,
-             headers: dict[str, str] | None = None, bearer: str | None = None) -> Exchange:
-        """A CORE call with the run's bearer token (or `bearer` when given)."""
+             headers: dict[str, str] | None = None, bearer: str | None = None,
+             wrong_credential: bool = False) -> Exchange:
+        """A CORE call with the run's bearer token (or `bearer` when given; mark a
+        deliberately wrong one with `wrong_credential`, so it is never sent again)."""
         hdrs = dict(headers or {})
         fresh: bool | None = None
         age: float | None = None
@@ -137,7 +139,8 @@ class RunContext:
         else:
             hdrs["Authorization"] = bearer
         return self.client.request(method, path, headers=hdrs, json=json, label=label,
-                                   token_fresh=fresh, token_age_s=age)
+                                   token_fresh=fresh, token_age_s=age,
+                                   wrong_credential=wrong_credential)
 
     def idempotency_key(self, check_name: str) -> str:
         """Unique per run, stable per check: a retried check never duplicates a message."""

@@ -135,8 +135,10 @@ class ApiClient:
         label: str = "",
         token_fresh: bool | None = None,
         token_age_s: float | None = None,
+        wrong_credential: bool = False,
     ) -> Exchange:
-        """Send one request; return the recorded exchange (any status)."""
+        """Send one request; return the recorded exchange (any status). `wrong_credential`
+        marks a request that carries a deliberately wrong credential: never sent again."""
         hdrs = dict(headers or {})
         body: bytes | None = raw_body
         if json is not None:
@@ -149,13 +151,15 @@ class ApiClient:
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
         hdrs.setdefault("Accept", "application/json")
         url = self.base_url + path
-        return self._send(method, url, hdrs, body, label, token_fresh, token_age_s)
+        return self._send(method, url, hdrs, body, label, token_fresh, token_age_s,
+                          wrong_credential)
 
     def replay(self, exchange: Exchange) -> Exchange:
         """Send the same request again (same method, URL, headers, body)."""
         return self._send(exchange.method, exchange.url, dict(exchange.request_headers),
                           exchange.request_body, f"replay of: {exchange.label}".strip(),
-                          exchange.token_fresh, exchange.token_age_s)
+                          exchange.token_fresh, exchange.token_age_s,
+                          exchange.wrong_credential)
 
     def _send(
         self,
@@ -166,6 +170,7 @@ class ApiClient:
         label: str,
         token_fresh: bool | None,
         token_age_s: float | None,
+        wrong_credential: bool = False,
     ) -> Exchange:
         started = time.time()
         t0 = time.perf_counter()
@@ -173,7 +178,7 @@ class ApiClient:
             method=method, url=url, request_headers=headers, request_body=body,
             started_at=started, timings=Timings(total=0.0), label=label,
             token_fresh=token_fresh, token_age_s=token_age_s,
-            check=self.recorder.current_check,
+            check=self.recorder.current_check, wrong_credential=wrong_credential,
         )
         try:
             response = self.session.request(

@@ -43,6 +43,7 @@ class Exchange:
     token_age_s: float | None = None  # seconds since that token was issued
     check: str | None = None  # nodeid of the check that made the request
     label: str = ""  # what the suite meant by it, e.g. "send: missing Idempotency-Key"
+    wrong_credential: bool = False  # carries a deliberately wrong credential (never resent)
 
     @property
     def path(self) -> str:

@@ -11,6 +11,8 @@ POST /api/auth/token, POST /api/core/numbers/search; a send that carries an Idem
 only to the embedded simulator); otherwise the bundle says why it was not retried. A send to
 a remote target (anything but the embedded simulator) is never sent again, keyed or not: a
 target whose idempotency is broken would queue one more real message ("not retried: a send").
+A request carrying a deliberately wrong credential is never sent again either: it would
+spend the run's wrong-credential budget (rules/credentials.py) on an account's lockout count.
 
 Public surface: `CheckInfo`, `build_bundle`, `named_secrets`, `failing_exchange`,
 `payload_shape`, `replay_policy`, `reproduce`, `exchange_record`, `error_code`, `iso_utc`.
@@ -134,6 +136,10 @@ REMOTE_SEND = ("a send (never sent twice to a remote target: a broken idempotenc
                "would queue one more real message)")
 
 
+WRONG_CREDENTIAL = ("a deliberately wrong credential (sent once: the run's wrong-credential "
+                    "budget keeps an account with a lockout policy safe)")
+
+
 def replay_policy(exchange: Exchange | None, *, embedded: bool = False) -> tuple[bool, str]:
     """(safe to send once more, why). `embedded`: the target is the embedded simulator;
     anything else is remote, where no send is ever repeated."""
@@ -141,6 +147,8 @@ def replay_policy(exchange: Exchange | None, *, embedded: bool = False) -> tuple
         return False, "no HTTP request was recorded for this check"
     if exchange.error_kind == "timeout":
         return False, "the first attempt already waited the whole RC_TIMEOUT"
+    if exchange.wrong_credential:
+        return False, WRONG_CREDENTIAL
     method, path = exchange.method.upper(), exchange.path
     if method in ("GET", "HEAD"):
         return True, f"{method} is read-only"
