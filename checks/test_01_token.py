@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.rc_stage("token")]
 REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
 QUICKSTART = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
 TROUBLE = "5-troubleshooting.txt, Symptom: token request fails"
+NEAR_MISS = TROUBLE + " (Likely causes: invalid credentials)"
 
 
 def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None,
@@ -91,7 +92,7 @@ def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
 
 
 @pytest.mark.parametrize("case", TOKEN_CASES, ids=lambda case: case.name)
-@pytest.mark.rc_clause(TROUBLE + " (Likely causes: invalid credentials)")
+@pytest.mark.rc_clause(NEAR_MISS)
 def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -> None:
     """A credential that is not exactly the right pair is refused with 400 or 401 and an
     OAuth-style body, and no token is issued: one request per case (a secret with a
@@ -112,9 +113,9 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
                                  form={"grant_type": "client_credentials", **attempt.form},
                                  label=f"token: near-miss credential ({case.name})",
                                  wrong_credential=True)
-    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
+    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=NEAR_MISS,
                    title="A token was issued for a credential that is not the right pair")
-    expect.oauth_error(exchange, (400, 401), clause=REF + " (OAuth-style error bodies)",
+    expect.oauth_error(exchange, (400, 401), clause=NEAR_MISS,
                        title="A near-miss credential was not refused with 400 or 401")
 
 

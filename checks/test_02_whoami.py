@@ -17,6 +17,8 @@ REF = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
 TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
 ESCALATION = "5-troubleshooting.txt, What to capture before escalation"
+NOT_ISSUED = TROUBLE + " (invalid token; missing or malformed Authorization header)"
+REQUEST_IDS = ESCALATION + " (requestId from the CORE error wrapper)"
 
 
 def _whoami(rc: RunContext) -> tuple[Exchange, dict]:
@@ -103,7 +105,7 @@ def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
 
 
 @pytest.mark.parametrize("case", BEARER_CASES, ids=lambda case: case.name)
-@pytest.mark.rc_clause(TROUBLE + " (invalid token; missing or malformed Authorization header)")
+@pytest.mark.rc_clause(NOT_ISSUED)
 def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCase) -> None:
     """A CORE call whose Authorization is not 'Bearer <an issued token>' gets 401 with the
     CORE error wrapper: one request per case (the issued token with one character
@@ -121,14 +123,14 @@ def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCa
         rc.secrets.add(value)
     exchange = rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header,
                        wrong_credential=True)
-    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=TROUBLE,
+    expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=NOT_ISSUED,
                    title="A CORE route accepted a credential that is not an issued token")
-    expect.core_error(exchange, 401, None, clause=AUTH,
+    expect.core_error(exchange, 401, None, clause=NOT_ISSUED,
                       title="A credential that is not an issued token was not refused "
                             "with 401")
 
 
-@pytest.mark.rc_clause(ESCALATION + " (requestId from the CORE error wrapper)")
+@pytest.mark.rc_clause(REQUEST_IDS)
 def test_request_ids_identify_one_request(rc: RunContext) -> None:
     """Every CORE error the run has received carries its own requestId: no two requests
     share one.
@@ -144,7 +146,7 @@ def test_request_ids_identify_one_request(rc: RunContext) -> None:
                                     label=f"whoami: no Authorization, for a requestId ({n})")
                   for n in (1, 2)]
         for exchange in errors:
-            expect.core_error(exchange, 401, None, clause=AUTH,
+            expect.core_error(exchange, 401, None, clause=REQUEST_IDS,
                               title="A CORE call without a token was not refused with 401")
     exchanges = rc.recorder.all()
     shared = shared_ids((rid, n) for n, e in enumerate(exchanges)
@@ -157,7 +159,7 @@ def test_request_ids_identify_one_request(rc: RunContext) -> None:
                           actual=f"{len(owners)} requests share requestId {rid!r}"
                                  + (f" (+{len(shared) - 1} more shared ids)"
                                     if len(shared) > 1 else ""),
-                          clause=ESCALATION, exchange=first, shared=len(shared))
+                          clause=REQUEST_IDS, exchange=first, shared=len(shared))
     headers = shared_ids((rid, n) for n, e in enumerate(exchanges)
                          if (rid := header_request_id(e)))
     if headers:

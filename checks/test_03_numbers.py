@@ -26,6 +26,9 @@ LIST = "3-api-reference-0.2.0.txt, CORE: List active numbers for the authenticat
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
 WHOAMI = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
+COUNTS = WHOAMI + " (assigned-number summary) and " + LIST
+SEARCH_FILTERS = SEARCH + " (supported location and numbering filters)"
+READ_BACK = UPDATE + " (Updates supported number settings) and " + LIST
 SAMPLE_SEARCH = {"npa": "555", "city": "Austin", "state": "TX"}  # the reference's sample
 E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
 UPDATABLE = ("smsEnabled", "mmsEnabled", "webhookInboundOverride", "webhookDeliveryOverride")
@@ -87,7 +90,7 @@ def test_search_returns_documented_shape(rc: RunContext) -> None:
                          title="Number search did not return the documented shape")
 
 
-@pytest.mark.rc_clause(WHOAMI + " (assigned-number summary) and " + LIST)
+@pytest.mark.rc_clause(COUNTS)
 def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     """whoami's assignedNumbers (total, smsEnabledCount, mmsEnabledCount) counts at least
     the numbers GET /api/core/numbers lists, smsEnabled and mmsEnabled among them.
@@ -97,7 +100,7 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     the list "List active numbers", so an assigned number that is not active may be
     counted by whoami and left out of the list."""
     who = rc.core("GET", "/api/core/whoami", label="whoami: assignedNumbers to compare")
-    summary = expect.json_response(who, 200, "whoami", clause=WHOAMI,
+    summary = expect.json_response(who, 200, "whoami", clause=COUNTS,
                                    title="GET /api/core/whoami did not return the client "
                                          "context")["assignedNumbers"]
     exchange, numbers = _numbers(rc, "numbers: list to compare with whoami")
@@ -114,7 +117,7 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
                           expected=f"assignedNumbers.{first.field} >= {first.expected} "
                                    "(counted from GET /api/core/numbers)",
                           actual=f"assignedNumbers.{first.field} = {first.actual!r}",
-                          clause=WHOAMI + " (assigned-number summary)", exchange=who,
+                          clause=COUNTS, exchange=who,
                           listed=listed, numbers_exchange=exchange.endpoint)
 
 
@@ -134,13 +137,12 @@ def _search(rc: RunContext, filters: dict[str, str], label: str) -> tuple[Exchan
                           expected=f"{first.field} = {first.expected!r} (the filter asked)",
                           actual=f"{first.actual!r}" + (f" (+{len(found.failures) - 1} more)"
                                                         if len(found.failures) > 1 else ""),
-                          clause=SEARCH + " (supported location and numbering filters)",
-                          exchange=exchange, filters=filters,
+                          clause=SEARCH_FILTERS, exchange=exchange, filters=filters,
                           mismatches=[m.describe() for m in found.failures[:10]])
     return exchange, body
 
 
-@pytest.mark.rc_clause(SEARCH + " (supported location and numbering filters)")
+@pytest.mark.rc_clause(SEARCH_FILTERS)
 def test_search_results_match_the_filters(rc: RunContext) -> None:
     """A search returns only numbers its filters select, and a number it returned is found
     again by a search for that number's own NPA and NXX.
@@ -205,7 +207,7 @@ def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
                           exchange=exchange, changed=[c.field for c in changed])
 
 
-@pytest.mark.rc_clause(UPDATE + " (Updates supported number settings) and " + LIST)
+@pytest.mark.rc_clause(READ_BACK)
 def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     """After the no-op update, GET /api/core/numbers lists the number exactly as the update
     answered it, and as it was before (nothing the run wrote changed it).
@@ -214,14 +216,15 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     that the list returns the numbers as currently assigned, so both answers restate one
     stored state."""
     number, _, update = _noop_update(rc)
-    answered = expect.json_response(update, 200, "number", clause=UPDATE,
+    answered = expect.json_response(update, 200, "number", clause=READ_BACK,
                                     title="A no-op number update was not accepted")
     exchange, numbers = _numbers(rc, "numbers: read back after the update")
     listed = next((n for n in numbers if n.get("numberId") == number["numberId"]), None)
     if listed is None:
         raise expect.fail("The updated number is no longer listed",
                           expected=f"numberId {number['numberId']!r} in /api/core/numbers",
-                          actual="absent after the update", clause=LIST, exchange=exchange)
+                          actual="absent after the update", clause=READ_BACK,
+                          exchange=exchange)
     differs = field_changes(answered, listed, NUMBER_FIELDS)
     if differs:
         first = differs[0]
@@ -231,7 +234,7 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
         raise expect.fail("The number read back differs from what the update answered",
                           expected=f"{first.field} = {first.expected!r} (the update's answer)",
                           actual=f"{first.field} = {first.actual!r} (listed after it){restore}",
-                          clause=UPDATE, exchange=exchange,
+                          clause=READ_BACK, exchange=exchange,
                           differs=[m.describe() for m in differs])
 
 

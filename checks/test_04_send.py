@@ -25,6 +25,7 @@ TROUBLE_400 = "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_
 MEDIA = [{"storageKey": "storage_abc123", "mimeType": "image/jpeg", "byteLength": 182340,
           "sourceUrl": "https://example.com/files/catalog.jpg", "fileName": "catalog.jpg"}]
 INVALID_RECIPIENT = "invalid"
+MESSAGE_IDS = SEND + ", Recommended client handling (correlate future webhook events by messageId)"
 
 _first_send: dict[str, Any] = {}
 
@@ -212,8 +213,7 @@ def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
                           exchange=replay)
 
 
-@pytest.mark.rc_clause(SEND + ", Recommended client handling (correlate future webhook events "
-                       "by messageId)")
+@pytest.mark.rc_clause(MESSAGE_IDS)
 def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every recipient accepted by a distinct send has its own messageId: no two accepted
     messages of the run share one (an idempotent replay repeats its send's ids, and is
@@ -236,7 +236,7 @@ def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: 
                           expected="a distinct messageId for every accepted recipient of "
                                    "every send",
                           actual=f"messageId {ident!r} for {len(owners)} sends/recipients",
-                          clause=SEND + ", Recommended client handling", exchange=later,
+                          clause=MESSAGE_IDS, exchange=later,
                           shared=[f"{key} -> {to}" for key, to in owners])
 
 
