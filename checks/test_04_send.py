@@ -189,7 +189,10 @@ def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
 def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
                                                        rc_webhooks: Any) -> None:
     """Repeating a send with the same Idempotency-Key and payload returns the stored 202:
-    the same messageIds, no new message."""
+    the same messageIds (no new message) and the same results and errors as stored.
+
+    Graded fail: the docs say the same key and payload "returns the stored 202 response
+    again", so the replay restates the first answer, statuses included."""
     rc = rc_sends
     payload, key, original = first_send(rc)
     clause = SEND + ", Idempotency behavior"
