@@ -127,7 +127,7 @@ def test_a_full_run_stays_within_the_wrong_credential_budget(tmp_path: Path,
                    basic_header(CLIENT_ID, SECRET + ":x").split(" ", 1)[1]]
     near_misses += [tampered(t) for t in sim.issued_tokens]
     near_misses += [t[:-1] for t in sim.issued_tokens]
-    for path in tmp_path.iterdir():
+    for path in tmp_path.rglob("*"):
         if path.is_file():
             assert_no_secret(path.read_bytes(), near_misses, path.name)
     assert_no_secret(run.stdout + run.stderr, near_misses, "the terminal")
