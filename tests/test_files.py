@@ -49,3 +49,14 @@ def test_atomic_write_gives_the_file_its_mode_before_anyone_can_read_it(tmp_path
     atomic_write(shared, "metrics", mode=0o644)
     assert private.stat().st_mode & 0o777 == 0o600
     assert shared.stat().st_mode & 0o777 == 0o644 and shared.read_text() == "metrics"
+
+
+def test_a_non_durable_write_is_atomic_without_fsync(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    atomic_write(tmp_path / "report.json", "{}", durable=False)
+    assert synced == [] and (tmp_path / "report.json").read_text() == "{}"
+    atomic_write(tmp_path / "journal.json", "{}")
+    assert len(synced) == 2  # the file, then its directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.json", "report.json"]

@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
                       separators=(",", ":"), ensure_ascii=False)
     code = result.exit_code
     try:
-        atomic_write(reports_dir / "probe.json", text + "\n")
+        atomic_write(reports_dir / "probe.json", text + "\n", durable=False)
     except OSError as error:
         code = int(ExitCode.EVIDENCE_INCOMPLETE)
         detail = redact(f"{reports_dir / 'probe.json'}: {error}", secrets)

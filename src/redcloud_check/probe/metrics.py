@@ -143,7 +143,7 @@ def previous_last_success(path: Path) -> float | None:
 def write_prom_file(path: Path, result: ProbeResult) -> None:
     """Write the textfile atomically, keeping the previous last success on a failed run."""
     carried = None if result.passed else previous_last_success(path)
-    atomic_write(path, exposition(gauges(result, last_success=carried)), mode=0o644)
+    atomic_write(path, exposition(gauges(result, last_success=carried)), mode=0o644, durable=False)
 
 
 def push(gateway: str, result: ProbeResult, *, instance: str, timeout: float = 10.0) -> None:

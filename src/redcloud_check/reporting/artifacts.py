@@ -214,8 +214,10 @@ def write_escalation(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets
     """Write escalation.json and escalation.md (both redacted again, on the way out)."""
     clean = redact(dict(doc), secrets)
     validate_escalation(clean)
-    atomic_write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False))
-    atomic_write(reports_dir / "escalation.md", redact(ticket_markdown(clean), secrets))
+    atomic_write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False),
+                 durable=False)
+    atomic_write(reports_dir / "escalation.md", redact(ticket_markdown(clean), secrets),
+                 durable=False)
 
 
 def write_junit(path: Path, cases: Sequence[CheckOutcome], *, secrets: Secrets = (),

@@ -136,5 +136,5 @@ def write_run_har(reports_dir: Path, exchanges: Sequence[Exchange],
     doc = har_document(exchanges, secrets=secrets, stage_of=lambda n: stages.get(n or ""),
                        creator_version=__version__)
     path = reports_dir / HAR_NAME
-    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False))
+    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False), durable=False)
     return path

@@ -103,10 +103,10 @@ def publish(folder: RunFolder, names: Iterable[str]) -> list[Path]:
         if not source.is_file():
             continue
         target = folder.latest(name)
-        atomic_write(target, source.read_text(encoding="utf-8"))
+        atomic_write(target, source.read_text(encoding="utf-8"), durable=False)
         written.append(target)
     marker = {"run_id": folder.run_id, "files": [p.name for p in written]}
-    atomic_write(folder.reports_dir / MARKER, json.dumps(marker))
+    atomic_write(folder.reports_dir / MARKER, json.dumps(marker), durable=False)
     return written
 
 
