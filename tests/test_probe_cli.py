@@ -201,3 +201,12 @@ def test_embedded_canary_adds_send_and_webhooks(tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     assert [s["stage"] for s in run.summary["stages"]][-2:] == ["send", "webhooks"]
     assert run.metrics[("redcloud_probe_stage_success", "webhooks")] == 1
+
+
+def test_a_command_starts_without_importing_the_other_commands() -> None:
+    code = ("import sys; from redcloud_check.cli import build_parser; build_parser('probe'); "
+            "print(sorted(m for m in sys.modules if m.startswith('redcloud_check.') "
+            "and ('simulator' in m or 'listen' in m)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     return int(ExitCode.CONFIG_ERROR) if code == pytest.ExitCode.USAGE_ERROR else code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With `only` (the subcommand being run), the other subcommands are
+    listed but their modules are not imported: each command starts with its own only."""
     parser = argparse.ArgumentParser(
         prog="redcloud-check",
         description="Conformance and diagnostics suite for the Red Cloud CORE API.")
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
         try:
             importlib.import_module(module).configure_parser(sp)
         except ImportError as error:  # a subcommand whose module is not installed
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     if argv and argv[0] == "run":
         args, rest = parser.parse_known_args(argv)
     else:
