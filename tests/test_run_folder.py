@@ -12,7 +12,7 @@ from pathlib import Path
 
 from redcloud_check.reporting.run_folder import DOCUMENTED, prune, publish, start_run
 
-from .suite_runner import REPO, clean_env, run_suite
+from .suite_runner import REPO, clean_env, read_junit, run_suite
 
 CLI = [sys.executable, "-m", "redcloud_check.cli"]
 JOURNAL = ".webhook-override-journal.json"
@@ -117,5 +117,8 @@ def test_a_test_path_still_selects_checks(tmp_path: Path) -> None:
                            str(REPO / "checks" / "test_01_token.py")], capture_output=True,
                           text=True, timeout=120, cwd=tmp_path, env=clean_env())
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert re.search(r"\b7 passed\b", proc.stdout) and "test_02" not in proc.stdout
+    token_checks = len(read_junit(tmp_path / "junit.xml"))
+    assert token_checks >= 7 and {c.stage for c in read_junit(tmp_path / "junit.xml")} == {
+        "token"}
+    assert re.search(rf"\b{token_checks} passed\b", proc.stdout) and "test_02" not in proc.stdout
     assert os.path.isdir(tmp_path / "runs")
