@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import machine
 
-from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.context import RunContext
 from redcloud_check.core.config import load_settings
+from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.session import WebhookSession
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from redcloud_check.context import RunContext
-from redcloud_check.core.exchange import Exchange
-from redcloud_check.rules import expect
+from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
 from redcloud_check.rules.credentials import BEARER_CASES, BearerCase, derived_secrets
+from redcloud_check.rules.gates import CLIENT_ACTIVE, STEP2, WHOAMI
 
 pytestmark = [pytest.mark.rc_stage("whoami")]
 
-STEP2 = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
-REF = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
 TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
 ESCALATION = "5-troubleshooting.txt, What to capture before escalation"
@@ -21,29 +19,17 @@ NOT_ISSUED = TROUBLE + " (invalid token; missing or malformed Authorization head
 REQUEST_IDS = ESCALATION + " (requestId from the CORE error wrapper)"
 
 
-def _whoami(rc: RunContext) -> tuple[Exchange, dict]:
-    exchange = rc.core("GET", "/api/core/whoami", label="whoami")
-    body: dict = expect.json_response(exchange, 200, "whoami", clause=REF,
-                                      title="GET /api/core/whoami did not return the client "
-                                            "context")
-    return exchange, body
-
-
 @pytest.mark.rc_gate
-@pytest.mark.rc_clause(STEP2 + " (apiClientStatus should be ACTIVE)")
+@pytest.mark.rc_clause(CLIENT_ACTIVE)
 def test_api_client_is_active(rc: RunContext) -> None:
     """The authenticated API client's apiClientStatus is ACTIVE."""
-    exchange, body = _whoami(rc)
-    if body["apiClientStatus"] != "ACTIVE":
-        raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
-                          actual=f"apiClientStatus {body['apiClientStatus']!r}", clause=STEP2,
-                          exchange=exchange)
+    gates.client_active(rc)
 
 
-@pytest.mark.rc_clause(REF + " (Response samples)")
+@pytest.mark.rc_clause(WHOAMI + " (Response samples)")
 def test_whoami_matches_schema(rc: RunContext) -> None:
     """GET /api/core/whoami returns JSON matching the documented client context shape."""
-    _, body = _whoami(rc)
+    _, body = gates.whoami(rc)
     if not body.get("deliveryWebhookConfigured"):
         rc.warn("No delivery webhook configured for the client",
                 "deliveryWebhookConfigured is false: lifecycle events reach only numbers with a "
@@ -53,7 +39,7 @@ def test_whoami_matches_schema(rc: RunContext) -> None:
 @pytest.mark.rc_clause(STEP2 + " (assignedNumbers.total should be greater than 0)")
 def test_client_has_assigned_numbers(rc: RunContext) -> None:
     """The client has at least one assigned number (assignedNumbers.total > 0)."""
-    exchange, body = _whoami(rc)
+    exchange, body = gates.whoami(rc)
     total = body["assignedNumbers"]["total"]
     if not total > 0:
         raise expect.fail("The API client has no assigned numbers",
@@ -65,7 +51,7 @@ def test_client_has_assigned_numbers(rc: RunContext) -> None:
 @pytest.mark.rc_clause(TROUBLE + " (the token belongs to the client you think it does)")
 def test_client_id_matches_credentials(rc: RunContext) -> None:
     """whoami names the API client whose credentials issued the token (RC_CLIENT_ID)."""
-    exchange, body = _whoami(rc)
+    exchange, body = gates.whoami(rc)
     if body["apiClientId"] != rc.settings.client_id:
         raise expect.fail("The token belongs to another API client",
                           expected=f"apiClientId {rc.settings.client_id!r} (RC_CLIENT_ID)",

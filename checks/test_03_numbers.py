@@ -9,7 +9,7 @@ import pytest
 
 from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.rules import expect
+from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import (
     assigned_counts,
     compare_counts,
@@ -18,17 +18,15 @@ from redcloud_check.rules.consistency import (
     search_mismatches,
     search_numbers,
 )
+from redcloud_check.rules.gates import NUMBER_USABLE, NUMBERS_LIST, STEP3, WHOAMI
 
 pytestmark = [pytest.mark.rc_stage("numbers")]
 
-STEP3 = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
-LIST = "3-api-reference-0.2.0.txt, CORE: List active numbers for the authenticated API client"
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
-WHOAMI = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
-COUNTS = WHOAMI + " (assigned-number summary) and " + LIST
+COUNTS = WHOAMI + " (assigned-number summary) and " + NUMBERS_LIST
 SEARCH_FILTERS = SEARCH + " (supported location and numbering filters)"
-READ_BACK = UPDATE + " (Updates supported number settings) and " + LIST
+READ_BACK = UPDATE + " (Updates supported number settings) and " + NUMBERS_LIST
 SAMPLE_SEARCH = {"npa": "555", "city": "Austin", "state": "TX"}  # the reference's sample
 E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
 UPDATABLE = ("smsEnabled", "mmsEnabled", "webhookInboundOverride", "webhookDeliveryOverride")
@@ -37,27 +35,17 @@ NUMBER_FIELDS = ("numberId", "e164", "status", "campaignRegId", *UPDATABLE)
 _updates: dict[str, tuple[dict[str, Any], dict[str, Any], Exchange]] = {}  # run_id -> update
 
 
-def _numbers(rc: RunContext, label: str = "numbers: list"
-             ) -> tuple[Exchange, list[dict[str, Any]]]:
-    exchange = rc.core("GET", "/api/core/numbers", label=label)
-    body = expect.json_response(exchange, 200, "numbers_list", clause=LIST,
-                                title="GET /api/core/numbers did not return the number list")
-    return exchange, list(body["numbers"])
-
-
 @pytest.mark.rc_gate
-@pytest.mark.rc_clause(STEP3 + " (Immediate success check)")
+@pytest.mark.rc_clause(NUMBER_USABLE)
 def test_configured_number_is_usable(rc: RunContext) -> None:
     """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled."""
-    exchange, numbers = _numbers(rc)
-    found = expect.usable_number(exchange, numbers, rc.settings.number_id, clause=STEP3)
-    rc.number = found
+    gates.number_usable(rc)
 
 
-@pytest.mark.rc_clause(LIST + " (Response samples)")
+@pytest.mark.rc_clause(NUMBERS_LIST + " (Response samples)")
 def test_numbers_list_matches_schema(rc: RunContext) -> None:
     """GET /api/core/numbers returns JSON matching the documented number list shape."""
-    _, numbers = _numbers(rc)
+    _, numbers = gates.numbers(rc)
     if not numbers:
         rc.warn("The client has no numbers", "/api/core/numbers returned an empty list.",
                 STEP3, stage="numbers")
@@ -66,7 +54,7 @@ def test_numbers_list_matches_schema(rc: RunContext) -> None:
 @pytest.mark.rc_clause(STEP3 + " (Use numberId, not the E.164 phone number)")
 def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
     """Every numberId is a Red Cloud identifier, not an E.164 phone number."""
-    exchange, numbers = _numbers(rc)
+    exchange, numbers = gates.numbers(rc)
     phone_like = [n.get("numberId") for n in numbers if E164.match(str(n.get("numberId", "")))]
     if phone_like:
         raise expect.fail("numberId values look like phone numbers",
@@ -103,14 +91,14 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     summary = expect.json_response(who, 200, "whoami", clause=COUNTS,
                                    title="GET /api/core/whoami did not return the client "
                                          "context")["assignedNumbers"]
-    exchange, numbers = _numbers(rc, "numbers: list to compare with whoami")
+    exchange, numbers = gates.numbers(rc, "numbers: list to compare with whoami")
     listed = assigned_counts(numbers)
     found = compare_counts(summary, listed)
     for more in found.warnings:
         rc.warn("whoami counts more numbers than the numbers list holds",
                 f"assignedNumbers.{more.field} is {more.actual}; the list shows "
                 f"{more.expected}. Assigned numbers that are not active may be left out of "
-                "the list.", LIST, stage="numbers")
+                "the list.", NUMBERS_LIST, stage="numbers")
     if found.failures:
         first = found.failures[0]
         raise expect.fail("whoami counts fewer numbers than the numbers list holds",
@@ -175,7 +163,7 @@ def _noop_update(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchan
     """The run's one no-op update of RC_NUMBER_ID: (the number as listed before it, the
     request, the exchange). Made once, so a run writes the number once."""
     if rc.run_id not in _updates:
-        _, numbers = _numbers(rc)
+        _, numbers = gates.numbers(rc)
         number = next((n for n in numbers if n.get("numberId") == rc.settings.number_id),
                       None)
         if number is None:
@@ -218,7 +206,7 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     number, _, update = _noop_update(rc)
     answered = expect.json_response(update, 200, "number", clause=READ_BACK,
                                     title="A no-op number update was not accepted")
-    exchange, numbers = _numbers(rc, "numbers: read back after the update")
+    exchange, numbers = gates.numbers(rc, "numbers: read back after the update")
     listed = next((n for n in numbers if n.get("numberId") == number["numberId"]), None)
     if listed is None:
         raise expect.fail("The updated number is no longer listed",

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.rules import expect
+from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import field_changes, shared_ids
+from redcloud_check.rules.gates import SEND, SMS_ACCEPTED
 
 pytestmark = [pytest.mark.rc_stage("send")]
 
-SEND = "4-sending-messages.txt"
 REF = "3-api-reference-0.2.0.txt, CORE: Queue an outbound message"
 RULES = SEND + ", Actual implementation rules"
 TROUBLE_400 = "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST"
@@ -48,25 +48,6 @@ def _send(rc: RunContext, payload: dict[str, Any], *, key: str | None, label: st
                    label=label)
 
 
-def _accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], key: str,
-              *, title: str, clause: str) -> dict[str, Any]:
-    """The send was accepted: 202, the send_response shape, QUEUED with messageIds."""
-    body = expect.json_response(exchange, 202, "send_response", clause=clause, title=title)
-    for result in body["results"]:
-        if result["status"] != "QUEUED":
-            raise expect.fail("An accepted recipient is not QUEUED",
-                              expected="results[].status QUEUED",
-                              actual=f"status {result['status']!r} for {result['to']}",
-                              clause=SEND + ", What success means here", exchange=exchange)
-        if result["to"] in payload["to"]:
-            rc.accepted.append(AcceptedMessage(
-                message_id=result["messageId"], to=result["to"],
-                external_reference=payload["externalReference"], idempotency_key=key,
-                number_id=payload["sendFrom"], accepted_at=exchange.started_at,
-                check=rc.recorder.current_check))
-    return dict(body)
-
-
 def _rejected(rc: RunContext, check: str, *, title: str, clause: str,
               status: int | set[int] = 400, code: str | None = "INVALID_REQUEST",
               key: bool = True, **changes: Any) -> None:
@@ -87,19 +68,12 @@ def first_send(rc: RunContext) -> tuple[dict[str, Any], str, Exchange]:
 
 
 @pytest.mark.rc_gate
-@pytest.mark.rc_clause(SEND + ", Minimal send example")
+@pytest.mark.rc_clause(SMS_ACCEPTED)
 def test_sms_send_is_accepted(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """A valid SMS send is accepted: 202, results[].status QUEUED with a messageId, and an
     empty errors[]."""
-    rc = rc_sends
-    payload, key, exchange = first_send(rc)
-    body = _accepted(rc, exchange, payload, key, clause=SEND + ", Minimal send example",
-                     title="A valid SMS send was not accepted")
-    if len(body["results"]) != 1 or body["errors"]:
-        raise expect.fail("A single valid recipient was not accepted alone",
-                          expected=f"one result for {rc.settings.to} and errors []",
-                          actual=f"{len(body['results'])} results, {len(body['errors'])} errors",
-                          clause=SEND + ", Success response", exchange=exchange)
+    payload, key, exchange = first_send(rc_sends)
+    gates.sms_accepted(rc_sends, exchange, payload, key)
 
 
 @pytest.mark.rc_clause(REF + " (Idempotency-Key is required)")
@@ -173,8 +147,10 @@ def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
     payload = _payload(rc, "partial", to=[rc.settings.to, INVALID_RECIPIENT])
     key = rc.idempotency_key("partial")
     exchange = _send(rc, payload, key=key, label="send: partial success")
-    body = _accepted(rc, exchange, payload, key, clause=SEND + ", Partial success example",
-                     title="A send with one invalid recipient was not partially accepted")
+    body = gates.send_accepted(rc, exchange, payload, key,
+                               clause=SEND + ", Partial success example",
+                               title="A send with one invalid recipient was not partially "
+                                     "accepted")
     accepted = [r["to"] for r in body["results"]]
     rejected = {e["to"]: e["error"]["code"] for e in body["errors"]}
     if accepted != [rc.settings.to] or rejected.get(INVALID_RECIPIENT) != "INVALID_RECIPIENT":

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.context import RunContext
 from redcloud_check.core.config import load_settings
+from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,

@@ -114,7 +114,7 @@ class FakeWebhooks:
 @pytest.mark.rc_stage("webhooks")
 def test_lifecycle(rc):
     """Lifecycle events arrive for the accepted message."""
-    from redcloud_check.context import AcceptedMessage
+    from redcloud_check.core.models import AcceptedMessage
     rc.webhooks = FakeWebhooks()
     rc.accepted.append(AcceptedMessage("msg_timeline_1", "+15551234567", "ref", "key",
                                        "num_abc123", 0.0, None))

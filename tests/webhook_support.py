@@ -58,7 +58,7 @@ def post_lifecycle(url: str, message_id: str, *, final: str = "message.delivery"
 
 def accepted_send(rc: Any, name: str = "webhook-test", to: str | None = None) -> Any:
     """POST one SMS through `rc` (a RunContext) and record it as accepted; returns it."""
-    from redcloud_check.context import AcceptedMessage
+    from redcloud_check.core.models import AcceptedMessage
 
     key = rc.idempotency_key(name)
     payload = {"sendFrom": rc.settings.number_id, "to": [to or rc.settings.to],

@@ -166,7 +166,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     assert base_url is not None
     folder = config.stash.get(RUN_FOLDER, None)
     rc = RunContext.create(settings, base_url, folder.run_id if folder is not None else None)
-    rc.simulator = config.stash.get(SIMULATOR, None)
     rc.waivers = config.stash[WAIVERS]
     config.stash[RUN_CONTEXT] = rc
     _redact_log_records(config, rc)

@@ -27,7 +27,8 @@ from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetU
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.urls import bracket_host
 from redcloud_check.core.waivers import WaiverBook
-from redcloud_check.rules import expect  # jsonschema: ~50 ms of import, for schema-checked answers
+from redcloud_check.rules import expect, gates  # jsonschema: ~50 ms of import
+from redcloud_check.rules.stages import GateBoard
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
@@ -41,10 +42,6 @@ EXIT_CODES: dict[str, int] = {
 READ_ONLY_STAGES = ("token", "whoami", "numbers")
 CANARY_STAGES = ("send", "webhooks")
 
-TOKEN = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
-WHOAMI = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
-NUMBERS = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
-SEND = "4-sending-messages.txt, Minimal send example"
 WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
 
 
@@ -110,55 +107,25 @@ def public_target(base_url: str) -> str:
 # -- the stages ------------------------------------------------------------------------------
 
 def _token(rc: RunContext) -> None:
-    exchange, token = rc.tokens.acquire("probe: token (HTTP Basic)")
-    expect.json_response(exchange, 200, "token_response", clause=TOKEN,
-                         title="HTTP Basic credentials did not issue a bearer token")
-    if token is None:
-        raise expect.fail("No access_token in the token response", expected="access_token",
-                          actual="no access_token string", clause=TOKEN, exchange=exchange)
+    gates.token_issued(rc, "probe: token (HTTP Basic)")
 
 
 def _whoami(rc: RunContext) -> None:
-    exchange = rc.core("GET", "/api/core/whoami", label="probe: whoami")
-    body = expect.json_response(exchange, 200, "whoami", clause=WHOAMI,
-                                title="GET /api/core/whoami did not return the client context")
-    if body["apiClientStatus"] != "ACTIVE":
-        raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
-                          actual=f"apiClientStatus {body['apiClientStatus']!r}",
-                          clause=WHOAMI, exchange=exchange)
+    gates.client_active(rc, "probe: whoami")
 
 
 def _numbers(rc: RunContext) -> None:
-    exchange = rc.core("GET", "/api/core/numbers", label="probe: numbers")
-    body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS,
-                                title="GET /api/core/numbers did not return the number list")
-    found = expect.usable_number(exchange, body["numbers"], rc.settings.number_id,
-                                 clause=NUMBERS)
-    rc.number = found
+    gates.number_usable(rc, "probe: numbers")
 
 
 def _send(rc: RunContext) -> None:
-    from redcloud_check.context import AcceptedMessage
-
     key = rc.idempotency_key("probe-canary")
     reference = f"rccheck-probe-{rc.run_id}"[:100]
     payload = {"sendFrom": rc.settings.number_id, "to": [rc.settings.to], "messageType": "SMS",
                "text": f"redcloud-check probe canary {rc.run_id}", "externalReference": reference}
     exchange = rc.core("POST", "/api/core/messages/send", json=payload,
                        headers={"Idempotency-Key": key}, label="probe: canary send")
-    body = expect.json_response(exchange, 202, "send_response", clause=SEND,
-                                title="The canary send was not accepted")
-    for result in body["results"]:
-        if result["to"] == rc.settings.to and result["status"] == "QUEUED":
-            rc.accepted.append(AcceptedMessage(
-                message_id=result["messageId"], to=result["to"],
-                external_reference=reference, idempotency_key=key,
-                number_id=rc.settings.number_id, accepted_at=exchange.started_at, check=None))
-    if not rc.accepted:
-        raise expect.fail("The canary recipient was not queued",
-                          expected=f"results[] with {rc.settings.to} QUEUED",
-                          actual=f"results {body['results']!r}, errors {body['errors']!r}",
-                          clause=SEND, exchange=exchange)
+    gates.sms_accepted(rc, exchange, payload, key)
 
 
 def _start_webhooks(rc: RunContext) -> None:
@@ -178,7 +145,10 @@ def _start_webhooks(rc: RunContext) -> None:
 
 
 def _webhooks(rc: RunContext) -> None:
-    report = rc.webhooks.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
+    session = rc.webhooks
+    if session is None:  # started by the send stage, which must pass first
+        raise RuntimeError("the webhook session was not started")
+    report = session.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
     if report.complete:
         return
     missing = "; ".join(f"{m.message_id}: missing {', '.join(m.missing)}"
@@ -317,16 +287,16 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     started = time.time()
     t0 = time.perf_counter()
     stages: list[StageResult] = []
-    blocker: str | None = None
     for name in names:
+        blocker = rc.gates.blocked_by(name)
         if blocker is not None:
             stages.append(StageResult(stage=name, verdict="blocked", blocked_by=blocker,
-                                      title=f"blocked by {blocker}: fix that first"))
+                                      title=GateBoard.skip_reason(blocker)))
             continue
         result = run_stage(rc, name)
         stages.append(result)
         if result.verdict not in ("pass", "waived"):
-            blocker = name
+            rc.gates.fail(name, result.title or result.verdict)
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
     error = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
@@ -359,7 +329,6 @@ def run_probe(settings: Settings, *, canary: bool = False,
 
     with _target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)
-        rc.simulator = sim
         if waivers is not None:
             rc.waivers = waivers
         try:

@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redcloud_check.context import AcceptedMessage
 from redcloud_check.core.findings import Severity
+from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.rules.schemas import errors as schema_errors
 from redcloud_check.webhooks.listener import Delivery
 

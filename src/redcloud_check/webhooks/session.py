@@ -21,8 +21,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redcloud_check.context import AcceptedMessage, RunContext
+from redcloud_check.context import RunContext
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
+from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.urls import http_url
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,

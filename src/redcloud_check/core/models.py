@@ -1,0 +1,51 @@
+"""Plain records that several layers exchange. This module depends on nothing of ours.
+
+    AcceptedMessage   a recipient the send stage got accepted; stage 5 follows its lifecycle
+    Token             a bearer token and when it was issued
+    Cause             a cause a check established itself (e.g. why no webhook arrived): what
+                      it found, the next action and the clause; the diagnosis leads with it
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+__all__ = ["AcceptedMessage", "Cause", "Token"]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    """A recipient the target accepted in the send stage; stage 5 follows its lifecycle."""
+
+    message_id: str
+    to: str
+    external_reference: str
+    idempotency_key: str
+    number_id: str
+    accepted_at: float
+    check: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    value: str
+    issued_at: float  # time.monotonic()
+    expires_in: float
+
+    def age(self) -> float:
+        return time.monotonic() - self.issued_at
+
+    def fresh(self) -> bool:
+        return self.age() < self.expires_in
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What a check itself established about a failure, more specific than the guide's
+    symptom. `id` names the cause (e.g. "secret-mismatch")."""
+
+    id: str
+    detail: str
+    next_action: str
+    clause: str

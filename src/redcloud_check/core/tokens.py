@@ -1,0 +1,57 @@
+"""The run's bearer token: acquired once with HTTP Basic credentials, again when it expires."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from redcloud_check.core.client import ApiClient, basic_header
+from redcloud_check.core.config import Settings
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.models import Token
+
+__all__ = ["TokenProvider", "parse_token"]
+
+
+class TokenProvider:
+    """Acquires the run's bearer token once (HTTP Basic), and again when it expires."""
+
+    def __init__(self, client: ApiClient, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+        self._token: Token | None = None
+        self._lock = threading.Lock()
+
+    def acquire(
+        self, label: str = "token: HTTP Basic credentials"
+    ) -> tuple[Exchange, Token | None]:
+        """Request a new token; returns the exchange and the token if one was issued."""
+        exchange = self._client.request(
+            "POST", "/api/auth/token",
+            headers={"Authorization": basic_header(self._settings.client_id,
+                                                   self._settings.client_secret)},
+            form={"grant_type": "client_credentials"}, label=label,
+        )
+        token = parse_token(exchange)
+        if token is not None:
+            with self._lock:
+                self._token = token
+        return exchange, token
+
+    def current(self) -> Token | None:
+        with self._lock:
+            if self._token is not None and self._token.fresh():
+                return self._token
+        _, token = self.acquire("token: refresh for CORE calls")
+        return token
+
+
+def parse_token(exchange: Exchange) -> Token | None:
+    if exchange.status != 200:
+        return None
+    body = exchange.json_or_none()
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        return None
+    expires = body.get("expires_in")
+    ttl = float(expires) if isinstance(expires, int | float) and expires > 0 else 3600.0
+    return Token(body["access_token"], time.monotonic(), ttl)

@@ -1,0 +1,145 @@
+"""The stage gates, stated once: the suite's gate checks and the probe both call these.
+
+Each gate is one function that makes its request(s) through the run context, judges the
+answer with `expect` and raises a `CheckFailure` naming its clause; the title and clause of
+every gate live here and nowhere else (as schemathesis's `@check` functions serve both its
+CLI engine and pytest). Which later stages a failed gate blocks is `stages.GateBoard`'s.
+
+    token_issued(rc)                     stage token:    a bearer token is issued
+    whoami(rc) / client_active(rc)       stage whoami:   the client context; the client ACTIVE
+    numbers(rc) / number_usable(rc)      stage numbers:  RC_NUMBER_ID listed, ACTIVE, smsEnabled
+    send_accepted(rc, ...)               stage send:     202, every recipient QUEUED
+    sms_accepted(rc, ...)                                ... and the one recipient alone
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redcloud_check.context import RunContext
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.models import AcceptedMessage, Token
+from redcloud_check.rules import expect
+
+__all__ = [
+    "CLIENT_ACTIVE",
+    "NUMBERS_LIST",
+    "NUMBER_USABLE",
+    "QUICKSTART",
+    "SEND",
+    "SMS_ACCEPTED",
+    "STEP2",
+    "STEP3",
+    "WHOAMI",
+    "client_active",
+    "number_usable",
+    "numbers",
+    "send_accepted",
+    "sms_accepted",
+    "token_issued",
+    "whoami",
+]
+
+QUICKSTART = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
+STEP2 = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
+STEP3 = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
+SEND = "4-sending-messages.txt"
+
+WHOAMI = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
+CLIENT_ACTIVE = STEP2 + " (apiClientStatus should be ACTIVE)"
+NUMBERS_LIST = ("3-api-reference-0.2.0.txt, CORE: List active numbers for the authenticated "
+                "API client")
+NUMBER_USABLE = STEP3 + " (Immediate success check)"
+SMS_ACCEPTED = SEND + ", Minimal send example and Success response"
+QUEUED = SEND + ", What success means here"
+
+
+def token_issued(rc: RunContext, label: str = "token: HTTP Basic credentials"
+                 ) -> tuple[Exchange, Token]:
+    """A client_credentials request with HTTP Basic client authentication issues a token."""
+    __tracebackhide__ = True
+    exchange, token = rc.tokens.acquire(label)
+    expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
+                         title="HTTP Basic credentials did not issue a bearer token")
+    if token is None:
+        raise expect.fail("No access_token in the token response", expected="access_token",
+                          actual="no access_token string in the body",
+                          clause=QUICKSTART, exchange=exchange)
+    return exchange, token
+
+
+def whoami(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict[str, Any]]:
+    """GET /api/core/whoami answers 200 with the documented client context."""
+    __tracebackhide__ = True
+    exchange = rc.core("GET", "/api/core/whoami", label=label)
+    body: dict[str, Any] = expect.json_response(
+        exchange, 200, "whoami", clause=WHOAMI,
+        title="GET /api/core/whoami did not return the client context")
+    return exchange, body
+
+
+def client_active(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict[str, Any]]:
+    """The authenticated API client's apiClientStatus is ACTIVE."""
+    __tracebackhide__ = True
+    exchange, body = whoami(rc, label)
+    if body["apiClientStatus"] != "ACTIVE":
+        raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
+                          actual=f"apiClientStatus {body['apiClientStatus']!r}",
+                          clause=CLIENT_ACTIVE, exchange=exchange)
+    return exchange, body
+
+
+def numbers(rc: RunContext, label: str = "numbers: list"
+            ) -> tuple[Exchange, list[dict[str, Any]]]:
+    """GET /api/core/numbers answers 200 with the documented number list."""
+    __tracebackhide__ = True
+    exchange = rc.core("GET", "/api/core/numbers", label=label)
+    body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS_LIST,
+                                title="GET /api/core/numbers did not return the number list")
+    return exchange, list(body["numbers"])
+
+
+def number_usable(rc: RunContext, label: str = "numbers: list") -> dict[str, Any]:
+    """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled (kept as rc.number)."""
+    __tracebackhide__ = True
+    exchange, listed = numbers(rc, label)
+    found = expect.usable_number(exchange, listed, rc.settings.number_id,
+                                 clause=NUMBER_USABLE)
+    rc.number = found
+    return found
+
+
+def send_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], key: str,
+                  *, title: str, clause: str) -> dict[str, Any]:
+    """The send was accepted: 202, the send_response shape, every result QUEUED with a
+    messageId. Each accepted recipient of `payload` is recorded in rc.accepted."""
+    __tracebackhide__ = True
+    body = expect.json_response(exchange, 202, "send_response", clause=clause, title=title)
+    for result in body["results"]:
+        if result["status"] != "QUEUED":
+            raise expect.fail("An accepted recipient is not QUEUED",
+                              expected="results[].status QUEUED",
+                              actual=f"status {result['status']!r} for {result['to']}",
+                              clause=QUEUED, exchange=exchange)
+        if result["to"] in payload["to"]:
+            rc.accepted.append(AcceptedMessage(
+                message_id=result["messageId"], to=result["to"],
+                external_reference=payload["externalReference"], idempotency_key=key,
+                number_id=payload["sendFrom"], accepted_at=exchange.started_at,
+                check=rc.recorder.current_check))
+    return dict(body)
+
+
+def sms_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any],
+                 key: str) -> dict[str, Any]:
+    """A valid SMS send to RC_TO is accepted: 202, results[].status QUEUED with a messageId,
+    and an empty errors[]."""
+    __tracebackhide__ = True
+    body = send_accepted(rc, exchange, payload, key, clause=SMS_ACCEPTED,
+                         title="A valid SMS send was not accepted")
+    if len(body["results"]) != 1 or body["errors"]:
+        raise expect.fail("A single valid recipient was not accepted alone",
+                          expected=f"one result for {rc.settings.to} and errors []",
+                          actual=f"{len(body['results'])} results, {len(body['errors'])} errors",
+                          clause=SMS_ACCEPTED, exchange=exchange)
+    return body
