@@ -8,27 +8,20 @@ every check here judges that same recording, one property each.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from redcloud_check.context import RunContext
-from redcloud_check.rules import expect
-from redcloud_check.webhooks.lifecycle import (
-    NO_EVENTS,
-    PAYLOAD,
-    SEQUENCE,
-    SIGNED,
-    STEP5,
-    Issue,
-    LifecycleReport,
-)
+from redcloud_check.rules import expect, gates
+from redcloud_check.rules.gates import STEP5
+from redcloud_check.webhooks.lifecycle import PAYLOAD, SEQUENCE, SIGNED, Issue, LifecycleReport
 from redcloud_check.webhooks.session import WebhookSession
 
 pytestmark = [pytest.mark.rc_stage("webhooks")]
 
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
+IDS = PAYLOAD + " (messageId, data.messageId, data.externalReference)"
 
 
 def _session(rc: RunContext, webhooks: Any, *, gate: bool = False) -> WebhookSession:
@@ -57,8 +50,7 @@ def _fail_on(report: LifecycleReport, kind: str, *, title: str, expected: str,
         shown = "; ".join(i.detail for i in failures[:4])
         more = f" (+{len(failures) - 4} more)" if len(failures) > 4 else ""
         raise expect.fail(title, expected=expected, actual=shown + more, clause=clause,
-                          webhook_diagnosis=asdict(report.diagnosis) if report.diagnosis
-                          else None)
+                          cause=report.cause)
 
 
 @pytest.mark.rc_clause(UPDATE)
@@ -88,22 +80,8 @@ def test_lifecycle_events_arrive_for_every_accepted_message(rc_sends: RunContext
         if issue.severity in ("warning", "info"):
             rc.warn(issue.title, issue.detail, issue.clause, stage="webhooks",
                     severity="warning" if issue.severity == "warning" else "info")
-    incomplete = report.failures("incomplete")
-    if incomplete:
-        diagnosis = report.diagnosis
-        actual = "; ".join(i.detail for i in incomplete[:3])
-        if diagnosis is not None:
-            actual += f". Diagnosis ({diagnosis.cause}): {diagnosis.detail} " \
-                      f"Next: {diagnosis.next_action}"
-        raise expect.fail(
-            "Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT",
-            expected=f"message.queued, message.sent and message.delivery or message.failed "
-                     f"for each of {len(report.messages)} accepted message(s) within "
-                     f"{rc.settings.webhook_timeout:g} s",
-            actual=actual, clause=diagnosis.clause if diagnosis else NO_EVENTS,
-            webhook_diagnosis=asdict(diagnosis) if diagnosis else None,
-            public_url=_session(rc, rc_webhooks).public_url,
-            received=report.received, verified=report.verified)
+    gates.lifecycle_complete(report, timeout=rc.settings.webhook_timeout,
+                             public_url=_session(rc, rc_webhooks).public_url)
 
 
 @pytest.mark.rc_clause(SIGNED)
@@ -132,7 +110,7 @@ def test_every_event_matches_the_event_schema(rc_sends: RunContext, rc_webhooks:
              clause=PAYLOAD)
 
 
-@pytest.mark.rc_clause(PAYLOAD + " (messageId, data.messageId, data.externalReference)")
+@pytest.mark.rc_clause(IDS)
 def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every event carries the accepted messageId at the top and in data, and the
     externalReference the send gave."""
@@ -142,7 +120,7 @@ def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> Non
     _fail_on(report, "ids", title="Webhook event ids do not match the send",
              expected="messageId == data.messageId == the send's messageId, and "
                       "data.externalReference == the send's externalReference",
-             clause=PAYLOAD)
+             clause=IDS)
 
 
 @pytest.mark.rc_clause(SEQUENCE)

@@ -52,7 +52,8 @@ OUTCOMES = [
     CheckOutcome("c/t1.py::a", "a", "token", True, "passed"),
     CheckOutcome("c/t2.py::b", "b", "whoami", True, "passed"),
     CheckOutcome("c/t3.py::c", "c", "numbers", True, "failed", "number not ACTIVE"),
-    CheckOutcome("c/t4.py::d", "d", "send", True, "skipped", "blocked by numbers: fix that first"),
+    CheckOutcome("c/t4.py::d", "d", "send", True, "skipped", "blocked by numbers: fix that first",
+                 blocked_by="numbers"),
 ]
 
 

@@ -1,110 +1,110 @@
-"""Diagnosis data: covers every symptom of the guide, quotes it faithfully, specific wins."""
+"""The one diagnosis pipeline: evidence -> Diagnosis -> every renderer, leading alike."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
-import pytest
-
-from redcloud_check.reporting.diagnosis import WEIGHTS, Observation, candidates, diagnose, entries
-
-GUIDE = (Path(__file__).parent / "data" / "5-troubleshooting.txt").read_text("utf-8")
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
-
-
-def _guide_symptoms() -> list[str]:
-    return [m.group(1).strip() for m in re.finditer(r"^Symptom:\s*(.+)$", GUIDE, re.M)]
-
-
-def test_the_guide_copy_has_the_symptoms_we_expect() -> None:
-    assert len(_guide_symptoms()) == 8
-
-
-@pytest.mark.parametrize("symptom", _guide_symptoms())
-def test_every_guide_symptom_has_an_entry(symptom: str) -> None:
-    sections = {e.section for e in entries()}
-    assert f"5-troubleshooting.txt, Symptom: {symptom}" in sections
-    assert any(e.symptom == symptom for e in entries())
-
-
-@pytest.mark.parametrize("entry", [e for e in entries() if "Symptom:" in e.section],
-                         ids=lambda e: e.id)
-def test_guide_entries_quote_the_guide(entry) -> None:  # type: ignore[no-untyped-def]
-    heading = entry.section.split("Symptom:", 1)[1].strip()
-    start = GUIDE.index(f"Symptom: {heading}")
-    end = GUIDE.find("Symptom:", start + 1)
-    block = _squash(GUIDE[start:end if end > 0 else len(GUIDE)])
-    for quote in (*entry.check, *entry.likely_causes, entry.next_action):
-        assert _squash(quote) in block, f"{entry.id}: {quote!r} is not in its guide section"
-
-
-def test_entries_have_unique_ids_known_fields_and_one_fallback() -> None:
-    ids = [e.id for e in entries()]
-    assert len(ids) == len(set(ids))
-    assert all(set(e.match) <= set(WEIGHTS) for e in entries())
-    assert [e.id for e in entries() if not e.match] == ["fallback"]
-
-
-@pytest.mark.parametrize(
-    ("obs", "expected"),
-    [
-        (Observation(stage="token", status=401, check="test_basic_credentials"),
-         "token-request-fails"),
-        (Observation(stage="whoami", status=200, check="test_api_client_is_active"),
-         "whoami-fails"),
-        (Observation(stage="whoami", status=401, check="test_invalid_token"), "whoami-401"),
-        (Observation(stage="numbers", check="test_configured_number_is_usable"),
-         "numbers-ok-sends-fail"),
-        (Observation(stage="send", status=400, error_code="INVALID_REQUEST", body_json=True,
-                     check="test_sms_send_is_accepted"), "send-400-invalid-request"),
-        (Observation(stage="send", status=403, error_code="FORBIDDEN", body_json=True,
-                     check="test_sms_send_is_accepted"), "send-403-forbidden-code"),
-        (Observation(stage="send", status=202, body_json=True,
-                     check="test_sms_with_media_is_rejected"), "send-rejection-rules"),
-        (Observation(stage="send", status=200, check="test_same_key_changed_payload_conflicts"),
-         "duplicate-messages"),
-        (Observation(stage="webhooks", check="test_lifecycle_reaches_a_final_event"),
-         "accepted-but-no-delivery"),
-        (Observation(stage="webhooks", check="test_events_arrive"), "no-webhook-events"),
-        (Observation(failure="unreachable", stage="token", kind="refused"),
-         "unreachable-refused"),
-        (Observation(failure="unreachable", kind="dns"), "unreachable-dns"),
-        (Observation(failure="unreachable", kind="timeout"), "unreachable-timeout"),
-        (Observation(failure="unreachable", kind="tls"), "unreachable-tls"),
-        (Observation(failure="unreachable", kind="truncated"), "unreachable-truncated"),
-        (Observation(failure="unreachable", kind="weird"), "unreachable-other"),
-        (Observation(stage="token", status=502, body_json=False, check="test_basic"),
-         "gateway-5xx-non-json"),
-        (Observation(stage="token", status=200, body_json=False, check="test_basic"),
-         "gateway-non-json"),
-        (Observation(stage="send", status=500, body_json=True, check="test_e164_send_from"),
-         "gateway-5xx"),
-        (Observation(failure="tool", stage="send"), "tool-error"),
-        (Observation(failure="config", setting="RC_TO"), "config-error"),
-        (Observation(), "fallback"),
-    ],
+from redcloud_check.cli.probe import document
+from redcloud_check.core.config import load_settings
+from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
+from redcloud_check.core.models import Cause
+from redcloud_check.probe.runner import run_probe
+from redcloud_check.reporting.diagnosis import (
+    diagnose,
+    observe,
+    one_line,
+    terminal_lines,
 )
-def test_most_specific_entry_wins(obs: Observation, expected: str) -> None:
-    assert diagnose(obs).id == expected
+
+from .suite_runner import run_suite
+
+CAUSE = Cause("secret-mismatch", "All 3 request(s) failed signature verification.",
+              "Check RC_WEBHOOK_SECRET.", "1-quickstart.txt, Section 9")
 
 
-def test_specific_beats_generic_by_score_and_generic_still_applies() -> None:
-    obs = Observation(stage="send", status=403, error_code="FORBIDDEN", body_json=True)
-    ranked = [e.id for _, e in candidates(obs)]
-    assert ranked.index("send-403-forbidden-code") < ranked.index("send-403-forbidden") \
-        < ranked.index("send-fails-generic") < ranked.index("fallback")
+def _failure(cause: Cause | None = None) -> CheckFailure:
+    return CheckFailure(title="t", expected="e", actual="a", clause="c", cause=cause)
 
 
-def test_placeholders_are_filled() -> None:
-    d = diagnose(Observation(failure="unreachable", kind="refused",
-                             url="http://127.0.0.1:9"))
-    assert d.note == "target unreachable: connection refused at http://127.0.0.1:9"
-    t = diagnose(Observation(failure="unreachable", kind="timeout", timeout="RC_TIMEOUT=0.5s"))
-    assert "RC_TIMEOUT" in t.note and "{" not in t.note
-    c = diagnose(Observation(failure="config", setting="RC_TO", error="RC_TO: bad"))
-    assert c.likely_causes == ("RC_TO is missing or malformed",)
-    assert diagnose(Observation(stage="webhooks", check="signature")).note.count("${") == 2
+def test_the_check_s_own_cause_leads() -> None:
+    diagnosis = diagnose(_failure(CAUSE), stage="webhooks", check="test_x")
+    lead = diagnosis.lead
+    assert (lead.source, lead.cause, lead.summary) == ("finding", "secret-mismatch",
+                                                       CAUSE.detail)
+    data = diagnosis.as_dict()
+    assert data["lead"]["cause"] == "secret-mismatch"
+    assert data["finding"]["cause"] == "secret-mismatch"  # escalation.json keeps its field
+    assert data["id"] == diagnosis.guide.id  # and the guide's entry beside it
+    assert terminal_lines(data)[:2] == ["  cause:     secret-mismatch",
+                                        f"  found:     {CAUSE.detail}"]
+    assert one_line(diagnosis).startswith(CAUSE.detail + " -> Check RC_WEBHOOK_SECRET.")
+
+
+def test_without_a_cause_the_guide_entry_leads() -> None:
+    diagnosis = diagnose(TargetUnreachable("http://u:p@127.0.0.1:9/x", "refused", "refused"),
+                         stage="token")
+    lead = diagnosis.lead
+    assert (lead.source, lead.cause) == ("guide", "unreachable-refused")
+    assert lead.reference == diagnosis.guide.section and "u:p@" not in diagnosis.guide.note
+    lines = terminal_lines(diagnosis.as_dict())
+    assert lines[0] == "  cause:     unreachable-refused"
+    assert lines[-1].endswith(f"({diagnosis.guide.section})")
+    assert "finding" not in diagnosis.as_dict()
+
+
+def test_the_observation_is_built_one_way() -> None:
+    timeout = observe(TargetUnreachable("http://h/x", "timeout", "read timed out"),
+                      stage="token", timeout=10)
+    assert (timeout.failure, timeout.kind, timeout.timeout) == ("unreachable", "timeout", "10 s")
+    config = observe(ConfigError("RC_TO", "not E.164"))
+    assert (config.failure, config.setting, config.error) == ("config", "RC_TO",
+                                                              "RC_TO: not E.164")
+    bug = observe(KeyError("results"), stage="send")
+    assert (bug.failure, bug.error) == ("tool", "KeyError: 'results'")
+
+
+FAULT = "webhook-hmac-body-only"
+GATE = "test_lifecycle_events_arrive_for_every_accepted_message"
+
+
+def test_one_failure_leads_with_the_same_cause_in_every_renderer(tmp_path: Path) -> None:
+    """The stage-5 gate failing on body-only HMACs, rendered by the suite (terminal,
+    report.html, escalation.json, escalation.md) and by the canary probe (probe.json)."""
+    run = run_suite(tmp_path, RC_SIM_FAULTS=FAULT, RC_WEBHOOK_TIMEOUT="2")
+    assert run.returncode == 1, run.stdout[-2000:]
+    doc = json.loads((tmp_path / "escalation.json").read_text())
+    [bundle] = [b for b in doc["bundles"] if b["check"]["name"] == GATE]
+    lead = bundle["diagnosis"]["lead"]
+    causes = {"escalation.json": lead["cause"]}
+
+    block = run.stdout.split(GATE, 1)[1].split("=====", 1)[0]
+    first = re.search(r"^  cause:\s+(\S+)\n  found:\s+(.+)$", block, re.M)
+    assert first is not None, block
+    causes["terminal"] = first[1]
+    assert first[2] == lead["summary"]
+
+    # pytest-html keeps the rows as escaped JSON in an attribute: undo both escapes
+    page = html.unescape(html.unescape((tmp_path / "report.html").read_text()))
+    page = page.replace('\\"', '"')
+    shown = re.search(rf'data-nodeid="[^"]*{GATE}".*?data-cause="([^"]+)"', page, re.S)
+    assert shown is not None
+    causes["report.html"] = shown[1]
+
+    ticket = (tmp_path / "escalation.md").read_text()
+    [section] = [s for s in ticket.split("\n### ") if f"::{GATE}`" in s]
+    told = re.search(r"^Diagnosis — cause `([^`]+)`:\n\n- Found: (.+)$", section, re.M)
+    assert told is not None, section
+    causes["escalation.md"] = told[1]
+    assert told[2] == lead["summary"]
+
+    settings = load_settings(environ={"RC_SIM_FAULTS": FAULT, "RC_WEBHOOK_TIMEOUT": "2",
+                                      "RC_REPORTS_DIR": str(tmp_path / "probe")})
+    probed = document(run_probe(settings, canary=True))
+    [webhooks] = [s for s in probed["stages"] if s["stage"] == "webhooks"]
+    causes["probe.json"] = webhooks["cause"]
+    assert re.match(r"All \d+ signature\(s\) are an HMAC of the raw body", webhooks["diagnosis"])
+
+    assert set(causes.values()) == {"hmac-body-only"}, causes

@@ -20,7 +20,7 @@ from redcloud_check.webhooks.lifecycle import (
     lifecycle_done,
     timeline,
 )
-from redcloud_check.webhooks.listener import Delivery
+from redcloud_check.webhooks.listener import Delivery, SignatureMistake
 from redcloud_check.webhooks.session import WebhookSession
 
 from .webhook_support import accepted_send, event
@@ -38,10 +38,10 @@ def ok(payload: dict[str, Any], *, at: float = 0.1, duplicate: bool = False,
                     duplicate=duplicate, warnings=warnings)
 
 
-def rejected(reason: str, status: int = 401, *, hint: str | None = None,
+def rejected(reason: str, status: int = 401, *, mistake: SignatureMistake | None = None,
              path: str = "/webhooks/red-cloud") -> Delivery:
     return Delivery(NOW + 0.1, "POST", path, {}, 300, False, reason, status,
-                    signature_hint=hint)
+                    signature_mistake=mistake)
 
 
 def lifecycle(final: str = "message.delivery", **kw: Any) -> list[Delivery]:
@@ -51,7 +51,7 @@ def lifecycle(final: str = "message.delivery", **kw: Any) -> list[Delivery]:
 
 def test_a_complete_clean_lifecycle_has_no_failures_and_no_diagnosis() -> None:
     report = analyze([MSG], lifecycle(), CTX)
-    assert report.complete and report.diagnosis is None
+    assert report.complete and report.cause is None
     assert [i for i in report.issues if i.severity == "fail"] == []
     (lc,) = report.messages
     assert [e["sequence"] for e in lc.events] == [1, 2, 3]
@@ -62,7 +62,7 @@ def test_a_failed_final_is_complete_but_a_warning_with_its_error() -> None:
     deliveries = lifecycle("message.failed", status="failed",
                            error={"code": "CARRIER_REJECTED", "message": "rejected"})
     report = analyze([MSG], deliveries, CTX)
-    assert report.complete and report.diagnosis is None
+    assert report.complete and report.cause is None
     (warning,) = report.of("failed-final")
     assert warning.severity == "warning" and "CARRIER_REJECTED" in warning.detail
 
@@ -70,45 +70,46 @@ def test_a_failed_final_is_complete_but_a_warning_with_its_error() -> None:
 def test_nothing_received_names_the_url_and_the_override() -> None:
     report = analyze([MSG], [], CTX)
     assert not report.complete
-    assert report.diagnosis is not None and report.diagnosis.cause == "no-requests"
-    assert "https://abc.ngrok.app/webhooks/red-cloud" in report.diagnosis.detail
-    assert "set and verified" in report.diagnosis.detail
-    assert "no webhook events arrive" in report.diagnosis.clause
+    assert report.cause is not None and report.cause.id == "no-requests"
+    assert "https://abc.ngrok.app/webhooks/red-cloud" in report.cause.detail
+    assert "set and verified" in report.cause.detail
+    assert "no webhook events arrive" in report.cause.clause
 
 
 def test_nothing_received_after_an_ignored_override_blames_the_override() -> None:
     ctx = ReceiptContext(public_url="http://127.0.0.1:9/webhooks/red-cloud", override_ok=False,
                          override_detail="stored value unchanged after PATCH")
-    diagnosis = analyze([MSG], [], ctx).diagnosis
-    assert diagnosis is not None and diagnosis.cause == "override-ignored"
-    assert "stored value unchanged" in diagnosis.detail
+    cause = analyze([MSG], [], ctx).cause
+    assert cause is not None and cause.id == "override-ignored"
+    assert "stored value unchanged" in cause.detail
 
 
 def test_requests_at_another_path_are_a_wrong_path() -> None:
     report = analyze([MSG], [rejected("not the webhook path", 404, path="/hooks")], CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "wrong-path"
-    assert "/hooks" in report.diagnosis.detail
+    assert report.cause is not None and report.cause.id == "wrong-path"
+    assert "/hooks" in report.cause.detail
 
 
 def test_missing_headers_are_named() -> None:
     deliveries = [rejected("missing signing headers: X-RedCloud-Signature", 400)] * 3
     report = analyze([MSG], deliveries, CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "missing-headers"
+    assert report.cause is not None and report.cause.id == "missing-headers"
     (issue,) = report.failures("signature")
     assert issue.detail.startswith("3 request(s)")
 
 
 def test_body_only_hmac_is_told_apart_from_a_wrong_secret() -> None:
-    hint = "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
-    report = analyze([MSG], [rejected("invalid signature: " + hint, hint=hint)] * 3, CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "hmac-body-only"
+    mistake = SignatureMistake.BODY_ONLY
+    report = analyze([MSG], [rejected("invalid signature: " + mistake.value,
+                                      mistake=mistake)] * 3, CTX)
+    assert report.cause is not None and report.cause.id == "hmac-body-only"
 
 
 def test_every_signature_failing_is_a_secret_mismatch_naming_the_setting() -> None:
     report = analyze([MSG], [rejected("invalid signature")] * 3, CTX)
-    diagnosis = report.diagnosis
-    assert diagnosis is not None and diagnosis.cause == "secret-mismatch"
-    assert "RC_WEBHOOK_SECRET" in diagnosis.detail + diagnosis.next_action
+    cause = report.cause
+    assert cause is not None and cause.id == "secret-mismatch"
+    assert "RC_WEBHOOK_SECRET" in cause.detail + cause.next_action
     assert report.failures("signature") and report.failures("incomplete")
 
 
@@ -118,14 +119,14 @@ def test_events_without_message_ids_are_malformed() -> None:
         del payload["messageId"], payload["data"]["messageId"]
         deliveries.append(ok(payload))
     report = analyze([MSG], deliveries, CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "malformed"
+    assert report.cause is not None and report.cause.id == "malformed"
     assert report.failures("schema") and report.failures("ids")
     assert not report.complete
 
 
 def test_a_wrong_final_event_type_is_unlisted_and_the_lifecycle_incomplete() -> None:
     report = analyze([MSG], lifecycle("message.delivered"), CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "incomplete"
+    assert report.cause is not None and report.cause.id == "incomplete"
     assert report.failures("schema") == []  # an unlisted type is never a schema failure
     assert "message.delivered (not a listed type)" in report.failures("incomplete")[0].detail
     (shown,) = report.of("unlisted")
@@ -137,7 +138,7 @@ def test_an_unlisted_event_type_is_shown_and_disturbs_nothing() -> None:
     extra = ok(event("msg_1", "message.carrier_update", 3, status="whatever"), at=0.25)
     final = ok(event("msg_1", "message.delivery", 4), at=0.3)
     report = analyze([MSG], [q, s, extra, final], CTX)
-    assert report.complete and report.diagnosis is None, report.issues
+    assert report.complete and report.cause is None, report.issues
     assert [i for i in report.issues if i.severity == "fail"] == []
     assert [i.kind for i in report.issues] == ["unlisted"]
     assert report.messages[0].arrival[2] == "message.carrier_update (not a listed type)"
@@ -148,7 +149,7 @@ def test_an_unlisted_event_sharing_a_sequence_is_not_a_sequence_violation() -> N
     q, s, d = lifecycle()
     extra = ok(event("msg_1", "message.read", 3), at=0.35)
     report = analyze([MSG], [q, s, d, extra], CTX)
-    assert report.diagnosis is None and report.failures("sequence") == []
+    assert report.cause is None and report.failures("sequence") == []
 
 
 def test_a_final_event_reusing_an_earlier_sequence_is_kept_and_a_sequence_violation() -> None:
@@ -156,11 +157,11 @@ def test_a_final_event_reusing_an_earlier_sequence_is_kept_and_a_sequence_violat
     final = ok(event("msg_1", "message.delivery", 2), at=0.3)
     report = analyze([MSG], [q, s, final], CTX)
     assert report.complete  # the final event is not dropped as a "duplicate"
-    assert report.diagnosis is not None and report.diagnosis.cause == "sequence"
+    assert report.cause is not None and report.cause.id == "sequence"
     (reuse,) = report.failures("sequence")
     assert reuse.title == "Two different events share one (messageId, sequence)"
     assert "sequence 2 is used by message.sent and message.delivery" in reuse.detail
-    assert "inspect the delivery logs" not in report.diagnosis.next_action
+    assert "inspect the delivery logs" not in report.cause.next_action
 
 
 def test_two_different_bodies_of_one_event_type_under_one_sequence_are_a_violation() -> None:
@@ -173,8 +174,8 @@ def test_two_different_bodies_of_one_event_type_under_one_sequence_are_a_violati
 
 def test_a_missing_final_event_is_incomplete_naming_what_is_missing() -> None:
     report = analyze([MSG], lifecycle()[:2], CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "incomplete"
-    assert "message.delivery or message.failed" in report.diagnosis.detail
+    assert report.cause is not None and report.cause.id == "incomplete"
+    assert "message.delivery or message.failed" in report.cause.detail
 
 
 def test_a_sequence_regression_fails_the_sequence_check() -> None:
@@ -182,20 +183,20 @@ def test_a_sequence_regression_fails_the_sequence_check() -> None:
                   ok(event("msg_1", "message.delivery", 3))]
     report = analyze([MSG], deliveries, CTX)
     assert report.complete
-    assert report.diagnosis is not None and report.diagnosis.cause == "sequence"
+    assert report.cause is not None and report.cause.id == "sequence"
     assert "message.queued 2, message.sent 1" in report.failures("sequence")[0].detail
 
 
 def test_a_wrong_external_reference_fails_the_ids_check() -> None:
     report = analyze([MSG], lifecycle(external_reference="someone_else"), CTX)
-    assert report.diagnosis is not None and report.diagnosis.cause == "ids"
+    assert report.cause is not None and report.cause.id == "ids"
     assert "someone_else" in report.failures("ids")[0].detail
 
 
 def test_out_of_order_arrival_and_duplicates_are_info_only() -> None:
     q, s, d = lifecycle()
     report = analyze([MSG], [s, q, ok(q.event or {}, duplicate=True), d], CTX)
-    assert report.complete and report.diagnosis is None
+    assert report.complete and report.cause is None
     assert {i.kind for i in report.issues} == {"order", "duplicate"}
     assert all(i.severity == "info" for i in report.issues)
 
@@ -204,7 +205,7 @@ def test_a_stale_timestamp_is_a_warning() -> None:
     deliveries = lifecycle()
     deliveries[0] = ok(deliveries[0].event or {}, warnings=("timestamp outside tolerance",))
     report = analyze([MSG], deliveries, CTX)
-    assert report.diagnosis is None
+    assert report.cause is None
     assert [i.severity for i in report.of("timestamp")] == ["warning"]
 
 
@@ -217,7 +218,7 @@ def test_a_signed_non_json_body_is_a_schema_failure() -> None:
 
 def test_events_for_other_messages_are_info() -> None:
     report = analyze([MSG], [*lifecycle(), ok(event("msg_other", "message.queued", 1))], CTX)
-    assert report.diagnosis is None
+    assert report.cause is None
     assert report.of("unexpected")[0].severity == "info"
 
 
@@ -274,7 +275,7 @@ def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
 
 def test_the_clean_simulator_completes_and_the_verdict_is_immediate(tmp_path: Path) -> None:
     report, session, returned_at = simulated_run(tmp_path, (), timeout=10)
-    assert report.complete and report.diagnosis is None, report.issues
+    assert report.complete and report.cause is None, report.issues
     assert [i for i in report.issues if i.severity == "fail"] == []
     assert session.override_status is not None and session.override_status.ok
     latency = returned_at - max(d.received_at for d in session.deliveries())
@@ -287,15 +288,15 @@ def test_the_clean_simulator_completes_and_the_verdict_is_immediate(tmp_path: Pa
 
 def test_a_failed_delivery_is_complete_with_a_warning(tmp_path: Path) -> None:
     report, _, _ = simulated_run(tmp_path, (), timeout=10, to="+15005550001")
-    assert report.complete and report.diagnosis is None
+    assert report.complete and report.cause is None
     assert "CARRIER_REJECTED" in report.of("failed-final")[0].detail
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_DIAGNOSIS))
 def test_each_webhook_fault_gets_its_diagnosis(tmp_path: Path, fault: str) -> None:
     report, _, _ = simulated_run(tmp_path, (fault,), timeout=1.0)
-    assert report.diagnosis is not None, report.issues
-    assert report.diagnosis.cause == FAULT_DIAGNOSIS[fault], report.diagnosis
+    assert report.cause is not None, report.issues
+    assert report.cause.id == FAULT_DIAGNOSIS[fault], report.cause
     assert "rc_secret_abc123" not in repr(report)  # the webhook secret is never shown
 
 

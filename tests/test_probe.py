@@ -10,16 +10,18 @@ import pytest
 
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import CANONICAL, Settings, load_settings
+from redcloud_check.core.errors import TargetUnreachable, TunnelError
 from redcloud_check.probe.runner import (
     EXIT_CODES,
     ProbeResult,
     StageResult,
-    diagnose,
     probe,
     public_target,
     run_probe,
 )
+from redcloud_check.reporting.diagnosis import diagnose, one_line
 from redcloud_check.simulator import Simulator
+from redcloud_check.webhooks.session import WebhookSession
 
 from .bad_targets import bad_target, closed_port_url
 
@@ -164,7 +166,7 @@ def test_embedded_simulator_faults_come_from_settings() -> None:
 
 def test_exit_codes_are_the_documented_ones() -> None:
     assert EXIT_CODES == {"healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3,
-                          "unreachable": 4}
+                          "tool_error": 3, "unreachable": 4}
 
 
 def test_public_target_drops_credentials() -> None:
@@ -173,10 +175,27 @@ def test_public_target_drops_credentials() -> None:
     assert public_target("http://[::1]:8080") == "http://[::1]:8080"
 
 
-def test_diagnosis_names_the_guide_section() -> None:
-    text = diagnose("token", status=401)
-    assert "5-troubleshooting.txt, Symptom: token request fails" in text
-    assert "RC_BASE_URL" in diagnose("token", status=None, error_kind="dns")
+def test_diagnosis_names_the_guide_section(clean_sim: Simulator) -> None:
+    clean_sim.set_faults(["token-basic-auth-rejected"])
+    token = probe_sim(clean_sim).stages[0]
+    assert token.cause == "token-request-fails" and token.diagnosis
+    assert "5-troubleshooting.txt, Symptom: token request fails" in token.diagnosis
+    dns = TargetUnreachable("http://nowhere.invalid", "dns", "name does not resolve")
+    assert "RC_BASE_URL" in one_line(diagnose(dns, stage="token"))
+
+
+def test_a_tool_error_is_never_an_unhealthy_api(clean_sim: Simulator, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tool's own error (here: the webhook tunnel) ends the probe with exit 3, keeping
+    the stages that ran; no stage is failed for it."""
+    def no_tunnel(self: WebhookSession) -> WebhookSession:
+        raise TunnelError("ngrok could not open a tunnel: test")
+
+    monkeypatch.setattr(WebhookSession, "start", no_tunnel)
+    result = run_probe(canary_settings(clean_sim, tmp_path), canary=True)
+    assert (result.status, result.exit_code) == ("tool_error", 3)
+    assert verdicts(result) == {"token": "pass", "whoami": "pass", "numbers": "pass"}
+    assert result.error and "TunnelError" in result.error and "send stage" in result.error
 
 
 def test_records_are_frozen() -> None:

@@ -167,7 +167,7 @@ def test_a_suite_session_through_ngrok_receives_the_simulator_lifecycle(
             accepted_send(rc)
             report = session.wait_lifecycle(timeout=10)
             pid = session.tunnel.agent_pid
-        assert report.complete and report.diagnosis is None
+        assert report.complete and report.cause is None
         assert all(d.headers.get("x-forwarded-proto") == "https" for d in session.deliveries())
         assert sim.state.numbers["num_abc123"].webhook_delivery_override != session.public_url
     assert pid is not None

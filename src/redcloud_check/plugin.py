@@ -34,6 +34,8 @@ SIMULATOR = pytest.StashKey[Any]()
 WAIVERS = pytest.StashKey[WaiverBook]()
 WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
 RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
+# On an item skipped because an earlier gate failed: that stage ("target": unreachable).
+BLOCKED_BY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -257,9 +259,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if item.get_closest_marker("rc_gate") is not None:
             item.user_properties.append(("rc_gate", "true"))
     if rc.unreachable:
+        item.stash[BLOCKED_BY] = "target"
         pytest.skip(f"blocked: the target is unreachable ({rc.unreachable})")
     blocker = rc.gates.blocked_by(stage)
     if blocker is not None:
+        item.stash[BLOCKED_BY] = blocker
         pytest.skip(GateBoard.skip_reason(blocker))
 
 

@@ -68,7 +68,11 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     """(result, secrets to redact, reports dir); a ConfigError becomes a config_error result."""
     from redcloud_check.core.config import env_secrets, load_settings
     from redcloud_check.core.errors import ConfigError
-    from redcloud_check.probe.runner import config_error_result, public_target, run_probe
+    from redcloud_check.probe.runner import (
+        config_error_result,
+        public_target,
+        run_probe,
+    )
 
     options = {"timeout": None if args.timeout is None else repr(args.timeout),
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
@@ -117,8 +121,8 @@ def document(result: ProbeResult) -> dict[str, Any]:
         stages.append({"stage": s.stage, "verdict": s.verdict, "latency_s": latency,
                        "http_status": s.http_status, "request_id": s.request_id,
                        "title": s.title, "detail": s.detail, "clause": s.clause,
-                       "diagnosis": s.diagnosis, "blocked_by": s.blocked_by, "slow": s.slow,
-                       "waiver": s.waiver})
+                       "cause": s.cause, "diagnosis": s.diagnosis,
+                       "blocked_by": s.blocked_by, "slow": s.slow, "waiver": s.waiver})
     return {"probe": "redcloud-check", "version": __version__, "status": result.status,
             "exit_code": result.exit_code, "started_at": iso_utc(result.started_at),
             "finished_at": iso_utc(result.finished_at), "duration_s": result.duration_s,
@@ -197,6 +201,8 @@ def _run(args: argparse.Namespace) -> int:
     print(text, flush=True)
     if result.status == "config_error":
         print(f"redcloud-check probe: configuration error: {result.error}", file=sys.stderr)
+    elif result.status == "tool_error":
+        print(f"redcloud-check probe: {redact(result.error or '', secrets)}", file=sys.stderr)
     for problem in problems:
         print(f"redcloud-check probe: could not write output: {redact(problem, secrets)}",
               file=sys.stderr)

@@ -10,7 +10,9 @@ apart from "the tool broke"):
     └── HandlerError              code of ours raised while our server was serving (a bug)
 
     CheckFailure (AssertionError) the target breaks a rule the docs state
-                                  keyword-only: title, expected, actual, clause, ...
+                                  keyword-only: title, expected, actual, clause, and the
+                                  cause when the check established one (it leads the
+                                  diagnosis: redcloud_check.reporting.diagnosis)
 
 Findings the docs do not state are never failures: they are `Finding` records with
 severity "warning" or "info" (see `redcloud_check.core.findings`).
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from redcloud_check.core.models import Cause
 
 
 class RedcloudCheckError(Exception):
@@ -81,16 +85,16 @@ class CheckFailure(AssertionError):
         expected: str,
         actual: str,
         clause: str,
-        check: str = "",
         exchange: Any = None,
+        cause: Cause | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         self.title = title
         self.expected = expected
         self.actual = actual
         self.clause = clause
-        self.check = check
         self.exchange = exchange
+        self.cause = cause
         self.details = dict(details or {})
         super().__init__(self.message)
 
@@ -102,12 +106,3 @@ class CheckFailure(AssertionError):
             f"  actual:   {self.actual}\n"
             f"  clause:   {self.clause}"
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "expected": self.expected,
-            "actual": self.actual,
-            "clause": self.clause,
-            "details": self.details,
-        }

@@ -86,6 +86,17 @@ class Exchange:
             return None
 
     @property
+    def error_code(self) -> str | None:
+        """error.code of the CORE error wrapper, or the OAuth `error` string."""
+        body = self.json_or_none()
+        if not isinstance(body, dict):
+            return None
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("code"), str):
+            return str(err["code"])
+        return err if isinstance(err, str) else None
+
+    @property
     def request_id(self) -> str | None:
         """requestId from the CORE error wrapper, else from a request-id response header."""
         body = self.json_or_none()

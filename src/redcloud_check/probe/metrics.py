@@ -68,7 +68,7 @@ def gauges(result: ProbeResult, *, last_success: float | None = None) -> list[Ga
         GaugeFamily(DURATION, "Wall time of the probe stages, seconds",
                     samples=(((), result.duration_s),)),
         GaugeFamily(EXIT_CODE, "Exit code: 0 healthy, 1 unhealthy, 2 degraded, 3 configuration "
-                    "error, 4 unreachable", samples=(((), float(result.exit_code)),)),
+                    "or tool error, 4 unreachable", samples=(((), float(result.exit_code)),)),
     ]
     when = result.finished_at if result.passed else last_success
     if when is not None:

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from redcloud_check.core.config import Settings
-from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
+from redcloud_check.core.errors import (
+    CheckFailure,
+    ConfigError,
+    RedcloudCheckError,
+    TargetUnreachable,
+)
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.urls import bracket_host
 from redcloud_check.core.waivers import WaiverBook
@@ -33,11 +38,13 @@ from redcloud_check.rules.stages import GateBoard
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
 
-Status = Literal["healthy", "degraded", "unhealthy", "config_error", "unreachable"]
+Status = Literal["healthy", "degraded", "unhealthy", "config_error", "tool_error",
+                 "unreachable"]
 Verdict = Literal["pass", "fail", "unreachable", "blocked", "waived"]
 
 EXIT_CODES: dict[str, int] = {
-    "healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3, "unreachable": 4,
+    "healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3, "tool_error": 3,
+    "unreachable": 4,
 }
 READ_ONLY_STAGES = ("token", "whoami", "numbers")
 CANARY_STAGES = ("send", "webhooks")
@@ -57,7 +64,8 @@ class StageResult:
     title: str | None = None  # on failure: what went wrong
     detail: str | None = None  # on failure: expected / actual
     clause: str | None = None  # on failure: the doc clause
-    diagnosis: str | None = None  # on failure: likely cause and next action
+    cause: str | None = None  # on failure: the diagnosis's cause id (what it leads with)
+    diagnosis: str | None = None  # on failure: the cause and the next action, in words
     blocked_by: str | None = None
     slow: bool = False  # slower than --warn-latency-ms
     waiver: str | None = None  # waived (the reason), expired or stale: what a waiver made of it
@@ -73,7 +81,7 @@ class ProbeResult:
     stages: tuple[StageResult, ...] = ()
     canary: bool = False
     warn_latency_ms: float | None = None
-    error: str | None = None  # config_error / unreachable: what and why
+    error: str | None = None  # config_error / tool_error / unreachable: what and why
     waivers: dict[str, Any] | None = None  # RC_WAIVERS: waived, expired, stale
     latency_ms: dict[str, float] | None = None  # median per endpoint (history.jsonl)
 
@@ -94,6 +102,23 @@ class ProbeResult:
 def config_error_result(message: str, *, target: str = "", canary: bool = False) -> ProbeResult:
     return ProbeResult(status="config_error", started_at=time.time(), duration_s=0.0,
                        target=target, embedded=not target, canary=canary, error=message)
+
+
+def tool_error_result(error: RedcloudCheckError, *, stage: str | None = None, target: str = "",
+                      canary: bool = False, embedded: bool = False,
+                      started_at: float | None = None,
+                      stages: tuple[StageResult, ...] = ()) -> ProbeResult:
+    """The probe could not do its job (exit 3): a setting, or the webhook tunnel. Never an
+    API verdict: the stages that ran are kept as they were. (A bug in redcloud-check is the
+    command's internal error, exit 7.)"""
+    started = time.time() if started_at is None else started_at
+    where = f"the {stage} stage" if stage else "the probe"
+    status: Status = "config_error" if isinstance(error, ConfigError) else "tool_error"
+    message = str(error) if isinstance(error, ConfigError) else \
+        f"redcloud-check could not run {where}: {type(error).__name__}: {error}"
+    return ProbeResult(status=status, started_at=started,
+                       duration_s=round(max(0.0, time.time() - started), 6), target=target,
+                       embedded=embedded, stages=stages, canary=canary, error=message)
 
 
 def public_target(base_url: str) -> str:
@@ -149,58 +174,14 @@ def _webhooks(rc: RunContext) -> None:
     if session is None:  # started by the send stage, which must pass first
         raise RuntimeError("the webhook session was not started")
     report = session.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
-    if report.complete:
-        return
-    missing = "; ".join(f"{m.message_id}: missing {', '.join(m.missing)}"
-                        for m in report.messages if m.missing)
-    why = report.diagnosis
-    raise expect.fail("The canary's lifecycle was not confirmed",
-                      expected="message.queued, message.sent and a final event within "
-                               f"{rc.settings.webhook_timeout:g} s (RC_WEBHOOK_TIMEOUT)",
-                      actual=f"{missing} ({report.received} requests reached the listener, "
-                             f"{report.verified} verified)", clause=WEBHOOKS,
-                      diagnosis=None if why is None else
-                      f"{why.detail} -> {why.next_action} ({why.clause})")
+    gates.lifecycle_complete(report, timeout=rc.settings.webhook_timeout,
+                             public_url=session.public_url)
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[RunContext], None]] = {
     "token": _token, "whoami": _whoami, "numbers": _numbers,
     "send": _send, "webhooks": _webhooks,
 }
-
-
-# -- diagnosis -------------------------------------------------------------------------------
-
-def diagnose(stage: str, *, status: int | None, error_kind: str | None = None,
-             exchange: Exchange | None = None, url: str = "", timeout: float | None = None,
-             ) -> str:
-    """Likely causes and next action: `redcloud_check.reporting.diagnosis` (data-driven, from the
-    troubleshooting guide) when it is installed, else a short built-in pointer to the guide."""
-    body = exchange.json_or_none() if exchange is not None and exchange.response_body else None
-    where = exchange.url if exchange is not None else url
-    try:
-        from redcloud_check.reporting.diagnosis import Observation
-        from redcloud_check.reporting.diagnosis import diagnose as lookup
-    except ImportError:  # a trimmed install: point at the guide
-        if error_kind is not None:
-            return f"no HTTP answer ({error_kind}): check RC_BASE_URL, the network and RC_TIMEOUT"
-        return f"see 5-troubleshooting.txt, the {stage} step of the fastest debugging order"
-    found = lookup(Observation(
-        failure="unreachable" if error_kind else "check", stage=stage, status=status,
-        kind=error_kind, error_code=_error_code(body),
-        body_json=None if exchange is None or not exchange.response_body else body is not None,
-        url=public_target(where) if where else "",
-        endpoint=exchange.endpoint if exchange is not None else "",
-        timeout=f"{timeout:g} s" if timeout is not None else ""))
-    causes = "; ".join(found.likely_causes)
-    return (f"{causes + ' -> ' if causes else ''}{found.next_action} ({found.section})"
-            + (f". {found.note}" if found.note else ""))
-
-
-def _error_code(body: Any) -> str | None:
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else error
-    return code if isinstance(code, str) else None
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -214,50 +195,48 @@ def _latency(wall: float, exchanges: list[Exchange]) -> Timings:
     return Timings(total=round(total, 6), first_byte=None if first is None else round(first, 6))
 
 
-def _failed(stage: str, latency: Timings, *, verdict: Verdict, exchange: Exchange | None,
-            title: str, detail: str, clause: str | None, diagnosis: str | None = None,
-            **context: Any) -> StageResult:
+def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | TargetUnreachable,
+            made: list[Exchange]) -> StageResult:
+    """The stage's verdict on a failure, diagnosed by the one pipeline."""
+    from redcloud_check.reporting.diagnosis import diagnose, one_line
+
+    if isinstance(error, CheckFailure):
+        exchange = error.exchange or (made[-1] if made else None)
+        verdict: Verdict = "fail"
+        title, clause = error.title, error.clause
+        detail = f"expected {error.expected}; actual {error.actual}"
+    else:
+        exchange, verdict, clause = None, "unreachable", None
+        title, detail = f"No HTTP answer ({error.kind})", error.detail
+    diagnosis = diagnose(error, stage=stage, exchange=exchange, timeout=rc.settings.timeout)
     status = exchange.status if exchange is not None else None
     return StageResult(
         stage=stage, verdict=verdict, latency=latency, http_status=status,
         request_id=exchange.request_id if exchange is not None and status else None,
-        title=title, detail=detail, clause=clause,
-        diagnosis=diagnosis or diagnose(stage, status=status, exchange=exchange, **context))
+        title=title, detail=detail, clause=clause, cause=diagnosis.lead.cause,
+        diagnosis=one_line(diagnosis))
 
 
 def run_stage(rc: RunContext, stage: str) -> StageResult:
-    """Run one stage; a CheckFailure, an unreachable target or a tool error is its verdict.
+    """Run one stage; a CheckFailure or an unreachable target is its verdict. The tool's own
+    errors (RedcloudCheckError, a bug) are not a verdict on the API: they propagate.
     The send stage first starts the webhook session (not timed unless it fails)."""
     before, t0 = len(rc.recorder.all()), time.perf_counter()
-    failed: dict[str, Any] | None = None
-    nonconformance = False  # a waiver may accept this failure
+    failure: CheckFailure | TargetUnreachable | None = None
     try:
         if stage == "send":
             _start_webhooks(rc)
             before, t0 = len(rc.recorder.all()), time.perf_counter()
         STAGE_FUNCTIONS[stage](rc)
-    except CheckFailure as failure:
-        nonconformance = True
-        made = rc.recorder.all()[before:]
-        failed = {"verdict": "fail", "exchange": failure.exchange or (made[-1] if made else None),
-                  "title": failure.title, "clause": failure.clause,
-                  "detail": f"expected {failure.expected}; actual {failure.actual}",
-                  "diagnosis": failure.details.get("diagnosis")}
-    except TargetUnreachable as error:
-        failed = {"verdict": "unreachable", "exchange": None, "clause": None,
-                  "title": f"No HTTP answer ({error.kind})", "detail": error.detail,
-                  "error_kind": error.kind, "url": error.url, "timeout": rc.settings.timeout}
-    except (RedcloudCheckError, ImportError) as error:
-        failed = {"verdict": "fail", "exchange": None, "clause": None,
-                  "title": f"The probe could not run the {stage} stage",
-                  "detail": f"{type(error).__name__}: {error}"}
+    except (CheckFailure, TargetUnreachable) as error:
+        failure = error
     made = rc.recorder.all()[before:]
     latency = _latency(time.perf_counter() - t0, made)
     from redcloud_check.probe.waivers import settle
 
-    if failed is not None:
-        return settle(rc.waivers, _failed(stage, latency, **failed),
-                      nonconformance=nonconformance)
+    if failure is not None:  # a waiver may accept the API's failure, never an unreachable one
+        return settle(rc.waivers, _failed(rc, stage, latency, failure, made),
+                      nonconformance=isinstance(failure, CheckFailure))
     return settle(rc.waivers, StageResult(stage=stage, verdict="pass", latency=latency,
                                           http_status=made[-1].status if made else None),
                   nonconformance=False)
@@ -293,18 +272,23 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
             stages.append(StageResult(stage=name, verdict="blocked", blocked_by=blocker,
                                       title=GateBoard.skip_reason(blocker)))
             continue
-        result = run_stage(rc, name)
+        try:
+            result = run_stage(rc, name)
+        except RedcloudCheckError as tool:  # the tool could not do the stage: not the API's
+            return tool_error_result(tool, stage=name, target=public_target(rc.client.base_url),
+                                     canary=canary, embedded=embedded, started_at=started,
+                                     stages=tuple(stages))
         stages.append(result)
         if result.verdict not in ("pass", "waived"):
             rc.gates.fail(name, result.title or result.verdict)
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
-    error = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
-                  if s.verdict == "unreachable"), None)
+    unreachable = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
+                        if s.verdict == "unreachable"), None)
     return ProbeResult(status=status, started_at=started, duration_s=round(duration, 6),
                        target=public_target(rc.client.base_url), embedded=embedded,
                        stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
-                       error=error, waivers=rc.waivers.summary(),
+                       error=unreachable, waivers=rc.waivers.summary(),
                        latency_ms=medians(endpoint_latency(rc.recorder.all())))
 
 

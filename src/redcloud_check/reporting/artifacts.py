@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,16 +37,15 @@ from redcloud_check.core.findings import Finding
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import Secrets, redact
 from redcloud_check.core.timefmt import iso_utc
-from redcloud_check.reporting.diagnosis import Observation, diagnose
+from redcloud_check.reporting.diagnosis import diagnose
 from redcloud_check.reporting.ticket import ticket_markdown
-from redcloud_check.rules.stages import STAGES, stage_index
+from redcloud_check.rules.stages import STAGES, GateBoard, stage_index
 
 __all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalation_document",
            "run_info", "summarize", "ticket_markdown", "validate_escalation", "versions",
            "write_escalation", "write_junit", "write_misconfigured"]
 
 SCHEMA_VERSION = "1.0"
-_BLOCKED = re.compile(r"^blocked by (?P<stage>\w+):")
 
 
 class EscalationSchemaError(ValueError):
@@ -56,7 +54,11 @@ class EscalationSchemaError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
-    """The verdict of one check: passed | failed | error | skipped (with the reason)."""
+    """The verdict of one check: passed | failed | error | skipped (with the reason).
+
+    `blocked_by`: for a check skipped because an earlier gate failed, that stage's name
+    ("target" when the target was unreachable); kept from the item, never parsed from text.
+    """
 
     nodeid: str
     name: str
@@ -64,15 +66,7 @@ class CheckOutcome:
     gate: bool
     outcome: str
     reason: str = ""
-
-    @property
-    def blocked_by(self) -> str | None:
-        if self.outcome != "skipped":
-            return None
-        match = _BLOCKED.match(self.reason)
-        if match:
-            return match["stage"]
-        return "target" if self.reason.startswith("blocked:") else None
+    blocked_by: str | None = None
 
 
 def versions() -> dict[str, str]:
@@ -117,7 +111,7 @@ def _stage_row(stage_name: str, checks: list[CheckOutcome],
         verdict = "passed"
     elif earlier:
         verdict, blocked_by = "blocked", earlier[0]
-        reason = f"blocked by {earlier[0]}: fix that first"
+        reason = GateBoard.skip_reason(earlier[0])
     return {"name": info.name, "title": info.title, "verdict": verdict, "gate": info.gate,
             "gate_failed": gates_failed.get(stage_name), "counts": _counts(checks),
             "blocked_by": blocked_by, "reason": reason}
@@ -153,11 +147,9 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
         verdict = "passed" if counts["total"] else "not_run"
     config = None
     if config_error is not None:
-        obs = Observation(failure="config", setting=config_error.setting,
-                          error=str(config_error))
         config = {"setting": config_error.setting, "problem": config_error.problem,
                   "hint": config_error.hint, "message": str(config_error),
-                  "diagnosis": diagnose(obs).as_dict()}
+                  "diagnosis": diagnose(config_error).as_dict()}
     return {
         "verdict": verdict, "counts": counts, "stages": stages,
         "blocked": [{"stage": s["name"], "blocked_by": s["blocked_by"], "reason": s["reason"]}

@@ -1,162 +1,146 @@
-"""Diagnosis: from what a failure looks like to the guide's likely causes and next action.
+"""The one diagnosis pipeline: evidence -> `Diagnosis` -> every renderer.
 
-The mapping is data (`diagnosis.json`, next to this module), not code. Each entry has a
-`match` of optional fields; an entry applies when every field it names matches the
-observation:
+    observe(error, ...)    the Observation of a failure, built here and nowhere else
+    diagnose(error, ...)   -> Diagnosis: the guide's entry (`guide.lookup`) plus the cause the
+                           check established itself, when its failure carries one
+    Diagnosis.lead         what every renderer leads with, decided once: the check's own
+                           cause when there is one, else the guide entry
+    as_dict()              the JSON form in escalation.json ("lead" is the decision)
 
-    field       matches when                                          weight
-    check       the regex is found in the check's name (any case)        16
-    kind        equals the transport failure kind (refused, dns, ...)      8
-    error_code  equals the error code of the response                      8
-    status      equals the HTTP status, or "5xx"/"4xx" its class           4
-    body        "json" / "non-json" (empty counts as non-json)            24
-    stage       equals the check's stage                                   2
-    failure     "check" | "unreachable" | "tool" | "config"                1
+Renderers: `terminal_lines` (the suite's terminal), `one_line` (probe.json), and from the JSON
+form `reporting.html` (report.html) and `reporting.ticket` (escalation.md). Each shows the lead
+first, so all of them name the same cause.
 
-A response body that is not JSON (or a 5xx) usually means a gateway answered, not the API,
-so `body` outweighs everything else. Most specific match wins: the applicable entry with the
-highest score (sum of the weights of its fields) is the diagnosis; on a tie, the entry
-listed first in the file. An entry with an
-empty `match` always applies (score 0): the fallback. Text fields may hold `{url}`,
-`{status}`, `{endpoint}`, `{kind}`, `{timeout}`, `{setting}`, `{error}` placeholders.
-
-Public surface: `Observation`, `Diagnosis`, `Entry`, `entries`, `diagnose`, `candidates`.
+Public surface: `Diagnosis`, `Lead`, `observe`, `diagnose`, `lead_of`, `terminal_lines`,
+`one_line`.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import asdict, dataclass, field
-from functools import cache
-from importlib.resources import files
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["WEIGHTS", "Diagnosis", "Entry", "Observation", "candidates", "diagnose", "entries"]
+from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.models import Cause
+from redcloud_check.reporting.guide import GuideEntry, Observation, lookup
 
-WEIGHTS: dict[str, int] = {"check": 16, "kind": 8, "error_code": 8, "status": 4, "body": 24,
-                           "stage": 2, "failure": 1}
+__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line",
+           "terminal_lines"]
 
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What a failure looked like. Every field is optional."""
-
-    failure: str = "check"  # check | unreachable | tool | config
-    stage: str | None = None
-    check: str | None = None  # the check's function name
-    status: int | None = None
-    error_code: str | None = None
-    kind: str | None = None  # transport failure kind
-    body_json: bool | None = None  # None: no body / no response
-    url: str = ""
-    endpoint: str = ""
-    timeout: str = ""
-    setting: str = ""
-    error: str = ""
+Failure = Literal["check", "unreachable", "tool", "config"]
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
-    id: str
-    match: dict[str, Any]
-    symptom: str
-    section: str
-    check: tuple[str, ...]
-    likely_causes: tuple[str, ...]
+class Lead:
+    """What a diagnosis leads with, in every renderer."""
+
+    source: Literal["finding", "guide"]  # the check's own cause, or the guide's entry
+    cause: str  # the cause id (Cause.id, or the guide entry's id)
+    summary: str  # what was found, or the guide's likely causes
     next_action: str
-    note: str = ""
-
-    def score(self, obs: Observation) -> int | None:
-        """The entry's specificity for `obs`, or None when a field does not match."""
-        total = 0
-        for name, want in self.match.items():
-            if not _field_matches(name, want, obs):
-                return None
-            total += WEIGHTS[name]
-        return total
+    reference: str  # the cause's clause, or the guide's section
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    id: str
-    symptom: str
-    section: str
-    check: tuple[str, ...]
-    likely_causes: tuple[str, ...]
-    next_action: str
-    note: str
-    score: int
-    also: tuple[str, ...] = field(default=())  # other applicable guide sections
+    guide: GuideEntry
+    cause: Cause | None = None  # what the check itself established (a finding)
+
+    @property
+    def lead(self) -> Lead:
+        if self.cause is not None:
+            c = self.cause
+            return Lead("finding", c.id, c.detail, c.next_action, c.clause)
+        g = self.guide
+        return Lead("guide", g.id, "; ".join(g.likely_causes), g.next_action, g.section)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("check", "likely_causes", "also"):
-            data[key] = list(data[key])
+        """The guide entry's fields, the check's finding (if any) and the lead."""
+        data = self.guide.as_dict()
+        if self.cause is not None:
+            c = self.cause
+            data["finding"] = {"cause": c.id, "detail": c.detail, "next_action": c.next_action,
+                               "clause": c.clause}
+        data["lead"] = asdict(self.lead)
         return data
 
 
-def _field_matches(name: str, want: Any, obs: Observation) -> bool:
-    if name == "check":
-        return bool(obs.check) and re.search(str(want), obs.check or "", re.I) is not None
-    if name == "status":
-        if obs.status is None:
-            return False
-        if isinstance(want, str) and re.fullmatch(r"[1-5]xx", want):
-            return obs.status // 100 == int(want[0])
-        return obs.status == want
-    if name == "body":
-        return obs.body_json is not None and want == ("json" if obs.body_json else "non-json")
-    if name in ("kind", "error_code", "stage", "failure"):
-        return getattr(obs, name) == want
-    raise ValueError(f"diagnosis.json: unknown match field {name!r}")
+def failure_kind(error: BaseException | None) -> Failure:
+    if error is None or isinstance(error, CheckFailure):
+        return "check"
+    if isinstance(error, TargetUnreachable):
+        return "unreachable"
+    return "config" if isinstance(error, ConfigError) else "tool"
 
 
-@cache
-def entries() -> tuple[Entry, ...]:
-    """Every entry of diagnosis.json, in file order."""
-    raw = json.loads(
-        files("redcloud_check.reporting").joinpath("diagnosis.json").read_text("utf-8"))
-    out = []
-    for item in raw["entries"]:
-        unknown = set(item["match"]) - set(WEIGHTS)
-        if unknown:
-            raise ValueError(f"diagnosis.json {item['id']}: unknown match fields {unknown}")
-        out.append(Entry(id=item["id"], match=dict(item["match"]), symptom=item["symptom"],
-                         section=item["section"], check=tuple(item["check"]),
-                         likely_causes=tuple(item["likely_causes"]),
-                         next_action=item["next_action"], note=item.get("note", "")))
-    return tuple(out)
+def _public(url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "?"
+def observe(error: BaseException | None, *, stage: str | None = None, check: str | None = None,
+            exchange: Exchange | None = None, timeout: float | None = None) -> Observation:
+    """What the failure looked like: the one place an Observation is built."""
+    ex = exchange
+    status = ex.status if ex is not None else None
+    body_json = None if status is None or ex is None else ex.json_or_none() is not None
+    url = getattr(error, "url", None) or (ex.url if ex is not None else "")
+    failure = failure_kind(error)
+    said = "" if error is None else str(error) if failure == "config" else \
+        f"{type(error).__name__}: {error}"
+    return Observation(
+        failure=failure, stage=stage, check=check, status=status,
+        error_code=ex.error_code if ex is not None else None,
+        kind=getattr(error, "kind", None) or (ex.error_kind if ex is not None else None),
+        body_json=body_json, url=_public(url) if url else "",
+        endpoint=ex.endpoint if ex is not None else "",
+        timeout=f"{timeout:g} s" if timeout else "",
+        setting=getattr(error, "setting", ""),
+        error=said)
 
 
-def _fill(text: str, obs: Observation) -> str:
-    values = _Blank({k: str(v) for k, v in asdict(obs).items() if v not in (None, "")})
-    return text.format_map(values)
+def diagnose(error: BaseException | None, *, stage: str | None = None,
+             check: str | None = None, exchange: Exchange | None = None,
+             timeout: float | None = None) -> Diagnosis:
+    """Evidence -> Diagnosis: the guide's entry for what the failure looked like, and the
+    cause the failure carries (CheckFailure.cause), which then leads."""
+    obs = observe(error, stage=stage, check=check, exchange=exchange, timeout=timeout)
+    return Diagnosis(lookup(obs), getattr(error, "cause", None))
 
 
-def candidates(obs: Observation) -> list[tuple[int, Entry]]:
-    """Applicable entries, best first (score descending, then file order)."""
-    scored = [(score, i, e) for i, e in enumerate(entries())
-              if (score := e.score(obs)) is not None]
-    scored.sort(key=lambda t: (-t[0], t[1]))
-    return [(score, e) for score, _, e in scored]
+def lead_of(diagnosis: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lead of a diagnosis in its JSON form (escalation.json)."""
+    lead: Mapping[str, Any] = diagnosis["lead"]
+    return lead
 
 
-def diagnose(obs: Observation) -> Diagnosis:
-    """The most specific applicable entry, its placeholders filled from `obs`."""
-    ranked = candidates(obs)
-    score, best = ranked[0]
-    also = tuple(dict.fromkeys(e.section for _, e in ranked[1:]
-                               if e.section != best.section and e.match))[:2]
-    return Diagnosis(
-        id=best.id, symptom=_fill(best.symptom, obs), section=best.section,
-        check=tuple(_fill(c, obs) for c in best.check),
-        likely_causes=tuple(_fill(c, obs) for c in best.likely_causes),
-        next_action=_fill(best.next_action, obs), note=_fill(best.note, obs), score=score,
-        also=also,
-    )
+def terminal_lines(diagnosis: Mapping[str, Any], *, request_id: str | None = None) -> list[str]:
+    """The lines a failure shows in the terminal after expected/actual: the requestId, then
+    the lead, then what to do next."""
+    lead = lead_of(diagnosis)
+    lines = [f"  requestId: {request_id}"] if request_id else []
+    lines.append(f"  cause:     {lead['cause']}")
+    if lead["source"] == "finding":
+        lines.append(f"  found:     {lead['summary']}")
+    else:
+        if diagnosis.get("note"):
+            lines.append(f"  note:      {diagnosis['note']}")
+        if lead["summary"]:
+            lines.append(f"  likely:    {lead['summary']}")
+    lines.append(f"  next:      {lead['next_action']}  ({lead['reference']})")
+    return lines
+
+
+def one_line(diagnosis: Diagnosis) -> str:
+    """The diagnosis as one line (probe.json): the lead, then the guide's note."""
+    lead = diagnosis.lead
+    text = f"{lead.summary + ' -> ' if lead.summary else ''}{lead.next_action} ({lead.reference})"
+    note = diagnosis.guide.note if lead.source == "guide" else ""
+    return text + (f". {note}" if note else "")

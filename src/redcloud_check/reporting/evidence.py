@@ -4,7 +4,8 @@ A bundle carries the check (nodeid, name, stage, gate, doc clause, plain stateme
 failure (title, expected, actual), the escalation fields of 5-troubleshooting.txt ("What to
 capture before escalation": endpoint, HTTP status, request timestamp, requestId, payload
 shape without secrets, token freshness, whether it reproduces, messageId), the recorded
-exchanges, a curl repro and the diagnosis. It is redacted before it is returned.
+exchanges, a curl repro and the diagnosis (`reporting.diagnosis`, the one pipeline). It is
+redacted before it is returned.
 
 Reproduce policy: the failing request is sent ONCE more only where that is safe (GET/HEAD,
 POST /api/auth/token, POST /api/core/numbers/search; a send that carries an Idempotency-Key
@@ -32,7 +33,7 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.redaction import redact, redact_headers
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
-from redcloud_check.reporting.diagnosis import Observation, diagnose
+from redcloud_check.reporting.diagnosis import diagnose
 
 __all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
            "iso_utc", "named_secrets", "payload_shape", "replay_policy", "reproduce"]
@@ -70,13 +71,7 @@ def named_secrets(values: Iterable[str], *, client_id: str = "", client_secret: 
 
 def error_code(exchange: Exchange | None) -> str | None:
     """error.code of the CORE wrapper, or the OAuth `error` string."""
-    body = exchange.json_or_none() if exchange is not None else None
-    if not isinstance(body, dict):
-        return None
-    err = body.get("error")
-    if isinstance(err, dict) and isinstance(err.get("code"), str):
-        return str(err["code"])
-    return err if isinstance(err, str) else None
+    return exchange.error_code if exchange is not None else None
 
 
 def failing_exchange(error: BaseException, exchanges: Sequence[Exchange]) -> Exchange | None:
@@ -270,21 +265,6 @@ def _failure(error: BaseException) -> tuple[str, dict[str, Any]]:
         "failure_clause": None, "details": {}}
 
 
-def _observation(kind: str, check: CheckInfo, error: BaseException, ex: Exchange | None,
-                 timeout: float | None) -> Observation:
-    status = ex.status if ex is not None else None
-    body_json = None if status is None or ex is None else ex.json_or_none() is not None
-    return Observation(
-        failure={"nonconformance": "check", "unreachable": "unreachable",
-                 "config_error": "config"}.get(kind, "tool"),
-        stage=check.stage, check=check.name, status=status, error_code=error_code(ex),
-        kind=getattr(error, "kind", None) or (ex.error_kind if ex is not None else None),
-        body_json=body_json, url=getattr(error, "url", None) or (ex.url if ex else ""),
-        endpoint=ex.endpoint if ex is not None else "",
-        timeout=f"RC_TIMEOUT={timeout:g}s" if timeout else "RC_TIMEOUT",
-        setting=getattr(error, "setting", ""), error=f"{type(error).__name__}: {error}")
-
-
 def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[Exchange],
                  secrets: Mapping[str, str], accepted_ids: Sequence[str] = (),
                  replay: Callable[[Exchange], Exchange] | None = None,
@@ -322,18 +302,7 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         },
         "exchanges": [exchange_record(e) for e in recorded],
         "curl": to_curl(ex, secrets) if ex is not None else None,
-        "diagnosis": _diagnosis(kind, check, error, ex, timeout),
+        "diagnosis": diagnose(error, stage=check.stage, check=check.name, exchange=ex,
+                              timeout=timeout).as_dict(),
     }
     return redact(bundle, secrets)
-
-
-def _diagnosis(kind: str, check: CheckInfo, error: BaseException, ex: Exchange | None,
-               timeout: float | None) -> dict[str, Any]:
-    """The guide's entry for the symptom, plus the check's own finding when it has one."""
-    diagnosis = diagnose(_observation(kind, check, error, ex, timeout)).as_dict()
-    details = getattr(error, "details", None) or {}
-    finding = details.get("finding") or details.get("webhook_diagnosis")
-    if isinstance(finding, dict) and {"cause", "detail", "next_action", "clause"} <= set(finding):
-        diagnosis["finding"] = {k: str(finding[k]) for k in
-                                ("cause", "detail", "next_action", "clause")}
-    return diagnosis

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from redcloud_check.reporting.diagnosis import lead_of
+
 __all__ = ["STYLE", "bundle_html", "latency_svg", "stage_summary_html", "timeline_svg",
            "warnings_html"]
 
@@ -86,13 +88,14 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
     ])
     rule = _e(check.get("statement")) + " — " + _e(bundle.get("failure_clause")
                                                    or check.get("clause"))
-    finding = diag.get("finding")
-    found = (f'<p class="rc-finding"><b>Found: {_e(finding["detail"])}</b><br>'
-             f"<b>Next:</b> {_e(finding['next_action'])} <small>({_e(finding['clause'])})"
-             "</small></p>" if finding else "")
+    lead = lead_of(diag)
+    found = "Found" if lead["source"] == "finding" else "Likely"
     diagnosis = (
-        f'<div class="rc-diagnosis">{found}<b>Diagnosis: {_e(diag["symptom"])}</b> '
-        f"<small>({_e(diag['section'])})</small>"
+        f'<div class="rc-diagnosis"><p class="rc-lead" data-cause="{_e(lead["cause"])}">'
+        f'<b>Cause: <code>{_e(lead["cause"])}</code></b><br>'
+        f"<b>{found}: {_e(lead['summary'])}</b><br>"
+        f"<b>Next:</b> {_e(lead['next_action'])} <small>({_e(lead['reference'])})</small></p>"
+        f"<b>Guide: {_e(diag['symptom'])}</b> <small>({_e(diag['section'])})</small>"
         + (f"<p>{_e(diag['note'])}</p>" if diag.get("note") else "")
         + f"<p>Likely causes:</p>{_list(diag['likely_causes'])}"
         + f"<p>Check:</p>{_list(diag['check'])}"

@@ -39,6 +39,7 @@ from redcloud_check.core.config import KEEP_RUNS_DEFAULT
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
+from redcloud_check.plugin import BLOCKED_BY
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting import run_folder, terminal
 from redcloud_check.reporting.artifacts import (
@@ -73,6 +74,7 @@ class ReportPlugin:
         self.bundles: list[dict[str, Any]] = []
         self.meta: dict[str, CheckInfo] = {}
         self.outcomes: dict[str, CheckOutcome] = {}
+        self.blocked: dict[str, str] = {}  # nodeid -> the stage whose gate blocked it
         self.internal_errors: list[str] = []
         self.finished = False  # the session finished: drift and latency are final
         self._fact_cache: dict[str, list[dict[str, Any]]] = {}
@@ -227,6 +229,9 @@ class ReportPlugin:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         # tryfirst: this wrapper is outside the core plugin's, so it sees the final longrepr.
         report = yield
+        blocker = item.stash.get(BLOCKED_BY, None)
+        if blocker is not None:
+            self.blocked[item.nodeid] = blocker
         self._guard(f"evidence for {item.nodeid}", lambda: self._evidence(item, call, report))
         self._guard("redaction", lambda: self._redact_report(report))
         return report
@@ -254,8 +259,9 @@ class ReportPlugin:
             return
         if report.skipped and hasattr(report, "wasxfail"):  # failed under a valid waiver
             outcome, reason = "waived", str(report.wasxfail)
-        self.outcomes[report.nodeid] = CheckOutcome(info.nodeid, info.name, info.stage,
-                                                    info.gate, outcome, reason)
+        self.outcomes[report.nodeid] = CheckOutcome(
+            info.nodeid, info.name, info.stage, info.gate, outcome, reason,
+            blocked_by=self.blocked.get(report.nodeid) if outcome == "skipped" else None)
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(2, '<th class="sortable" data-column-type="stage">Stage</th>')

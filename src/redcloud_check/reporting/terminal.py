@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from redcloud_check.reporting.diagnosis import terminal_lines
 from redcloud_check.reporting.drift_view import drift_lines
 from redcloud_check.reporting.waiver_view import waiver_lines
 
@@ -32,21 +33,8 @@ def summary_lines(data: Mapping[str, Any], bundles: int) -> tuple[str, list[str]
 
 
 def diagnosis_lines(bundle: Mapping[str, Any]) -> str:
-    """The lines a failure shows in the terminal after expected/actual: what to do next."""
-    diag = bundle["diagnosis"]
-    esc = bundle["escalation"]
-    finding = diag.get("finding")
-    lines: list[str] = []
-    if esc.get("requestId"):
-        lines.append(f"  requestId: {esc['requestId']}")
-    if finding:
-        lines.append(f"  found:     {finding['detail']}")
-        lines.append(f"  next:      {finding['next_action']}")
-    else:
-        if diag.get("note"):
-            lines.append(f"  note:      {diag['note']}")
-        causes = "; ".join(diag.get("likely_causes") or [])
-        if causes:
-            lines.append(f"  likely:    {causes}")
-        lines.append(f"  next:      {diag['next_action']}  ({diag['section']})")
-    return "\n" + "\n".join(lines)
+    """The lines a failure shows in the terminal after expected/actual: the requestId, then
+    the diagnosis's lead (`diagnosis.terminal_lines`) and what to do next."""
+    request_id = bundle["escalation"].get("requestId")
+    lines = [f"  requestId: {request_id}"] if request_id else []
+    return "\n" + "\n".join([*lines, *terminal_lines(bundle["diagnosis"])])

@@ -1,8 +1,8 @@
 """escalation.md: the escalation document as ticket text, ready to paste.
 
 Rendered from the (already redacted) escalation.json document, never from logs: what
-failed, the escalation fields of 5-troubleshooting.txt per bundle, the diagnosis and the
-curl repro. Public surface: `ticket_markdown`.
+failed, the escalation fields of 5-troubleshooting.txt per bundle, the diagnosis (its lead
+first, as every renderer does) and the curl repro. Public surface: `ticket_markdown`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from redcloud_check.reporting.diagnosis import lead_of
 
 __all__ = ["ticket_markdown"]
 
@@ -60,12 +62,12 @@ def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
               f"- Request headers sent: {', '.join(esc.get('request_header_names') or []) or '—'}",
               "- Request payload shape (no values):", ""]
     shape = esc.get("payload_shape")
+    lead = lead_of(diag)
     lines += [_fence(json.dumps(shape, indent=2) if shape is not None else "(no body)", "json"),
-              "", f"Diagnosis — {diag['symptom']} ({diag['section']}):", ""]
-    if diag.get("finding"):
-        found = diag["finding"]
-        lines += [f"- Found: {found['detail']}",
-                  f"- Next: {found['next_action']} ({found['clause']})"]
+              "", f"Diagnosis — cause `{lead['cause']}`:", "",
+              f"- {'Found' if lead['source'] == 'finding' else 'Likely'}: {lead['summary']}",
+              f"- Next: {lead['next_action']} ({lead['reference']})", "",
+              f"Guide — {diag['symptom']} ({diag['section']}):", ""]
     if diag.get("note"):
         lines.append(f"- {diag['note']}")
     lines += [f"- Likely causes: {'; '.join(diag['likely_causes'])}",

@@ -10,6 +10,7 @@ from typing import Any
 
 from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.models import Cause
 from redcloud_check.rules import schemas
 
 
@@ -19,10 +20,11 @@ def _snippet(exchange: Exchange, limit: int = 300) -> str:
 
 
 def fail(title: str, *, expected: str, actual: str, clause: str,
-         exchange: Exchange | None = None, **details: Any) -> CheckFailure:
-    """Build a CheckFailure (raise it)."""
+         exchange: Exchange | None = None, cause: Cause | None = None,
+         **details: Any) -> CheckFailure:
+    """Build a CheckFailure (raise it). `cause`: what the check itself established."""
     return CheckFailure(title=title, expected=expected, actual=actual, clause=clause,
-                        exchange=exchange, details=details)
+                        exchange=exchange, cause=cause, details=details)
 
 
 def status(exchange: Exchange, expected: int | Collection[int], *, clause: str,

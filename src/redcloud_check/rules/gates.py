@@ -10,16 +10,24 @@ CLI engine and pytest). Which later stages a failed gate blocks is `stages.GateB
     numbers(rc) / number_usable(rc)      stage numbers:  RC_NUMBER_ID listed, ACTIVE, smsEnabled
     send_accepted(rc, ...)               stage send:     202, every recipient QUEUED
     sms_accepted(rc, ...)                                ... and the one recipient alone
+    lifecycle_complete(report, ...)      stage webhooks: every accepted message's lifecycle
+                                         events arrived (the failure carries the cause)
+
+Light on purpose (the probe imports it on its read-only path): the run context and the
+lifecycle report are type-only imports here.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redcloud_check.context import RunContext
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import AcceptedMessage, Token
 from redcloud_check.rules import expect
+
+if TYPE_CHECKING:
+    from redcloud_check.context import RunContext
+    from redcloud_check.webhooks.lifecycle import LifecycleReport
 
 __all__ = [
     "CLIENT_ACTIVE",
@@ -44,6 +52,7 @@ QUICKSTART = "1-quickstart.txt, Section 4 — Step 1: Get Access Token"
 STEP2 = "1-quickstart.txt, Section 5 — Step 2: Verify Your Account"
 STEP3 = "1-quickstart.txt, Section 6 — Step 3: Get Your Number"
 SEND = "4-sending-messages.txt"
+STEP5 = "1-quickstart.txt, Section 8 — Step 5: Receive Delivery Events"
 
 WHOAMI = "3-api-reference-0.2.0.txt, CORE: Return the current API client context"
 CLIENT_ACTIVE = STEP2 + " (apiClientStatus should be ACTIVE)"
@@ -143,3 +152,24 @@ def sms_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any],
                           actual=f"{len(body['results'])} results, {len(body['errors'])} errors",
                           clause=SMS_ACCEPTED, exchange=exchange)
     return body
+
+
+def lifecycle_complete(report: LifecycleReport, *, timeout: float,
+                       public_url: str | None = None) -> None:
+    """Every accepted message gets signed message.queued and message.sent events, then
+    message.delivery or message.failed, within RC_WEBHOOK_TIMEOUT. The failure carries the
+    cause the lifecycle analysis found (no requests, a secret mismatch, ...)."""
+    __tracebackhide__ = True
+    incomplete = report.failures("incomplete")
+    if incomplete:
+        more = f" (+{len(incomplete) - 3} more)" if len(incomplete) > 3 else ""
+        raise expect.fail(
+            "Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT",
+            expected=f"message.queued, message.sent and message.delivery or message.failed "
+                     f"for each of {len(report.messages)} accepted message(s) within "
+                     f"{timeout:g} s",
+            actual="; ".join(i.detail for i in incomplete[:3]) + more
+                   + f" ({report.received} requests reached the listener, "
+                     f"{report.verified} verified)",
+            clause=STEP5, cause=report.cause, public_url=public_url,
+            received=report.received, verified=report.verified)

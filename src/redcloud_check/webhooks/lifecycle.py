@@ -4,7 +4,8 @@ For every message the send stage accepted: its verified events ordered by sequen
 the lifecycle is complete (``message.queued``, ``message.sent``, then ``message.delivery`` or
 ``message.failed``; 1-quickstart.txt, Section 8), and every problem as an `Issue` of a
 ``kind`` (one stage-5 check per kind) and a severity (fail | warning | info). When events
-are missing or wrong, a `WebhookDiagnosis` says which of these it is:
+are missing or wrong, a `Cause` (redcloud_check.core.models) says which of these it is; a
+failing check carries it, and the diagnosis pipeline leads with it:
 
     no-requests        nothing reached the listener: reachability or webhook configuration
     override-ignored   ... and the number's webhookDeliveryOverride never pointed at us
@@ -18,7 +19,7 @@ are missing or wrong, a `WebhookDiagnosis` says which of these it is:
                        events share one (messageId, sequence)
     ids                messageId / data.messageId / externalReference do not match
 
-Public surface: `analyze`, `timeline`, `lifecycle_done`, `unlisted`, `Issue`, `WebhookDiagnosis`,
+Public surface: `analyze`, `timeline`, `lifecycle_done`, `unlisted`, `find_cause`, `Issue`,
 `MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
 """
 
@@ -31,9 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redcloud_check.core.findings import Severity
-from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.models import AcceptedMessage, Cause
+from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
-from redcloud_check.webhooks.listener import Delivery
+from redcloud_check.webhooks.listener import Delivery, SignatureMistake
 
 QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",
                                   "message.failed")
@@ -41,7 +43,6 @@ FINALS = (DELIVERY, FAILED)
 LISTED = (QUEUED, SENT, DELIVERY, FAILED)  # the docs list events "such as" these
 RANK = {QUEUED: 0, SENT: 1, DELIVERY: 2, FAILED: 2}
 
-STEP5 = "1-quickstart.txt, Section 8 — Step 5: Receive Delivery Events"
 SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
           '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
 PAYLOAD = "1-quickstart.txt, Section 9 — Minimal Webhook Example (event payload)"
@@ -58,14 +59,6 @@ class Issue:
     detail: str
     clause: str
     message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookDiagnosis:
-    cause: str  # one of the keys in the module docstring
-    detail: str
-    next_action: str
-    clause: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +92,7 @@ class MessageLifecycle:
 class LifecycleReport:
     messages: tuple[MessageLifecycle, ...]
     issues: tuple[Issue, ...]
-    diagnosis: WebhookDiagnosis | None
+    cause: Cause | None  # why events are missing or wrong (None: nothing failed)
     received: int  # requests that reached the listener
     verified: int
 
@@ -300,8 +293,9 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     return issues
 
 
-def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle],
-              deliveries: Sequence[Delivery], ctx: ReceiptContext) -> WebhookDiagnosis | None:
+def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
+               ctx: ReceiptContext) -> Cause | None:
+    """Which of the causes in the module docstring explains the failing issues, if any."""
     fails = {i.kind for i in report_issues if i.severity == "fail"}
     if not fails:
         return None
@@ -311,14 +305,14 @@ def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle]
     if "incomplete" in fails and not good:
         if not deliveries:
             if ctx.override_ok is False:
-                return WebhookDiagnosis(
+                return Cause(
                     "override-ignored", "No request reached the listener, and the number's "
                     f"webhookDeliveryOverride does not point at {url}: {ctx.override_detail}",
                     "Check that PATCH /api/core/numbers/{numberId} stores "
                     "webhookDeliveryOverride, or use RC_WEBHOOK_MODE=preconfigured.", NO_EVENTS)
             override = ("set and verified" if ctx.override_ok else
                         "not used (preconfigured mode)" if ctx.override_ok is None else "")
-            return WebhookDiagnosis(
+            return Cause(
                 "no-requests", f"No request reached the listener. The target should have "
                 f"posted to {url} (override {override}).",
                 "Check that the URL is publicly reachable from the target (RC_TUNNEL / "
@@ -326,20 +320,20 @@ def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle]
                 "number.", NO_EVENTS)
         if not at_path:
             paths = ", ".join(sorted({d.path for d in deliveries})[:3])
-            return WebhookDiagnosis(
+            return Cause(
                 "wrong-path", f"Requests reached the listener at {paths}, not {ctx.listen_path}.",
                 "Point the webhook configuration at the full URL including the path.", NO_EVENTS)
         if all(d.reason.startswith("missing signing headers") for d in at_path):
-            return WebhookDiagnosis(
+            return Cause(
                 "missing-headers", f"{len(at_path)} request(s) arrived without "
                 "X-RedCloud-Timestamp / X-RedCloud-Signature.",
                 "The sender must sign every webhook (both headers).", SIGNED)
-        if all(d.signature_hint and "raw body only" in d.signature_hint for d in at_path):
-            return WebhookDiagnosis(
+        if all(d.signature_mistake is SignatureMistake.BODY_ONLY for d in at_path):
+            return Cause(
                 "hmac-body-only", f"All {len(at_path)} signature(s) are an HMAC of the raw body "
                 "only; the docs sign \"{timestamp}.{rawBody}\".",
                 "The sender must include the timestamp and '.' before the body.", SIGNED)
-        return WebhookDiagnosis(
+        return Cause(
             "secret-mismatch", f"All {len(at_path)} request(s) failed signature verification "
             "with the secret in RC_WEBHOOK_SECRET.",
             "Check that RC_WEBHOOK_SECRET is this client's webhook signing secret.", SIGNED)
@@ -354,9 +348,9 @@ def _diagnose(report_issues: list[Issue], lifecycles: Sequence[MessageLifecycle]
         if kind in fails:
             detail = "; ".join(i.detail for i in report_issues if i.kind == kind)[:600]
             clause = next(i.clause for i in report_issues if i.kind == kind)
-            return WebhookDiagnosis(cause, detail, action, clause)
+            return Cause(cause, detail, action, clause)
     first = next(i for i in report_issues if i.severity == "fail")
-    return WebhookDiagnosis(first.kind, first.detail, "See the failing check.", first.clause)
+    return Cause(first.kind, first.detail, "See the failing check.", first.clause)
 
 
 def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
@@ -369,7 +363,7 @@ def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
     for lc in lifecycles:
         issues += _lifecycle_issues(lc)
     return LifecycleReport(tuple(lifecycles), tuple(issues),
-                           _diagnose(issues, lifecycles, deliveries, ctx),
+                           find_cause(issues, deliveries, ctx),
                            received=len(deliveries),
                            verified=sum(1 for d in deliveries if d.verified))
 

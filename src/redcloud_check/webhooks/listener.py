@@ -16,7 +16,8 @@ accepted or rejected, as a `Delivery` saying why.
                                                           (never dropped: stage 5 judges it)
 
 Waiting is event-driven: `wait_for(predicate, timeout)` wakes on every recorded delivery.
-Public surface: `WebhookListener`, `Delivery`, `MAX_BODY`, `DEFAULT_TOLERANCE_S`.
+Public surface: `WebhookListener`, `Delivery`, `SignatureMistake`, `signature_mistake`,
+`MAX_BODY`, `DEFAULT_TOLERANCE_S`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from starlette.applications import Starlette
@@ -49,6 +51,14 @@ DEFAULT_TOLERANCE_S = 300.0
 _DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
+class SignatureMistake(Enum):
+    """The common construction mistake a failing signature matches (the value: in words)."""
+
+    BODY_ONLY = "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
+    NO_DOT = "HMAC over timestamp+body without the '.' separator"
+    SHA256_PREFIX = "a correct HMAC behind a 'sha256=' prefix the docs do not use"
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One request that reached the listener, and what the listener made of it."""
@@ -66,8 +76,14 @@ class Delivery:
     sequence_reused: bool = False  # a different event already used this (messageId, sequence)
     timestamp: str | None = None  # the X-RedCloud-Timestamp header as sent
     skew_s: float | None = None  # receipt time minus the timestamp, seconds
-    signature_hint: str | None = None  # what a failing signature looks like it was computed over
+    # what a failing signature looks like it was computed over
+    signature_mistake: SignatureMistake | None = None
     warnings: tuple[str, ...] = ()
+
+    @property
+    def signature_hint(self) -> str | None:
+        """The signature mistake in words (None when none was recognised)."""
+        return None if self.signature_mistake is None else self.signature_mistake.value
 
     @property
     def accepted(self) -> bool:
@@ -92,18 +108,19 @@ class Delivery:
 Subscriber = Callable[[Delivery, bytes], None]
 
 
-def signature_hint(secret: str, timestamp: str, raw_body: bytes, signature: str) -> str | None:
+def signature_mistake(secret: str, timestamp: str, raw_body: bytes,
+                      signature: str) -> SignatureMistake | None:
     """For a signature that failed: the common construction mistake it matches, if any."""
     key = secret.encode("utf-8")
     given = signature.strip().lower()
     body_only = hmac.new(key, raw_body, hashlib.sha256).hexdigest()
     no_dot = hmac.new(key, timestamp.encode("utf-8") + raw_body, hashlib.sha256).hexdigest()
     if hmac.compare_digest(body_only.encode(), given.encode("ascii", "replace")):
-        return "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
+        return SignatureMistake.BODY_ONLY
     if hmac.compare_digest(no_dot.encode(), given.encode("ascii", "replace")):
-        return "HMAC over timestamp+body without the '.' separator"
+        return SignatureMistake.NO_DOT
     if given.startswith("sha256=") and verify(secret, timestamp, raw_body, given[7:]):
-        return "a correct HMAC behind a 'sha256=' prefix the docs do not use"
+        return SignatureMistake.SHA256_PREFIX
     return None
 
 
@@ -246,9 +263,10 @@ class WebhookListener(HTTPServerBase):
                            reason=f"body over {self.max_body} bytes"), b""
         base = replace(base, body_size=len(raw))
         if not verify(self._secret, timestamp, raw, signature):
-            hint = signature_hint(self._secret, timestamp, raw, signature)
-            return replace(base, status_returned=401, signature_hint=hint,
-                           reason="invalid signature" + (f": {hint}" if hint else "")), b""
+            mistake = signature_mistake(self._secret, timestamp, raw, signature)
+            failed = replace(base, status_returned=401, signature_mistake=mistake)
+            hint = failed.signature_hint
+            return replace(failed, reason="invalid signature" + (f": {hint}" if hint else "")), b""
         # Verified: from here on the body may be looked at.
         try:
             skew: float | None = base.received_at - timestamp_seconds(timestamp)
@@ -290,4 +308,5 @@ class WebhookListener(HTTPServerBase):
         return b"".join(chunks)
 
 
-__all__ = ["DEFAULT_TOLERANCE_S", "MAX_BODY", "Delivery", "WebhookListener", "signature_hint"]
+__all__ = ["DEFAULT_TOLERANCE_S", "MAX_BODY", "Delivery", "SignatureMistake", "WebhookListener",
+           "signature_mistake"]
