@@ -15,6 +15,13 @@ from redcloud_check.rules.gates import QUICKSTART
 pytestmark = [pytest.mark.rc_stage("token")]
 
 REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
+BODY_CREDENTIALS = QUICKSTART + " (curl using body credentials)"
+TOKEN_SHAPE = REF + " (Response samples)"
+OAUTH_ERRORS = REF + " (OAuth-style error bodies)"
+GRANT_REQUIRED = REF + " (Request Body schema: grant_type required)"
+GRANT_VALUE = REF + " (grant_type Value: client_credentials)"
+TOKEN_AUTHORIZES = ("1-quickstart.txt, Section 4 (Explanation: the token authorizes every "
+                    "Authorization: Bearer call)")
 TROUBLE = "5-troubleshooting.txt, Symptom: token request fails"
 NEAR_MISS = TROUBLE + " (Likely causes: invalid credentials)"
 
@@ -48,22 +55,22 @@ def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
                 "RFC 6749 section 5.1 (not stated in the Red Cloud docs)", stage="token")
 
 
-@pytest.mark.rc_clause(QUICKSTART + " (curl using body credentials)")
+@pytest.mark.rc_clause(BODY_CREDENTIALS)
 def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with client_id and client_secret in the body issues a token."""
     exchange = _token_request(rc, "token: body credentials", basic=False,
                               grant="client_credentials")
-    expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
+    expect.json_response(exchange, 200, "token_response", clause=BODY_CREDENTIALS,
                          title="Body credentials did not issue a bearer token")
 
 
-@pytest.mark.rc_clause(REF + " (Response samples)")
+@pytest.mark.rc_clause(TOKEN_SHAPE)
 def test_token_response_matches_schema(rc: RunContext) -> None:
     """The token response is JSON with access_token, token_type bearer and a positive integer
     expires_in."""
     exchange = _token_request(rc, "token: response shape", basic=True,
                               grant="client_credentials")
-    body = expect.json_response(exchange, 200, "token_response", clause=REF,
+    body = expect.json_response(exchange, 200, "token_response", clause=TOKEN_SHAPE,
                                 title="Token response does not match the documented shape")
     if body.get("expires_in") != 3600:
         rc.warn("Token lifetime differs from the docs",
@@ -72,13 +79,13 @@ def test_token_response_matches_schema(rc: RunContext) -> None:
                 QUICKSTART, stage="token")
 
 
-@pytest.mark.rc_clause(REF + " (OAuth-style error bodies)")
+@pytest.mark.rc_clause(OAUTH_ERRORS)
 def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
     """A wrong client_secret is refused with 401 and an OAuth-style error body, not the CORE
     error wrapper."""
     exchange = _token_request(rc, "token: wrong client_secret", basic=False,
                               grant="client_credentials", secret="rc-check-wrong-secret")
-    body = expect.oauth_error(exchange, 401, clause=REF,
+    body = expect.oauth_error(exchange, 401, clause=OAUTH_ERRORS,
                               title="A wrong client_secret was not refused with 401")
     if body.get("error") != "invalid_client":
         rc.warn("Unexpected OAuth error code for bad credentials",
@@ -114,20 +121,20 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
                        title="A near-miss credential was not refused with 400 or 401")
 
 
-@pytest.mark.rc_clause(REF + " (Request Body schema: grant_type required)")
+@pytest.mark.rc_clause(GRANT_REQUIRED)
 def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
     """A token request without grant_type is refused with 400 and an OAuth-style body."""
     exchange = _token_request(rc, "token: missing grant_type", basic=True, grant=None)
-    expect.oauth_error(exchange, 400, clause=REF,
+    expect.oauth_error(exchange, 400, clause=GRANT_REQUIRED,
                        title="A token request without grant_type was not refused with 400")
 
 
-@pytest.mark.rc_clause(REF + " (grant_type Value: client_credentials)")
+@pytest.mark.rc_clause(GRANT_VALUE)
 def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
     """A grant_type other than client_credentials is refused with 400 and an OAuth-style body."""
     exchange = _token_request(rc, "token: unsupported grant_type", basic=True,
                               grant="password")
-    body = expect.oauth_error(exchange, 400, clause=REF,
+    body = expect.oauth_error(exchange, 400, clause=GRANT_VALUE,
                               title="An unsupported grant_type was not refused with 400")
     if body.get("error") != "unsupported_grant_type":
         rc.warn("Unexpected OAuth error code for an unsupported grant",
@@ -135,8 +142,7 @@ def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
-@pytest.mark.rc_clause("1-quickstart.txt, Section 4 (Explanation: the token authorizes every "
-                       "Authorization: Bearer call)")
+@pytest.mark.rc_clause(TOKEN_AUTHORIZES)
 def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
     """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
     exchange = _token_request(rc, "token: fresh token for a CORE call", basic=True,
@@ -144,10 +150,11 @@ def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
     token = parse_token(exchange)
     if token is None:
         raise expect.fail("No token was issued", expected="HTTP 200 with an access_token",
-                          actual=f"HTTP {exchange.status}", clause=QUICKSTART, exchange=exchange)
+                          actual=f"HTTP {exchange.status}", clause=TOKEN_AUTHORIZES,
+                          exchange=exchange)
     whoami = rc.core("GET", "/api/core/whoami", label="whoami with the fresh token",
                      bearer=f"Bearer {token.value}")
-    expect.status(whoami, 200, clause="1-quickstart.txt, Section 4 — Explanation",
+    expect.status(whoami, 200, clause=TOKEN_AUTHORIZES,
                   title="A freshly issued token was refused by a CORE route")
     lower = rc.core("GET", "/api/core/whoami", label="whoami with the scheme spelled 'bearer'",
                     bearer=f"bearer {token.value}")

@@ -14,6 +14,12 @@ pytestmark = [pytest.mark.rc_stage("whoami")]
 
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
 TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+ASSIGNED = STEP2 + " (assignedNumbers.total should be greater than 0)"
+OWN_CLIENT = ("5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN (the token "
+              "belongs to the client you think it does)")
+NO_TOKEN = f"{AUTH}; {TROUBLE} (missing or malformed Authorization header)"
+MALFORMED_TOKEN = f"{AUTH}; {TROUBLE} (bearer token format)"
+INVALID_TOKEN = f"{AUTH}; {TROUBLE} (invalid token)"
 ESCALATION = "5-troubleshooting.txt, What to capture before escalation"
 NOT_ISSUED = TROUBLE + " (invalid token; missing or malformed Authorization header)"
 REQUEST_IDS = ESCALATION + " (requestId from the CORE error wrapper)"
@@ -36,7 +42,7 @@ def test_whoami_matches_schema(rc: RunContext) -> None:
                 "webhookDeliveryOverride.", STEP2 + " (webhook flags)", stage="whoami")
 
 
-@pytest.mark.rc_clause(STEP2 + " (assignedNumbers.total should be greater than 0)")
+@pytest.mark.rc_clause(ASSIGNED)
 def test_client_has_assigned_numbers(rc: RunContext) -> None:
     """The client has at least one assigned number (assignedNumbers.total > 0)."""
     exchange, body = gates.whoami(rc)
@@ -44,11 +50,11 @@ def test_client_has_assigned_numbers(rc: RunContext) -> None:
     if not total > 0:
         raise expect.fail("The API client has no assigned numbers",
                           expected="assignedNumbers.total > 0",
-                          actual=f"assignedNumbers.total = {total}", clause=STEP2,
+                          actual=f"assignedNumbers.total = {total}", clause=ASSIGNED,
                           exchange=exchange)
 
 
-@pytest.mark.rc_clause(TROUBLE + " (the token belongs to the client you think it does)")
+@pytest.mark.rc_clause(OWN_CLIENT)
 def test_client_id_matches_credentials(rc: RunContext) -> None:
     """whoami names the API client whose credentials issued the token (RC_CLIENT_ID)."""
     exchange, body = gates.whoami(rc)
@@ -56,37 +62,36 @@ def test_client_id_matches_credentials(rc: RunContext) -> None:
         raise expect.fail("The token belongs to another API client",
                           expected=f"apiClientId {rc.settings.client_id!r} (RC_CLIENT_ID)",
                           actual=f"apiClientId {body['apiClientId']!r}",
-                          clause="5-troubleshooting.txt, Symptom: send request returns 403 "
-                                 "FORBIDDEN (the token belongs to the client you think it does)",
+                          clause=OWN_CLIENT,
                           exchange=exchange)
 
 
-@pytest.mark.rc_clause(TROUBLE + " (missing or malformed Authorization header)")
+@pytest.mark.rc_clause(NO_TOKEN)
 def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
     """A CORE call without an Authorization header gets 401 with the CORE error wrapper and a
     requestId."""
     exchange = rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization",
                                  wrong_credential=True)
-    expect.core_error(exchange, 401, None, clause=AUTH,
+    expect.core_error(exchange, 401, None, clause=NO_TOKEN,
                       title="A CORE call without a token was not refused with 401")
 
 
-@pytest.mark.rc_clause(TROUBLE + " (bearer token format)")
+@pytest.mark.rc_clause(MALFORMED_TOKEN)
 def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
     """A malformed Authorization header (not a Bearer token) gets 401 with the CORE error
     wrapper."""
     exchange = rc.core("GET", "/api/core/whoami", label="whoami: malformed Authorization",
                        bearer="Bearer", wrong_credential=True)
-    expect.core_error(exchange, 401, None, clause=AUTH,
+    expect.core_error(exchange, 401, None, clause=MALFORMED_TOKEN,
                       title="A malformed Authorization header was not refused with 401")
 
 
-@pytest.mark.rc_clause(TROUBLE + " (invalid token)")
+@pytest.mark.rc_clause(INVALID_TOKEN)
 def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
     """An unknown bearer token gets 401 with the CORE error wrapper and a requestId."""
     exchange = rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
                        bearer="Bearer rc_check_invalid_token_0000000000", wrong_credential=True)
-    expect.core_error(exchange, 401, None, clause=AUTH,
+    expect.core_error(exchange, 401, None, clause=INVALID_TOKEN,
                       title="An invalid bearer token was not refused with 401")
 
 

@@ -24,6 +24,11 @@ pytestmark = [pytest.mark.rc_stage("numbers")]
 
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
+NOT_PHONE = STEP3 + " (Use numberId, not the E.164 phone number)"
+SEARCH_SHAPE = SEARCH + " (Request and Response samples)"
+ROUND_TRIP = UPDATE + " (campaignregId preserves the implemented request spelling)"
+UNOWNED_UPDATE = ("DESIGN.md contract: number not owned is 403 FORBIDDEN (update); " + UPDATE
+                  + " (a number owned by the authenticated API client)")
 COUNTS = WHOAMI + " (assigned-number summary) and " + NUMBERS_LIST
 SEARCH_FILTERS = SEARCH + " (supported location and numbering filters)"
 READ_BACK = UPDATE + " (Updates supported number settings) and " + NUMBERS_LIST
@@ -51,7 +56,7 @@ def test_numbers_list_matches_schema(rc: RunContext) -> None:
                 STEP3, stage="numbers")
 
 
-@pytest.mark.rc_clause(STEP3 + " (Use numberId, not the E.164 phone number)")
+@pytest.mark.rc_clause(NOT_PHONE)
 def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
     """Every numberId is a Red Cloud identifier, not an E.164 phone number."""
     exchange, numbers = gates.numbers(rc)
@@ -62,19 +67,19 @@ def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
                           actual=f"numberId {phone_like[0]!r}" +
                                  (f" (+{len(phone_like) - 1} more)" if len(phone_like) > 1
                                   else ""),
-                          clause=STEP3, exchange=exchange)
+                          clause=NOT_PHONE, exchange=exchange)
 
 
-@pytest.mark.rc_clause(SEARCH + " (Request and Response samples)")
+@pytest.mark.rc_clause(SEARCH_SHAPE)
 def test_search_returns_documented_shape(rc: RunContext) -> None:
     """POST /api/core/numbers/search with location filters returns groups,
     providerResultCount and requestedQuantity."""
     request = dict(SAMPLE_SEARCH)
-    expect.matches_schema(request, "search_request", clause=SEARCH,
+    expect.matches_schema(request, "search_request", clause=SEARCH_SHAPE,
                           title="The suite's own search request is invalid (suite bug)")
     exchange = rc.core("POST", "/api/core/numbers/search", json=request,
                        label="numbers: search")
-    expect.json_response(exchange, 200, "search_response", clause=SEARCH,
+    expect.json_response(exchange, 200, "search_response", clause=SEARCH_SHAPE,
                          title="Number search did not return the documented shape")
 
 
@@ -178,12 +183,12 @@ def _noop_update(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchan
     return _updates[rc.run_id]
 
 
-@pytest.mark.rc_clause(UPDATE + " (campaignregId preserves the implemented request spelling)")
+@pytest.mark.rc_clause(ROUND_TRIP)
 def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
     """PATCH with the number's current values (a no-op) succeeds, and the request field
     campaignregId comes back as campaignRegId."""
     number, _, exchange = _noop_update(rc)
-    body = expect.json_response(exchange, 200, "number", clause=UPDATE,
+    body = expect.json_response(exchange, 200, "number", clause=ROUND_TRIP,
                                 title="A no-op number update was not accepted")
     changed = field_changes(number, body, (*UPDATABLE, "campaignRegId"))
     if changed:
@@ -191,7 +196,7 @@ def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
         raise expect.fail("The update response does not reflect the values written",
                           expected=f"{first.field} = {first.expected!r} (campaignregId is "
                                    "echoed as campaignRegId)",
-                          actual=f"{first.field} = {first.actual!r}", clause=UPDATE,
+                          actual=f"{first.field} = {first.actual!r}", clause=ROUND_TRIP,
                           exchange=exchange, changed=[c.field for c in changed])
 
 
@@ -226,7 +231,7 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
                           differs=[m.describe() for m in differs])
 
 
-@pytest.mark.rc_clause("DESIGN.md contract: number not owned is 403 FORBIDDEN (update)")
+@pytest.mark.rc_clause(UNOWNED_UPDATE)
 def test_update_of_unowned_number_is_forbidden(rc: RunContext) -> None:
     """PATCH on a numberId the client does not own is refused with 403 FORBIDDEN."""
     foreign = f"num_rccheck_not_owned_{rc.run_id[-6:]}"
@@ -237,6 +242,5 @@ def test_update_of_unowned_number_is_forbidden(rc: RunContext) -> None:
                 "The docs do not say how an unknown numberId is answered; ownership of a "
                 "foreign number could not be tested without one.", UPDATE, stage="numbers")
         return
-    expect.core_error(exchange, 403, "FORBIDDEN", clause=UPDATE + " (a number owned by the "
-                      "authenticated API client)",
+    expect.core_error(exchange, 403, "FORBIDDEN", clause=UNOWNED_UPDATE,
                       title="Updating a number the client does not own was not refused")

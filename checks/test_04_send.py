@@ -22,6 +22,16 @@ pytestmark = [pytest.mark.rc_stage("send")]
 REF = "3-api-reference-0.2.0.txt, CORE: Queue an outbound message"
 RULES = SEND + ", Actual implementation rules"
 TROUBLE_400 = "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST"
+KEY_REQUIRED = REF + " (Idempotency-Key is required)"
+NOT_OWNED = "5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN"
+E164_FROM = SEND + ", Required clarifications: sendFrom"
+SMS_MEDIA = RULES + " (SMS cannot include media)"
+MMS_MEDIA = RULES + " (MMS must include media)"
+NO_CONTENT = RULES + " (at least one of text or media is required)"
+NO_RECIPIENT = RULES + " (at least one recipient is required)"
+PARTIAL = SEND + ", Partial success example"
+REPLAY = SEND + ", Idempotency behavior (same key + same payload)"
+CONFLICT = SEND + ", Idempotency behavior (same key + different payload)"
 MEDIA = [{"storageKey": "storage_abc123", "mimeType": "image/jpeg", "byteLength": 182340,
           "sourceUrl": "https://example.com/files/catalog.jpg", "fileName": "catalog.jpg"}]
 INVALID_RECIPIENT = "invalid"
@@ -76,50 +86,50 @@ def test_sms_send_is_accepted(rc_sends: RunContext, rc_webhooks: Any) -> None:
     gates.sms_accepted(rc_sends, exchange, payload, key)
 
 
-@pytest.mark.rc_clause(REF + " (Idempotency-Key is required)")
+@pytest.mark.rc_clause(KEY_REQUIRED)
 def test_missing_idempotency_key_is_rejected(rc_sends: RunContext) -> None:
     """A send without Idempotency-Key is rejected with 400 INVALID_REQUEST and a requestId."""
-    _rejected(rc_sends, "no-idempotency-key", key=False, clause=SEND + ", Request error example",
+    _rejected(rc_sends, "no-idempotency-key", key=False, clause=KEY_REQUIRED,
               title="A send without Idempotency-Key was not rejected")
 
 
-@pytest.mark.rc_clause(SEND + ", Required clarifications: sendFrom")
+@pytest.mark.rc_clause(E164_FROM)
 def test_e164_send_from_is_rejected(rc_sends: RunContext) -> None:
     """A send whose sendFrom is the number's E.164 phone number, not its numberId, is
     rejected (400 INVALID_REQUEST or 403 FORBIDDEN)."""
     rc = rc_sends
     e164 = (rc.number or {}).get("e164") or rc.settings.to
     _rejected(rc, "e164-send-from", sendFrom=e164, status={400, 403}, code=None,
-              clause=SEND + ", Required clarifications: sendFrom",
+              clause=E164_FROM,
               title="A send with an E.164 sendFrom was not rejected")
 
 
-@pytest.mark.rc_clause("5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN")
+@pytest.mark.rc_clause(NOT_OWNED)
 def test_unowned_number_is_forbidden(rc_sends: RunContext) -> None:
     """A send from a numberId the client does not own is rejected with 403 FORBIDDEN."""
     rc = rc_sends
     _rejected(rc, "unowned-number", sendFrom=f"num_rccheck_not_owned_{rc.run_id[-6:]}",
               status=403, code="FORBIDDEN",
-              clause="5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN",
+              clause=NOT_OWNED,
               title="A send from a number the client does not own was not forbidden")
 
 
-@pytest.mark.rc_clause(RULES + " (SMS cannot include media)")
+@pytest.mark.rc_clause(SMS_MEDIA)
 def test_sms_with_media_is_rejected(rc_sends: RunContext) -> None:
     """An SMS send that carries media is rejected with 400 INVALID_REQUEST."""
-    _rejected(rc_sends, "sms-with-media", media=MEDIA, clause=RULES + " (SMS cannot include "
-              "media)", title="An SMS send with media was not rejected")
+    _rejected(rc_sends, "sms-with-media", media=MEDIA, clause=SMS_MEDIA,
+              title="An SMS send with media was not rejected")
 
 
-@pytest.mark.rc_clause(RULES + " (MMS must include media)")
+@pytest.mark.rc_clause(MMS_MEDIA)
 def test_mms_without_media_is_rejected(rc_sends: RunContext) -> None:
     """An MMS send without media is rejected with 400 INVALID_REQUEST."""
     _rejected(rc_sends, "mms-without-media", messageType="MMS",
-              clause=RULES + " (MMS must include media)",
+              clause=MMS_MEDIA,
               title="An MMS send without media was not rejected")
 
 
-@pytest.mark.rc_clause(RULES + " (at least one of text or media is required)")
+@pytest.mark.rc_clause(NO_CONTENT)
 def test_send_without_text_or_media_is_rejected(rc_sends: RunContext) -> None:
     """A send with neither text nor media is rejected with 400 INVALID_REQUEST."""
     rc = rc_sends
@@ -127,18 +137,18 @@ def test_send_without_text_or_media_is_rejected(rc_sends: RunContext) -> None:
     del payload["text"]
     exchange = _send(rc, payload, key=rc.idempotency_key("no-content"),
                      label="send: neither text nor media")
-    expect.core_error(exchange, 400, "INVALID_REQUEST", clause=RULES,
+    expect.core_error(exchange, 400, "INVALID_REQUEST", clause=NO_CONTENT,
                       title="A send with neither text nor media was not rejected")
 
 
-@pytest.mark.rc_clause(RULES + " (at least one recipient is required)")
+@pytest.mark.rc_clause(NO_RECIPIENT)
 def test_empty_recipient_list_is_rejected(rc_sends: RunContext) -> None:
     """A send with an empty to[] is rejected with 400 INVALID_REQUEST."""
-    _rejected(rc_sends, "empty-to", to=[], clause=RULES + " (at least one recipient)",
+    _rejected(rc_sends, "empty-to", to=[], clause=NO_RECIPIENT,
               title="A send with an empty to[] was not rejected")
 
 
-@pytest.mark.rc_clause(SEND + ", Partial success example")
+@pytest.mark.rc_clause(PARTIAL)
 def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
                                                    rc_webhooks: Any) -> None:
     """A send to one valid and one invalid recipient is accepted with 202: the valid one in
@@ -148,7 +158,7 @@ def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
     key = rc.idempotency_key("partial")
     exchange = _send(rc, payload, key=key, label="send: partial success")
     body = gates.send_accepted(rc, exchange, payload, key,
-                               clause=SEND + ", Partial success example",
+                               clause=PARTIAL,
                                title="A send with one invalid recipient was not partially "
                                      "accepted")
     accepted = [r["to"] for r in body["results"]]
@@ -158,10 +168,10 @@ def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
                           expected=f"results [{rc.settings.to}], errors [{INVALID_RECIPIENT}: "
                                    "INVALID_RECIPIENT]",
                           actual=f"results {accepted}, errors {rejected}",
-                          clause=SEND + ", Partial success example", exchange=exchange)
+                          clause=PARTIAL, exchange=exchange)
 
 
-@pytest.mark.rc_clause(SEND + ", Idempotency behavior (same key + same payload)")
+@pytest.mark.rc_clause(REPLAY)
 def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
                                                        rc_webhooks: Any) -> None:
     """Repeating a send with the same Idempotency-Key and payload returns the stored 202:
@@ -171,7 +181,7 @@ def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
     again", so the replay restates the first answer, statuses included."""
     rc = rc_sends
     payload, key, original = first_send(rc)
-    clause = SEND + ", Idempotency behavior"
+    clause = REPLAY
     first = expect.json_response(original, 202, "send_response", clause=clause,
                                  title="The original send was not accepted")
     replay = _send(rc, payload, key=key, label="send: idempotent replay")
@@ -219,12 +229,12 @@ def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: 
                           shared=[f"{key} -> {to}" for key, to in owners])
 
 
-@pytest.mark.rc_clause(SEND + ", Idempotency behavior (same key + different payload)")
+@pytest.mark.rc_clause(CONFLICT)
 def test_same_key_changed_payload_conflicts(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Reusing an Idempotency-Key with a changed payload is refused with 409 CONFLICT."""
     rc = rc_sends
     payload, key, _ = first_send(rc)
     changed = dict(payload, text=payload.get("text", "") + " (changed)")
     exchange = _send(rc, changed, key=key, label="send: same key, changed payload")
-    expect.core_error(exchange, 409, "CONFLICT", clause=SEND + ", Idempotency behavior",
+    expect.core_error(exchange, 409, "CONFLICT", clause=CONFLICT,
                       title="A changed payload under a used Idempotency-Key did not conflict")
