@@ -45,6 +45,18 @@ def test_every_documented_command_exists_and_has_help() -> None:
             assert all(o.env in proc.stdout for o in OPTIONS), "run --help lists every setting"
 
 
+def test_architecture_names_every_subpackage() -> None:
+    """The README's architecture table and the package's subpackages are the same set."""
+    package = REPO / "src" / "redcloud_check"
+    found = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    rows = {r[0].split("`")[1].rstrip("/") for r in _table_rows("Architecture")
+            if r[0].startswith("`") and r[0].endswith("/`")}
+    assert rows == found
+    section = README.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    for command in SUBCOMMANDS:
+        assert f"- **{command}**: " in section, f"no data-flow line for {command}"
+
+
 def test_magic_recipients_match_the_simulator() -> None:
     from redcloud_check.simulator import DELIVERY_OUTCOMES
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -28,9 +28,13 @@ from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.waivers import WAIVED_PREFIX, Waiver, WaiverBook, book_for, waived_reason
 from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 
+if TYPE_CHECKING:  # the simulator and the webhook stack load only when a run needs them
+    from redcloud_check.simulator.server import Simulator
+    from redcloud_check.webhooks.session import WebhookSession
+
 RUN_CONTEXT = pytest.StashKey[RunContext]()
 SETTINGS = pytest.StashKey[Settings]()
-SIMULATOR = pytest.StashKey[Any]()
+SIMULATOR = pytest.StashKey["Simulator"]()
 WAIVERS = pytest.StashKey[WaiverBook]()
 WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
 RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
@@ -350,7 +354,7 @@ def rc_sends(rc: RunContext) -> RunContext:
 
 
 @pytest.fixture(scope="session")
-def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
+def rc_webhooks(rc_sends: RunContext) -> Iterator[WebhookSession]:
     """The webhook session (listener, tunnel, override); a failure to start is kept in
     `rc.webhooks_error` for the stage-5 gate to report.
 
@@ -375,7 +379,7 @@ def rc_webhooks(rc_sends: RunContext) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def redcloud_simulator_session() -> Iterator[Any]:
+def redcloud_simulator_session() -> Iterator[Simulator]:
     """The Red Cloud reference simulator on 127.0.0.1:<free port>, for the whole session."""
     from redcloud_check.simulator import Simulator
 
@@ -384,7 +388,7 @@ def redcloud_simulator_session() -> Iterator[Any]:
 
 
 @pytest.fixture
-def redcloud_simulator(redcloud_simulator_session: Any) -> Any:
+def redcloud_simulator(redcloud_simulator_session: Simulator) -> Simulator:
     """The session's simulator, reset to its seed with no faults: cheap, one per test.
 
     `redcloud_simulator.base_url` is the API host; `set_faults([...])` breaks documented

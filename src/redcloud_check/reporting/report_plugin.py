@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from redcloud_check.context import RunContext
 from redcloud_check.core.config import KEEP_RUNS_DEFAULT
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
@@ -62,7 +63,7 @@ _KEPT_METADATA = ("Platform", "Packages", "Plugins")
 
 
 class ReportPlugin:
-    def __init__(self, config: pytest.Config, get_context: Callable[[], Any],
+    def __init__(self, config: pytest.Config, get_context: Callable[[], RunContext | None],
                  folder: RunFolder | None = None) -> None:
         self.config = config
         self._get_context = get_context
@@ -83,7 +84,7 @@ class ReportPlugin:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def context(self) -> Any:
+    def context(self) -> RunContext | None:
         return self._get_context()
 
     def secrets(self) -> dict[str, str]:
@@ -167,10 +168,12 @@ class ReportPlugin:
         secrets = self.secrets()
         info = self._check_info(item)
         extras: list[dict[str, Any]] = []
-        webhooks = info.stage == "webhooks" and rc is not None and rc.webhooks is not None
-        timelines = ([{"messageId": m.message_id,
-                       "events": redact(rc.webhooks.timeline(m.message_id), secrets)}
-                      for m in rc.accepted] if webhooks and call.when == "call" else [])
+        session = rc.webhooks if rc is not None and info.stage == "webhooks" else None
+        timelines: list[dict[str, Any]] = []
+        if rc is not None and session is not None and call.when == "call":
+            timelines = [{"messageId": m.message_id,
+                          "events": redact(session.timeline(m.message_id), secrets)}
+                         for m in rc.accepted]
         if report.failed and call.excinfo is not None:
             accepted = [m.message_id for m in rc.accepted
                         if m.check == item.nodeid or info.stage == "webhooks"] if rc else []
