@@ -57,6 +57,14 @@ def test_architecture_names_every_subpackage() -> None:
         assert f"- **{command}**: " in section, f"no data-flow line for {command}"
 
 
+def test_every_module_stays_small() -> None:
+    """The layout keeps one concern per module: none of src/ reaches 400 lines."""
+    package = REPO / "src" / "redcloud_check"
+    sizes = {str(p.relative_to(package)): len(p.read_text("utf-8").splitlines())
+             for p in package.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n >= 400} == {}
+
+
 def test_magic_recipients_match_the_simulator() -> None:
     from redcloud_check.simulator import DELIVERY_OUTCOMES
 
