@@ -24,8 +24,6 @@ redcloud-check, never as findings about the API.
 from __future__ import annotations
 
 import inspect
-import os
-import re
 import sys
 import time
 from collections.abc import Callable, Generator
@@ -52,14 +50,12 @@ from redcloud_check.reporting.artifacts import (
     write_junit,
 )
 from redcloud_check.reporting.drift_view import drift_html
+from redcloud_check.reporting.environment import environment_table
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
 from redcloud_check.reporting.history import history_html
+from redcloud_check.reporting.latency import chart_rows
 from redcloud_check.reporting.run_folder import RunFolder
 from redcloud_check.reporting.waiver_view import waivers_html
-from redcloud_check.rules.stages import STAGE_NAMES
-
-_SECRETISH = re.compile(r"token|secret|pass|key|auth|cred|cookie|session|private", re.I)
-_KEPT_METADATA = ("Platform", "Packages", "Plugins")
 
 
 class ReportPlugin:
@@ -293,18 +289,8 @@ class ReportPlugin:
 
     def _latency_rows(self) -> list[tuple[str, str, float]]:
         rc = self.context()
-        if rc is None:
-            return []
-        order = {name: i for i, name in enumerate(STAGE_NAMES)}
-        rows = []
-        for ex in rc.recorder.all():
-            info = self.meta.get(ex.check or "")
-            stage = info.stage if info is not None and info.stage else "session"
-            result = ex.status if ex.status is not None else ex.error_kind
-            rows.append((stage, f"{ex.endpoint} → {result} ({ex.label})",
-                         round(ex.timings.total * 1000, 1)))
-        rows.sort(key=lambda r: order.get(r[0], len(order)))
-        return rows
+        return [] if rc is None else chart_rows(rc.recorder.all(), lambda nodeid: (
+            info.stage if (info := self.meta.get(nodeid)) is not None else None))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -403,37 +389,7 @@ class ReportPlugin:
         except ImportError:
             return
         meta = self.config.stash.get(metadata_key, None)
-        if meta is None:
-            return
-        rc = self.context()
-        secrets = self.secrets()
-        kept: dict[str, Any] = {k: meta[k] for k in _KEPT_METADATA if k in meta}
-        for key, value in meta.items():
-            if key in kept or key == "Python" or key in os.environ or _SECRETISH.search(key):
-                continue  # env vars and anything named like a secret never reach the report
-            kept[key] = value
-        versions = summarize_versions()
-        if rc is not None:
-            s = rc.settings
-            target = s.base_url or f"embedded simulator at {rc.client.base_url}"
-            kept.update({"Target": target, "Client id": s.client_id, "Number id": s.number_id,
-                         "Run id": rc.run_id})
-        kept.update(versions)
-        meta.clear()
-        meta.update({k: _escape_tree(v) for k, v in redact(kept, secrets).items()})
-
-
-def summarize_versions() -> dict[str, str]:
-    from redcloud_check.reporting.artifacts import versions
-
-    v = versions()
-    return {"redcloud-check": v["redcloud-check"], "Python": v["python"], "pytest": v["pytest"]}
-
-
-def _escape_tree(value: Any) -> Any:
-    """pytest-html puts environment values into the page as HTML: escape every string."""
-    if isinstance(value, dict):
-        return {escape(str(k)): _escape_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_escape_tree(v) for v in value]
-    return escape(value) if isinstance(value, str) else value
+        if meta is not None:
+            table = environment_table(meta, self.context(), self.secrets())
+            meta.clear()
+            meta.update(table)

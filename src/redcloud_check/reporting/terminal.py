@@ -35,6 +35,5 @@ def summary_lines(data: Mapping[str, Any], bundles: int) -> tuple[str, list[str]
 def diagnosis_lines(bundle: Mapping[str, Any]) -> str:
     """The lines a failure shows in the terminal after expected/actual: the requestId, then
     the diagnosis's lead (`diagnosis.terminal_lines`) and what to do next."""
-    request_id = bundle["escalation"].get("requestId")
-    lines = [f"  requestId: {request_id}"] if request_id else []
-    return "\n" + "\n".join([*lines, *terminal_lines(bundle["diagnosis"])])
+    return "\n" + "\n".join(terminal_lines(bundle["diagnosis"],
+                                           request_id=bundle["escalation"].get("requestId")))
