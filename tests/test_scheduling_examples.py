@@ -140,3 +140,28 @@ def test_alert_rules_pass_promtool() -> None:
     assert promtool is not None
     subprocess.run([promtool, "check", "rules", str(DIR / "prometheus-alerts.yml")],
                    check=True, capture_output=True, timeout=60)
+
+
+def test_the_sharded_fleet_cronjob_gives_each_pod_its_shard_and_instance(tmp_path: Path) -> None:
+    from redcloud_check.probe.fleet import load_targets
+
+    config_map, job = yaml.safe_load_all(
+        (DIR / "kubernetes-cronjob-fleet.yaml").read_text(encoding="utf-8"))
+    spec = job["spec"]["jobTemplate"]["spec"]
+    assert spec["completionMode"] == "Indexed"
+    shards = spec["completions"]
+    assert spec["parallelism"] == shards
+    assert sorted(config_map["data"]) == [f"shard-{i}.toml" for i in range(shards)]
+    names = []
+    for key, text in config_map["data"].items():
+        path = tmp_path / key
+        path.write_text(text, encoding="utf-8")
+        names += [t.name for t in load_targets(path)]
+    assert len(names) == len(set(names))  # one target label per target, across shards
+    [container] = spec["template"]["spec"]["containers"]
+    args = container["args"]
+    index = {e["name"]: e for e in container["env"]}["SHARD"]["valueFrom"]["fieldRef"]
+    assert index["fieldPath"].endswith("['batch.kubernetes.io/job-completion-index']")
+    assert args[args.index("--targets") + 1] == "/etc/redcloud/shard-$(SHARD).toml"
+    assert args[args.index("--instance") + 1].endswith("-$(SHARD)")  # pushadd groups apart
+    assert_valid_probe_command(probe_args(["redcloud-check", *args]))

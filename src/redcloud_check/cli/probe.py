@@ -25,6 +25,10 @@ RC_CLIENT_SECRET, RC_NUMBER_ID, RC_TO, RC_ALLOW_SEND, RC_TIMEOUT, RC_REPORTS_DIR
 No RC_BASE_URL: the embedded simulator is probed. See docs/probe.md."""
 
 
+FLEET_HELP = """\
+  --targets: the worst target's code, worst first: 3, 4, 1, 2, 0 (docs/probe.md, "Fleet")"""
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -35,15 +39,21 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 256: {text!r}")
+    return int(text)
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     from redcloud_check.core.exit_codes import help_text
 
-    parser.epilog = help_text("probe") + "\n\n" + SETTINGS_HELP
+    parser.epilog = help_text("probe") + "\n" + FLEET_HELP + "\n\n" + SETTINGS_HELP
     parser.description = (
         "Production health probe: token (HTTP Basic), whoami (client ACTIVE), numbers "
         "(RC_NUMBER_ID listed, ACTIVE, smsEnabled). Read-only unless --canary. Prints one "
-        "JSON line and writes <reports>/probe.json.")
+        "JSON line (a line per stage on a terminal) and writes <reports>/probe.json.")
     parser.add_argument("--canary", action="store_true",
                         help="also send one SMS to RC_TO and confirm its lifecycle by webhook "
                              "(needs RC_ALLOW_SEND=1 for a remote target)")
@@ -62,6 +72,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where probe.json goes (overrides RC_REPORTS_DIR; default reports)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the JSON line even on a terminal (it is always printed "
+                             "when stdout is not a terminal; a terminal gets a line per stage)")
+    parser.add_argument("--targets", type=Path, metavar="FILE",
+                        help="probe a fleet: a TOML file of [[target]] tables (name, base_url, "
+                             "number_id, client_id_env, client_secret_env); one line per "
+                             "target, <reports>/fleet.json, exit code of the worst target")
+    parser.add_argument("--concurrency", type=_count, default=None, metavar="N",
+                        help="with --targets: probe at most N targets at once (default 8)")
 
 
 def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
@@ -78,6 +97,9 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
                "sim_faults": ",".join(args.fault) or None}
     fallback_dir = args.reports_dir or Path(os.environ.get("RC_REPORTS_DIR") or "reports")
+    if args.concurrency is not None:
+        return (config_error_result("--concurrency: applies only with --targets"),
+                env_secrets(), fallback_dir)
     try:
         settings = load_settings(options)
     except ConfigError as error:
@@ -176,7 +198,27 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.INTERNAL_ERROR)
 
 
+def emit(args: argparse.Namespace, result: ProbeResult, json_line: str, secrets: list[str],
+         name: str | None = None) -> None:
+    """The JSON line when asked (--json) or when stdout is not a terminal (pipes, cron, CI
+    keep their contract); a person at a terminal gets the human lines (cli.probe_text):
+    a line per stage, or for a fleet's target (`name`) one line."""
+    if args.json or not sys.stdout.isatty():
+        print(json_line, flush=True)
+        return
+    from redcloud_check.cli import probe_text
+    from redcloud_check.core.redaction import redact
+
+    lines = ([probe_text.target_line(name, result)] if name is not None
+             else probe_text.text_lines(result))
+    print(redact("\n".join(lines), secrets), flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.targets is not None:
+        from redcloud_check.cli.probe_fleet import run_fleet_command
+
+        return run_fleet_command(args)
     from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
@@ -198,7 +240,7 @@ def _run(args: argparse.Namespace) -> int:
         _append_history(reports_dir, result)
     except OSError as error:
         problems.append(f"{reports_dir / 'history.jsonl'}: {error}")
-    print(text, flush=True)
+    emit(args, result, text, secrets)
     if result.status == "config_error":
         print(f"redcloud-check probe: configuration error: {result.error}", file=sys.stderr)
     elif result.status == "tool_error":

@@ -24,8 +24,6 @@ Public surface: `Waiver`, `WaiverBook`, `book_for`, `load_waivers`, `find_waiver
 
 from __future__ import annotations
 
-import re
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.toml_tables import read_tables
 
 __all__ = ["DEFAULT_FILE", "WAIVED_PREFIX", "Use", "Waiver", "WaiverBook", "book_for",
            "find_waivers_file", "load_waivers", "waived_reason"]
@@ -41,7 +40,6 @@ __all__ = ["DEFAULT_FILE", "WAIVED_PREFIX", "Use", "Waiver", "WaiverBook", "book
 DEFAULT_FILE = "redcloud-waivers.toml"
 SETTING = "RC_WAIVERS"
 _KEYS = ("check", "reason", "expires")
-_HEADER = re.compile(r"^\s*\[\[\s*waiver\s*\]\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,36 +92,10 @@ def find_waivers_file(given: str | None, cwd: Path | None = None) -> Path | None
     return default if default.is_file() else None
 
 
-def _headers(text: str) -> list[int]:
-    return [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
-
-
 def load_waivers(path: Path) -> tuple[Waiver, ...]:
     """Parse and validate the waiver file; ConfigError(RC_WAIVERS) naming the line."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10: the same parser, from PyPI
-        import tomli as tomllib
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(SETTING, f"cannot read {path}: {error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:  # its message names the line and column
-        raise ConfigError(SETTING, f"{path}: not valid TOML: {error}") from None
-    extra = sorted(set(data) - {"waiver"})
-    if extra:
-        raise ConfigError(SETTING, f"{path}: unknown top-level key(s) {', '.join(extra)}",
-                          "write each waiver as a [[waiver]] table")
-    tables = data.get("waiver", [])
-    if not isinstance(tables, list):
-        raise ConfigError(SETTING, f"{path}: 'waiver' must be [[waiver]] tables")
-    lines = _headers(text)
-    waivers: list[Waiver] = []
-    for i, table in enumerate(tables, 1):
-        line = lines[i - 1] if i - 1 < len(lines) else None
-        waivers.append(_waiver(table, i, line, path))
+    waivers = [_waiver(table, i, line, path) for i, (table, line)
+               in enumerate(read_tables(path, "waiver", setting=SETTING), 1)]
     seen: dict[str, Waiver] = {}
     for w in waivers:
         if w.check in seen:

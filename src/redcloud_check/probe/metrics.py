@@ -14,13 +14,15 @@ written atomically, readable by the collector (0644); on a failed run the last-s
 timestamp is carried over from the file being replaced. `push`: prometheus_client's
 `pushadd_to_gateway` (HTTP POST), which replaces only the metrics it sends, so a failed run
 (which does not send the last-success timestamp) leaves the gateway's last success in place.
-Both sinks take their gauges from `gauges()`.
+Both sinks take their gauges from `gauges()`; a fleet's (`redcloud-check probe --targets`)
+from `fleet_gauges()`: the same gauges, every sample labelled `target`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,34 +112,61 @@ def exposition(families: list[GaugeFamily]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_registry(result: ProbeResult, *, last_success: float | None = None) -> CollectorRegistry:
-    """The run's gauges in a prometheus_client registry (for the Pushgateway)."""
+def fleet_gauges(results: Sequence[tuple[str, ProbeResult]], *,
+                 last_success: Mapping[str, float] | None = None) -> list[GaugeFamily]:
+    """A fleet's metrics: each target's `gauges`, every sample labelled `target` (its name)
+    first; `last_success` carries over each failed target's last success by name."""
+    carried = last_success or {}
+    merged: dict[str, GaugeFamily] = {}
+    for name, result in results:
+        for family in gauges(result, last_success=carried.get(name)):
+            into = merged.setdefault(family.name, GaugeFamily(
+                family.name, family.help, ("target", *family.labels)))
+            merged[family.name] = replace(into, samples=into.samples + tuple(
+                ((name, *values), value) for values, value in family.samples))
+    return list(merged.values())
+
+
+def registry_of(families: list[GaugeFamily]) -> CollectorRegistry:
+    """`families` in a prometheus_client registry (for the Pushgateway)."""
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
-    for family in gauges(result, last_success=last_success):
+    for family in families:
         gauge = Gauge(family.name, family.help, list(family.labels), registry=registry)
         for values, value in family.samples:
             (gauge.labels(*values) if values else gauge).set(value)
     return registry
 
 
-def previous_last_success(path: Path) -> float | None:
-    """The last-success timestamp in an existing textfile (None if absent or unreadable)."""
+def build_registry(result: ProbeResult, *, last_success: float | None = None) -> CollectorRegistry:
+    """The run's gauges in a prometheus_client registry (for the Pushgateway)."""
+    return registry_of(gauges(result, last_success=last_success))
+
+
+def _last_successes(path: Path) -> dict[str | None, float]:
+    """The last-success samples of an existing textfile by their `target` label (None when
+    unlabelled); {} if absent or unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return None
+        return {}
     from prometheus_client.parser import text_string_to_metric_families  # failed runs only
 
+    found: dict[str | None, float] = {}
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == LAST_SUCCESS:
-                    return float(sample.value)
+                    found[sample.labels.get("target")] = float(sample.value)
     except ValueError:
-        return None
-    return None
+        return {}
+    return found
+
+
+def previous_last_success(path: Path) -> float | None:
+    """The last-success timestamp in an existing textfile (None if absent or unreadable)."""
+    return _last_successes(path).get(None)
 
 
 def write_prom_file(path: Path, result: ProbeResult) -> None:
@@ -146,11 +175,29 @@ def write_prom_file(path: Path, result: ProbeResult) -> None:
     atomic_write(path, exposition(gauges(result, last_success=carried)), mode=0o644, durable=False)
 
 
+def write_fleet_prom_file(path: Path, results: Sequence[tuple[str, ProbeResult]]) -> None:
+    """The fleet's textfile, atomically; each failed target keeps its previous last success
+    (the previous file is read only when a target failed)."""
+    carried: dict[str, float] = {}
+    if not all(result.passed for _, result in results):
+        carried = {name: value for name, value in _last_successes(path).items()
+                   if name is not None}
+    atomic_write(path, exposition(fleet_gauges(results, last_success=carried)), mode=0o644,
+                 durable=False)
+
+
+def push_families(gateway: str, families: list[GaugeFamily], *, instance: str,
+                  timeout: float = 10.0) -> None:
+    """pushadd (POST) `families` to the Pushgateway under job `redcloud_probe`,
+    {instance=...}. Raises OSError (or urllib's URLError) when the gateway cannot be reached."""
+    from prometheus_client import pushadd_to_gateway
+
+    pushadd_to_gateway(gateway, job=PUSH_JOB, registry=registry_of(families),
+                       grouping_key={"instance": instance}, timeout=timeout)
+
+
 def push(gateway: str, result: ProbeResult, *, instance: str, timeout: float = 10.0) -> None:
     """pushadd (POST) to the Pushgateway under job `redcloud_probe`, {instance=...}. A failed
     run sends no last-success gauge, so the gateway keeps the last one. Raises OSError (or
     urllib's URLError) when the gateway cannot be reached."""
-    from prometheus_client import pushadd_to_gateway
-
-    pushadd_to_gateway(gateway, job=PUSH_JOB, registry=build_registry(result),
-                       grouping_key={"instance": instance}, timeout=timeout)
+    push_families(gateway, gauges(result), instance=instance, timeout=timeout)

@@ -1,0 +1,51 @@
+"""Read a TOML file of `[[name]]` tables, each with the line of its header, for messages.
+
+    read_tables(path, "waiver", setting="RC_WAIVERS") -> [(table, line), ...]
+
+The waiver file (`core.waivers`) and the fleet's targets file (`probe.fleet`) are both such
+files. Every problem is a ConfigError for `setting` that names the file (and, from
+tomllib, the line and column of a syntax error); the caller validates each table's keys
+and names its line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from redcloud_check.core.errors import ConfigError
+
+__all__ = ["read_tables"]
+
+
+def _header_lines(text: str, name: str) -> list[int]:
+    header = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
+    return [n for n, line in enumerate(text.splitlines(), 1) if header.match(line)]
+
+
+def read_tables(path: Path, name: str, *, setting: str) -> list[tuple[Any, int | None]]:
+    """The `[[name]]` tables of the file at `path`, in order, each with its header's line
+    (None if it cannot be told, e.g. an inline array of tables)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(setting, f"cannot read {path}: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:  # its message names the line and column
+        raise ConfigError(setting, f"{path}: not valid TOML: {error}") from None
+    extra = sorted(set(data) - {name})
+    if extra:
+        raise ConfigError(setting, f"{path}: unknown top-level key(s) {', '.join(extra)}",
+                          f"write each {name} as a [[{name}]] table")
+    tables = data.get(name, [])
+    if not isinstance(tables, list):
+        raise ConfigError(setting, f"{path}: '{name}' must be [[{name}]] tables")
+    lines = _header_lines(text, name)
+    return [(table, lines[i] if i < len(lines) else None) for i, table in enumerate(tables)]
