@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from redcloud_check.probe.metrics import GaugeFamily
     from redcloud_check.probe.runner import ProbeResult
 
 SETTINGS_HELP = """\
@@ -154,7 +157,16 @@ def document(result: ProbeResult) -> dict[str, Any]:
 
 
 def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
-    """Write / push the metrics; the problems, one line each (never raises)."""
+    from redcloud_check.probe import metrics
+
+    return write_metrics(args, lambda path: metrics.write_prom_file(path, result),
+                         lambda: metrics.gauges(result))
+
+
+def write_metrics(args: argparse.Namespace, write_file: Callable[[Path], None],
+                  families: Callable[[], list[GaugeFamily]]) -> list[str]:
+    """Write (`--prom-file`) / push (`--pushgateway`) the metrics; the problems, one line
+    each (never raises)."""
     if args.prom_file is None and args.pushgateway is None:
         return []
     from redcloud_check.probe import metrics
@@ -162,13 +174,14 @@ def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
     problems = []
     if args.prom_file is not None:
         try:
-            metrics.write_prom_file(args.prom_file, result)
+            write_file(args.prom_file)
         except OSError as error:
             problems.append(f"--prom-file {args.prom_file}: {error}")
     if args.pushgateway is not None:
         try:
-            metrics.push(args.pushgateway, result, instance=args.instance or socket.gethostname(),
-                         timeout=args.timeout or 10.0)
+            metrics.push_families(args.pushgateway, families(),
+                                  instance=args.instance or socket.gethostname(),
+                                  timeout=args.timeout or 10.0)
         except (OSError, ValueError) as error:
             problems.append(f"--pushgateway: {type(error).__name__}: {error}")
     return problems

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -122,22 +121,8 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
 
 
 def _metrics(args: argparse.Namespace, results: list[tuple[str, ProbeResult]]) -> list[str]:
-    """Write / push the fleet's metrics; the problems, one line each (never raises)."""
-    if args.prom_file is None and args.pushgateway is None:
-        return []
+    from redcloud_check.cli.probe import write_metrics
     from redcloud_check.probe import metrics
 
-    problems = []
-    if args.prom_file is not None:
-        try:
-            metrics.write_fleet_prom_file(args.prom_file, results)
-        except OSError as error:
-            problems.append(f"--prom-file {args.prom_file}: {error}")
-    if args.pushgateway is not None:
-        try:
-            metrics.push_families(args.pushgateway, metrics.fleet_gauges(results),
-                                  instance=args.instance or socket.gethostname(),
-                                  timeout=args.timeout or 10.0)
-        except (OSError, ValueError) as error:
-            problems.append(f"--pushgateway: {type(error).__name__}: {error}")
-    return problems
+    return write_metrics(args, lambda path: metrics.write_fleet_prom_file(path, results),
+                         lambda: metrics.fleet_gauges(results))
