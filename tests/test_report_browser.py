@@ -55,3 +55,50 @@ def test_failing_check_bundle_is_rendered_in_the_dom(tmp_path: Path) -> None:
     assert 'class="rc-stages"' in dom and '<svg class="rc-latency"' in dom
     assert re.search(r"<td>Target</td>\s*<td><div>embedded simulator at http://127\.0\.0\.1:",
                      dom), "the environment table names the target"
+
+
+GEOMETRY = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const top = (s) => { const e = document.querySelector(s);
+                       return e ? e.getBoundingClientRect().top + window.scrollY : null; };
+  const timelines = [...document.querySelectorAll(".rc-first-failure svg.rc-timeline-svg")]
+    .map((svg) => ({width: svg.width.baseVal.value, labels: [
+      ...svg.querySelectorAll("text.rc-timeline-label")].map((t) => {
+        const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })}));
+  document.body.setAttribute("data-geometry", JSON.stringify({
+    verdict: top(".rc-summary"), first: top(".rc-first-failure"),
+    latency: top("svg.rc-latency"), environment: top("#environment"),
+    results: top("#results-table"), timelines: timelines}));
+}, 0));
+</script>"""
+
+
+def overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
+    return [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes) if i < j
+            and a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3]
+            and b[1] < a[1] + a[3]]
+
+
+def test_the_report_opens_on_the_verdict_and_the_first_failure(tmp_path: Path) -> None:
+    """A run whose deliveries all carry a forged signature: report.html shows the verdict,
+    then the first failure's bundle with its lifecycle timeline, whose labels (measured by
+    the browser, real fonts) never overlap; the latency chart, the environment table and
+    the results come after."""
+    reports = tmp_path / "reports"
+    run = run_suite(reports, RC_SIM_FAULTS="webhook-wrong-secret", RC_WEBHOOK_TIMEOUT="3")
+    assert run.returncode == 1, run.stdout[-3000:]
+    page = tmp_path / "measured.html"
+    html = (reports / "report.html").read_text(encoding="utf-8")
+    page.write_text(html.replace("</body>", GEOMETRY + "</body>"), encoding="utf-8")
+    dom = dump_dom(page, tmp_path / "profile")
+    found = re.search(r'data-geometry="([^"]+)"', dom)
+    assert found is not None, "the page's measuring script did not run"
+    geometry = json.loads(found.group(1).replace("&quot;", '"'))
+    assert geometry["verdict"] < geometry["first"] < geometry["latency"]
+    assert geometry["latency"] < geometry["environment"] < geometry["results"]
+    assert geometry["timelines"], "the first failure shows its lifecycle timelines"
+    for timeline in geometry["timelines"]:  # each chart has its own coordinates
+        labels = timeline["labels"]
+        assert len(labels) >= 12, "every forged delivery has its label"
+        assert overlapping(labels) == [], labels
+        assert all(x >= 0 and x + w <= timeline["width"] for x, _, w, _ in labels)

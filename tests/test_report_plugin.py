@@ -311,6 +311,37 @@ def test_timeline_marks_each_event_and_flags_unverified_ones() -> None:
     assert "No lifecycle event" in html_render.timeline_svg([], "m")
 
 
+def test_twelve_forged_deliveries_get_labels_that_never_overlap() -> None:
+    """Twelve unverified deliveries within 30 ms used to print their labels on top of each
+    other: each label now has its own box (estimated on the wide side), inside the chart."""
+    import re
+
+    events = [{"offset_ms": 900 + 2.5 * i, "eventType": None, "sequence": None,
+               "verified": False, "note": "HTTP 401: invalid signature"} for i in range(12)]
+    out = html_render.timeline_svg(events, "msg_1")
+    width = float(re.search(r'<svg class="rc-timeline-svg"[^>]* width="([\d.]+)"', out)[1])
+    texts = re.findall(r'<text class="rc-timeline-label" x="([\d.]+)" y="([\d.]+)" '
+                       r'font-size="(\d+)"[^>]*>([^<]+)</text>', out)
+    assert len(texts) == 12
+    boxes = []
+    for x, y, size, text in texts:
+        w = html_render.label_width(text, float(size))
+        boxes.append((float(x) - w / 2, float(y) - float(size), w, float(size)))
+    assert all(left >= 0 and left + w <= width for left, _, w, _ in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart_x = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0]
+            apart_y = a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1]
+            assert apart_x or apart_y, (a, b)
+    assert "unattributed request ✗ +900 ms" in out
+
+
+def test_label_lanes_reuse_a_lane_once_it_is_free() -> None:
+    placed = html_render.label_lanes([10, 12, 300, 305], [100, 100, 100, 100], 640)
+    assert [lane for _, lane in placed] == [0, 1, 0, 1]
+    assert placed[0][0] == 50  # pushed inside the chart's left edge
+
+
 def test_latency_chart_groups_by_stage() -> None:
     out = html_render.latency_svg([("token", "POST /api/auth/token", 5.0),
                                    ("token", "POST /api/auth/token <2>", 10.0),

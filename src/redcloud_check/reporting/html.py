@@ -1,8 +1,9 @@
 """HTML fragments for report.html, rendered from the (redacted) JSON data; never from logs.
 
 Every piece of text goes through `html.escape`; charts are inline SVG, so the report stays
-self-contained. Public surface: `STYLE`, `bundle_html`, `timeline_svg`, `latency_svg`,
-`stage_summary_html`, `warnings_html`.
+self-contained. Public surface: `STYLE`, `bundle_html`, `first_failure_html`, `timeline_svg`
+(with its label layout, `label_lanes` / `label_width`), `latency_svg`, `stage_summary_html`,
+`warnings_html`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 from redcloud_check.reporting.diagnosis import lead_of
 
-__all__ = ["STYLE", "bundle_html", "latency_svg", "stage_summary_html", "timeline_svg",
-           "warnings_html"]
+__all__ = ["STYLE", "bundle_html", "first_failure_html", "label_lanes", "label_width",
+           "latency_svg", "stage_summary_html", "timeline_svg", "warnings_html"]
 
 STYLE = """<style>
 .rc-bundle{border-left:4px solid #c0392b;padding:4px 12px;margin:6px 0;font-size:13px}
@@ -28,7 +29,13 @@ STYLE = """<style>
 .rc-stages td,.rc-stages th{padding:2px 8px;text-align:left}
 .rc-v-passed{color:#1e7e34}.rc-v-failed{color:#c0392b;font-weight:bold}
 .rc-v-blocked{color:#b7791f;font-weight:bold}.rc-v-skipped,.rc-v-not_run{color:#6c757d}
+body{display:flex;flex-direction:column}
+body>#title{order:-3}body>p:first-of-type{order:-2}body>.summary{order:-1}
 </style>"""
+# The page opens on the verdict: pytest-html puts its Environment table above the summary;
+# the flex order above keeps the title and the "generated" line first, then the summary
+# (verdict, first failure's bundle, stages ... latency chart), then Environment and the
+# results table. Only the order changes; every element stays in the page.
 
 
 def _e(value: Any) -> str:
@@ -112,35 +119,70 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
         "</details></div>")
 
 
+LABEL_FONT_PX = 10
+LABEL_CHAR_EM = 0.62  # wider than Helvetica's / DejaVu Sans's average glyph: boxes err wide
+LABEL_LANE_PX = 14  # one lane of labels: the font size plus 4 px
+LABEL_GAP_PX = 6
+
+
+def label_width(text: str, font_px: float = LABEL_FONT_PX) -> float:
+    """The width a label may take, estimated on the wide side (the layout never measures)."""
+    return len(text) * font_px * LABEL_CHAR_EM + 2
+
+
+def label_lanes(centers: Sequence[float], widths: Sequence[float], width: float,
+                gap: float = LABEL_GAP_PX) -> list[tuple[float, int]]:
+    """(center x, lane) for each label: kept inside [0, width], and placed left to right in
+    the first lane whose last label ends `gap` before it starts, else in a new lane; so no
+    two labels' boxes overlap however close their marks are."""
+    placed: list[tuple[float, int]] = [(0.0, 0)] * len(centers)
+    ends: list[float] = []  # per lane: the right edge of its last label
+    for i in sorted(range(len(centers)), key=lambda k: centers[k]):
+        half = widths[i] / 2
+        x = min(max(centers[i], half), max(width - half, half))
+        lane = next((n for n, end in enumerate(ends) if end + gap <= x - half), len(ends))
+        if lane == len(ends):
+            ends.append(0.0)
+        ends[lane] = x + half
+        placed[i] = (x, lane)
+    return placed
+
+
 def timeline_svg(events: Sequence[Mapping[str, Any]], message_id: str) -> str:
-    """Lifecycle events of one message as marks on a time axis (ms since the send)."""
-    width, left, right, axis_y = 640, 20, 20, 60
+    """Lifecycle events of one message as marks on a time axis (ms since the send). Each mark
+    has one label (event, sequence, offset; ✗ when unverified) in lanes that never overlap
+    (`label_lanes`); a burst of deliveries stacks its labels, and the chart grows to fit."""
+    width, left, right, top = 640, 20, 20, 14
     offsets = [float(e.get("offset_ms") or 0) for e in events]
     low = min([0.0, *offsets])
     span = max([*offsets, low + 1.0]) - low
+    xs = [left + (width - left - right) * (offset - low) / span for offset in offsets]
+    labels = []
+    for ev, offset in zip(events, offsets, strict=True):
+        name = (f"{ev['eventType']} #{ev.get('sequence')}" if ev.get("eventType")
+                else "unattributed request")
+        labels.append((name, f"{name}{'' if ev.get('verified') else ' ✗'} {offset:+.0f} ms"))
+    placed = label_lanes(xs, [label_width(text) for _, text in labels], width)
+    lanes = max((lane for _, lane in placed), default=0) + 1
+    axis_y = top + LABEL_LANE_PX * lanes + 8
     marks = []
-    for i, ev in enumerate(events):
-        offset = offsets[i]
-        x = left + (width - left - right) * (offset - low) / span
+    for ev, offset, x, (name, text), (tx, lane) in zip(events, offsets, xs, labels, placed,
+                                                       strict=True):
         verified = bool(ev.get("verified"))
-        label = (f"{ev['eventType']} #{ev.get('sequence')}" if ev.get("eventType")
-                 else "unattributed request")
         fill = "#1e7e34" if verified else "white"
         stroke = "#1e7e34" if verified else "#c0392b"
-        tip = f"{label} at {offset:+.0f} ms" + ("" if verified else " (UNVERIFIED)")
+        tip = f"{name} at {offset:+.0f} ms" + ("" if verified else " (UNVERIFIED)")
         if ev.get("note"):
             tip += f": {ev['note']}"
-        ty = 18 + 12 * (i % 3)
+        ty = top + LABEL_LANE_PX * lane + LABEL_FONT_PX
         marks.append(
-            f'<g><title>{_e(tip)}</title><line x1="{x:.1f}" y1="{ty + 4}" x2="{x:.1f}" '
+            f'<g><title>{_e(tip)}</title><line x1="{x:.1f}" y1="{ty + 3}" x2="{x:.1f}" '
             f'y2="{axis_y}" stroke="#999" stroke-dasharray="2,2"/>'
             f'<circle cx="{x:.1f}" cy="{axis_y}" r="5" fill="{fill}" stroke="{stroke}" '
-            f'stroke-width="2"/><text x="{x:.1f}" y="{ty}" font-size="10" '
-            f'text-anchor="middle">{_e(label)}{"" if verified else " ✗"}</text>'
-            f'<text x="{x:.1f}" y="{axis_y + 18}" font-size="9" text-anchor="middle">'
-            f"{offset:+.0f} ms</text></g>")
+            f'stroke-width="2"/><text class="rc-timeline-label" x="{tx:.1f}" y="{ty}" '
+            f'font-size="{LABEL_FONT_PX}" text-anchor="middle">{_e(text)}</text></g>')
     svg = (f'<svg class="rc-timeline-svg" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="90" role="img" aria-label="lifecycle of {_e(message_id)}">'
+           f'height="{axis_y + 12}" role="img" aria-label="lifecycle of {_e(message_id)}">'
            f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" '
            f'stroke="#333"/>{"".join(marks)}</svg>')
     rows = "".join(
@@ -178,6 +220,18 @@ def latency_svg(rows: Sequence[tuple[str, str, float]], limit: int = 200) -> str
     return (f'<svg class="rc-latency" xmlns="http://www.w3.org/2000/svg" width="{width}" '
             f'height="{y + 6}" role="img" aria-label="latency per exchange">'
             f'{"".join(parts)}</svg>')
+
+
+def first_failure_html(bundles: Sequence[Mapping[str, Any]]) -> str:
+    """The first failure's bundle (the run's first failed check) and its lifecycle
+    timelines, right under the verdict: what to read or send first. Empty when nothing
+    failed."""
+    if not bundles:
+        return ""
+    timelines = "".join(timeline_svg(t["events"], t["messageId"])
+                        for t in bundles[0].get("timeline") or ())
+    return ('<div class="rc-first-failure"><h3>First failure</h3>'
+            f"{bundle_html(bundles[0])}{timelines}</div>")
 
 
 def stage_summary_html(summary: Mapping[str, Any]) -> str:

@@ -278,6 +278,7 @@ class ReportPlugin:
         def add() -> None:
             data = redact(self.summary(), self.secrets())
             prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
+                          + html_render.first_failure_html(self.bundles[:1])
                           + waivers_html(data["waivers"])
                           + html_render.warnings_html(data["warnings"])
                           + drift_html(data["drift"]["undocumented"]))
