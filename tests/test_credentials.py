@@ -149,3 +149,8 @@ def test_a_failing_wrong_credential_check_is_never_sent_again(tmp_path: Path,
         assert repro["retried"] is False
         assert repro["note"].startswith("not retried: a deliberately wrong credential")
         assert not [e for e in bundle["exchanges"] if e["label"].startswith("replay")]
+    near_misses = [SECRET.swapcase(), *sim.issued_tokens]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert_no_secret(path.read_bytes(), near_misses, path.name)
+    assert_no_secret(run.stdout + run.stderr, near_misses, "the terminal")
