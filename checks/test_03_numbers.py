@@ -92,10 +92,8 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     numbers assigned to the client. Counting more is a warning only: the reference titles
     the list "List active numbers", so an assigned number that is not active may be
     counted by whoami and left out of the list."""
-    who = rc.core("GET", "/api/core/whoami", label="whoami: assignedNumbers to compare")
-    summary = expect.json_response(who, 200, "whoami", clause=COUNTS,
-                                   title="GET /api/core/whoami did not return the client "
-                                         "context")["assignedNumbers"]
+    who, context = gates.whoami(rc, "whoami: assignedNumbers to compare")
+    summary = context["assignedNumbers"]
     exchange, numbers = gates.numbers(rc, "numbers: list to compare with whoami")
     listed = assigned_counts(numbers)
     found = compare_counts(summary, listed)

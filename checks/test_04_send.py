@@ -193,8 +193,8 @@ def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
         raise expect.fail("A replay created new messages",
                           expected=f"the stored response again (messageIds {ids})",
                           actual=f"messageIds {replayed}", clause=clause, exchange=replay)
-    differs = [m for key in ("results", "errors")
-               for m in field_changes({key: first[key]}, {key: again[key]}, (key,))]
+    differs = [m for part in ("results", "errors")
+               for m in field_changes({part: first[part]}, {part: again[part]}, (part,))]
     if differs:
         raise expect.fail("A replay did not return the stored response",
                           expected=f"{differs[0].field} {differs[0].expected!r} (as stored)",
