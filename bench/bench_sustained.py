@@ -64,6 +64,8 @@ def main() -> int:
     errors = sum(r.errors for r in results)
     print(f"  p99 last/first round: {last:.1f} / {first:.1f} ms = {ratio(last, first)} "
           f"(target <= {TARGET_P99_RATIO}x: {verdict(p99_ok)})")
+    print(f"  simulator CPU per send last/first round: {cpu_ms[-1]:.2f} / {cpu_ms[0]:.2f} ms = "
+          f"{ratio(cpu_ms[-1], cpu_ms[0])} (flat: nothing in the simulator grows with time)")
     print(f"  RSS last round: {rss[-2]:.0f} -> {rss[-1]:.0f} MB = {growth:.2f}x (target <= "
           f"{TARGET_RSS_GROWTH:.2f}x, bounded: {verdict(rss_ok)}); errors {errors}; after the "
           f"load: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in state.items()))
