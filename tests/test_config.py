@@ -120,6 +120,27 @@ def test_simulator_faults_are_refused_for_a_remote_target() -> None:
     assert info.value.setting == "RC_SIM_FAULTS"
 
 
+@pytest.mark.parametrize("env", ["RC_SIM_FAULTS", "RC_SIM_VARIANTS"])
+def test_simulator_names_are_refused_for_a_remote_target(env: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={**REMOTE, env: "many-numbers"})
+    assert info.value.setting == env
+
+
+@pytest.mark.parametrize(("env", "catalog"), [("RC_SIM_FAULTS", "valid faults"),
+                                              ("RC_SIM_VARIANTS", "valid variants")])
+def test_an_unknown_simulator_name_is_a_config_error_naming_the_valid_ones(
+        env: str, catalog: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={env: "bogus"})
+    assert info.value.setting == env and catalog in str(info.value)
+
+
+def test_simulator_variants_are_read_as_a_list() -> None:
+    settings = load_settings(environ={"RC_SIM_VARIANTS": " uuid-ids, many-numbers ,"})
+    assert settings.sim_variants == ("uuid-ids", "many-numbers")
+
+
 def test_every_option_has_a_distinct_env_var_and_flag() -> None:
     envs = [o.env for o in OPTIONS]
     assert len(set(envs)) == len(envs)

@@ -91,6 +91,20 @@ def test_run_with_a_fault_fails(tmp_path: Path) -> None:
     assert "test_sms_with_media_is_rejected" in proc.stdout
 
 
+def test_run_with_variants_passes(tmp_path: Path) -> None:
+    proc = subprocess.run([*CLI, "run", "-q", "--variant", "uuid-ids", "--variant",
+                           "reordered-delivery"], capture_output=True, text=True, cwd=REPO,
+                          env=clean_env(RC_REPORTS_DIR=str(tmp_path)), timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_every_variant_is_documented() -> None:
+    from redcloud_check.simulator.variants import VARIANTS
+
+    rows = {r[0].strip("`") for r in _table_rows("Conformant variants")}
+    assert rows == set(VARIANTS)
+
+
 def test_own_tests_example_runs(pytester: pytest.Pytester) -> None:
     section = README.split("### In your own tests", 1)[1]
     code = section.split("```python", 1)[1].split("```", 1)[0]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +22,7 @@ import pytest
 
 from redcloud_check.simulator import FAULTS, Simulator
 from redcloud_check.simulator.seed import DEFAULT_SEED, SeedError, load_seed
+from redcloud_check.simulator.variants import VARIANTS
 
 from .sim_helpers import CLIENT_ID, CLIENT_SECRET, FORM, NUMBER_ID, Receiver, send_body
 
@@ -97,8 +99,36 @@ def test_list_faults_through_the_main_cli() -> None:
     assert {line.split()[1] for line in result.stdout.splitlines()} == set(FAULTS)
 
 
+def test_standalone_variants_are_announced_and_applied() -> None:
+    sim = Standalone("--port", "0", "--variant", "uuid-ids", "--variant", "gzip-responses")
+    try:
+        match = URL.search(sim.line())
+        assert match
+        banner = [sim.line() for _ in range(7)]
+        assert "  variants: gzip-responses, uuid-ids" in banner
+        with httpx.Client(base_url=match.group(1), timeout=10, trust_env=False) as http:
+            token = http.post("/api/auth/token", auth=(CLIENT_ID, CLIENT_SECRET),
+                              data=FORM).json()["access_token"]
+            sent = http.post("/api/core/messages/send", json=send_body(),
+                             headers={"Authorization": f"Bearer {token}",
+                                      "Idempotency-Key": "idem_variant"})
+            assert sent.status_code == 202 and sent.headers["content-encoding"] == "gzip"
+            uuid.UUID(sent.json()["results"][0]["messageId"])
+    finally:
+        code, _ = sim.stop()
+    assert code == 0
+
+
+def test_list_variants_through_the_main_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "redcloud_check.cli", "simulate",
+                             "--list-variants"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert {line.split()[0] for line in result.stdout.splitlines()} == set(VARIANTS)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--fault", "bogus"], "unknown simulator fault(s): bogus; valid faults:"),
+    (["--variant", "bogus"], "unknown simulator variant(s): bogus; valid variants:"),
     (["--seed", "/nonexistent/seed.json"], "seed: cannot read"),
 ])
 def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) -> None:

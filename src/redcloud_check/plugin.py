@@ -165,7 +165,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
         # 2 ms between a message's events (20 by default): still in order, one after the
         # other, without 40 ms of stage 5 spent waiting on the simulator's pacing.
-        simulator = Simulator(faults=settings.sim_faults, lifecycle_delay_ms=2)
+        simulator = Simulator(faults=settings.sim_faults, variants=settings.sim_variants,
+                              lifecycle_delay_ms=2)
         simulator.start()
         config.stash[SIMULATOR] = simulator
         base_url = simulator.base_url

@@ -47,6 +47,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME",
+                        help="embedded simulator only: a conformant variation the suite must "
+                             "pass (repeatable; redcloud-check simulate --list-variants)")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     width = max(len(o.env) for o in OPTIONS)
     parser.epilog = (
@@ -68,6 +71,8 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     _, ini = suite_root()
     if args.fault:
         os.environ["RC_SIM_FAULTS"] = ",".join(args.fault)
+    if args.variant:
+        os.environ["RC_SIM_VARIANTS"] = ",".join(args.variant)
     code = int(pytest.main(["-c", str(ini), "--rootdir", str(ini.parent), *pytest_args]))
     # pytest's usage error (an unknown option) is a configuration error in our table
     return int(ExitCode.CONFIG_ERROR) if code == pytest.ExitCode.USAGE_ERROR else code

@@ -66,6 +66,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen_path", "RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
     Option("ngrok_path", "RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
     Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
+    Option("sim_variants", "RC_SIM_VARIANTS",
+           "embedded simulator only: comma-separated conformant variants"),
     Option("waivers", "RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations "
            "with an expiry (default ./redcloud-waivers.toml when present)"),
     Option("keep_runs", "RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
@@ -104,6 +106,7 @@ class Settings:
     listen_path: str = "/webhooks/red-cloud"
     ngrok_path: str | None = None
     sim_faults: tuple[str, ...] = ()
+    sim_variants: tuple[str, ...] = ()
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     keep_runs: int = KEEP_RUNS_DEFAULT
     ngrok_authtoken: str | None = field(default=None, repr=False)
@@ -209,6 +212,22 @@ def given_value(attr: str, options: Mapping[str, str | None] | None = None,
     return _first_given(attr, options or {}, env, file_values)
 
 
+def _simulator_names(env: str, value: str | None, base_url: str | None) -> tuple[str, ...]:
+    """Comma-separated simulator fault or variant names, checked against their catalog."""
+    from redcloud_check.simulator.faults import validate_faults
+    from redcloud_check.simulator.variants import validate_variants
+
+    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    if names and base_url is not None:
+        raise ConfigError(env, "applies only to the embedded simulator",
+                          f"unset RC_BASE_URL or {env}")
+    try:
+        (validate_faults if env == "RC_SIM_FAULTS" else validate_variants)(names)
+    except ValueError as error:
+        raise ConfigError(env, str(error)) from None
+    return names
+
+
 def load_settings(
     options: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -281,10 +300,8 @@ def load_settings(
             raise ConfigError("RC_KEEP_RUNS", f"expected a whole number of runs >= 1, got "
                               f"{keep_raw!r}")
         keep_runs = int(keep_raw)
-    faults = tuple(f.strip() for f in (raw("sim_faults") or "").split(",") if f.strip())
-    if faults and base_url is not None:
-        raise ConfigError("RC_SIM_FAULTS", "applies only to the embedded simulator",
-                          "unset RC_BASE_URL or RC_SIM_FAULTS")
+    faults = _simulator_names("RC_SIM_FAULTS", raw("sim_faults"), base_url)
+    variants = _simulator_names("RC_SIM_VARIANTS", raw("sim_variants"), base_url)
     return Settings(
         base_url=base_url,
         client_id=value("client_id"),
@@ -304,6 +321,7 @@ def load_settings(
         listen_path=listen_path,
         ngrok_path=raw("ngrok_path"),
         sim_faults=faults,
+        sim_variants=variants,
         waivers=find_waivers_file(raw("waivers")),
         keep_runs=keep_runs,
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),

@@ -300,7 +300,7 @@ def _target(settings: Settings) -> Iterator[tuple[str, Any]]:
         return
     from redcloud_check.simulator import Simulator
 
-    with Simulator(faults=settings.sim_faults) as sim:
+    with Simulator(faults=settings.sim_faults, variants=settings.sim_variants) as sim:
         yield sim.base_url, sim
 
 

@@ -6,7 +6,8 @@ lazily so ``redcloud_check.simulator.faults`` stays cheap to import.
 
 Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules, messages
 (send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard),
-state (store), seed (seed.json), faults, server (threaded runner), cli.
+state (store), seed (seed.json), faults, variants (conformant variations), variant_layer
+(their response side), server (threaded runner), cli.
 """
 
 from __future__ import annotations

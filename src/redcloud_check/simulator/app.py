@@ -34,13 +34,15 @@ from redcloud_check.simulator.responses import (
 )
 from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.state import RequestRecord
+from redcloud_check.simulator.variant_layer import VariantLayer
+from redcloud_check.simulator.variants import new_id
 
 log = logging.getLogger("redcloud_check.simulator")
 TOKEN_PATH = "/api/auth/token"
 
 
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+def new_request_id(variants: frozenset[str] = frozenset()) -> str:
+    return new_id("req_", secrets.token_hex(12), variants)
 
 
 class RequestContext:
@@ -55,7 +57,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
+        request_id = new_request_id(self.rt.state.variants)
         if self.rt.state.has("request-ids-repeat"):
             self._repeated = self._repeated or request_id
             request_id = self._repeated
@@ -136,4 +138,4 @@ def build_app(rt: Runtime) -> ASGIApp:
         CoreError: _core_error, OAuthError: _oauth_error, HTTPException: _http_error,
         Exception: _server_error})
     app.state.runtime = rt
-    return RequestContext(app, rt)
+    return RequestContext(VariantLayer(app, rt), rt)

@@ -37,6 +37,7 @@ from redcloud_check.simulator.responses import (
 )
 from redcloud_check.simulator.seed import Client
 from redcloud_check.simulator.state import SimState, TokenRecord
+from redcloud_check.simulator.variants import new_id
 
 FORM = "application/x-www-form-urlencoded"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="redcloud"'}
@@ -170,7 +171,7 @@ async def issue_token(request: Request) -> Response:
         raise OAuthError(401, "invalid_client", "Client authentication failed", challenge)
     if client.status != "ACTIVE":
         raise OAuthError(401, "invalid_client", "The API client is not active", challenge)
-    token = "rc_tok_" + secrets.token_urlsafe(32)
+    token = new_id("rc_tok_", secrets.token_urlsafe(32), state.variants)
     ttl = rt.config.token_ttl
     with state.lock:
         state.tokens[token] = TokenRecord(client.client_id, rt.config.clock() + ttl)

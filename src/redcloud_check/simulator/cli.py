@@ -15,6 +15,7 @@ from typing import Any
 
 from redcloud_check.simulator.faults import describe_faults, validate_faults
 from redcloud_check.simulator.retention import DAY_S, MAX_ENTRIES
+from redcloud_check.simulator.variants import describe_variants, validate_variants
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="break one documented rule (repeatable; see --list-faults)")
     parser.add_argument("--allow-webhook-host", action="append", default=[], metavar="HOST",
                         help="deliver webhooks to this non-loopback host too (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME",
+                        help="a conformant variation of the docs (repeatable; see "
+                             "--list-variants)")
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument("--list-variants", action="store_true",
+                        help="list the conformant variants and exit")
     keep = parser.add_argument_group(
         "retention", "what the simulator keeps, bounded by count and age (as real APIs expire "
         "idempotency keys), so it runs for hours under load; an age of 0 = no age bound")
@@ -75,13 +81,17 @@ def run(args: argparse.Namespace) -> int:
     if args.list_faults:
         print(describe_faults())
         return 0
+    if args.list_variants:
+        print(describe_variants())
+        return 0
     from redcloud_check.simulator.seed import SeedError
     from redcloud_check.simulator.server import Simulator
 
     try:
         simulator = Simulator(host=args.host, port=args.port, seed=args.seed,
-                              faults=validate_faults(args.fault), token_ttl=args.token_ttl,
-                              latency_ms=args.latency_ms,
+                              faults=validate_faults(args.fault),
+                              variants=validate_variants(args.variant),
+                              token_ttl=args.token_ttl, latency_ms=args.latency_ms,
                               allow_webhook_hosts=args.allow_webhook_host,
                               **retention_options(args))
     except (ValueError, SeedError) as error:
@@ -100,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(_banner(simulator.base_url, args.seed is not None)), flush=True)
     if simulator.faults:
         print(f"  faults: {', '.join(sorted(simulator.faults))}", flush=True)
+    if simulator.variants:
+        print(f"  variants: {', '.join(sorted(simulator.variants))}", flush=True)
     simulator.run_until_signal()  # Ctrl-C or SIGTERM: a graceful stop
     print("simulator stopped", flush=True)
     return 0

@@ -8,7 +8,7 @@ suite to that. This module is pure data so importing it stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 STAGES = ("token", "whoami", "numbers", "send", "webhooks")
@@ -134,14 +134,21 @@ _CATALOG: tuple[Fault, ...] = (
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in _CATALOG}
 
 
+def validate_names(names: Iterable[str], catalog: Mapping[str, object],
+                   what: str) -> frozenset[str]:
+    """`names` as a set; ValueError naming the valid ones for a name not in `catalog`
+    (`what`: "fault" or "variant")."""
+    chosen = frozenset(n.strip() for n in names if n.strip())
+    unknown = sorted(chosen - catalog.keys())
+    if unknown:
+        raise ValueError(f"unknown simulator {what}(s): {', '.join(unknown)}; "
+                         f"valid {what}s: {', '.join(sorted(catalog))}")
+    return chosen
+
+
 def validate_faults(names: Iterable[str]) -> frozenset[str]:
     """The given fault names as a set; ValueError naming the valid ones for an unknown name."""
-    chosen = frozenset(n.strip() for n in names if n.strip())
-    unknown = sorted(chosen - FAULTS.keys())
-    if unknown:
-        raise ValueError(f"unknown simulator fault(s): {', '.join(unknown)}; "
-                         f"valid faults: {', '.join(sorted(FAULTS))}")
-    return chosen
+    return validate_names(names, FAULTS, "fault")
 
 
 def describe_faults() -> str:

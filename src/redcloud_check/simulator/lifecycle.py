@@ -18,11 +18,12 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
 from redcloud_check.simulator.state import Message
+from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE, with_additive_fields
 
 WRONG_SECRET = "rc_whsec_not_the_client_secret"  # used under webhook-wrong-secret
 
@@ -66,8 +67,9 @@ class Step:
     error: dict[str, str] | None = None
 
 
-def lifecycle(to: str, faults: frozenset[str]) -> tuple[Step, ...]:
-    """The events of one message, in delivery order."""
+def lifecycle(to: str, faults: frozenset[str], variants: frozenset[str] = frozenset()
+              ) -> tuple[Step, ...]:
+    """The events of one message, in delivery order (reordered-delivery: reversed)."""
     if "webhook-not-delivered" in faults:
         return ()
     outcome = outcome_for(to)
@@ -79,17 +81,24 @@ def lifecycle(to: str, faults: frozenset[str]) -> tuple[Step, ...]:
     steps = [Step("message.queued", "queued", 2 if regress else 1),
              Step("message.sent", "sent", 1 if regress else 2),
              Step(final_type, outcome.status, final_sequence, outcome.error())]
+    if "unlisted-event-type" in variants:
+        steps.insert(2, Step(UNLISTED_EVENT_TYPE, "carrier_accepted", 3))
+        steps[-1] = replace(steps[-1], sequence=steps[-1].sequence + 1)
     if "webhook-no-final-event" in faults:
         steps.pop()
+    if "reordered-delivery" in variants:
+        steps.reverse()
     return tuple(steps)
 
 
-def event_body(message: Message, step: Step, faults: frozenset[str]) -> bytes:
+def event_body(message: Message, step: Step, faults: frozenset[str],
+               variants: frozenset[str] = frozenset()) -> bytes:
     """The raw JSON body of one event, shaped like the docs' example."""
+    seconds = "second-timestamps" in variants
     event: dict[str, Any] = {
         "eventType": step.event_type,
         "direction": "outbound",
-        "occurredAt": int(time.time() * 1000),
+        "occurredAt": int(time.time()) if seconds else int(time.time() * 1000),
         "apiClientId": message.client_id,
         "messageId": message.message_id,
         "sequence": step.sequence,
@@ -104,13 +113,18 @@ def event_body(message: Message, step: Step, faults: frozenset[str]) -> bytes:
     }
     if "webhook-malformed-event" in faults:
         del event["messageId"], event["data"]["messageId"]
+    if "additive-fields" in variants:
+        event = with_additive_fields(event)
     return json.dumps(event, separators=(",", ":")).encode("utf-8")
 
 
-def signed_headers(secret: str, body: bytes, faults: frozenset[str]) -> dict[str, str]:
+def signed_headers(secret: str, body: bytes, faults: frozenset[str],
+                   variants: frozenset[str] = frozenset()) -> dict[str, str]:
     """Content-Type and the signing headers for one delivery attempt."""
-    timestamp = now_ms()
-    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp}
+    timestamp = str(int(time.time())) if "second-timestamps" in variants else now_ms()
+    content_type = "application/json" + (
+        "; charset=utf-8" if "json-charset" in variants else "")
+    headers = {"Content-Type": content_type, TIMESTAMP_HEADER: timestamp}
     if "webhook-missing-signature" in faults:
         return headers
     if "webhook-hmac-body-only" in faults:

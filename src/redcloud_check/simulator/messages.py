@@ -21,6 +21,7 @@ from redcloud_check.simulator.auth import authenticate
 from redcloud_check.simulator.responses import JSON, CoreError, json_object, runtime
 from redcloud_check.simulator.send_rules import plan_send
 from redcloud_check.simulator.state import Message, StoredSend
+from redcloud_check.simulator.variants import new_id
 
 MAX_KEY_LENGTH = 255
 INVALID_RECIPIENT = {"code": "INVALID_RECIPIENT",
@@ -44,11 +45,13 @@ def _idempotency_key(request: Request, optional: bool) -> str | None:
     return key
 
 
-def _message_id(client_id: str, to: str, per_recipient: bool) -> str:
-    """A fresh messageId; under message-ids-repeat one derived from the recipient alone."""
+def _message_id(client_id: str, to: str, per_recipient: bool,
+                variants: frozenset[str]) -> str:
+    """A fresh messageId (a UUID under uuid-ids); under message-ids-repeat one derived from
+    the recipient alone."""
     if per_recipient:
         return "msg_" + hashlib.sha256(f"{client_id}:{to}".encode()).hexdigest()[:20]
-    return "msg_" + secrets.token_hex(10)
+    return new_id("msg_", secrets.token_hex(10), variants)
 
 
 def _replayed(stored: bytes, current_status: bool) -> bytes:
@@ -82,7 +85,8 @@ async def send_message(request: Request) -> Response:
                                 stored.status, media_type=JSON)
     plan = plan_send(state, client, body)
     messages = [Message(message_id=_message_id(client.client_id, to,
-                                               state.has("message-ids-repeat")),
+                                               state.has("message-ids-repeat"),
+                                               state.variants),
                         client_id=client.client_id,
                         number_id=plan.number_id, send_from=plan.send_from, to=to,
                         external_reference=plan.external_reference,

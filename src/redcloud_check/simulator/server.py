@@ -31,7 +31,8 @@ class Simulator(HTTPServerBase):
     """The Red Cloud CORE API simulator, in-process.
 
     Keyword arguments: host/port (127.0.0.1, 0 = any free port); faults (names from
-    ``faults.FAULTS``); token_ttl (s); latency_ms (added to every response); seed (path,
+    ``faults.FAULTS``); variants (conformant variations, names from ``variants.VARIANTS``);
+    token_ttl (s); latency_ms (added to every response); seed (path,
     dict or None for the shipped seed.json); allow_webhook_hosts (non-loopback hosts that
     may receive webhooks); lifecycle_delay_ms (between a message's events);
     delivery_attempts, delivery_backoff_s, delivery_timeout_s (webhook retries); clock
@@ -48,6 +49,7 @@ class Simulator(HTTPServerBase):
     name = "simulator"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, faults: Iterable[str] = (),
+                 variants: Iterable[str] = (),
                  token_ttl: int = 3600, latency_ms: int = 0,
                  seed: str | Path | dict[str, Any] | None = None,
                  allow_webhook_hosts: Iterable[str] = (), lifecycle_delay_ms: int = 20,
@@ -68,7 +70,7 @@ class Simulator(HTTPServerBase):
                               max_idempotency_keys=max_idempotency_keys,
                               idempotency_ttl_s=idempotency_ttl_s,
                               max_log_entries=max_log_entries)
-        self.state = SimState(load_seed(seed), faults, retention, clock)
+        self.state = SimState(load_seed(seed), faults, retention, clock, variants)
         self.runtime = Runtime(self.state, self.config, Deliverer(self.state, self.config))
 
     # serving: stop() (pending webhook deliveries are cancelled), run_until_signal() and the
@@ -110,13 +112,22 @@ class Simulator(HTTPServerBase):
     def faults(self) -> frozenset[str]:
         return self.state.faults
 
-    def reset(self, faults: Iterable[str] = ()) -> None:
-        """Back to the seed (numbers, tokens, messages, logs cleared) with only `faults`."""
-        self.state.reset(faults)
+    @property
+    def variants(self) -> frozenset[str]:
+        return self.state.variants
+
+    def reset(self, faults: Iterable[str] = (), variants: Iterable[str] = ()) -> None:
+        """Back to the seed (numbers, tokens, messages, logs cleared) with only `faults` and
+        `variants`."""
+        self.state.reset(faults, variants)
 
     def set_faults(self, names: Iterable[str]) -> None:
         """Replace the active faults (ValueError for an unknown name)."""
         self.state.set_faults(names)
+
+    def set_variants(self, names: Iterable[str]) -> None:
+        """Replace the active conformant variants (ValueError for an unknown name)."""
+        self.state.set_variants(names)
 
     @property
     def issued_tokens(self) -> list[str]:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from redcloud_check.simulator.faults import validate_faults
 from redcloud_check.simulator.retention import DEFAULT, Retained, Retention
 from redcloud_check.simulator.seed import Client, InventoryGroup, Number, Seed
+from redcloud_check.simulator.variants import extra_numbers, validate_variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +94,22 @@ class SimState:
 
     def __init__(self, seed: Seed, faults: Iterable[str] = (),
                  retention: Retention = DEFAULT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 variants: Iterable[str] = ()) -> None:
         self.lock = threading.RLock()
         self._seed = seed
         self.retention = retention
         self._clock = clock
         self._pending = 0
         self._idle = threading.Condition(self.lock)
-        self.reset(faults)
+        self.reset(faults, variants)
 
-    def reset(self, faults: Iterable[str] = ()) -> None:
-        """Back to the seed: numbers as seeded, no tokens, messages, logs; only `faults`."""
+    def reset(self, faults: Iterable[str] = (), variants: Iterable[str] = ()) -> None:
+        """Back to the seed: numbers as seeded, no tokens, messages, logs; only `faults` and
+        `variants`."""
         seed = copy.deepcopy(self._seed)  # the seed itself is never mutated
         keep, clock = self.retention, self._clock
+        chosen = validate_variants(variants)
         with self.lock:
             self.clients: dict[str, Client] = {c.client_id: c for c in seed.clients}
             self.numbers: dict[str, Number] = {n.number_id: n for n in seed.numbers}
@@ -122,6 +126,8 @@ class SimState:
             self.refused_credentials: deque[str] = deque(maxlen=keep.max_log_entries)
             self.deliveries: deque[DeliveryAttempt] = deque(maxlen=keep.max_log_entries)
             self.faults: frozenset[str] = validate_faults(faults)
+            self.variants: frozenset[str] = frozenset()
+            self.set_variants(chosen)
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
@@ -130,6 +136,20 @@ class SimState:
         faults = validate_faults(names)
         with self.lock:
             self.faults = faults
+
+    def variant(self, name: str) -> bool:
+        return name in self.variants
+
+    def set_variants(self, names: Iterable[str]) -> None:
+        """Replace the active variants; many-numbers adds (or takes back) its numbers, listed
+        before the seeded ones."""
+        variants = validate_variants(names)
+        with self.lock:
+            bulk = {n.number_id: self.numbers.get(n.number_id, n)
+                    for n in extra_numbers(next(iter(self.clients)))}
+            kept = {k: v for k, v in self.numbers.items() if k not in bulk}
+            self.numbers = {**bulk, **kept} if "many-numbers" in variants else kept
+            self.variants = variants
 
     def first_client(self) -> Client:
         """The first seeded client: who a request without credentials is, under some faults."""

@@ -19,11 +19,13 @@ import asyncio
 import functools
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from redcloud_check.simulator.lifecycle import Step, event_body, lifecycle, signed_headers
 from redcloud_check.simulator.state import DeliveryAttempt, Message, SimConfig, SimState
+from redcloud_check.simulator.variants import SLOW_EVENT_GAP_MS
 
 if TYPE_CHECKING:
     import httpx
@@ -84,11 +86,15 @@ class Deliverer:
 
     async def _run(self, message: Message) -> None:
         try:
-            steps = lifecycle(message.to, self.state.faults)
+            variants = self.state.variants
+            steps = lifecycle(message.to, self.state.faults, variants)
+            gap_ms = (SLOW_EVENT_GAP_MS if "slow-responses" in variants
+                      else self.config.lifecycle_delay_ms)
             for index, step in enumerate(steps):
                 if index:
-                    await asyncio.sleep(self.config.lifecycle_delay_ms / 1000)
-                await self._deliver(message, step)
+                    await asyncio.sleep(gap_ms / 1000)
+                await self._deliver(message, step,
+                                    copies=2 if "redeliver-every-event" in variants else 1)
         except asyncio.CancelledError:
             raise
         except Exception:  # a delivery bug must never kill the server
@@ -99,7 +105,7 @@ class Deliverer:
     def _refuse(self, message: Message, refused: str) -> None:
         """Record every event of the message as refused by the SSRF guard (never sent)."""
         url = message.webhook_url or ""
-        steps = lifecycle(message.to, self.state.faults)
+        steps = lifecycle(message.to, self.state.faults, self.state.variants)
         for step in steps:
             self.state.log_delivery(DeliveryAttempt(url, step.event_type, message.message_id,
                                                     step.sequence, 0, refused=refused))
@@ -141,23 +147,32 @@ class Deliverer:
         return httpx.AsyncClient(timeout=self.config.delivery_timeout_s, verify=tls,
                                  follow_redirects=False, trust_env=False)
 
-    async def _deliver(self, message: Message, step: Step) -> None:
+    async def _deliver(self, message: Message, step: Step, copies: int = 1) -> None:
+        """Deliver one event (retried until a 2xx); `copies` > 1 delivers the same body again,
+        freshly signed, after each success: an at-least-once redelivery."""
         if message.webhook_url is None:  # refusal() refuses it: schedule() never gets here
             return
         http = await self._http(message.webhook_url)
-        import httpx  # already loaded by _http(): cheap
-
-        faults = self.state.faults
+        faults, variants = self.state.faults, self.state.variants
         with self.state.lock:
             client = self.state.clients.get(message.client_id)
         secret = client.webhook_secret if client is not None else ""
-        body = event_body(message, step, faults)
+        body = event_body(message, step, faults, variants)
+        for _ in range(copies):
+            await self._post(message, step, http, body,
+                             lambda: signed_headers(secret, body, faults, variants))
+
+    async def _post(self, message: Message, step: Step, http: httpx.AsyncClient, body: bytes,
+                    headers: Callable[[], dict[str, str]]) -> None:
+        """POST `body` until a 2xx answer or `delivery_attempts` tries, each recorded."""
+        import httpx  # already loaded by _http(): cheap
+
+        assert message.webhook_url is not None
         attempts = max(1, self.config.delivery_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                response = await http.post(
-                    message.webhook_url, content=body,
-                    headers=signed_headers(secret, body, faults))
+                response = await http.post(message.webhook_url, content=body,
+                                           headers=headers())
             except httpx.TimeoutException:
                 self._record(message, step, attempt, error="timeout")
             except httpx.HTTPError as error:

@@ -1,0 +1,223 @@
+"""Every conformant variant changes what it names, over real HTTP: each probe observes one
+thing that differs between the plain simulator and the simulator with that variant on. (The
+variant matrix test then holds the suite to zero failures against each.)"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from redcloud_check.core.signing import TIMESTAMP_HEADER
+from redcloud_check.simulator import Simulator
+from redcloud_check.simulator.variants import (
+    ADDITIVE,
+    EXTRA_NUMBERS,
+    SLOW_RESPONSE_S,
+    VARIANTS,
+    describe_variants,
+)
+
+from .sim_helpers import (
+    NUMBER_ID,
+    WEBHOOK_SECRET,
+    Api,
+    Received,
+    Receiver,
+    api_fixture,
+    route_webhooks,
+    send_body,
+    sim_fixture,
+)
+
+sim = sim_fixture()
+api = api_fixture()
+
+
+@pytest.fixture(scope="module")
+def receiver(sim: Simulator) -> Iterator[Receiver]:
+    with Receiver() as running:
+        route_webhooks(sim, running.url)
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _plain_after(sim: Simulator) -> Iterator[None]:
+    yield
+    sim.set_variants(())
+
+
+def _events(api: Api) -> list[Received]:
+    reference = "ref-" + uuid.uuid4().hex
+    assert api.send(send_body(externalReference=reference)).status_code == 202
+    assert api.sim.wait_deliveries_idle(10)
+    assert api.receiver is not None
+    return api.receiver.events_for(reference)
+
+
+def _kinds(api: Api) -> list[tuple[str, int]]:
+    return [(r.event["eventType"], r.event["sequence"]) for r in _events(api)]
+
+
+def _redelivered(api: Api) -> Any:
+    got = _events(api)
+    pairs = list(zip(got[::2], got[1::2], strict=False))
+    return ([a.event["eventType"] for a, _ in pairs],
+            all(a.body == b.body and b.signature_kind() == "docs" for a, b in pairs),
+            len(got))
+
+
+def _whoami(api: Api, **headers: str) -> Any:
+    return api.core("GET", "/api/core/whoami", headers=headers)
+
+
+def _additive(api: Api) -> Any:
+    whoami = _whoami(api).json()
+    event = _events(api)[-1].event
+    return (whoami.get("simRevision"), whoami["assignedNumbers"].get("simRevision"),
+            event.get("simRevision"), event["data"].get("simLinks"))
+
+
+def _gzip(api: Api) -> Any:
+    compressed = _whoami(api)
+    plain = _whoami(api, **{"Accept-Encoding": "identity"})
+    return (compressed.headers.get("content-encoding"), compressed.json()["apiClientId"],
+            plain.headers.get("content-encoding"))
+
+
+def _chunked(api: Api) -> Any:
+    response = api.send()
+    return (response.headers.get("transfer-encoding"), "content-length" in response.headers,
+            response.json()["results"][0]["status"])
+
+
+def _charset(api: Api) -> Any:
+    event = _events(api)[0]
+    return (_whoami(api).headers["content-type"], event.headers["content-type"])
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _uuid_ids(api: Api) -> Any:
+    sent = api.send()
+    refused = api.http.get("/api/core/whoami").json()
+    return (_is_uuid(sent.json()["results"][0]["messageId"]),
+            _is_uuid(sent.headers["x-request-id"]), _is_uuid(refused["requestId"]),
+            _is_uuid(api.token()))
+
+
+def _seconds(api: Api) -> Any:
+    got = _events(api)
+    return ({len(r.headers[TIMESTAMP_HEADER.lower()]) for r in got},
+            {len(str(r.event["occurredAt"])) for r in got},
+            {r.signature_kind(WEBHOOK_SECRET) for r in got})
+
+
+def _slow(api: Api) -> Any:
+    started = time.perf_counter()
+    _whoami(api)
+    return time.perf_counter() - started >= SLOW_RESPONSE_S
+
+
+def _connection_close(api: Api) -> Any:
+    """The header, and whether the server closes the socket after one answer."""
+    host, port = api.sim.host, api.sim.port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"GET /api/core/whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        sock.settimeout(1.0)
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+            closed = True
+        except TimeoutError:
+            closed = False
+    head = data.split(b"\r\n\r\n", 1)[0].lower()
+    return b"connection: close" in head, closed
+
+
+def _many_numbers(api: Api) -> Any:
+    numbers = api.core("GET", "/api/core/numbers").json()["numbers"]
+    ids = [n["numberId"] for n in numbers]
+    statuses = {n["status"] for n in numbers}
+    return (len(numbers), _whoami(api).json()["assignedNumbers"]["total"],
+            ids.index(NUMBER_ID) > 0, "SUSPENDED" in statuses)
+
+
+PROBES: dict[str, tuple[Any, Any]] = {
+    "redeliver-every-event": (_redelivered, (["message.queued", "message.sent",
+                                              "message.delivery"], True, 6)),
+    "reordered-delivery": (_kinds, [("message.delivery", 3), ("message.sent", 2),
+                                    ("message.queued", 1)]),
+    "unlisted-event-type": (_kinds, [("message.queued", 1), ("message.sent", 2),
+                                     ("message.carrier_update", 3), ("message.delivery", 4)]),
+    "additive-fields": (_additive, (ADDITIVE["simRevision"], ADDITIVE["simRevision"],
+                                    ADDITIVE["simRevision"], ADDITIVE["simLinks"])),
+    "gzip-responses": (_gzip, ("gzip", "rc_test_client_123", None)),
+    "chunked-responses": (_chunked, ("chunked", False, "QUEUED")),
+    "json-charset": (_charset, ("application/json; charset=utf-8",
+                                "application/json; charset=utf-8")),
+    "uuid-ids": (_uuid_ids, (True, True, True, True)),
+    "second-timestamps": (_seconds, ({10}, {10}, {"docs"})),
+    "slow-responses": (_slow, True),
+    "connection-close": (_connection_close, (True, True)),
+    "many-numbers": (_many_numbers, (EXTRA_NUMBERS + 2, EXTRA_NUMBERS + 2, True, True)),
+}
+
+
+def test_every_variant_has_a_probe() -> None:
+    assert set(PROBES) == set(VARIANTS)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_changes_what_it_names(api: Api, receiver: Receiver, name: str) -> None:
+    api.receiver = receiver
+    probe, expected = PROBES[name]
+    plain = probe(api)
+    api.sim.set_variants([name])
+    varied = probe(api)
+    api.sim.set_variants(())
+    assert varied == expected, f"{name}: observed {varied!r}"
+    assert plain != expected, f"{name}: the plain simulator already shows {plain!r}"
+
+
+def test_an_idempotent_replay_is_byte_for_byte_under_every_body_variant(api: Api) -> None:
+    api.sim.set_variants(["additive-fields", "gzip-responses", "chunked-responses",
+                          "json-charset"])
+    first = api.send(key="idem_replay_variant")
+    again = api.send(key="idem_replay_variant")
+    assert first.status_code == again.status_code == 202
+    assert first.content == again.content and first.json()["results"][0]["simRevision"] == 7
+
+
+def test_many_numbers_comes_and_goes_and_survives_a_patch(api: Api) -> None:
+    api.sim.set_variants(["many-numbers"])
+    assert api.patch("num_bulk0001", {"smsEnabled": False}).status_code == 200
+    api.sim.set_variants(["many-numbers", "uuid-ids"])
+    assert api.number("num_bulk0001")["smsEnabled"] is False  # kept, not re-seeded
+    api.sim.set_variants(())
+    assert len(api.core("GET", "/api/core/numbers").json()["numbers"]) == 2
+    api.sim.reset(variants=["many-numbers"])
+    api._token = None  # a reset forgets the issued tokens
+    assert api.sim.variants == {"many-numbers"}
+    assert api.number("num_bulk0001")["smsEnabled"] is True
+
+
+def test_catalog_is_well_formed_and_unknown_names_are_refused(api: Api) -> None:
+    listing = describe_variants()
+    for name, variant in VARIANTS.items():
+        assert variant.name == name and name in listing
+        assert variant.description and variant.basis and "\n" not in variant.description
+    with pytest.raises(ValueError, match=r"bogus.*valid variants: .*uuid-ids"):
+        Simulator(variants=["bogus"])
+    with pytest.raises(ValueError, match="bogus"):
+        api.sim.set_variants(["bogus"])
