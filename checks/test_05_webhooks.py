@@ -15,13 +15,23 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.gates import STEP5
-from redcloud_check.webhooks.lifecycle import PAYLOAD, SEQUENCE, SIGNED, Issue, LifecycleReport
+from redcloud_check.webhooks.lifecycle import (
+    CONSISTENCY,
+    PAYLOAD,
+    SEQUENCE,
+    SIGNED,
+    Issue,
+    LifecycleReport,
+)
 from redcloud_check.webhooks.session import WebhookSession
 
 pytestmark = [pytest.mark.rc_stage("webhooks")]
 
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
 IDS = PAYLOAD + " (messageId, data.messageId, data.externalReference)"
+CLIENT = CONSISTENCY + " (apiClientId)"
+MESSAGE = CONSISTENCY + " (direction, data.to, data.sendFrom)"
+STATUS = CONSISTENCY + " (data.status)"
 
 
 def _session(rc: RunContext, webhooks: Any, *, gate: bool = False) -> WebhookSession:
@@ -113,7 +123,9 @@ def test_every_event_matches_the_event_schema(rc_sends: RunContext, rc_webhooks:
 @pytest.mark.rc_clause(IDS)
 def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every event carries the accepted messageId at the top and in data, and the
-    externalReference the send gave."""
+    externalReference the send gave. Graded by DESIGN.md (event consistency): the docs show
+    both ids by example and say to correlate events by them (4-sending-messages.txt), so an
+    event reporting another message than the one it is keyed to fails."""
     report = _report(rc_sends, rc_webhooks)
     if report.verified == 0:
         pytest.skip("no verified webhook event arrived: no ids to compare")
@@ -135,3 +147,45 @@ def test_sequences_increase_with_the_lifecycle(rc_sends: RunContext, rc_webhooks
     _fail_on(report, "sequence", title="Webhook sequences do not follow the lifecycle",
              expected="sequence queued < sent < final for every message, each (messageId, "
                       "sequence) naming one event", clause=SEQUENCE)
+
+
+def _judged(rc: RunContext, webhooks: Any) -> LifecycleReport:
+    report = _report(rc, webhooks)
+    if report.verified == 0:
+        pytest.skip("no verified webhook event arrived: nothing to compare with the send")
+    return report
+
+
+@pytest.mark.rc_clause(CLIENT)
+def test_events_name_the_sending_client(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every event of an accepted message names the API client that sent it: apiClientId is
+    RC_CLIENT_ID. Graded by DESIGN.md (event consistency): the docs show apiClientId by
+    example only; an event attributed to another client fails."""
+    _fail_on(_judged(rc_sends, rc_webhooks), "client",
+             title="Webhook events name another API client",
+             expected=f"apiClientId {rc_sends.settings.client_id!r} (RC_CLIENT_ID) on every "
+                      "event of the run's messages", clause=CLIENT)
+
+
+@pytest.mark.rc_clause(MESSAGE)
+def test_events_describe_the_sent_message(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every event of an accepted message describes that message: direction outbound, data.to
+    the accepted recipient, data.sendFrom the sending number's E.164 from /api/core/numbers.
+    Graded by DESIGN.md (event consistency), the docs showing these fields by example only:
+    another recipient or number, or an inbound direction, fails; the numberId in place of
+    the E.164 is a warning."""
+    _fail_on(_judged(rc_sends, rc_webhooks), "message",
+             title="Webhook events describe another message than the one sent",
+             expected="direction outbound, data.to the accepted recipient, data.sendFrom the "
+                      "sending number's E.164", clause=MESSAGE)
+
+
+@pytest.mark.rc_clause(STATUS)
+def test_event_status_matches_its_type(rc_sends: RunContext, rc_webhooks: Any) -> None:
+    """Every listed event's data.status is the one its eventType implies: queued, sent,
+    delivered (the docs' example) or failed. Graded by DESIGN.md (event consistency): a
+    status naming another lifecycle state fails; a word the docs never use is a warning."""
+    _fail_on(_judged(rc_sends, rc_webhooks), "status",
+             title="Webhook event statuses contradict their event types",
+             expected="data.status queued / sent / delivered / failed for message.queued / "
+                      "message.sent / message.delivery / message.failed", clause=STATUS)

@@ -26,7 +26,8 @@ from redcloud_check.webhooks.session import WebhookSession
 from .webhook_support import accepted_send, event
 
 NOW = time.time()
-MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123", NOW, None)
+MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123", NOW, None,
+                      api_client_id="rc_test_client_123", send_from_e164="+15551234567")
 CTX = ReceiptContext(public_url="https://abc.ngrok.app/webhooks/red-cloud", override_ok=True,
                      override_detail="webhookDeliveryOverride set and verified")
 
@@ -44,9 +45,12 @@ def rejected(reason: str, status: int = 401, *, mistake: SignatureMistake | None
                     signature_mistake=mistake)
 
 
-def lifecycle(final: str = "message.delivery", **kw: Any) -> list[Delivery]:
+def lifecycle(final: str = "message.delivery", final_data: dict[str, Any] | None = None,
+              **kw: Any) -> list[Delivery]:
+    """queued, sent, `final` for msg_1; `kw` changes every event, `final_data` the final."""
     kinds = ("message.queued", "message.sent", final)
-    return [ok(event("msg_1", k, i + 1, **kw), at=0.1 * (i + 1)) for i, k in enumerate(kinds)]
+    return [ok(event("msg_1", k, i + 1, **{**kw, **(final_data or {})} if k == final else kw),
+               at=0.1 * (i + 1)) for i, k in enumerate(kinds)]
 
 
 def test_a_complete_clean_lifecycle_has_no_failures_and_no_diagnosis() -> None:
@@ -59,8 +63,8 @@ def test_a_complete_clean_lifecycle_has_no_failures_and_no_diagnosis() -> None:
 
 
 def test_a_failed_final_is_complete_but_a_warning_with_its_error() -> None:
-    deliveries = lifecycle("message.failed", status="failed",
-                           error={"code": "CARRIER_REJECTED", "message": "rejected"})
+    deliveries = lifecycle("message.failed", final_data={
+        "error": {"code": "CARRIER_REJECTED", "message": "rejected"}})
     report = analyze([MSG], deliveries, CTX)
     assert report.complete and report.cause is None
     (warning,) = report.of("failed-final")
@@ -250,7 +254,13 @@ FAULT_DIAGNOSIS = {
     "webhook-hmac-body-only": "hmac-body-only",
     "webhook-missing-signature": "missing-headers",
     "webhook-sequence-regression": "sequence",
-    "webhook-sequence-reused-final": "sequence",
+    "event-sequence-reused-final": "sequence",
+    "event-wrong-client": "client",
+    "event-wrong-message-in-data": "ids",
+    "event-wrong-recipient": "message",
+    "event-wrong-sender-number": "message",
+    "event-direction-inbound": "message",
+    "event-status-contradicts-type": "status",
     "webhook-no-final-event": "incomplete",
     "webhook-wrong-event-type": "incomplete",
     "webhook-not-delivered": "no-requests",
@@ -315,7 +325,7 @@ def test_a_target_gone_at_close_keeps_the_journal_and_warns(tmp_path: Path) -> N
 
 
 def test_a_final_reusing_a_sequence_over_http_is_kept_and_named(tmp_path: Path) -> None:
-    report, session, _ = simulated_run(tmp_path, ("webhook-sequence-reused-final",),
+    report, session, _ = simulated_run(tmp_path, ("event-sequence-reused-final",),
                                        timeout=5.0)
     assert report.complete, report.issues  # not swallowed as a "duplicate"
     assert report.failures("incomplete") == []

@@ -251,9 +251,24 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "webhook-sequence-regression": (
         lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
         [("message.queued", 2), ("message.sent", 1), ("message.delivery", 3)]),
-    "webhook-sequence-reused-final": (
+    "event-sequence-reused-final": (
         lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
         [("message.queued", 1), ("message.sent", 2), ("message.delivery", 2)]),
+    "event-wrong-client": (lambda a: {r.event["apiClientId"] for r in _events(a)},
+                           {"rc_other_client_789"}),
+    "event-wrong-message-in-data": (
+        lambda a: {r.event["messageId"] == r.event["data"]["messageId"] for r in _events(a)},
+        {False}),
+    "event-wrong-recipient": (lambda a: {r.event["data"]["to"] for r in _events(a)},
+                              {"+15550009999"}),
+    "event-wrong-sender-number": (lambda a: {r.event["data"]["sendFrom"] for r in _events(a)},
+                                  {"+15557654321"}),
+    "event-direction-inbound": (lambda a: {r.event["direction"] for r in _events(a)},
+                                {"inbound"}),
+    "event-status-contradicts-type": (
+        lambda a: [(r.event["eventType"], r.event["data"]["status"]) for r in _events(a)],
+        [("message.queued", "queued"), ("message.sent", "sent"),
+         ("message.delivery", "failed")]),
     "webhook-no-final-event": (lambda a: [r.event["eventType"] for r in _events(a)],
                                ["message.queued", "message.sent"]),
     "webhook-wrong-event-type": (lambda a: _events(a)[-1].event["eventType"],
@@ -308,8 +323,11 @@ CATALOG_BY_STAGE = {
              "send-partial-all-or-nothing", "send-replay-new-message", "send-conflict-ignored",
              "send-replay-current-status", "message-ids-repeat"],
     "webhooks": ["webhook-wrong-secret", "webhook-hmac-body-only", "webhook-missing-signature",
-                 "webhook-sequence-regression", "webhook-sequence-reused-final",
-                 "webhook-no-final-event", "webhook-wrong-event-type", "webhook-not-delivered",
+                 "webhook-sequence-regression", "event-sequence-reused-final",
+                 "event-wrong-client", "event-wrong-message-in-data", "event-wrong-recipient",
+                 "event-wrong-sender-number", "event-direction-inbound",
+                 "event-status-contradicts-type", "webhook-no-final-event",
+                 "webhook-wrong-event-type", "webhook-not-delivered",
                  "webhook-malformed-event", "patch-ignored"],
 }
 

@@ -13,6 +13,7 @@ from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_
 
 SECRET = "test_webhook_secret_9f2c"  # a test value; never a real secret
 LIFECYCLE = ("message.queued", "message.sent", "message.delivery")
+SIM_E164 = "+15551234567"  # the seeded num_abc123's E.164 (and the docs' example number)
 
 
 def event(message_id: str, event_type: str, sequence: int, *,
@@ -68,6 +69,8 @@ def accepted_send(rc: Any, name: str = "webhook-test", to: str | None = None) ->
     assert exchange.status == 202, exchange.response_body
     result = exchange.json()["results"][0]
     message = AcceptedMessage(result["messageId"], result["to"], payload["externalReference"],
-                              key, payload["sendFrom"], exchange.started_at, None)
+                              key, payload["sendFrom"], exchange.started_at, None,
+                              api_client_id=rc.settings.client_id,
+                              send_from_e164=rc.e164_of(payload["sendFrom"]) or SIM_E164)
     rc.accepted.append(message)
     return message

@@ -80,6 +80,12 @@ class RunContext:
                                    token_fresh=fresh, token_age_s=age,
                                    wrong_credential=wrong_credential)
 
+    def e164_of(self, number_id: str) -> str | None:
+        """The E.164 /api/core/numbers gave for `number_id`, when the run has read it."""
+        number = self.number or {}
+        e164 = number.get("e164")
+        return e164 if number.get("numberId") == number_id and isinstance(e164, str) else None
+
     def idempotency_key(self, check_name: str) -> str:
         """Unique per run, stable per check: a retried check never duplicates a message."""
         return f"rccheck-{self.run_id}-{check_name}"[:120]

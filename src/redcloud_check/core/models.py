@@ -25,6 +25,8 @@ class AcceptedMessage:
     number_id: str
     accepted_at: float
     check: str | None
+    api_client_id: str | None = None  # the client whose credentials sent it (RC_CLIENT_ID)
+    send_from_e164: str | None = None  # the sending number's E.164 from /api/core/numbers
 
 
 @dataclass(frozen=True, slots=True)

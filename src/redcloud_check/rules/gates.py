@@ -135,7 +135,8 @@ def send_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], k
                 message_id=result["messageId"], to=result["to"],
                 external_reference=payload["externalReference"], idempotency_key=key,
                 number_id=payload["sendFrom"], accepted_at=exchange.started_at,
-                check=rc.recorder.current_check))
+                check=rc.recorder.current_check, api_client_id=rc.settings.client_id,
+                send_from_e164=rc.e164_of(payload["sendFrom"])))
     return dict(body)
 
 

@@ -77,7 +77,7 @@ def lifecycle(to: str, faults: frozenset[str], variants: frozenset[str] = frozen
     if final_type == "message.delivery" and "webhook-wrong-event-type" in faults:
         final_type = "message.delivered"
     regress = "webhook-sequence-regression" in faults
-    final_sequence = 2 if "webhook-sequence-reused-final" in faults else 3
+    final_sequence = 2 if "event-sequence-reused-final" in faults else 3
     steps = [Step("message.queued", "queued", 2 if regress else 1),
              Step("message.sent", "sent", 1 if regress else 2),
              Step(final_type, outcome.status, final_sequence, outcome.error())]
@@ -89,6 +89,29 @@ def lifecycle(to: str, faults: frozenset[str], variants: frozenset[str] = frozen
     if "reordered-delivery" in variants:
         steps.reverse()
     return tuple(steps)
+
+
+OTHER_CLIENT = "rc_other_client_789"  # a seeded client; events under event-wrong-client
+OTHER_NUMBER = "+15557654321"  # num_other789's E.164; data.sendFrom under the sender fault
+OPPOSITE = {"delivered": "failed", "failed": "delivered"}
+
+
+def _mislead(event: dict[str, Any], message: Message, faults: frozenset[str]) -> None:
+    """The event-* faults: one field of the event disagrees with the send (in place)."""
+    data = event["data"]
+    if "event-wrong-client" in faults:
+        event["apiClientId"] = (OTHER_CLIENT if message.client_id != OTHER_CLIENT
+                                else "rc_test_client_123")
+    if "event-wrong-message-in-data" in faults:
+        data["messageId"] = "msg_" + hashlib.sha256(message.message_id.encode()).hexdigest()[:20]
+    if "event-wrong-recipient" in faults:
+        data["to"] = "+15550009999" if message.to != "+15550009999" else "+15550009998"
+    if "event-wrong-sender-number" in faults:
+        data["sendFrom"] = OTHER_NUMBER if message.send_from != OTHER_NUMBER else "+15551230456"
+    if "event-direction-inbound" in faults:
+        event["direction"] = "inbound"
+    if "event-status-contradicts-type" in faults and data["status"] in OPPOSITE:
+        data["status"] = OPPOSITE[data["status"]]
 
 
 def event_body(message: Message, step: Step, faults: frozenset[str],
@@ -111,6 +134,7 @@ def event_body(message: Message, step: Step, faults: frozenset[str],
             "error": step.error,
         },
     }
+    _mislead(event, message, faults)
     if "webhook-malformed-event" in faults:
         del event["messageId"], event["data"]["messageId"]
     if "additive-fields" in variants:

@@ -18,6 +18,9 @@ failing check carries it, and the diagnosis pipeline leads with it:
     sequence           sequences do not increase with lifecycle order, or two different
                        events share one (messageId, sequence)
     ids                messageId / data.messageId / externalReference do not match
+    client             an event names another API client (consistency.py)
+    message            an event describes another message: direction, recipient, number
+    status             an event's data.status contradicts its eventType
 
 Public surface: `analyze`, `timeline`, `lifecycle_done`, `unlisted`, `find_cause`, `Issue`,
 `MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
@@ -35,13 +38,21 @@ from redcloud_check.core.findings import Severity
 from redcloud_check.core.models import AcceptedMessage, Cause
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
+from redcloud_check.webhooks.consistency import TITLES as CONSISTENCY_TITLES
+from redcloud_check.webhooks.consistency import mismatches
+from redcloud_check.webhooks.events import (
+    FAILED,
+    FINALS,
+    QUEUED,
+    RANK,
+    SENT,
+    attributed_to,
+    data,
+    sequence_key,
+    type_label,
+    unlisted,
+)
 from redcloud_check.webhooks.listener import Delivery, SignatureMistake
-
-QUEUED, SENT, DELIVERY, FAILED = ("message.queued", "message.sent", "message.delivery",
-                                  "message.failed")
-FINALS = (DELIVERY, FAILED)
-LISTED = (QUEUED, SENT, DELIVERY, FAILED)  # the docs list events "such as" these
-RANK = {QUEUED: 0, SENT: 1, DELIVERY: 2, FAILED: 2}
 
 SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
           '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
@@ -49,11 +60,13 @@ PAYLOAD = "1-quickstart.txt, Section 9 — Minimal Webhook Example (event payloa
 NO_EVENTS = "5-troubleshooting.txt, Symptom: no webhook events arrive"
 NO_DELIVERY = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
 SEQUENCE = STEP5 + " (queued, sent, then delivery or failed); DESIGN.md: webhook sequence"
+CONSISTENCY = PAYLOAD + "; DESIGN.md: event consistency"
 
 
 @dataclass(frozen=True, slots=True)
 class Issue:
     kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | unlisted
+    #            | client | message | status (consistency.py) | ...
     severity: Severity
     title: str
     detail: str
@@ -108,41 +121,13 @@ class LifecycleReport:
         return self.of(kind, "fail")
 
 
-def _data(event: dict[str, Any]) -> dict[str, Any]:
-    data = event.get("data")
-    return data if isinstance(data, dict) else {}
-
-
-def _attributed_to(event: dict[str, Any]) -> str | None:
-    for value in (event.get("messageId"), _data(event).get("messageId")):
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def unlisted(event: dict[str, Any]) -> bool:
-    """An event whose type the docs do not list: recorded and shown, never judged (DESIGN.md:
-    unknown event types). A missing or non-string eventType is not unlisted but malformed."""
-    kind = event.get("eventType")
-    return isinstance(kind, str) and kind not in LISTED
-
-
-def _type_label(event: dict[str, Any]) -> str:
-    return str(event.get("eventType")) + (" (not a listed type)" if unlisted(event) else "")
-
-
-def _sequence_key(event: dict[str, Any]) -> float:
-    seq = event.get("sequence")
-    return float(seq) if isinstance(seq, int) and not isinstance(seq, bool) else float("inf")
-
-
 def _events_of(message_id: str, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
     """Verified, accepted events for `message_id` without exact redeliveries, in arrival
     order. A different event that reuses a (messageId, sequence) is kept: it is judged by the
     sequence check, never dropped."""
     return [d.event for d in deliveries
             if d.event is not None and d.accepted and not d.duplicate
-            and _attributed_to(d.event) == message_id]
+            and attributed_to(d.event) == message_id]
 
 
 def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> MessageLifecycle:
@@ -151,9 +136,9 @@ def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> Mess
     missing = [t for t in (QUEUED, SENT) if t not in types]
     if not types & set(FINALS):
         missing.append("a final event (message.delivery or message.failed)")
-    shown = [_type_label(e) for e in arrived]
+    shown = [type_label(e) for e in arrived]
     return MessageLifecycle(message.message_id, message.external_reference,
-                            tuple(sorted(arrived, key=_sequence_key)),
+                            tuple(sorted(arrived, key=sequence_key)),
                             tuple(shown), tuple(missing))
 
 
@@ -213,30 +198,35 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
         event = d.event
         if event is None or not d.accepted or d.duplicate or unlisted(event):
             continue
-        mid = _attributed_to(event)
+        mid = attributed_to(event)
         label = f"{event.get('eventType')!s} seq {event.get('sequence')!s}"
         violations = schema_errors("webhook_event", event)
         if violations:
             shown = "; ".join(f"{v.path or '/'}: {v.message}" for v in violations[:4])
             issues.append(Issue("schema", "fail", "A webhook event breaks the event schema",
                                 f"{label} of {mid or '(no messageId)'}: {shown}", PAYLOAD, mid))
-        data = _data(event)
-        top, inner = event.get("messageId"), data.get("messageId")
+        fields = data(event)
+        top, inner = event.get("messageId"), fields.get("messageId")
         if not isinstance(top, str) or not top or top != inner:
             issues.append(Issue("ids", "fail", "messageId and data.messageId do not match",
-                                f"{label}: messageId {top!r}, data.messageId {inner!r}",
-                                PAYLOAD, mid))
+                                f"{label}: data.messageId expected {top!r} (the messageId "
+                                f"the event is keyed to), seen {inner!r}", PAYLOAD, mid))
         if mid is None:
             continue
         if mid not in expected:
             stray.add(mid)
             continue
         sent_ref = expected[mid].external_reference
-        if data.get("externalReference") != sent_ref:
+        if fields.get("externalReference") != sent_ref:
             issues.append(Issue("ids", "fail", "externalReference does not match the send",
-                                f"{label} of {mid}: data.externalReference "
-                                f"{data.get('externalReference')!r}, sent {sent_ref!r}",
-                                PAYLOAD, mid))
+                                f"{label} of {mid}: data.externalReference expected "
+                                f"{sent_ref!r} (the send's), seen "
+                                f"{fields.get('externalReference')!r}", PAYLOAD, mid))
+        for m in mismatches(event, expected[mid]):
+            note = f" ({m.note})" if m.note else ""
+            issues.append(Issue(m.kind, m.severity, CONSISTENCY_TITLES[m.kind],
+                                f"{label} of {mid}: {m.field} expected {m.expected}, seen "
+                                f"{m.seen}{note}", CONSISTENCY, mid))
     if stray:
         issues.append(Issue("unexpected", "info",
                             "Events for messages no check counted as accepted",
@@ -269,9 +259,9 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
                             f"{', '.join(lc.arrival) or 'no verified event'}", STEP5, mid))
     listed = [e for e in lc.events if e.get("eventType") in RANK]
     issues += _sequence_reuse(mid, listed)
-    ranked = sorted(listed, key=lambda e: (RANK[e["eventType"]], _sequence_key(e)))
+    ranked = sorted(listed, key=lambda e: (RANK[e["eventType"]], sequence_key(e)))
     pairs = [f"{e['eventType']} {e.get('sequence')}" for e in ranked]
-    keys = [_sequence_key(e) for e in ranked]
+    keys = [sequence_key(e) for e in ranked]
     # Equal sequences are the reuse issue above; here: a later lifecycle step numbered lower.
     if any(b < a for a, b in itertools.pairwise(keys)):
         issues.append(Issue("sequence", "fail",
@@ -281,14 +271,14 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     if repeated:
         issues.append(Issue("order", "info", "An event type arrived more than once",
                             f"{mid}: {', '.join(map(str, repeated))}", STEP5, mid))
-    by_sequence = [_type_label(e) for e in lc.events]
+    by_sequence = [type_label(e) for e in lc.events]
     if list(lc.arrival) != by_sequence:
         issues.append(Issue("order", "info", "Events arrived out of sequence order",
                             f"{mid}: arrival {', '.join(lc.arrival)}", STEP5, mid))
     final = lc.final
     if final is not None and final.get("eventType") == FAILED:
         issues.append(Issue("failed-final", "warning", "The message failed downstream",
-                            f"{mid}: message.failed with error {_data(final).get('error')!r}",
+                            f"{mid}: message.failed with error {data(final).get('error')!r}",
                             NO_DELIVERY, mid))
     return issues
 
@@ -344,10 +334,16 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
             ("sequence", "sequence", "Sequences must increase queued < sent < final, "
                                      "and each (messageId, sequence) must name one event."),
             ("ids", "ids", "Events must carry the messageId and externalReference of the "
-                           "send.")):
+                           "send."),
+            ("client", "client", "Events must name the API client that sent the message; "
+                                 "report the misattribution to Red Cloud."),
+            ("message", "message", "Events must describe the message that was sent: "
+                                   "outbound, its recipient, its sending number."),
+            ("status", "status", "Each event's data.status must agree with its eventType.")):
         if kind in fails:
-            detail = "; ".join(i.detail for i in report_issues if i.kind == kind)[:600]
-            clause = next(i.clause for i in report_issues if i.kind == kind)
+            failed = [i for i in report_issues if i.kind == kind and i.severity == "fail"]
+            detail = "; ".join(i.detail for i in failed)[:600]
+            clause = failed[0].clause
             return Cause(cause, detail, action, clause)
     first = next(i for i in report_issues if i.severity == "fail")
     return Cause(first.kind, first.detail, "See the failing check.", first.clause)
@@ -375,7 +371,7 @@ def timeline(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> list[d
     for d in deliveries:
         if d.received_at < message.accepted_at - 1:
             continue
-        if d.event is not None and _attributed_to(d.event) == message.message_id:
+        if d.event is not None and attributed_to(d.event) == message.message_id:
             notes = (["duplicate"] if d.duplicate else []) + (
                 ["reuses an earlier event's sequence"] if d.sequence_reused else []) + (
                 ["not a listed event type"] if unlisted(d.event) else []) + list(d.warnings)

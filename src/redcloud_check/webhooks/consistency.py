@@ -1,0 +1,115 @@
+"""Every verified lifecycle event against its cause: the send the run made (DESIGN.md: event
+consistency).
+
+The run knows the truth behind each event of an accepted message: the API client whose
+credentials sent it, the recipient results[] accepted, the sending number (its numberId,
+and its E.164 from /api/core/numbers), that the message is outbound, and the status each
+listed event type implies. `mismatches(event, message)` compares every such field of one
+event with that truth; a field whose truth the run lacks is not judged.
+
+    field          truth                                   kind     grade
+    apiClientId    RC_CLIENT_ID (whose credentials sent)   client   fail
+    direction      "outbound" (any case)                   message  fail
+    data.to        the accepted recipient                  message  fail
+    data.sendFrom  the sending number's E.164              message  fail; its numberId instead:
+                                                                    warning
+    data.status    the status the eventType implies        status   fail when it names another
+                   (queued, sent, delivered, failed)                lifecycle state; warning for
+                                                                    a word the docs never use
+    data.error     null on message.delivery                status   warning
+
+messageId, data.messageId and data.externalReference are judged by the ids check
+(lifecycle.py). Grading: the docs show these fields only by example (1-quickstart.txt,
+Section 9); DESIGN.md's contract table decides that each must match what the run knows, so
+a mismatch that would mislead an integration (another client, recipient or number, an
+inbound direction, a status contradicting the event) fails, and a harmless difference of
+form is a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redcloud_check.context import AcceptedMessage
+from redcloud_check.core.findings import Severity
+from redcloud_check.webhooks.events import DELIVERY, IMPLIED_STATUS, data
+
+TITLES = {
+    "client": "A webhook event is attributed to another API client",
+    "message": "A webhook event does not describe the message that was sent",
+    "status": "A webhook event's status contradicts its event type",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """One field of one event that disagrees with the run's truth."""
+
+    kind: str  # client | message | status: the stage-5 check that reports it
+    severity: Severity  # fail | warning
+    field: str  # e.g. "data.to"
+    expected: str  # rendered with repr(), e.g. "'+15551234567'"
+    seen: str
+    note: str = ""
+
+
+def _client(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+    seen = event.get("apiClientId")
+    if message.api_client_id is None or seen == message.api_client_id:
+        return []
+    return [Mismatch("client", "fail", "apiClientId", repr(message.api_client_id), repr(seen),
+                     "the client whose credentials sent the message")]
+
+
+def _message(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+    found: list[Mismatch] = []
+    direction = event.get("direction")
+    if not (isinstance(direction, str) and direction.lower() == "outbound"):
+        found.append(Mismatch("message", "fail", "direction", "'outbound'", repr(direction),
+                              "the run sent this message"))
+    fields = data(event)
+    if fields.get("to") != message.to:
+        found.append(Mismatch("message", "fail", "data.to", repr(message.to),
+                              repr(fields.get("to")), "the recipient the send accepted"))
+    send_from = fields.get("sendFrom")
+    e164 = message.send_from_e164
+    if e164 is not None and send_from != e164:
+        if send_from == message.number_id:
+            found.append(Mismatch("message", "warning", "data.sendFrom", repr(e164),
+                                  repr(send_from), "the numberId, not its E.164 as the docs' "
+                                  "example shows"))
+        else:
+            found.append(Mismatch("message", "fail", "data.sendFrom", repr(e164),
+                                  repr(send_from), f"the E.164 of {message.number_id} from "
+                                  "/api/core/numbers"))
+    return found
+
+
+def _status(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+    kind = event.get("eventType")
+    implied = IMPLIED_STATUS.get(kind) if isinstance(kind, str) else None
+    if implied is None:
+        return []
+    fields = data(event)
+    found: list[Mismatch] = []
+    status = fields.get("status")
+    said = status.lower() if isinstance(status, str) else None
+    if said != implied:
+        others = set(IMPLIED_STATUS.values()) - {implied}
+        contradicts = said in others
+        found.append(Mismatch(
+            "status", "fail" if contradicts else "warning", "data.status", repr(implied),
+            repr(status), f"{kind} implies {implied}" + (
+                "" if contradicts else "; the docs do not list this status")))
+    if kind == DELIVERY and fields.get("error") is not None:
+        found.append(Mismatch("status", "warning", "data.error", "None",
+                              repr(fields.get("error")), "a delivered message with an error; "
+                              "the docs' example shows null"))
+    return found
+
+
+def mismatches(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+    """Every field of `event` (a listed event type keyed to `message`) that disagrees with
+    what the run knows about `message`."""
+    return [*_client(event, message), *_message(event, message), *_status(event, message)]
