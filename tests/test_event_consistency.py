@@ -35,6 +35,8 @@ def test_an_event_that_agrees_with_its_send_has_no_mismatch() -> None:
         assert seen(kind) == []
     assert seen("message.failed", data_error={"code": "CARRIER_REJECTED"}) == []
     assert seen(direction="OUTBOUND") == []  # case is not a difference of meaning
+    assert seen(occurredAt=int(time.time())) == []  # seconds, decided by magnitude
+    assert seen(occurredAt=int((MSG.accepted_at - 60) * 1000)) == []  # within clock skew
 
 
 @pytest.mark.parametrize(("changes", "kind", "field", "expected", "got"), [
@@ -57,6 +59,8 @@ def test_a_misleading_field_fails_naming_field_expected_and_seen(
     ("message.delivery", {"data_sendFrom": "num_abc123"}, "data.sendFrom"),
     ("message.sent", {"data_status": "dispatched"}, "data.status"),
     ("message.delivery", {"data_error": {"code": "X"}}, "data.error"),
+    ("message.queued", {"occurredAt": int((time.time() - 3600) * 1000)}, "occurredAt"),
+    ("message.queued", {"occurredAt": int(time.time() - 3600)}, "occurredAt"),
 ])
 def test_a_harmless_difference_of_form_is_a_warning(event_type: str, changes: dict[str, Any],
                                                     field: str) -> None:

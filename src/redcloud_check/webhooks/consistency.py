@@ -17,6 +17,10 @@ event with that truth; a field whose truth the run lacks is not judged.
                    (queued, sent, delivered, failed)                lifecycle state; warning for
                                                                     a word the docs never use
     data.error     null on message.delivery                status   warning
+    occurredAt     not before the send started (ms or s,   message  warning past 300 s of
+                   by magnitude)                                    slack (clock skew is
+                                                                    possible; the docs name
+                                                                    no tolerance)
 
 messageId, data.messageId and data.externalReference are judged by the ids check
 (lifecycle.py). Grading: the docs show these fields only by example (1-quickstart.txt,
@@ -33,8 +37,11 @@ from typing import Any
 
 from redcloud_check.context import AcceptedMessage
 from redcloud_check.core.findings import Severity
+from redcloud_check.core.signing import timestamp_seconds
+from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.webhooks.events import DELIVERY, IMPLIED_STATUS, data
 
+OCCURRED_SLACK_S = 300.0  # as the listener's timestamp tolerance: clocks may differ
 TITLES = {
     "client": "A webhook event is attributed to another API client",
     "message": "A webhook event does not describe the message that was sent",
@@ -86,6 +93,22 @@ def _message(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
     return found
 
 
+def _occurred(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+    value = event.get("occurredAt")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return []  # the schema check's
+    try:
+        early = message.accepted_at - timestamp_seconds(value)
+    except ValueError:
+        return []
+    if early <= OCCURRED_SLACK_S:
+        return []
+    return [Mismatch("message", "warning", "occurredAt",
+                     f"not before the send ({iso_utc(message.accepted_at)})",
+                     f"{value!r} ({early:.0f} s earlier)", "clock skew, or another message's "
+                     "event; the docs name no tolerance")]
+
+
 def _status(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
     kind = event.get("eventType")
     implied = IMPLIED_STATUS.get(kind) if isinstance(kind, str) else None
@@ -112,4 +135,5 @@ def _status(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
 def mismatches(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
     """Every field of `event` (a listed event type keyed to `message`) that disagrees with
     what the run knows about `message`."""
-    return [*_client(event, message), *_message(event, message), *_status(event, message)]
+    return [*_client(event, message), *_message(event, message), *_occurred(event, message),
+            *_status(event, message)]
