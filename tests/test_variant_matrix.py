@@ -44,3 +44,12 @@ def test_an_unlisted_event_type_is_shown_not_failed(matrix: dict[str, SuiteRun])
     assert "Event types the docs do not list" in run.stdout
     bundle = json.loads((run.reports / "escalation.json").read_text("utf-8"))
     assert UNLISTED_EVENT_TYPE in json.dumps(bundle)
+
+
+@pytest.mark.parametrize(("variant", "shown"), [
+    ("redeliver-every-event", "Duplicate webhook deliveries"),
+    ("additive-fields", "undocumented in GET /api/core/whoami 200: $.simLinks"),
+])
+def test_what_conforms_but_differs_is_shown(matrix: dict[str, SuiteRun], variant: str,
+                                            shown: str) -> None:
+    assert shown in matrix[variant].stdout
