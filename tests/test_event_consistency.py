@@ -1,4 +1,4 @@
-"""Every lifecycle event against its cause: one case per row of consistency.py's table, and
+"""Every lifecycle event against its cause: one case per row of event_consistency.py's table, and
 the stage-5 checks over real HTTP against the simulator's event faults."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from redcloud_check.context import AcceptedMessage
-from redcloud_check.webhooks.consistency import Mismatch, mismatches
+from redcloud_check.webhooks.event_consistency import EventMismatch, mismatches
 
 from .suite_runner import run_suite
 from .webhook_support import event
@@ -20,7 +20,7 @@ MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123"
                       None, api_client_id="rc_test_client_123", send_from_e164="+15551234567")
 
 
-def seen(kind: str = "message.delivery", **changes: Any) -> list[Mismatch]:
+def seen(kind: str = "message.delivery", **changes: Any) -> list[EventMismatch]:
     payload = event("msg_1", kind, 3)
     for key, value in changes.items():
         if key.startswith("data_"):
@@ -40,19 +40,21 @@ def test_an_event_that_agrees_with_its_send_has_no_mismatch() -> None:
 
 
 @pytest.mark.parametrize(("changes", "kind", "field", "expected", "got"), [
-    ({"apiClientId": "rc_other_client_789"}, "client", "apiClientId",
-     "'rc_test_client_123'", "'rc_other_client_789'"),
-    ({"direction": "inbound"}, "message", "direction", "'outbound'", "'inbound'"),
-    ({"data_to": "+15550009999"}, "message", "data.to", "'+15551234567'", "'+15550009999'"),
-    ({"data_sendFrom": "+15557654321"}, "message", "data.sendFrom", "'+15551234567'",
-     "'+15557654321'"),
-    ({"data_status": "failed"}, "status", "data.status", "'delivered'", "'failed'"),
+    ({"apiClientId": "rc_other_client_789"}, "client", "apiClientId", "rc_test_client_123",
+     "rc_other_client_789"),
+    ({"direction": "inbound"}, "message", "direction", "outbound", "inbound"),
+    ({"data_to": "+15550009999"}, "message", "data.to", "+15551234567", "+15550009999"),
+    ({"data_sendFrom": "+15557654321"}, "message", "data.sendFrom", "+15551234567",
+     "+15557654321"),
+    ({"data_status": "failed"}, "status", "data.status", "delivered", "failed"),
 ])
 def test_a_misleading_field_fails_naming_field_expected_and_seen(
         changes: dict[str, Any], kind: str, field: str, expected: str, got: str) -> None:
     (found,) = seen(**changes)
-    assert (found.kind, found.severity, found.field, found.expected, found.seen) == (
+    m = found.mismatch
+    assert (found.kind, found.severity, m.field, m.expected, m.actual) == (
         kind, "fail", field, expected, got)
+    assert found.describe().startswith(f"{field} expected {expected!r}, seen {got!r}")
 
 
 @pytest.mark.parametrize(("event_type", "changes", "field"), [
@@ -65,7 +67,7 @@ def test_a_misleading_field_fails_naming_field_expected_and_seen(
 def test_a_harmless_difference_of_form_is_a_warning(event_type: str, changes: dict[str, Any],
                                                     field: str) -> None:
     (found,) = seen(event_type, **changes)
-    assert (found.severity, found.field) == ("warning", field)
+    assert (found.severity, found.mismatch.field) == ("warning", field)
 
 
 def test_a_field_whose_truth_the_run_lacks_is_not_judged() -> None:

@@ -18,7 +18,7 @@ failing check carries it, and the diagnosis pipeline leads with it:
     sequence           sequences do not increase with lifecycle order, or two different
                        events share one (messageId, sequence)
     ids                messageId / data.messageId / externalReference do not match
-    client             an event names another API client (consistency.py)
+    client             an event names another API client (event_consistency.py)
     message            an event describes another message: direction, recipient, number
     status             an event's data.status contradicts its eventType
 
@@ -38,8 +38,8 @@ from redcloud_check.core.findings import Severity
 from redcloud_check.core.models import AcceptedMessage, Cause
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
-from redcloud_check.webhooks.consistency import TITLES as CONSISTENCY_TITLES
-from redcloud_check.webhooks.consistency import mismatches
+from redcloud_check.webhooks.event_consistency import TITLES as CONSISTENCY_TITLES
+from redcloud_check.webhooks.event_consistency import mismatches
 from redcloud_check.webhooks.events import (
     FAILED,
     FINALS,
@@ -66,7 +66,7 @@ CONSISTENCY = PAYLOAD + "; DESIGN.md: event consistency"
 @dataclass(frozen=True, slots=True)
 class Issue:
     kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | unlisted
-    #            | client | message | status (consistency.py) | ...
+    #            | client | message | status (event_consistency.py) | ...
     severity: Severity
     title: str
     detail: str
@@ -223,10 +223,8 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
                                 f"{sent_ref!r} (the send's), seen "
                                 f"{fields.get('externalReference')!r}", PAYLOAD, mid))
         for m in mismatches(event, expected[mid]):
-            note = f" ({m.note})" if m.note else ""
             issues.append(Issue(m.kind, m.severity, CONSISTENCY_TITLES[m.kind],
-                                f"{label} of {mid}: {m.field} expected {m.expected}, seen "
-                                f"{m.seen}{note}", CONSISTENCY, mid))
+                                f"{label} of {mid}: {m.describe()}", CONSISTENCY, mid))
     if stray:
         issues.append(Issue("unexpected", "info",
                             "Events for messages no check counted as accepted",

@@ -23,8 +23,11 @@ event with that truth; a field whose truth the run lacks is not judged.
                                                                     no tolerance)
 
 messageId, data.messageId and data.externalReference are judged by the ids check
-(lifecycle.py). Grading: the docs show these fields only by example (1-quickstart.txt,
-Section 9); DESIGN.md's contract table decides that each must match what the run knows, so
+(lifecycle.py). Each finding is an `EventMismatch`: a `rules.consistency.Mismatch` (field,
+expected, actual) with the check it belongs to and its grade.
+
+Grading: the docs show these fields only by example (1-quickstart.txt, Section 9);
+DESIGN.md's contract table decides that each must match what the run knows, so
 a mismatch that would mislead an integration (another client, recipient or number, an
 inbound direction, a status contradicting the event) fails, and a harmless difference of
 form is a warning.
@@ -39,6 +42,7 @@ from redcloud_check.context import AcceptedMessage
 from redcloud_check.core.findings import Severity
 from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.rules.consistency import Mismatch
 from redcloud_check.webhooks.events import DELIVERY, IMPLIED_STATUS, data
 
 OCCURRED_SLACK_S = 300.0  # as the listener's timestamp tolerance: clocks may differ
@@ -50,50 +54,64 @@ TITLES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Mismatch:
-    """One field of one event that disagrees with the run's truth."""
+class EventMismatch:
+    """One field of one event that disagrees with the run's truth, and how it is graded."""
 
     kind: str  # client | message | status: the stage-5 check that reports it
     severity: Severity  # fail | warning
-    field: str  # e.g. "data.to"
-    expected: str  # rendered with repr(), e.g. "'+15551234567'"
-    seen: str
+    mismatch: Mismatch  # field, expected (the truth), actual (what the event says)
     note: str = ""
 
+    def describe(self) -> str:
+        """e.g. "data.to expected '+15551234567', seen '+15550009999' (the recipient ...)"."""
+        m = self.mismatch
+        expected = m.expected if isinstance(m.expected, Truth) else repr(m.expected)
+        note = f" ({self.note})" if self.note else ""
+        return f"{m.field} expected {expected}, seen {m.actual!r}{note}"
 
-def _client(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+
+class Truth(str):
+    """An expected value that is a description (e.g. "not before 2026-..."), shown as is."""
+
+    __slots__ = ()
+
+
+def _found(kind: str, severity: Severity, field: str, expected: Any, actual: Any,
+           note: str = "") -> EventMismatch:
+    return EventMismatch(kind, severity, Mismatch(field, expected, actual), note)
+
+
+def _client(event: dict[str, Any], message: AcceptedMessage) -> list[EventMismatch]:
     seen = event.get("apiClientId")
     if message.api_client_id is None or seen == message.api_client_id:
         return []
-    return [Mismatch("client", "fail", "apiClientId", repr(message.api_client_id), repr(seen),
-                     "the client whose credentials sent the message")]
+    return [_found("client", "fail", "apiClientId", message.api_client_id, seen,
+                   "the client whose credentials sent the message")]
 
 
-def _message(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
-    found: list[Mismatch] = []
+def _message(event: dict[str, Any], message: AcceptedMessage) -> list[EventMismatch]:
+    found: list[EventMismatch] = []
     direction = event.get("direction")
     if not (isinstance(direction, str) and direction.lower() == "outbound"):
-        found.append(Mismatch("message", "fail", "direction", "'outbound'", repr(direction),
-                              "the run sent this message"))
+        found.append(_found("message", "fail", "direction", "outbound", direction,
+                            "the run sent this message"))
     fields = data(event)
     if fields.get("to") != message.to:
-        found.append(Mismatch("message", "fail", "data.to", repr(message.to),
-                              repr(fields.get("to")), "the recipient the send accepted"))
+        found.append(_found("message", "fail", "data.to", message.to, fields.get("to"),
+                            "the recipient the send accepted"))
     send_from = fields.get("sendFrom")
     e164 = message.send_from_e164
     if e164 is not None and send_from != e164:
         if send_from == message.number_id:
-            found.append(Mismatch("message", "warning", "data.sendFrom", repr(e164),
-                                  repr(send_from), "the numberId, not its E.164 as the docs' "
-                                  "example shows"))
+            found.append(_found("message", "warning", "data.sendFrom", e164, send_from,
+                                "the numberId, not its E.164 as the docs' example shows"))
         else:
-            found.append(Mismatch("message", "fail", "data.sendFrom", repr(e164),
-                                  repr(send_from), f"the E.164 of {message.number_id} from "
-                                  "/api/core/numbers"))
+            found.append(_found("message", "fail", "data.sendFrom", e164, send_from,
+                                f"the E.164 of {message.number_id} from /api/core/numbers"))
     return found
 
 
-def _occurred(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+def _occurred(event: dict[str, Any], message: AcceptedMessage) -> list[EventMismatch]:
     value = event.get("occurredAt")
     if not isinstance(value, int | float) or isinstance(value, bool):
         return []  # the schema check's
@@ -103,36 +121,35 @@ def _occurred(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]
         return []
     if early <= OCCURRED_SLACK_S:
         return []
-    return [Mismatch("message", "warning", "occurredAt",
-                     f"not before the send ({iso_utc(message.accepted_at)})",
-                     f"{value!r} ({early:.0f} s earlier)", "clock skew, or another message's "
-                     "event; the docs name no tolerance")]
+    return [_found("message", "warning", "occurredAt",
+                   Truth(f"not before the send ({iso_utc(message.accepted_at)})"), value,
+                   f"{early:.0f} s earlier: clock skew, or another message's event; the docs "
+                   "name no tolerance")]
 
 
-def _status(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+def _status(event: dict[str, Any], message: AcceptedMessage) -> list[EventMismatch]:
     kind = event.get("eventType")
     implied = IMPLIED_STATUS.get(kind) if isinstance(kind, str) else None
     if implied is None:
         return []
     fields = data(event)
-    found: list[Mismatch] = []
+    found: list[EventMismatch] = []
     status = fields.get("status")
     said = status.lower() if isinstance(status, str) else None
     if said != implied:
         others = set(IMPLIED_STATUS.values()) - {implied}
         contradicts = said in others
-        found.append(Mismatch(
-            "status", "fail" if contradicts else "warning", "data.status", repr(implied),
-            repr(status), f"{kind} implies {implied}" + (
+        found.append(_found(
+            "status", "fail" if contradicts else "warning", "data.status", implied, status,
+            f"{kind} implies {implied}" + (
                 "" if contradicts else "; the docs do not list this status")))
     if kind == DELIVERY and fields.get("error") is not None:
-        found.append(Mismatch("status", "warning", "data.error", "None",
-                              repr(fields.get("error")), "a delivered message with an error; "
-                              "the docs' example shows null"))
+        found.append(_found("status", "warning", "data.error", None, fields.get("error"),
+                            "a delivered message with an error; the docs' example shows null"))
     return found
 
 
-def mismatches(event: dict[str, Any], message: AcceptedMessage) -> list[Mismatch]:
+def mismatches(event: dict[str, Any], message: AcceptedMessage) -> list[EventMismatch]:
     """Every field of `event` (a listed event type keyed to `message`) that disagrees with
     what the run knows about `message`."""
     return [*_client(event, message), *_message(event, message), *_occurred(event, message),
