@@ -48,7 +48,7 @@ def test_an_unlisted_event_type_is_shown_not_failed(matrix: dict[str, SuiteRun])
 
 @pytest.mark.parametrize(("variant", "shown"), [
     ("redeliver-every-event", "Duplicate webhook deliveries"),
-    ("additive-fields", "undocumented in GET /api/core/whoami 200: $.simLinks"),
+    ("additive-fields", "undocumented in POST /api/auth/token 200: $.simLinks"),
 ])
 def test_what_conforms_but_differs_is_shown(matrix: dict[str, SuiteRun], variant: str,
                                             shown: str) -> None:
