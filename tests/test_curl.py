@@ -96,3 +96,15 @@ def test_every_secret_setting_has_its_own_shell_variable() -> None:
     assert VARIABLES["client_secret"] == "RC_CLIENT_SECRET"
     assert VARIABLES["webhook_secret"] == "RC_WEBHOOK_SECRET"
     assert len(set(VARIABLES.values())) == len(VARIABLES)
+
+
+def test_a_short_secret_becomes_a_variable_only_where_it_is_the_value() -> None:
+    form = urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                      "client_secret": "b"}).encode()
+    ex = _exchange("POST", "http://h/api/auth/token?b=b", {"X-Note": "b", "Accept": "b/b"},
+                   form)
+    data = shlex.split(to_curl(ex, {"b": "client_secret"}).replace("\\\n", " "))
+    assert data[data.index("--data-raw") + 1] == (
+        f"grant_type=client_credentials&client_id={CLIENT_ID}&client_secret=${{RC_CLIENT_SECRET}}")
+    assert "http://h/api/auth/token?b=${RC_CLIENT_SECRET}" in data
+    assert "X-Note: ${RC_CLIENT_SECRET}" in data and "Accept: b/b" in data

@@ -5,8 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from urllib.parse import quote_plus
 
-from redcloud_check.core.redaction import RedactingFilter, mask, redact, redact_headers
+from redcloud_check.core.redaction import (
+    MIN_SCRUB_LENGTH,
+    RedactingFilter,
+    mask,
+    redact,
+    redact_headers,
+    secret_spans,
+    short_secret_note,
+)
 
 from .leaks import assert_no_secret
 
@@ -110,11 +119,67 @@ def test_placeholders_and_shell_variables_are_left_alone() -> None:
 
 
 def test_nested_structures_tuples_and_scalars() -> None:
-    value = {"a": (TOKEN, 1, None, True), "b": [{"c": [f"x{WEBHOOK}"]}], TOKEN: 2.5}
+    value = {"a": (TOKEN, 1, None, True), "b": [{"c": [f"x{WEBHOOK}"]}]}
     out = redact(value, NAMED)
     assert_no_secret(repr(out), ALL)
     assert out["a"][1:] == (1, None, True) and isinstance(out["a"], tuple)
-    assert mask("access_token") in out
+    assert out["a"][0] == mask("access_token")
+
+
+def test_keys_are_never_changed_whatever_the_secret() -> None:
+    # A key is structure, not a value: "pytest" keeps its key even with the secret "test".
+    doc = {"pytest": "9.0", "label": "b", "b": {"status": "test"}, TOKEN: 1}
+    out = redact(doc, {"test": "client_secret", "b": "webhook_secret", TOKEN: "access_token"})
+    assert list(out) == ["pytest", "label", "b", TOKEN] and list(out["b"]) == ["status"]
+    assert out["pytest"] == "9.0"
+    assert out["label"] == mask("webhook_secret")
+    assert out["b"]["status"] == mask("client_secret")
+
+
+def test_a_short_secret_is_masked_only_where_it_stands_as_a_whole_value() -> None:
+    secrets = {"b": "client_secret"}
+    text = ('numbers unreachable {"label": "b", "b": 1, "name": "bob"} '
+            "grant_type=client_credentials&client_secret=b&x=abc https://u:b@h/p?q=b 'b'")
+    out = redact(text, secrets)
+    assert out.startswith('numbers unreachable {"label": "[redacted:client_secret]", "b": 1,')
+    assert '"name": "bob"' in out and "x=abc" in out and "grant_type=client_credentials" in out
+    assert "client_secret=[redacted:client_secret]" in out
+    assert "https://u:[redacted:" in out and "q=[redacted:client_secret]" in out
+    assert out.endswith("'[redacted:client_secret]'")
+    assert redact("b", secrets) == mask("client_secret")  # a whole value
+    assert redact(["a b c"], secrets) == ["a b c"]  # free text: not scrubbed
+
+
+def test_a_long_secret_is_scrubbed_out_of_free_text_in_every_written_form() -> None:
+    secret = 'p@ss w/rd"&=é_long'
+    text = (f"error: {secret}! form=" + quote_plus(secret) + " json=" + json.dumps(secret))
+    out = redact(text, [secret])
+    assert secret not in out and quote_plus(secret) not in out
+    assert json.dumps(secret)[1:-1] not in out
+    assert out.count(mask("secret")) == 3
+
+
+def test_our_own_words_are_kept_even_when_a_secret_equals_them() -> None:
+    doc = {"verdict": "passed", "stages": [{"name": "webhooks", "verdict": "passed"}],
+           "body": '{"status": "passed"}'}
+    out = redact(doc, ["passed", "webhooks"], keep={"passed", "webhooks"})
+    assert out["verdict"] == "passed" and out["stages"] == doc["stages"]
+    assert out["body"] == '{"status": "[redacted:secret]"}'  # the API's value is masked
+
+
+def test_secret_spans_find_values_not_keys_or_words() -> None:
+    text = '{"b": "b", "x": "abc"} b=1&c=b'
+    spans = secret_spans(text, {"b": "client_secret"})
+    assert [text[s:e] for s, e, _ in spans] == ["b", "b"]
+    assert [s for s, _, _ in spans] == [7, len(text) - 1]
+
+
+def test_short_secret_note_names_the_setting() -> None:
+    assert short_secret_note("RC_CLIENT_SECRET", "longenough") is None
+    assert short_secret_note("RC_CLIENT_SECRET", "") is None
+    note = short_secret_note("RC_CLIENT_SECRET", "b")
+    assert note is not None and note.startswith(
+        f"RC_CLIENT_SECRET is shorter than {MIN_SCRUB_LENGTH} characters")
 
 
 def test_bytes_that_are_not_utf8_survive() -> None:

@@ -227,6 +227,16 @@ def emit(args: argparse.Namespace, result: ProbeResult, json_line: str, secrets:
     print(redact("\n".join(lines), secrets), flush=True)
 
 
+def probe_vocabulary() -> frozenset[str]:
+    """The probe document's own words (statuses, verdicts, stage names): never redacted."""
+    from typing import get_args
+
+    from redcloud_check.probe.runner import Status, Verdict
+    from redcloud_check.rules.stages import STAGE_NAMES
+
+    return frozenset((*get_args(Status), *get_args(Verdict), *STAGE_NAMES, "redcloud-check"))
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.targets is not None:
         from redcloud_check.cli.probe_fleet import run_fleet_command
@@ -239,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
     result, found, reports_dir = _probe(args)
     secrets = [s for s in found if s]
     problems = _metrics(args, result)
-    text = json.dumps(redact(document(result), secrets),
+    text = json.dumps(redact(document(result), secrets, keep=probe_vocabulary()),
                       separators=(",", ":"), ensure_ascii=False)
     code = result.exit_code
     try:

@@ -128,6 +128,12 @@ class Settings:
     def sends_allowed(self) -> bool:
         return self.embedded or self.allow_send
 
+    def secret_settings(self) -> list[tuple[str, str]]:
+        """(setting name, value) of every configured secret, for warnings that name it."""
+        named = [(o.env, str(getattr(self, o.attr))) for o in OPTIONS if o.secret]
+        return [(env, v) for env, v in (*named, (NGROK_AUTHTOKEN, self.ngrok_authtoken or ""))
+                if v]
+
     def secrets(self) -> list[str]:
         """Every configured secret value (for redaction): the options marked secret, and
         the ngrok authtoken."""

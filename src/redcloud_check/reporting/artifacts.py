@@ -39,6 +39,7 @@ from redcloud_check.core.redaction import Secrets, redact
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.diagnosis import diagnose
 from redcloud_check.reporting.ticket import ticket_markdown
+from redcloud_check.rules.schemas import report_vocabulary
 from redcloud_check.rules.stages import STAGES, GateBoard, stage_index
 
 __all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalation_document",
@@ -197,14 +198,15 @@ def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
                   "bundles": [dict(b) for b in bundles],
                   "checks": [{"nodeid": c.nodeid, "name": c.name, "stage": c.stage,
                               "outcome": c.outcome, "reason": c.reason} for c in checks],
-                  "latency": [dict(row) for row in latency]}, secrets)
+                  "latency": [dict(row) for row in latency]}, secrets,
+                 keep=report_vocabulary())
     validate_escalation(doc)
     return doc
 
 
 def write_escalation(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets) -> None:
     """Write escalation.json and escalation.md (both redacted again, on the way out)."""
-    clean = redact(dict(doc), secrets)
+    clean = redact(dict(doc), secrets, keep=report_vocabulary())
     validate_escalation(clean)
     atomic_write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False),
                  durable=False)

@@ -23,10 +23,10 @@ import base64
 import binascii
 import shlex
 from collections.abc import Mapping
-from urllib.parse import quote, quote_plus
 
 from redcloud_check.core.config import NGROK_AUTHTOKEN, OPTIONS
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.redaction import secret_spans
 
 __all__ = ["CURL_SKIPPED_HEADERS", "VARIABLES", "to_curl"]
 
@@ -47,41 +47,23 @@ def _variable(label: str) -> str:
     return VARIABLES.get(label, "RC_SECRET")
 
 
-def _substitutions(secrets: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(text to find, variable) pairs, longest text first."""
-    pairs: dict[str, str] = {}
-    for value, label in secrets.items():
-        if not value:
-            continue
-        for variant in (value, quote_plus(value), quote(value, safe="")):
-            pairs.setdefault(variant, _variable(label))
-    return sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
-
-
-def _word(text: str, subs: list[tuple[str, str]]) -> str:
-    """One shell word: literal parts single-quoted, secrets as double-quoted variables."""
+def _word(text: str, secrets: Mapping[str, str], *, whole_value: bool = False) -> str:
+    """One shell word: literal parts single-quoted, secrets (found by redaction's
+    `secret_spans`: long ones anywhere, any where it stands as a whole value) as
+    double-quoted variables."""
     parts: list[str] = []
-    literal = ""
-    i = 0
-    while i < len(text):
-        for found, variable in subs:
-            if text.startswith(found, i):
-                if literal:
-                    parts.append(shlex.quote(literal))
-                    literal = ""
-                parts.append(f'"${{{variable}}}"')
-                i += len(found)
-                break
-        else:
-            literal += text[i]
-            i += 1
-    if literal or not parts:
-        parts.append(shlex.quote(literal))
+    last = 0
+    for start, end, label in secret_spans(text, secrets, whole_value=whole_value):
+        if start > last:
+            parts.append(shlex.quote(text[last:start]))
+        parts.append(f'"${{{_variable(label)}}}"')
+        last = end
+    if last < len(text) or not parts:
+        parts.append(shlex.quote(text[last:]))
     return "".join(parts)
 
 
-def _basic_user(value: str, secrets: Mapping[str, str],
-                subs: list[tuple[str, str]]) -> str | None:
+def _basic_user(value: str, secrets: Mapping[str, str]) -> str | None:
     """The -u argument for an HTTP Basic header, or None when it is not Basic."""
     scheme, _, credential = value.strip().partition(" ")
     if scheme.lower() != "basic" or not credential:
@@ -95,30 +77,30 @@ def _basic_user(value: str, secrets: Mapping[str, str],
         return None
     if secrets.get(password) == "client_secret":
         return '"$RC_CLIENT_ID:$RC_CLIENT_SECRET"'
-    return _word(f"{user}:{password}", subs)
+    return _word(user, secrets, whole_value=True) + ":" + _word(password, secrets,
+                                                                 whole_value=True)
 
 
 def to_curl(exchange: Exchange, secrets: Mapping[str, str], *, multiline: bool = True) -> str:
     """A curl command line for `exchange`; `secrets` maps each secret value to its label."""
-    subs = _substitutions(secrets)
     has_body = bool(exchange.request_body)
     head = "curl"
     if exchange.method != "GET" or has_body:
         head += " -X " + shlex.quote(exchange.method)
-    args: list[str] = [f"{head} {_word(exchange.url, subs)}"]
+    args: list[str] = [f"{head} {_word(exchange.url, secrets)}"]
     for name, value in exchange.request_headers.items():
         lowered = name.lower()
         if lowered in CURL_SKIPPED_HEADERS:
             continue
         if lowered == "authorization":
-            user = _basic_user(value, secrets, subs)
+            user = _basic_user(value, secrets)
             if user is not None:
                 args.append(f"-u {user}")
                 continue
-        args.append("-H " + _word(f"{name}: {value}", subs))
+        args.append("-H " + _word(f"{name}: ", secrets) + _word(value, secrets, whole_value=True))
     if has_body:
         assert exchange.request_body is not None
         body = exchange.request_body[:_BODY_LIMIT].decode("utf-8", "replace")
-        args.append("--data-raw " + _word(body, subs))
+        args.append("--data-raw " + _word(body, secrets, whole_value=True))
     separator = " \\\n  " if multiline else " "
     return separator.join(args)

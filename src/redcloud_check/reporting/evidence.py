@@ -34,6 +34,7 @@ from redcloud_check.core.redaction import redact, redact_headers
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
 from redcloud_check.reporting.diagnosis import diagnose
+from redcloud_check.rules.schemas import report_vocabulary
 
 __all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
            "iso_utc", "named_secrets", "payload_shape", "replay_policy", "reproduce"]
@@ -305,4 +306,4 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         "diagnosis": diagnose(error, stage=check.stage, check=check.name, exchange=ex,
                               timeout=timeout).as_dict(),
     }
-    return redact(bundle, secrets)
+    return redact(bundle, secrets, keep=report_vocabulary())

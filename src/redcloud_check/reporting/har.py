@@ -28,6 +28,7 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.files import atomic_write
 from redcloud_check.core.redaction import Secrets, redact, redact_headers
 from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.rules.schemas import report_vocabulary
 
 __all__ = ["HAR_NAME", "har_document", "write_run_har"]
 
@@ -124,7 +125,7 @@ def har_document(exchanges: Sequence[Exchange], *, secrets: Secrets,
     doc = {"log": {"version": "1.2",
                    "creator": {"name": "redcloud-check", "version": creator_version},
                    "pages": list(pages.values()), "entries": entries}}
-    return redact(doc, secrets)
+    return redact(doc, secrets, keep=report_vocabulary() | {"1.2", "redcloud-check"})
 
 
 def write_run_har(reports_dir: Path, exchanges: Sequence[Exchange],

@@ -37,7 +37,7 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.config import KEEP_RUNS_DEFAULT
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.core.redaction import redact
+from redcloud_check.core.redaction import redact, short_secret_note
 from redcloud_check.plugin import BLOCKED_BY
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting import run_folder, terminal
@@ -56,6 +56,7 @@ from redcloud_check.reporting.history import history_html
 from redcloud_check.reporting.latency import chart_rows
 from redcloud_check.reporting.run_folder import RunFolder
 from redcloud_check.reporting.waiver_view import waivers_html
+from redcloud_check.rules.schemas import report_vocabulary
 
 
 class ReportPlugin:
@@ -276,7 +277,7 @@ class ReportPlugin:
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
         def add() -> None:
-            data = redact(self.summary(), self.secrets())
+            data = redact(self.summary(), self.secrets(), keep=report_vocabulary())
             prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
                           + html_render.first_failure_html(self.bundles[:1])
                           + waivers_html(data["waivers"])
@@ -285,7 +286,8 @@ class ReportPlugin:
             postfix.append(history_html(self.top_dir())
                            + "<h3>Latency per exchange (total time, ms), by stage</h3>"
                            + html_render.latency_svg(redact(self._latency_rows(),
-                                                            self.secrets())))
+                                                            self.secrets(),
+                                                            keep=report_vocabulary())))
         self._guard("report summary", add)
 
     def _latency_rows(self) -> list[tuple[str, str, float]]:
@@ -328,8 +330,11 @@ class ReportPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
-            data = redact(self.summary(), self.secrets())
-            headline, lines = terminal.summary_lines(data, len(self.bundles))
+            data = redact(self.summary(), self.secrets(), keep=report_vocabulary())
+            rc = self.context()
+            notes = [note for env, value in (rc.settings.secret_settings() if rc else [])
+                     if (note := short_secret_note(env, value))]
+            headline, lines = terminal.summary_lines(data, len(self.bundles), notes)
             terminalreporter.write_sep("=", headline)
             for line in lines:
                 terminalreporter.write_line(line)

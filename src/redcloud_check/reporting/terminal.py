@@ -6,7 +6,7 @@ is what a failure shows after expected/actual: the requestId, what was found, wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redcloud_check.reporting.diagnosis import terminal_lines
@@ -16,8 +16,10 @@ from redcloud_check.reporting.waiver_view import waiver_lines
 __all__ = ["diagnosis_lines", "summary_lines"]
 
 
-def summary_lines(data: Mapping[str, Any], bundles: int) -> tuple[str, list[str]]:
-    """(the headline, the lines under it): per-stage verdicts, warnings, bundle count."""
+def summary_lines(data: Mapping[str, Any], bundles: int,
+                  notes: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """(the headline, the lines under it): per-stage verdicts, warnings, bundle count, and
+    `notes` about the run's own settings."""
     lines = []
     for s in data["stages"]:
         note = s["reason"] or (f"gate failed: {s['gate_failed']}" if s["gate_failed"] else "")
@@ -29,6 +31,7 @@ def summary_lines(data: Mapping[str, Any], bundles: int) -> tuple[str, list[str]
                      "never failed)")
     lines += [f"  {line}" for line in drift_lines(data["drift"]["undocumented"])]
     lines.append(f"  escalation: {bundles} bundles")
+    lines += [f"  warning: {note}" for note in notes]
     return f"redcloud-check: {data['verdict']}", lines
 
 

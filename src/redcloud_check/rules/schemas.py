@@ -125,6 +125,32 @@ def errors(name: str, instance: object) -> list[SchemaViolation]:
 
 
 @cache
+def report_vocabulary() -> frozenset[str]:
+    """Our own words in the documents we write: every string the report schemas enumerate
+    (enum, const) and the stage names. Redaction never changes a value equal to one of them
+    (`redaction.redact(keep=...)`), so a secret such as "passed" cannot corrupt a verdict."""
+    from redcloud_check.rules.stages import STAGE_NAMES
+
+    words: set[str] = set(STAGE_NAMES)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "enum" and isinstance(value, list):
+                    words.update(v for v in value if isinstance(v, str))
+                elif key == "const" and isinstance(value, str):
+                    words.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for path in sorted((schemas_dir() / "reports").glob("*.schema.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    return frozenset(words)
+
+
+@cache
 def _openapi() -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: ~10x faster
     data: dict[str, Any] = yaml.load((schemas_dir() / "openapi.yaml").read_text("utf-8"),
