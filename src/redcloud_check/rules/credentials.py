@@ -139,6 +139,17 @@ def tampered(token: str) -> str:
     return token[:index] + new + token[index + 1:]
 
 
+def on_the_wire(value: str) -> str:
+    """`value` as an HTTP header carries it: header fields are bytes, and a client sends a
+    non-Latin-1 secret as its UTF-8 bytes; http.client writes a str header as Latin-1, so
+    those bytes are spelled here as the Latin-1 characters they are."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8").decode("latin-1")
+    return value
+
+
 BEARER_CASES: tuple[BearerCase, ...] = (
     BearerCase("token-char-changed", "the issued token with one character changed",
                "the token is not verified in full (an unchecked signature or a prefix "
@@ -154,7 +165,7 @@ BEARER_CASES: tuple[BearerCase, ...] = (
                lambda tok, cid, s: f"Basic {tok}"),
     BearerCase("client-secret-as-bearer", "RC_CLIENT_SECRET as the bearer token",
                "the client secret works as an access token, bypassing token expiry",
-               lambda tok, cid, s: f"Bearer {s}"),
+               lambda tok, cid, s: f"Bearer {on_the_wire(s)}"),
     BearerCase("client-credentials-as-basic",
                "HTTP Basic with RC_CLIENT_ID and RC_CLIENT_SECRET instead of a token",
                "CORE routes accept client credentials, bypassing the token",
