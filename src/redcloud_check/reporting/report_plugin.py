@@ -37,7 +37,7 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.config import KEEP_RUNS_DEFAULT
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.core.redaction import redact, short_secret_note
+from redcloud_check.core.redaction import redact
 from redcloud_check.plugin import BLOCKED_BY
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting import run_folder, terminal
@@ -330,14 +330,10 @@ class ReportPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
-            data = redact(self.summary(), self.secrets(), keep=report_vocabulary())
             rc = self.context()
-            notes = [note for env, value in (rc.settings.secret_settings() if rc else [])
-                     if (note := short_secret_note(env, value))]
-            headline, lines = terminal.summary_lines(data, len(self.bundles), notes)
-            terminalreporter.write_sep("=", headline)
-            for line in lines:
-                terminalreporter.write_line(line)
+            terminal.show_summary(terminalreporter,
+                                  redact(self.summary(), self.secrets(), keep=report_vocabulary()),
+                                  len(self.bundles), rc.settings.secret_settings() if rc else [])
         self._guard("terminal summary", show)
         for line in self._finish_evidence().lines():
             terminalreporter.write_line(line)
@@ -350,15 +346,9 @@ class ReportPlugin:
         self._shown_errors = len(self.internal_errors)
 
     def expected_artifacts(self) -> list[Path]:
-        """What this run must leave behind: escalation.json and .md, junit.xml, and
-        report.html unless pytest-html is off."""
-        paths = [self.reports_dir() / "escalation.json", self.reports_dir() / "escalation.md"]
-        option = self.config.option
-        for attr in ("xmlpath", "htmlpath"):
-            value = getattr(option, attr, None)
-            if value and (attr != "htmlpath" or self.config.pluginmanager.hasplugin("html")):
-                paths.append(Path(value))
-        return paths
+        option, html = self.config.option, self.config.pluginmanager.hasplugin("html")
+        return run_folder.expected(self.reports_dir(), getattr(option, "xmlpath", None),
+                                   getattr(option, "htmlpath", None) if html else None)
 
     def _finish_evidence(self) -> run_folder.Completion:
         """Once: the junit.xml fallback, then `run_folder.complete` (missing artifacts,

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from redcloud_check.core.files import atomic_write
 
-__all__ = ["DOCUMENTED", "TITLES", "Completion", "RunFolder", "complete", "listing", "prune",
-           "publish", "start_run"]
+__all__ = ["DOCUMENTED", "TITLES", "Completion", "RunFolder", "complete", "expected", "listing",
+           "prune", "publish", "start_run"]
 
 DOCUMENTED = ("report.html", "junit.xml", "escalation.json", "escalation.md", "exchanges.har")
 RUNS = "runs"
@@ -125,6 +125,13 @@ class Completion:
         if self.folder is not None:
             lines += listing(self.folder, self.published)
         return lines
+
+
+def expected(run_dir: Path, *reports: str | None) -> list[Path]:
+    """What a run must leave behind: escalation.json and escalation.md in its folder, and
+    each report path given (junit.xml; report.html unless pytest-html is off)."""
+    return [run_dir / "escalation.json", run_dir / "escalation.md",
+            *(Path(p) for p in reports if p)]
 
 
 def complete(folder: RunFolder | None, expected: Iterable[Path], keep: int) -> Completion:

@@ -9,11 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from redcloud_check.core.redaction import short_secret_note
 from redcloud_check.reporting.diagnosis import terminal_lines
 from redcloud_check.reporting.drift_view import drift_lines
 from redcloud_check.reporting.waiver_view import waiver_lines
 
-__all__ = ["diagnosis_lines", "summary_lines"]
+__all__ = ["diagnosis_lines", "show_summary", "summary_lines"]
+
+
+def show_summary(terminalreporter: Any, data: Mapping[str, Any], bundles: int,
+                 secret_settings: Sequence[tuple[str, str]]) -> None:
+    """Write the redcloud-check section of the terminal summary; a secret setting too short
+    to be scrubbed from free text gets a warning naming it."""
+    notes = [note for env, value in secret_settings if (note := short_secret_note(env, value))]
+    headline, lines = summary_lines(data, bundles, notes)
+    terminalreporter.write_sep("=", headline)
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 def summary_lines(data: Mapping[str, Any], bundles: int,
