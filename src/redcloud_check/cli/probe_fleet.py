@@ -28,7 +28,8 @@ def _line(document: dict[str, Any], secrets: list[str]) -> str:
     from redcloud_check.cli.probe import probe_vocabulary
     from redcloud_check.core.redaction import redact
 
-    return json.dumps(redact(document, secrets, keep=probe_vocabulary()), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(redact(document, secrets, keep=probe_vocabulary()), separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 def _secrets(targets: tuple[FleetTarget, ...]) -> list[str]:
