@@ -10,7 +10,11 @@ fleet done as 100 quickstart runs). Figures are medians of --runs rounds (defaul
 warm-up); the anchors run 3 rounds.
 Targets: the fleet under 3 s wall and under 150 MB peak RSS.
 
+With --latency-ms 50 the simulator answers as a remote API would, and the --concurrency 1
+anchor shows what the pool buys.
+
 Run: .venv/bin/python bench/bench_fleet.py [--runs N] [--targets N] [--concurrency N]
+                                           [--latency-ms MS]
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from _servers import simulate
 
 TARGET_WALL_S = 3.0
 TARGET_RSS_MB = 150.0
+SEQUENTIAL = "same fleet, --concurrency 1"
 CREDENTIALS = {"RC_CLIENT_ID": "rc_test_client_123", "RC_CLIENT_SECRET": "rc_secret_abc123",
                "RC_NUMBER_ID": "num_abc123"}
-FLEET = "fleet probe (default concurrency)"
 
 
 def targets_file(path: Path, base_url: str, count: int) -> Path:
@@ -50,6 +54,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, choices=range(1, 51), metavar="N")
     parser.add_argument("--targets", type=int, default=100, metavar="N")
     parser.add_argument("--concurrency", type=int, default=None, metavar="N")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                        help="the simulator adds MS to every response (a remote API's round "
+                             "trip): shows what --concurrency buys")
     return parser.parse_args()
 
 
@@ -64,17 +71,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         env = user_env(directory)
-        with simulate() as sim:
+        extra = ("--latency-ms", str(args.latency_ms)) if args.latency_ms else ()
+        with simulate(*extra) as sim:
             path = targets_file(directory / "targets.toml", sim.url, args.targets)
             fleet_env = {**env, "FLEET_CLIENT_ID": CREDENTIALS["RC_CLIENT_ID"],
                          "FLEET_CLIENT_SECRET": CREDENTIALS["RC_CLIENT_SECRET"]}
             command = [console_script("redcloud-check"), "probe", "--targets", str(path),
                        "--prom-file", str(directory / "fleet.prom")]
+            subject = "fleet probe (default concurrency)"
             if args.concurrency is not None:
                 command += ["--concurrency", str(args.concurrency)]
-            fleet = interleaved({FLEET: partial(run_once, command, fleet_env, tmp)}, args.runs)
+                subject = f"fleet probe (--concurrency {args.concurrency})"
+            fleet = interleaved({subject: partial(run_once, command, fleet_env, tmp)}, args.runs)
             anchors = {
-                "same fleet, --concurrency 1": partial(
+                SEQUENTIAL: partial(
                     run_once, [*command, "--concurrency", "1"], fleet_env, tmp),
                 "one single-target probe": partial(
                     run_once, [console_script("redcloud-check"), "probe"],
@@ -83,10 +93,10 @@ def main() -> int:
             anchored = interleaved(anchors, 3)
             _, sim_peak = sim.rss_mb()
     print(f"machine: {machine()}")
-    print(f"{args.targets} targets on one simulator process (its peak RSS {sim_peak:.1f} MB); "
-          f"each command its own process:")
-    wall, rss, cpu = _median(fleet[FLEET])
-    print(f"  {FLEET:<40} wall {wall:.3f} s, CPU {cpu:.3f} s, peak RSS {rss:.1f} MB "
+    print(f"{args.targets} targets on one simulator process (its peak RSS {sim_peak:.1f} MB, "
+          f"{args.latency_ms} ms added per response); each command its own process:")
+    wall, rss, cpu = _median(fleet[subject])
+    print(f"  {subject:<40} wall {wall:.3f} s, CPU {cpu:.3f} s, peak RSS {rss:.1f} MB "
           f"(median of {args.runs})")
     for name, samples in anchored.items():
         a_wall, a_rss, a_cpu = _median(samples)
@@ -95,6 +105,10 @@ def main() -> int:
             extra = f"; x{args.targets} = {a_wall * args.targets:.1f} s"
         print(f"  {name:<40} wall {a_wall:.3f} s, CPU {a_cpu:.3f} s, peak RSS {a_rss:.1f} MB"
               f"{extra}")
+    if args.latency_ms:
+        print(f"  fleet / same fleet sequential: {wall / _median(anchored[SEQUENTIAL])[0]:.2f}x "
+              "(the targets are for --latency-ms 0)")
+        return 0
     ok_wall, ok_rss = wall < TARGET_WALL_S, rss < TARGET_RSS_MB
     print(f"  fleet wall {wall:.2f} s (target < {TARGET_WALL_S:.0f} s: {verdict(ok_wall)}); "
           f"peak RSS {rss:.1f} MB (target < {TARGET_RSS_MB:.0f} MB: {verdict(ok_rss)})")

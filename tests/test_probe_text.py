@@ -105,7 +105,9 @@ def test_a_fleet_on_a_terminal_gets_one_line_per_target(tmp_path: Path, sim: Sim
     code, lines = on_a_terminal(tmp_path, "--targets", str(targets), ID=CANONICAL["client_id"],
                                 SECRET=CANONICAL["client_secret"])
     assert code == 4
-    shown = {line.split()[0]: line for line in lines}
+    assert lines[-1].startswith("fleet unreachable (exit 4) in ")
+    assert "1 healthy" in lines[-1] and "1 unreachable" in lines[-1]
+    shown = {line.split()[0]: line for line in lines[:-1]}
     assert sorted(shown) == ["down", "up"]
     assert shown["up"].split()[1] == "healthy"
     assert shown["down"].split()[1] == "unreachable" and "token: No HTTP answer" in shown["down"]

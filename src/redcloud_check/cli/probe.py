@@ -211,12 +211,17 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.INTERNAL_ERROR)
 
 
+def wants_json(args: argparse.Namespace) -> bool:
+    """JSON when asked (--json) or when stdout is not a terminal (pipes, cron, CI)."""
+    return bool(args.json) or not sys.stdout.isatty()
+
+
 def emit(args: argparse.Namespace, result: ProbeResult, json_line: str, secrets: list[str],
          name: str | None = None) -> None:
     """The JSON line when asked (--json) or when stdout is not a terminal (pipes, cron, CI
     keep their contract); a person at a terminal gets the human lines (cli.probe_text):
     a line per stage, or for a fleet's target (`name`) one line."""
-    if args.json or not sys.stdout.isatty():
+    if wants_json(args):
         print(json_line, flush=True)
         return
     from redcloud_check.cli import probe_text

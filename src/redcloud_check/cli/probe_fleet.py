@@ -75,7 +75,7 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
                  waiver_file: Path | None, reports_dir: Path) -> int:
     from functools import partial
 
-    from redcloud_check.cli.probe import document, emit
+    from redcloud_check.cli.probe import document, emit, wants_json
     from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
@@ -119,6 +119,10 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
     for problem in problems:
         print(f"redcloud-check probe: could not write output: {redact(problem, secrets)}",
               file=sys.stderr)
+    if not wants_json(args):
+        from redcloud_check.cli.probe_text import fleet_line
+
+        print(fleet_line(status, code, fleet["counts"], fleet["duration_s"]), flush=True)
     return code
 
 

@@ -7,8 +7,8 @@
     unhealthy (exit 1) in 25 ms: http://127.0.0.1:8080
 
 Rendered from the same ProbeResult as probe.json (never parsed back); a fleet prints one
-line per target instead (`target_line`). Stdout that is not a terminal, or `--json`, gets
-the JSON line instead (cli.probe.emit).
+line per target instead (`target_line`), then its verdict (`fleet_line`). Stdout that is
+not a terminal, or `--json`, gets the JSON line instead (cli.probe.emit).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from redcloud_check.probe.runner import ProbeResult, StageResult
 
-__all__ = ["stage_line", "summary_line", "target_line", "text_lines"]
+__all__ = ["fleet_line", "stage_line", "summary_line", "target_line", "text_lines"]
 
 _SHOWN = {"fail": "FAIL", "unreachable": "UNREACHABLE"}
 
@@ -74,3 +74,9 @@ def target_line(name: str, result: ProbeResult) -> str:
         why = f"  {result.error}"
     return (f"{name:<16} {result.status:<12}{_ms(result.duration_s):>8}  "
             f"{result.target}{why}").rstrip()
+
+
+def fleet_line(status: str, code: int, counts: dict[str, int], duration_s: float) -> str:
+    """A fleet's last line on a terminal: its worst status, exit code and counts."""
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return f"fleet {status} (exit {code}) in {_ms(duration_s)}: {shown}"
