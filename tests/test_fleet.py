@@ -12,14 +12,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.probe.fleet import SEVERITY, FleetTarget, load_targets, run_fleet, worst
-from redcloud_check.probe.runner import EXIT_CODES, ProbeResult
+from redcloud_check.probe.runner import EXIT_CODES, ProbeResult, Status
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
@@ -112,13 +112,17 @@ def test_a_malformed_targets_file_names_the_line(tmp_path: Path, text: str, says
 
 
 def test_the_worst_status_follows_the_documented_severity() -> None:
-    assert SEVERITY == ("config_error", "unreachable", "unhealthy", "degraded", "healthy")
+    assert SEVERITY == ("config_error", "tool_error", "unreachable", "unhealthy", "degraded",
+                        "healthy")
+    assert set(SEVERITY) == set(get_args(Status)), "every status has its rank"
+    assert worst(["unreachable", "tool_error"]) == "tool_error"
     assert worst(["healthy", "degraded"]) == "degraded"
     assert worst(["degraded", "unhealthy", "healthy"]) == "unhealthy"
     assert worst(["unhealthy", "unreachable"]) == "unreachable"
     assert worst(["unreachable", "config_error", "healthy"]) == "config_error"
     assert worst([]) == "healthy"
     assert {EXIT_CODES[s] for s in SEVERITY} == {0, 1, 2, 3, 4}
+    assert EXIT_CODES["tool_error"] == EXIT_CODES["config_error"] == 3
 
 
 def test_no_more_than_concurrency_targets_run_at_once() -> None:

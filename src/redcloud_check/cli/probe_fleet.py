@@ -104,11 +104,13 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
     problems = _metrics(args, ordered)
     from redcloud_check import __version__
 
+    counts: dict[str, int] = {s: sum(r.status == s for _, r in ordered)
+              for s in dict.fromkeys(r.status for _, r in ordered)}
+    duration = round(time.perf_counter() - t0, 6)
     fleet = {"probe": "redcloud-check", "version": __version__, "fleet": str(args.targets),
              "status": status, "exit_code": code, "started_at": iso_utc(started),
-             "duration_s": round(time.perf_counter() - t0, 6), "concurrency": concurrency,
-             "counts": {s: sum(r.status == s for _, r in ordered) for s in
-                        dict.fromkeys(r.status for _, r in ordered)},
+             "duration_s": duration, "concurrency": concurrency,
+             "counts": counts,
              "targets": [{"name": name, **document(r)} for name, r in ordered]}
     try:
         atomic_write(reports_dir / FLEET_JSON, _line(fleet, secrets) + "\n")
@@ -122,7 +124,7 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
     if not wants_json(args):
         from redcloud_check.cli.probe_text import fleet_line
 
-        print(fleet_line(status, code, fleet["counts"], fleet["duration_s"]), flush=True)
+        print(fleet_line(status, code, counts, duration), flush=True)
     return code
 
 

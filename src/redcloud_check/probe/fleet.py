@@ -56,10 +56,11 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # eight round trips against a remote API.
 DEFAULT_CONCURRENCY = 8
 # Worst first. A configuration error comes first: the fleet cannot tell that target's health
-# at all, and only its operator can fix it. Then no HTTP answer (nothing works from here),
-# a failed stage, a slow pass, a pass. `worst` of a fleet is the first of these any target has.
-SEVERITY: tuple[Status, ...] = ("config_error", "unreachable", "unhealthy", "degraded",
-                                "healthy")
+# at all, and only its operator can fix it; then the tool's own failure to probe it (also
+# exit 3). Then no HTTP answer (nothing works from here), a failed stage, a slow pass, a
+# pass. `worst` of a fleet is the first of these any target has.
+SEVERITY: tuple[Status, ...] = ("config_error", "tool_error", "unreachable", "unhealthy",
+                                "degraded", "healthy")
 
 
 @dataclass(frozen=True, slots=True)
