@@ -87,8 +87,50 @@ def test_skipped_stage_is_not_blocked() -> None:
                                       "sending is disabled for a remote target")])
     send = next(s for s in summary["stages"] if s["name"] == "send")
     assert send["verdict"] == "skipped" and send["blocked_by"] is None
-    assert summary["verdict"] == "passed"
+    assert summary["verdict"] == "not_run"  # nothing ran: never "passed"
     assert next(s for s in summary["stages"] if s["name"] == "token")["verdict"] == "not_run"
+
+
+def _outcomes(stage: str, *outcomes: str, gate: bool = True) -> list[CheckOutcome]:
+    return [CheckOutcome(f"x::{stage}{i}", f"{stage}{i}", stage, gate and i == 0, o,
+                         "sending is disabled for a remote target: set RC_ALLOW_SEND=1"
+                         if o == "skipped" else "") for i, o in enumerate(outcomes)]
+
+
+def test_passed_alone_only_when_every_check_of_every_stage_ran() -> None:
+    ran = [o for s in ("token", "whoami", "numbers", "send", "webhooks")
+           for o in _outcomes(s, "passed", "passed")]
+    assert summarize(ran)["verdict"] == "passed" and summarize(ran)["headline"] == "passed"
+    no_sends = [*ran[:6], *_outcomes("send", "skipped", "skipped"),
+                *_outcomes("webhooks", "skipped")]
+    summary = summarize(no_sends)
+    assert summary["verdict"] == "partial"
+    assert summary["headline"] == ("partial — passed: token, whoami, numbers; not run: send, "
+                                   "webhooks (sending is disabled for a remote target)")
+
+
+def test_a_stage_whose_gate_did_not_run_is_never_passed() -> None:
+    # `-k webhooks`: one webhook check passed, the gate (the lifecycle) never ran
+    checks = _outcomes("webhooks", "skipped", "passed")
+    summary = summarize(checks, deselected={"token": 7, "whoami": 9, "numbers": 6, "send": 11})
+    stages = {s["name"]: s for s in summary["stages"]}
+    assert stages["webhooks"]["verdict"] == "skipped"
+    assert stages["token"]["verdict"] == "not_run"
+    assert stages["token"]["reason"].startswith("deselected") and \
+        stages["token"]["counts"]["deselected"] == 7
+    assert summary["verdict"] == "partial" and "passed:" not in summary["headline"]
+    assert "token, whoami, numbers, send (deselected)" in summary["headline"]
+
+
+def test_some_checks_not_run_in_a_passed_stage_are_named() -> None:
+    checks = [o for s in ("token", "whoami", "numbers", "send", "webhooks")
+              for o in _outcomes(s, "passed")]
+    summary = summarize(checks, deselected={"numbers": 2})
+    numbers = next(s for s in summary["stages"] if s["name"] == "numbers")
+    assert numbers["verdict"] == "passed" and numbers["reason"].startswith("2 of 3 checks not run")
+    assert summary["verdict"] == "partial"
+    assert "some checks not run: numbers (2 of 3 checks not run: deselected)" in \
+        summary["headline"]
 
 
 def test_document_validates_and_carries_the_request_id(tmp_path: Path) -> None:

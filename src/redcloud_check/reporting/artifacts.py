@@ -47,6 +47,7 @@ __all__ = ["SCHEMA_VERSION", "CheckOutcome", "EscalationSchemaError", "escalatio
            "write_escalation", "write_junit", "write_misconfigured"]
 
 SCHEMA_VERSION = "1.0"
+DESELECTED = "deselected (-k, -m or --deselect)"
 
 
 class EscalationSchemaError(ValueError):
@@ -95,7 +96,7 @@ def _counts(outcomes: Iterable[CheckOutcome]) -> dict[str, int]:
 
 
 def _stage_row(stage_name: str, checks: list[CheckOutcome],
-               gates_failed: Mapping[str, str]) -> dict[str, Any]:
+               gates_failed: Mapping[str, str], deselected: int = 0) -> dict[str, Any]:
     info = STAGES[stage_index(stage_name)]
     earlier = [s.name for s in STAGES[:stage_index(stage_name)] if s.name in gates_failed]
     blocked_by, reason, verdict = None, None, "not_run"
@@ -106,16 +107,67 @@ def _stage_row(stage_name: str, checks: list[CheckOutcome],
         verdict = "blocked" if blocker else "skipped"
         blocked_by = blocker.blocked_by if blocker else None
         reason = (blocker or checks[0]).reason
+    elif checks and (gate := _gate_not_run(checks, deselected)) is not None:
+        verdict, blocked_by, reason = gate  # what the stage proves did not run: not passed
     elif any(c.outcome == "waived" for c in checks):
         verdict = "waived"  # failed under a valid waiver: neither a failure nor a block
     elif checks:
-        verdict = "passed"
+        verdict = "passed"  # at least one check of the stage passed: it ran
+        skipped = [c for c in checks if c.outcome == "skipped"]
+        if skipped or deselected:
+            reason = (f"{len(skipped) + deselected} of {len(checks) + deselected} checks not "
+                      f"run: {skipped[0].reason if skipped else DESELECTED}")
     elif earlier:
         verdict, blocked_by = "blocked", earlier[0]
         reason = GateBoard.skip_reason(earlier[0])
+    elif deselected:
+        reason = DESELECTED
+    counts = {**_counts(checks), "deselected": deselected}
     return {"name": info.name, "title": info.title, "verdict": verdict, "gate": info.gate,
-            "gate_failed": gates_failed.get(stage_name), "counts": _counts(checks),
+            "gate_failed": gates_failed.get(stage_name), "counts": counts,
             "blocked_by": blocked_by, "reason": reason}
+
+
+def _gate_not_run(checks: list[CheckOutcome],
+                  deselected: int) -> tuple[str, str | None, str] | None:
+    """(verdict, blocked_by, reason) when the stage's gate check did not run although others
+    did; None when it ran (or the stage has none)."""
+    gate = next((c for c in checks if c.gate), None)
+    if gate is None and deselected:
+        return "skipped", None, f"its gate check was {DESELECTED}"
+    if gate is None or gate.outcome != "skipped":
+        return None
+    return ("blocked" if gate.blocked_by else "skipped"), gate.blocked_by, gate.reason
+
+
+def headline(verdict: str, stages: Sequence[Mapping[str, Any]]) -> str:
+    """The verdict in one line, saying exactly what was proven: "passed" alone only when
+    every check of every stage ran and passed; otherwise the stages that passed and the
+    ones (or the checks) that did not run, with why."""
+    if verdict == "passed":
+        return verdict
+    parts = [f"{label}: {', '.join(names)}" for label in ("failed", "passed", "waived")
+             if (names := [s["name"] for s in stages if s["verdict"] == label])]
+    grouped: dict[str, list[str]] = {}
+    for s in stages:
+        if s["verdict"] in ("blocked", "skipped", "not_run"):
+            grouped.setdefault(_short(s["reason"]), []).append(s["name"])
+    why = [f"{', '.join(names)} ({reason})" for reason, names in grouped.items()]
+    partly = [f"{s['name']} ({_short(s['reason'])})" for s in stages
+              if s["verdict"] == "passed" and s["reason"]]
+    parts += [f"not run: {', '.join(why)}"] if why else []
+    parts += [f"some checks not run: {', '.join(partly)}"] if partly else []
+    return f"{verdict} — " + "; ".join(parts)
+
+
+def _short(reason: str | None) -> str:
+    """A reason up to its first colon ("blocked by numbers", "sending is disabled for a
+    remote target"); "3 of 7 checks not run: ..." keeps its count and cause."""
+    text = reason or "not run"
+    head, _, rest = text.partition(": ")
+    if head[:1].isdigit() and rest:
+        return f"{head}: {_short(rest)}"
+    return head.split(" (")[0].split(", ")[0]
 
 
 def _warning(f: Finding) -> dict[str, Any]:
@@ -128,11 +180,13 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
               config_error: ConfigError | None = None,
               interrupted: bool = False,
               waivers: Mapping[str, Any] | None = None,
-              drift: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+              drift: Sequence[Mapping[str, Any]] = (),
+              deselected: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Per-stage verdicts, counts, what blocked what, and the warnings."""
     gates = dict(gates_failed or {})
-    stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates)
-              for s in STAGES]
+    off = dict(deselected or {})
+    stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates,
+                         off.get(s.name, 0)) for s in STAGES]
     counts = _counts(outcomes)
     if config_error is not None:
         verdict = "misconfigured"
@@ -144,15 +198,18 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
         verdict = "failed"
     elif counts["blocked"]:
         verdict = "blocked"
+    elif all(st["verdict"] in ("passed", "waived") and not st["reason"] for st in stages):
+        verdict = "passed"  # every check of every stage ran
     else:
-        verdict = "passed" if counts["total"] else "not_run"
+        verdict = "partial" if counts["passed"] + counts["waived"] else "not_run"
     config = None
     if config_error is not None:
         config = {"setting": config_error.setting, "problem": config_error.problem,
                   "hint": config_error.hint, "message": str(config_error),
                   "diagnosis": diagnose(config_error).as_dict()}
     return {
-        "verdict": verdict, "counts": counts, "stages": stages,
+        "verdict": verdict, "headline": headline(verdict, stages), "counts": counts,
+        "stages": stages,
         "blocked": [{"stage": s["name"], "blocked_by": s["blocked_by"], "reason": s["reason"]}
                     for s in stages if s["verdict"] == "blocked" and s["blocked_by"]],
         "warnings": [_warning(f) for f in findings],

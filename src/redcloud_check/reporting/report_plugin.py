@@ -67,6 +67,7 @@ class ReportPlugin:
         self.folder = folder  # this run's own folder under the reports dir
         self.session: pytest.Session | None = None
         self.completion: run_folder.Completion | None = None  # set once, at the end
+        self.deselected: dict[str, int] = {}  # stage -> checks deselected (-k, -m)
         self._shown_errors = 0
         self.interrupted = False  # set at session finish: Ctrl-C or SIGTERM ended the run
         self.bundles: list[dict[str, Any]] = []
@@ -134,7 +135,7 @@ class ReportPlugin:
                          gates_failed=rc.gates.failed() if rc is not None else None,
                          unreachable=rc.unreachable if rc is not None else None,
                          waivers=rc.waivers.summary() if rc is not None else None,
-                         drift=self._facts("drift"))
+                         drift=self._facts("drift"), deselected=self.deselected)
 
     def _facts(self, what: str) -> list[dict[str, Any]]:
         """run_facts.drift / latency of the run, computed once the session has finished."""
@@ -236,6 +237,10 @@ class ReportPlugin:
         self._guard("redaction", lambda: self._redact_report(report))
         return report
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for stage in filter(None, (self._check_info(item).stage for item in items)):
+            self.deselected[stage] = self.deselected.get(stage, 0) + 1
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._guard("outcomes", lambda: self._record(report))
 
@@ -331,9 +336,12 @@ class ReportPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
             rc = self.context()
+            exposure = getattr(getattr(rc, "webhooks", None), "exposure", None)
+            exposure = exposure and (redact(exposure.url, self.secrets()), exposure.kind)
             terminal.show_summary(terminalreporter,
                                   redact(self.summary(), self.secrets(), keep=report_vocabulary()),
-                                  len(self.bundles), rc.settings.secret_settings() if rc else [])
+                                  len(self.bundles), rc.settings.secret_settings() if rc else [],
+                                  exposure)
         self._guard("terminal summary", show)
         for line in self._finish_evidence().lines():
             terminalreporter.write_line(line)

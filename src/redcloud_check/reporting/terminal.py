@@ -18,11 +18,15 @@ __all__ = ["diagnosis_lines", "show_summary", "summary_lines"]
 
 
 def show_summary(terminalreporter: Any, data: Mapping[str, Any], bundles: int,
-                 secret_settings: Sequence[tuple[str, str]]) -> None:
+                 secret_settings: Sequence[tuple[str, str]],
+                 exposure: tuple[str, str] | None = None) -> None:
     """Write the redcloud-check section of the terminal summary; a secret setting too short
-    to be scrubbed from free text gets a warning naming it."""
+    to be scrubbed from free text gets a warning naming it; `exposure`, when the run
+    received webhooks, is (the URL the target was given, how it reaches the listener)."""
     notes = [note for env, value in secret_settings if (note := short_secret_note(env, value))]
     headline, lines = summary_lines(data, bundles, notes)
+    if exposure is not None:
+        lines.insert(len(data["stages"]), f"  webhooks: {exposure[0]} ({exposure[1]})")
     terminalreporter.write_sep("=", headline)
     for line in lines:
         terminalreporter.write_line(line)
@@ -44,7 +48,7 @@ def summary_lines(data: Mapping[str, Any], bundles: int,
     lines += [f"  {line}" for line in drift_lines(data["drift"]["undocumented"])]
     lines.append(f"  escalation: {bundles} bundles")
     lines += [f"  warning: {note}" for note in notes]
-    return f"redcloud-check: {data['verdict']}", lines
+    return f"redcloud-check: {data.get('headline') or data['verdict']}", lines
 
 
 def diagnosis_lines(bundle: Mapping[str, Any]) -> str:

@@ -95,7 +95,8 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
     if run.get("embedded"):
         target = f"embedded simulator at {target}"
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
-    lines = [f"# redcloud-check: {summary['verdict']} (run {run['run_id']})", "",
+    verdict = summary.get("headline") or summary["verdict"]
+    lines = [f"# redcloud-check: {verdict} (run {run['run_id']})", "",
              f"- Target: {target}", f"- Client id: {_cell(run.get('client_id'))}",
              f"- Number id: {_cell(run.get('number_id'))}",
              f"- Started / finished (UTC): {run['started_at']} / {run['finished_at']}",
