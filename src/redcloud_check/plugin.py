@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from redcloud_check.context import RunContext
-from redcloud_check.core.config import OPTIONS, Settings, load_settings
+from redcloud_check.core.config import OPTIONS, Settings, embedded_webhook_secret, load_settings
 from redcloud_check.core.errors import (
     CheckFailure,
     ConfigError,
@@ -170,6 +170,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         simulator.start()
         config.stash[SIMULATOR] = simulator
         base_url = simulator.base_url
+        settings = embedded_webhook_secret(settings, simulator.webhook_secret(settings.client_id))
     assert base_url is not None
     folder = config.stash.get(RUN_FOLDER, None)
     rc = RunContext.create(settings, base_url, folder.run_id if folder is not None else None)

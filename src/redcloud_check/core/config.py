@@ -11,7 +11,7 @@ import io
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -334,3 +334,10 @@ def load_settings(
     )
 
 
+def embedded_webhook_secret(settings: Settings, simulator_secret: str | None) -> Settings:
+    """With the embedded simulator, RC_WEBHOOK_SECRET defaults to the simulator's signing
+    secret for the run's client: the docs' example value, or the distinct one a fault gives
+    the client. A secret that was given is kept."""
+    if settings.webhook_secret != CANONICAL["webhook_secret"] or not simulator_secret:
+        return settings
+    return replace(settings, webhook_secret=simulator_secret)

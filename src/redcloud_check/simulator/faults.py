@@ -115,6 +115,9 @@ _CATALOG: tuple[Fault, ...] = (
           "a messageId is derived from the recipient, so every send to one number reuses it"),
     # webhooks
     Fault("webhook-wrong-secret", "webhooks", "webhooks are signed with a different secret"),
+    Fault("webhook-signed-with-client-secret", "webhooks",
+          "webhooks are signed with the client secret instead of the webhook signing secret "
+          "(this fault gives the client a distinct one, which the embedded run then uses)"),
     Fault("webhook-hmac-body-only", "webhooks",
           "the signature is an HMAC of the raw body only, without the timestamp"),
     Fault("webhook-missing-signature", "webhooks", "webhooks carry no X-RedCloud-Signature"),

@@ -22,10 +22,27 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from redcloud_check.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, now_ms, sign
-from redcloud_check.simulator.state import Message
+from redcloud_check.simulator.state import Client, Message
 from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE, with_additive_fields
 
 WRONG_SECRET = "rc_whsec_not_the_client_secret"  # used under webhook-wrong-secret
+CLIENT_KEY_FAULT = "webhook-signed-with-client-secret"
+
+
+def webhook_secret(client: Client, faults: frozenset[str]) -> str:
+    """The client's webhook signing secret. The docs' examples use one value for the client
+    secret and the webhook secret; under webhook-signed-with-client-secret the client gets a
+    signing secret of its own, so that signing with the wrong one shows."""
+    if CLIENT_KEY_FAULT in faults and client.webhook_secret == client.client_secret:
+        return "rc_whsec_" + client.client_secret.removeprefix("rc_secret_")
+    return client.webhook_secret
+
+
+def signing_key(client: Client, faults: frozenset[str]) -> str:
+    """The key the simulator signs the client's webhooks with (the wrong one under a fault)."""
+    if CLIENT_KEY_FAULT in faults:
+        return client.client_secret
+    return webhook_secret(client, faults)
 
 
 @dataclass(frozen=True, slots=True)

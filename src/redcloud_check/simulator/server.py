@@ -129,6 +129,14 @@ class Simulator(HTTPServerBase):
         """Replace the active conformant variants (ValueError for an unknown name)."""
         self.state.set_variants(names)
 
+    def webhook_secret(self, client_id: str) -> str | None:
+        """The webhook signing secret the client has now (None: no such client)."""
+        from redcloud_check.simulator.lifecycle import webhook_secret
+
+        with self.state.lock:
+            client = self.state.clients.get(client_id)
+        return None if client is None else webhook_secret(client, self.state.faults)
+
     @property
     def issued_tokens(self) -> list[str]:
         with self.state.lock:

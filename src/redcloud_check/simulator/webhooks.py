@@ -23,7 +23,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from redcloud_check.simulator.lifecycle import Step, event_body, lifecycle, signed_headers
+from redcloud_check.simulator.lifecycle import (
+    Step,
+    event_body,
+    lifecycle,
+    signed_headers,
+    signing_key,
+)
 from redcloud_check.simulator.state import DeliveryAttempt, Message, SimConfig, SimState
 from redcloud_check.simulator.variants import SLOW_EVENT_GAP_MS
 
@@ -156,7 +162,7 @@ class Deliverer:
         faults, variants = self.state.faults, self.state.variants
         with self.state.lock:
             client = self.state.clients.get(message.client_id)
-        secret = client.webhook_secret if client is not None else ""
+        secret = signing_key(client, faults) if client is not None else ""
         body = event_body(message, step, faults, variants)
         for _ in range(copies):
             await self._post(message, step, http, body,

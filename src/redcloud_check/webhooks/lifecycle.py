@@ -12,7 +12,11 @@ failing check carries it, and the diagnosis pipeline leads with it:
     wrong-path         requests arrived, none at the listener's path
     missing-headers    requests arrived without the signing headers
     hmac-body-only     every signature is an HMAC of the raw body only
-    secret-mismatch    every signature failed with RC_WEBHOOK_SECRET
+    wrong-signing-key  every signature verifies with another key the run holds (e.g.
+                       RC_CLIENT_SECRET), not RC_WEBHOOK_SECRET (webhooks.forensics)
+    signature-variant  every signature is RC_WEBHOOK_SECRET's, in a construction the docs do
+                       not use ('sha256=' prefix, base64, the timestamp in seconds, ...)
+    secret-mismatch    every signature failed, and none verifies with any key the run holds
     malformed          verified events that break the event schema
     incomplete         some lifecycle events never arrived
     sequence           sequences do not increase with lifecycle order, or two different
@@ -52,6 +56,7 @@ from redcloud_check.webhooks.events import (
     type_label,
     unlisted,
 )
+from redcloud_check.webhooks.forensics import BODY_ONLY, HEX, WEBHOOK_KEY, Forensics
 from redcloud_check.webhooks.listener import Delivery, SignatureMistake
 
 SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
@@ -82,6 +87,7 @@ class ReceiptContext:
     listen_path: str = "/webhooks/red-cloud"
     override_ok: bool | None = None  # None: no override attempted (preconfigured mode)
     override_detail: str = ""
+    forensics: Forensics | None = None  # what the failing signatures were made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,15 +322,23 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
                 "missing-headers", f"{len(at_path)} request(s) arrived without "
                 "X-RedCloud-Timestamp / X-RedCloud-Signature.",
                 "The sender must sign every webhook (both headers).", SIGNED)
+        signed = _signing_cause(ctx.forensics)
+        if signed is not None:
+            return signed
         if all(d.signature_mistake is SignatureMistake.BODY_ONLY for d in at_path):
             return Cause(
                 "hmac-body-only", f"All {len(at_path)} signature(s) are an HMAC of the raw body "
                 "only; the docs sign \"{timestamp}.{rawBody}\".",
                 "The sender must include the timestamp and '.' before the body.", SIGNED)
+        tried = ctx.forensics.keys_shown() if ctx.forensics else "RC_WEBHOOK_SECRET"
         return Cause(
-            "secret-mismatch", f"All {len(at_path)} request(s) failed signature verification "
-            "with the secret in RC_WEBHOOK_SECRET.",
-            "Check that RC_WEBHOOK_SECRET is this client's webhook signing secret.", SIGNED)
+            "secret-mismatch", f"{len(at_path)} signed deliveries arrived at {url} and none "
+            f"verifies, with any key this run holds ({tried}) in any signing variant tried "
+            "(the docs' \"{timestamp}.{rawBody}\", the body only, no '.', the timestamp in "
+            "seconds or milliseconds; hex, 'sha256=' hex, base64).",
+            "Deliveries do arrive, so the endpoint is reachable. Copy RC_WEBHOOK_SECRET again "
+            "from this client's webhook settings; if it is right, the API signs with a key you "
+            "were not given: report it to Red Cloud with this bundle.", SIGNED)
     for cause, kind, action in (
             ("malformed", "schema", "Compare the events with the documented payload."),
             ("incomplete", "incomplete", "Inspect webhook receipts; look for the missing "
@@ -345,6 +359,32 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
             return Cause(cause, detail, action, clause)
     first = next(i for i in report_issues if i.severity == "fail")
     return Cause(first.kind, first.detail, "See the failing check.", first.clause)
+
+
+def _signing_cause(f: Forensics | None) -> Cause | None:
+    """The cause when every failing signature was made one and the same recognised way."""
+    if f is None or f.verified or len(f.signings) != 1 or f.unsigned:
+        return None
+    signing, count = f.signings[0]
+    if signing is None:
+        return None
+    how = signing.describe()
+    if signing.key != WEBHOOK_KEY:
+        return Cause(
+            "wrong-signing-key", f"All {count} deliveries arrived, and their signatures verify "
+            f"with {signing.key}, not {WEBHOOK_KEY} ({how}): the API signs webhooks with the "
+            "wrong key.", f"Report it to Red Cloud with this bundle; {WEBHOOK_KEY} is not at "
+            "fault, and nothing needs to be sent again to show it.", SIGNED)
+    if signing.message == BODY_ONLY and signing.encoding == HEX:
+        return Cause(
+            "hmac-body-only", f"All {count} signature(s) are an HMAC of the raw body only; the "
+            "docs sign \"{timestamp}.{rawBody}\".",
+            "The sender must include the timestamp and '.' before the body.", SIGNED)
+    return Cause(
+        "signature-variant", f"All {count} signatures are made with {WEBHOOK_KEY}, but as {how}; "
+        "the docs sign hex(HMAC_SHA256(secret, \"{timestamp}.{rawBody}\")).",
+        "Report it to Red Cloud with this bundle: the key is right, the construction is not "
+        "the documented one.", SIGNED)
 
 
 def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],

@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -79,6 +79,9 @@ class Delivery:
     # what a failing signature looks like it was computed over
     signature_mistake: SignatureMistake | None = None
     warnings: tuple[str, ...] = ()
+    # the body as received, verified or not (bounded by max_body): stage 5's evidence and the
+    # signature forensics read it; an unverified body is never trusted, only shown as such
+    raw_body: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def signature_hint(self) -> str | None:
@@ -261,7 +264,7 @@ class WebhookListener(HTTPServerBase):
         if raw is None:
             return replace(base, status_returned=413, body_size=self.max_body + 1,
                            reason=f"body over {self.max_body} bytes"), b""
-        base = replace(base, body_size=len(raw))
+        base = replace(base, body_size=len(raw), raw_body=raw)
         if not verify(self._secret, timestamp, raw, signature):
             mistake = signature_mistake(self._secret, timestamp, raw, signature)
             failed = replace(base, status_returned=401, signature_mistake=mistake)

@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from redcloud_check.context import RunContext
+from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.urls import http_url
+from redcloud_check.webhooks.forensics import WEBHOOK_KEY, examine
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
@@ -132,11 +134,26 @@ class WebhookSession:
     def deliveries(self) -> list[Delivery]:
         return self.listener.deliveries()
 
-    def context(self) -> ReceiptContext:
+    def signing_keys(self) -> dict[str, str]:
+        """Every key this run holds, by label, RC_WEBHOOK_SECRET first: what a failing
+        signature is tried against (webhooks.forensics). Only the labels are ever shown."""
+        s = self.rc.settings
+        keys = {WEBHOOK_KEY: s.webhook_secret, "RC_CLIENT_SECRET": s.client_secret}
+        known = {s.webhook_secret, s.client_secret, s.ngrok_authtoken or "",
+                 basic_header(s.client_id, s.client_secret).split(" ", 1)[1]}
+        tokens = [v for v in self.rc.secrets.values() if v not in known]
+        for i, token in enumerate(tokens, 1):
+            keys[f"an access token issued in this run (#{i})" if len(tokens) > 1
+                 else "the access token issued in this run"] = token
+        return keys
+
+    def context(self, deliveries: Sequence[Delivery] | None = None) -> ReceiptContext:
         status = self.override_status
+        seen = self.listener.deliveries() if deliveries is None else deliveries
         return ReceiptContext(public_url=self.public_url, listen_path=self.listener.path,
                               override_ok=None if status is None else status.ok,
-                              override_detail="" if status is None else status.detail)
+                              override_detail="" if status is None else status.detail,
+                              forensics=examine(seen, self.signing_keys()))
 
     def wait_lifecycle(self, messages: Sequence[AcceptedMessage] | None = None,
                        timeout: float | None = None) -> LifecycleReport:
@@ -158,7 +175,8 @@ class WebhookSession:
             if self.listener.wait_for(finals, remaining()) \
                     and not complete(self.listener.deliveries()):
                 self.listener.wait_for(complete, min(STRAGGLER_GRACE_S, remaining()))
-        return analyze(messages, self.listener.deliveries(), self.context())
+        seen = self.listener.deliveries()
+        return analyze(messages, seen, self.context(seen))
 
     def timeline(self, message_id: str) -> list[dict[str, Any]]:
         """Rows (offset_ms from the send's acceptance, eventType, sequence, verified, note)."""
