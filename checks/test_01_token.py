@@ -6,6 +6,7 @@ import pytest
 
 from redcloud_check.context import RunContext
 from redcloud_check.core.client import basic_header
+from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.tokens import parse_token
 from redcloud_check.rules import expect, gates
@@ -60,8 +61,13 @@ def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with client_id and client_secret in the body issues a token."""
     exchange = _token_request(rc, "token: body credentials", basic=False,
                               grant="client_credentials")
-    expect.json_response(exchange, 200, "token_response", clause=BODY_CREDENTIALS,
-                         title="Body credentials did not issue a bearer token")
+    try:
+        expect.json_response(exchange, 200, "token_response", clause=BODY_CREDENTIALS,
+                             title="Body credentials did not issue a bearer token")
+    except CheckFailure as failure:
+        if exchange.status in (400, 401, 403):
+            failure.cause = failure.cause or gates.scheme_refused(rc, exchange, basic=False)
+        raise
 
 
 @pytest.mark.rc_clause(TOKEN_SHAPE)

@@ -90,8 +90,12 @@ def test_lifecycle_events_arrive_for_every_accepted_message(rc_sends: RunContext
         if issue.severity in ("warning", "info"):
             rc.warn(issue.title, issue.detail, issue.clause, stage="webhooks",
                     severity="warning" if issue.severity == "warning" else "info")
+    session = _session(rc, rc_webhooks)
+    early = session.early
     gates.lifecycle_complete(report, timeout=rc.settings.webhook_timeout,
-                             public_url=_session(rc, rc_webhooks).public_url)
+                             public_url=session.public_url,
+                             early=f"{early.at - early.first_delivery_at:.1f} s after the first "
+                                   f"delivery: {early.reason}" if early else "")
 
 
 @pytest.mark.rc_clause(SIGNED)

@@ -244,6 +244,10 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "send-replay-current-status": (_replay_statuses, ["SENT"]),
     "message-ids-repeat": (_two_sends_share_an_id, True),
     "webhook-wrong-secret": (lambda a: {r.signature_kind() for r in _events(a)}, {"other"}),
+    # signed with the client secret, which then differs from the client's webhook secret
+    "webhook-signed-with-client-secret": (
+        lambda a: ({r.signature_kind(CLIENT_SECRET) for r in _events(a)},
+                   a.sim.webhook_secret(CLIENT_ID) != CLIENT_SECRET), ({"docs"}, True)),
     "webhook-hmac-body-only": (lambda a: {r.signature_kind() for r in _events(a)},
                                {"body-only"}),
     "webhook-missing-signature": (lambda a: {r.signature_kind() for r in _events(a)},
@@ -322,7 +326,8 @@ CATALOG_BY_STAGE = {
              "send-no-content-accepted", "send-empty-to-accepted",
              "send-partial-all-or-nothing", "send-replay-new-message", "send-conflict-ignored",
              "send-replay-current-status", "message-ids-repeat"],
-    "webhooks": ["webhook-wrong-secret", "webhook-hmac-body-only", "webhook-missing-signature",
+    "webhooks": ["webhook-wrong-secret", "webhook-signed-with-client-secret",
+                 "webhook-hmac-body-only", "webhook-missing-signature",
                  "webhook-sequence-regression", "event-sequence-reused-final",
                  "event-wrong-client", "event-wrong-message-in-data", "event-wrong-recipient",
                  "event-wrong-sender-number", "event-direction-inbound",

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.core.models import AcceptedMessage, Token
+from redcloud_check.core.models import AcceptedMessage, Cause, Token
 from redcloud_check.rules import expect
+from redcloud_check.rules.schemas import errors as schema_errors
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
@@ -68,13 +70,49 @@ def token_issued(rc: RunContext, label: str = "token: HTTP Basic credentials"
     """A client_credentials request with HTTP Basic client authentication issues a token."""
     __tracebackhide__ = True
     exchange, token = rc.tokens.acquire(label)
-    expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
-                         title="HTTP Basic credentials did not issue a bearer token")
+    try:
+        expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
+                             title="HTTP Basic credentials did not issue a bearer token")
+    except CheckFailure as failure:
+        if exchange.status in (400, 401, 403):
+            failure.cause = failure.cause or scheme_refused(rc, exchange, basic=True)
+        raise
     if token is None:
         raise expect.fail("No access_token in the token response", expected="access_token",
                           actual="no access_token string in the body",
                           clause=QUICKSTART, exchange=exchange)
     return exchange, token
+
+
+def scheme_refused(rc: RunContext, refused: Exchange, *, basic: bool) -> Cause | None:
+    """When one way of sending the client credentials was refused: whether the other way,
+    with the same client_id and secret, issues a token. Then the credentials are ruled out
+    and the scheme is the cause. The other way is taken from the run's exchanges, or asked
+    once (a token request changes nothing on the target)."""
+    from redcloud_check.core.tokens import parse_token
+
+    other = "body credentials" if basic else "HTTP Basic credentials"
+    worked = next((e for e in rc.recorder.all() if e.label == f"token: {other}"
+                   and parse_token(e) is not None), None)
+    if worked is None and basic:
+        form = {"grant_type": "client_credentials", "client_id": rc.settings.client_id,
+                "client_secret": rc.settings.client_secret}
+        probe = rc.client.request("POST", "/api/auth/token", form=form,
+                                  label="token: body credentials (is the secret right?)")
+        worked = probe if parse_token(probe) is not None else None
+    if worked is None:
+        return None
+    refused_way = "HTTP Basic" if basic else "client_id/client_secret in the body"
+    return Cause(
+        "basic-auth-refused" if basic else "body-credentials-refused",
+        f"{refused_way} was refused (HTTP {refused.status} {refused.error_code or ''}) while "
+        f"the same client_id and secret as {other} issued a token: the credentials are "
+        f"valid; the token endpoint does not accept {refused_way}.".replace("  ", " "),
+        f"Report it to Red Cloud with this bundle; meanwhile an integration can send "
+        f"{other}. Do not rotate the secret: it is right.",
+        "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token (This "
+        "endpoint supports: HTTP Basic client authentication; request-body client_id and "
+        "client_secret)")
 
 
 def whoami(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict[str, Any]]:
@@ -123,13 +161,21 @@ def send_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], k
     """The send was accepted: 202, the send_response shape, every result QUEUED with a
     messageId. Each accepted recipient of `payload` is recorded in rc.accepted."""
     __tracebackhide__ = True
+    _accepted_with_another_status(exchange, clause)
     body = expect.json_response(exchange, 202, "send_response", clause=clause, title=title)
     for result in body["results"]:
         if result["status"] != "QUEUED":
             raise expect.fail("An accepted recipient is not QUEUED",
                               expected="results[].status QUEUED",
                               actual=f"status {result['status']!r} for {result['to']}",
-                              clause=QUEUED, exchange=exchange)
+                              clause=QUEUED, exchange=exchange, cause=Cause(
+                                  "accepted-not-queued", f"The send was accepted (HTTP "
+                                  f"{exchange.status}, messageId {result.get('messageId')}), "
+                                  f"but the recipient's status is {result['status']!r}, not "
+                                  "QUEUED: the request and the sendFrom number are fine; the "
+                                  "answer reports a later lifecycle state at acceptance.",
+                                  "Report it to Red Cloud with this bundle; nothing to change "
+                                  "in the request.", QUEUED))
         if result["to"] in payload["to"]:
             rc.accepted.append(AcceptedMessage(
                 message_id=result["messageId"], to=result["to"],
@@ -138,6 +184,28 @@ def send_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], k
                 check=rc.recorder.current_check, api_client_id=rc.settings.client_id,
                 send_from_e164=rc.e164_of(payload["sendFrom"])))
     return dict(body)
+
+
+def _accepted_with_another_status(exchange: Exchange, clause: str) -> None:
+    """A 2xx other than 202 whose body is a valid send response: the send WAS accepted, with
+    the wrong status code (never diagnosed as a rejected send)."""
+    __tracebackhide__ = True
+    if exchange.status is None or exchange.status == 202 or not 200 <= exchange.status < 300:
+        return
+    body = exchange.json_or_none()
+    if body is None or schema_errors("send_response", body):
+        return
+    ids = [r.get("messageId") for r in body.get("results", []) if isinstance(r, dict)]
+    raise expect.fail(
+        f"A valid send was accepted with HTTP {exchange.status}, not 202",
+        expected="HTTP 202", actual=f"HTTP {exchange.status} with a valid send response "
+        f"(messageIds {', '.join(map(str, ids)) or 'none'})", clause=clause, exchange=exchange,
+        cause=Cause("accepted-wrong-status", f"The send was accepted: HTTP {exchange.status} "
+                    f"with results and messageIds ({', '.join(map(str, ids))}). Only the "
+                    "status code is wrong; the sendFrom number and the payload are fine.",
+                    "Report it to Red Cloud with this bundle; an integration that checks for "
+                    "202 would treat this accepted message as failed and might send it again.",
+                    clause))
 
 
 def sms_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any],
@@ -156,10 +224,11 @@ def sms_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any],
 
 
 def lifecycle_complete(report: LifecycleReport, *, timeout: float,
-                       public_url: str | None = None) -> None:
+                       public_url: str | None = None, early: str = "") -> None:
     """Every accepted message gets signed message.queued and message.sent events, then
     message.delivery or message.failed, within RC_WEBHOOK_TIMEOUT. The failure carries the
-    cause the lifecycle analysis found (no requests, a secret mismatch, ...)."""
+    cause the lifecycle analysis found (no requests, a secret mismatch, ...). `early`: why the
+    verdict came before RC_WEBHOOK_TIMEOUT, if it did."""
     __tracebackhide__ = True
     incomplete = report.failures("incomplete")
     if not incomplete:
@@ -173,7 +242,9 @@ def lifecycle_complete(report: LifecycleReport, *, timeout: float,
         more = f" (+{len(report.messages) - 3} more)" if len(report.messages) > 3 else ""
         title = "Webhook deliveries arrived, but none verified"
         actual = (f"{report.received} request(s) reached the listener, 0 verified, so no "
-                  f"lifecycle event could be accepted for {ids}{more}")
+                  f"lifecycle event could be accepted for {ids}{more}"
+                  + (f"; verdict given early ({early}), not after {timeout:g} s" if early
+                     else ""))
     else:
         more = f" (+{len(incomplete) - 3} more)" if len(incomplete) > 3 else ""
         title = "Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT"

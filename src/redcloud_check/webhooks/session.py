@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redcloud_check.context import RunContext
@@ -26,7 +27,7 @@ from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.urls import http_url
-from redcloud_check.webhooks.forensics import WEBHOOK_KEY, examine
+from redcloud_check.webhooks.forensics import WEBHOOK_KEY, consistent_failure, examine
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
@@ -40,6 +41,21 @@ from redcloud_check.webhooks.tunnel import Exposure, Tunnel
 
 # Once every final event is in, how long to wait for an earlier event still missing.
 STRAGGLER_GRACE_S = 2.0
+# A fast verdict: every delivery so far failed verification for one and the same reason, and
+# none verified, once this many arrived or this long after the first (issue: a developer
+# fixing a webhook secret should not wait RC_WEBHOOK_TIMEOUT for what the first second settled).
+EARLY_DELIVERIES = 3
+EARLY_AFTER_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyVerdict:
+    """Stage 5 gave its verdict before RC_WEBHOOK_TIMEOUT: when, and on what evidence."""
+
+    at: float  # epoch seconds
+    first_delivery_at: float
+    deliveries: int
+    reason: str  # e.g. "3 deliveries, all failing verification the same way"
 
 
 class WebhookSession:
@@ -53,6 +69,7 @@ class WebhookSession:
         self.override: WebhookOverride | None = None
         self.override_status: OverrideStatus | None = None  # None: preconfigured mode
         self.restore_result: RecoveryResult | None = None
+        self.early: EarlyVerdict | None = None  # set once stage 5 settled before its timeout
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
@@ -164,7 +181,7 @@ class WebhookSession:
         """
         messages = list(self.rc.accepted if messages is None else messages)
         timeout = self.rc.settings.webhook_timeout if timeout is None else timeout
-        if messages and self._started:
+        if messages and self._started and self.early is None:
             deadline = max(m.accepted_at for m in messages) + timeout
 
             def remaining() -> float:
@@ -172,11 +189,40 @@ class WebhookSession:
 
             complete = lifecycle_done(messages)
             finals = lifecycle_done(messages, final_only=True)
-            if self.listener.wait_for(finals, remaining()) \
-                    and not complete(self.listener.deliveries()):
+            keys = self.signing_keys()
+
+            def settled(deliveries: Sequence[Delivery]) -> bool:
+                return finals(deliveries) or self._settles_early(deliveries, keys)
+
+            while remaining() > 0 and not self.listener.wait_for(settled, self._wake(remaining())):
+                pass
+            seen = self.listener.deliveries()
+            if finals(seen) and not complete(seen):
                 self.listener.wait_for(complete, min(STRAGGLER_GRACE_S, remaining()))
+            elif not finals(seen) and self._settles_early(seen, keys):
+                self.early = EarlyVerdict(time.time(), seen[0].received_at, len(seen),
+                                          f"{len(seen)} deliveries, every one failing "
+                                          "verification the same way, none verified")
         seen = self.listener.deliveries()
         return analyze(messages, seen, self.context(seen))
+
+    def _settles_early(self, deliveries: Sequence[Delivery], keys: dict[str, str]) -> bool:
+        """Every delivery so far failed verification for one consistent reason, none verified,
+        and there are EARLY_DELIVERIES of them or the first is EARLY_AFTER_S old."""
+        if not deliveries or not (len(deliveries) >= EARLY_DELIVERIES or
+                                  time.time() >= deliveries[0].received_at + EARLY_AFTER_S):
+            return False
+        return consistent_failure(examine(deliveries, keys))
+
+    def _wake(self, remaining: float) -> float:
+        """How long to wait for the next delivery: at most until the first delivery is
+        EARLY_AFTER_S old (the fast verdict's clock), at most `remaining`."""
+        first = self.listener.deliveries()[:1]
+        if first:
+            due = first[0].received_at + EARLY_AFTER_S - time.time()
+            if due > 0:
+                return min(remaining, due + 0.01)
+        return remaining
 
     def timeline(self, message_id: str) -> list[dict[str, Any]]:
         """Rows (offset_ms from the send's acceptance, eventType, sequence, verified, note)."""
