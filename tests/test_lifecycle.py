@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from redcloud_check.context import RunContext
-from redcloud_check.core.config import load_settings
+from redcloud_check.core.config import embedded_webhook_secret, load_settings
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.lifecycle import (
@@ -161,7 +161,7 @@ def test_a_final_event_reusing_an_earlier_sequence_is_kept_and_a_sequence_violat
     final = ok(event("msg_1", "message.delivery", 2), at=0.3)
     report = analyze([MSG], [q, s, final], CTX)
     assert report.complete  # the final event is not dropped as a "duplicate"
-    assert report.cause is not None and report.cause.id == "sequence"
+    assert report.cause is not None and report.cause.id == "sequence-reused"
     (reuse,) = report.failures("sequence")
     assert reuse.title == "Two different events share one (messageId, sequence)"
     assert "sequence 2 is used by message.sent and message.delivery" in reuse.detail
@@ -254,7 +254,8 @@ FAULT_DIAGNOSIS = {
     "webhook-hmac-body-only": "hmac-body-only",
     "webhook-missing-signature": "missing-headers",
     "webhook-sequence-regression": "sequence",
-    "event-sequence-reused-final": "sequence",
+    "event-sequence-reused-final": "sequence-reused",
+    "webhook-signed-with-client-secret": "wrong-signing-key",
     "event-wrong-client": "client",
     "event-wrong-message-in-data": "ids",
     "event-wrong-recipient": "message",
@@ -272,8 +273,9 @@ FAULT_DIAGNOSIS = {
 def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
                   to: str | None = None) -> tuple[LifecycleReport, WebhookSession, float]:
     with Simulator(faults=faults, delivery_attempts=2, delivery_backoff_s=0.05) as sim:
-        rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)}),
-                               sim.base_url)
+        settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)})
+        settings = embedded_webhook_secret(settings, sim.webhook_secret(settings.client_id))
+        rc = RunContext.create(settings, sim.base_url)
         with WebhookSession(rc) as session:
             accepted_send(rc, to=to)
             report = session.wait_lifecycle(timeout=timeout)

@@ -19,8 +19,9 @@ failing check carries it, and the diagnosis pipeline leads with it:
     secret-mismatch    every signature failed, and none verifies with any key the run holds
     malformed          verified events that break the event schema
     incomplete         some lifecycle events never arrived
-    sequence           sequences do not increase with lifecycle order, or two different
-                       events share one (messageId, sequence)
+    sequence-reused    two different events share one (messageId, sequence): a sequence
+                       violation, never a duplicate
+    sequence           sequences do not increase with lifecycle order
     ids                messageId / data.messageId / externalReference do not match
     client             an event names another API client (event_consistency.py)
     message            an event describes another message: direction, recipient, number
@@ -66,6 +67,7 @@ NO_EVENTS = "5-troubleshooting.txt, Symptom: no webhook events arrive"
 NO_DELIVERY = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
 SEQUENCE = STEP5 + " (queued, sent, then delivery or failed); DESIGN.md: webhook sequence"
 CONSISTENCY = PAYLOAD + "; DESIGN.md: event consistency"
+REUSED = "Two different events share one (messageId, sequence)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +250,7 @@ def _sequence_reuse(mid: str, events: Sequence[dict[str, Any]]) -> list[Issue]:
         seq = e.get("sequence")
         if isinstance(seq, int) and not isinstance(seq, bool):
             by_sequence.setdefault(seq, []).append(str(e.get("eventType")))
-    return [Issue("sequence", "fail", "Two different events share one (messageId, sequence)",
+    return [Issue("sequence", "fail", REUSED,
                   f"{mid}: sequence {seq} is used by {' and '.join(kinds)} (not an exact "
                   "redelivery: the bodies differ)", SEQUENCE, mid)
             for seq, kinds in sorted(by_sequence.items()) if len(kinds) > 1]
@@ -339,6 +341,14 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
             "Deliveries do arrive, so the endpoint is reachable. Copy RC_WEBHOOK_SECRET again "
             "from this client's webhook settings; if it is right, the API signs with a key you "
             "were not given: report it to Red Cloud with this bundle.", SIGNED)
+    reused = [i for i in report_issues if i.kind == "sequence" and i.title == REUSED]
+    if reused and "schema" not in fails:
+        return Cause(
+            "sequence-reused", "A sequence violation, not a duplicate: "
+            + "; ".join(i.detail for i in reused)[:600] + ". Both events were recorded; "
+            "none was dropped as a redelivery.",
+            "Report it to Red Cloud with this bundle: each (messageId, sequence) must name one "
+            "event, and sequences must increase queued < sent < final.", SEQUENCE)
     for cause, kind, action in (
             ("malformed", "schema", "Compare the events with the documented payload."),
             ("incomplete", "incomplete", "Inspect webhook receipts; look for the missing "
