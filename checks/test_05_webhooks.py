@@ -60,7 +60,8 @@ def _fail_on(report: LifecycleReport, kind: str, *, title: str, expected: str,
         shown = "; ".join(i.detail for i in failures[:4])
         more = f" (+{len(failures) - 4} more)" if len(failures) > 4 else ""
         raise expect.fail(title, expected=expected, actual=shown + more, clause=clause,
-                          cause=report.cause)
+                          cause=report.cause, received=report.received,
+                          verified=report.verified)
 
 
 @pytest.mark.rc_clause(UPDATE)

@@ -13,12 +13,12 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.config import embedded_webhook_secret, load_settings
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.simulator import Simulator
+from redcloud_check.webhooks.delivery_view import timeline
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
     analyze,
     lifecycle_done,
-    timeline,
 )
 from redcloud_check.webhooks.listener import Delivery, SignatureMistake
 from redcloud_check.webhooks.session import WebhookSession

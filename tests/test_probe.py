@@ -96,7 +96,11 @@ def test_fault_fails_its_stage_and_blocks_the_rest(clean_sim: Simulator, fault: 
     stage = result.stages[here]
     assert (stage.stage, stage.verdict, stage.http_status) == (failed, "fail", status)
     assert stage.title and stage.detail and stage.clause
-    assert stage.diagnosis and "5-troubleshooting.txt" in stage.diagnosis
+    # HTTP Basic refused while body credentials work: the differential cause, with the
+    # clause it breaks; elsewhere the guide's section
+    assert stage.diagnosis and ("3-api-reference-0.2.0.txt, Authentication" if
+                                fault == "token-basic-auth-rejected" else
+                                "5-troubleshooting.txt") in stage.diagnosis
     assert stage.request_id  # from the body's requestId or the X-Request-Id header
     assert all(s.verdict == "pass" for s in result.stages[:here])
     for later in result.stages[here + 1:]:
@@ -176,10 +180,13 @@ def test_public_target_drops_credentials() -> None:
 
 
 def test_diagnosis_names_the_guide_section(clean_sim: Simulator) -> None:
-    clean_sim.set_faults(["token-basic-auth-rejected"])
+    clean_sim.set_faults(["whoami-client-inactive"])
+    whoami = probe_sim(clean_sim).stages[1]
+    assert whoami.cause == "whoami-fails" and whoami.diagnosis
+    assert "5-troubleshooting.txt, Symptom: /api/core/whoami fails" in whoami.diagnosis
+    clean_sim.set_faults(["token-basic-auth-rejected"])  # body credentials work: not the secret
     token = probe_sim(clean_sim).stages[0]
-    assert token.cause == "token-request-fails" and token.diagnosis
-    assert "5-troubleshooting.txt, Symptom: token request fails" in token.diagnosis
+    assert token.cause == "basic-auth-refused" and "invalid credentials" not in token.diagnosis
     dns = TargetUnreachable("http://nowhere.invalid", "dns", "name does not resolve")
     assert "RC_BASE_URL" in one_line(diagnose(dns, stage="token"))
 

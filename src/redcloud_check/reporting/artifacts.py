@@ -248,14 +248,17 @@ def validate_escalation(doc: Any) -> None:
 def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
                         bundles: Sequence[Mapping[str, Any]], secrets: Secrets, *,
                         checks: Sequence[CheckOutcome] = (),
-                        latency: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                        latency: Sequence[Mapping[str, Any]] = (),
+                        webhooks: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The redacted, validated escalation.json document. `checks` (every check's outcome)
-    and `latency` (per endpoint) are what `redcloud-check diff` compares between runs."""
+    and `latency` (per endpoint) are what `redcloud-check diff` compares between runs;
+    `webhooks` is stage 5's evidence (`reporting.webhook_evidence.section`), when it ran."""
     doc = redact({"schemaVersion": SCHEMA_VERSION, "run": dict(run), "summary": dict(summary),
                   "bundles": [dict(b) for b in bundles],
                   "checks": [{"nodeid": c.nodeid, "name": c.name, "stage": c.stage,
                               "outcome": c.outcome, "reason": c.reason} for c in checks],
-                  "latency": [dict(row) for row in latency]}, secrets,
+                  "latency": [dict(row) for row in latency],
+                  **({"webhooks": dict(webhooks)} if webhooks else {})}, secrets,
                  keep=report_vocabulary())
     validate_escalation(doc)
     return doc

@@ -27,7 +27,7 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
 from redcloud_check.reporting.guide import GuideEntry, Observation, lookup
 
-__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line",
+__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line", "ruled_out",
            "terminal_lines"]
 
 Failure = Literal["check", "unreachable", "tool", "config"]
@@ -48,6 +48,7 @@ class Lead:
 class Diagnosis:
     guide: GuideEntry
     cause: Cause | None = None  # what the check itself established (a finding)
+    ruled_out: tuple[str, ...] = ()  # guide symptoms the run's evidence rules out, and why
 
     @property
     def lead(self) -> Lead:
@@ -65,6 +66,8 @@ class Diagnosis:
             data["finding"] = {"cause": c.id, "detail": c.detail, "next_action": c.next_action,
                                "clause": c.clause}
         data["lead"] = asdict(self.lead)
+        if self.ruled_out:
+            data["ruled_out"] = list(self.ruled_out)
         return data
 
 
@@ -112,7 +115,21 @@ def diagnose(error: BaseException | None, *, stage: str | None = None,
     """Evidence -> Diagnosis: the guide's entry for what the failure looked like, and the
     cause the failure carries (CheckFailure.cause), which then leads."""
     obs = observe(error, stage=stage, check=check, exchange=exchange, timeout=timeout)
-    return Diagnosis(lookup(obs), getattr(error, "cause", None))
+    ruled = ruled_out(error)
+    return Diagnosis(lookup(obs, frozenset(ruled)), getattr(error, "cause", None),
+                     tuple(f"{symptom}: {why}" for symptom, why in ruled.items()))
+
+
+def ruled_out(error: BaseException | None) -> dict[str, str]:
+    """Guide symptoms the failure's own evidence rules out -> what rules them out. A stage-5
+    failure that counted deliveries (details["received"]) rules out "no webhook events
+    arrive": deliveries that arrived are never diagnosed as not arriving."""
+    details = getattr(error, "details", None) or {}
+    received = details.get("received")
+    if isinstance(received, int) and received > 0:
+        return {"no webhook events arrive": f"{received} webhook deliveries reached the "
+                                            "listener"}
+    return {}
 
 
 def lead_of(diagnosis: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -269,16 +269,27 @@ def _failure(error: BaseException) -> tuple[str, dict[str, Any]]:
 def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[Exchange],
                  secrets: Mapping[str, str], accepted_ids: Sequence[str] = (),
                  replay: Callable[[Exchange], Exchange] | None = None,
-                 timeout: float | None = None, embedded: bool = False) -> dict[str, Any]:
+                 timeout: float | None = None, embedded: bool = False,
+                 related: Exchange | None = None) -> dict[str, Any]:
     """The redacted escalation bundle for one failed check. `embedded`: the target is the
-    embedded simulator (a keyed send may then be replayed); by default it is remote."""
+    embedded simulator (a keyed send may then be replayed); by default it is remote.
+    `related`: for a failure that made no request of its own (stage 5), the request it is
+    about (the send whose messages' webhooks failed): it fills the escalation fields and is
+    never sent again."""
     kind, failure = _failure(error)
     ex = failing_exchange(error, exchanges)
     repro, again = reproduce(ex, replay, embedded=embedded) if kind != "suite_error" else (
         {"retried": False, "consistent": None, "policy": "a bug in the suite",
          "first": None, "replay": None, "note": "not retried: a bug in the suite"}, None)
-    recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else [])]
-    request_id = ex.request_id if ex is not None else None
+    if ex is None and related is not None and kind != "suite_error":
+        why = ("a webhook failure is judged from the deliveries already recorded; the send "
+               "is not repeated")
+        repro = {"retried": False, "consistent": None, "policy": why,
+                 "first": _outcome(related), "replay": None, "note": f"not retried: {why}"}
+    about = ex if ex is not None else related
+    recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else []),
+                *([related] if ex is None and related is not None else [])]
+    request_id = about.request_id if about is not None else None
     if request_id is None:
         request_id = next((e.request_id for e in reversed(exchanges) if e.request_id), None)
     message_ids = _message_ids(ex, accepted_ids)
@@ -287,16 +298,16 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
                   "gate": check.gate, "clause": check.clause, "statement": check.statement},
         "kind": kind, **failure,
         "escalation": {
-            "endpoint": ex.endpoint if ex is not None else None,
-            "url": ex.url if ex is not None else getattr(error, "url", None),
-            "http_status": ex.status if ex is not None else None,
-            "request_timestamp": iso_utc(ex.started_at) if ex is not None else None,
+            "endpoint": about.endpoint if about is not None else None,
+            "url": about.url if about is not None else getattr(error, "url", None),
+            "http_status": about.status if about is not None else None,
+            "request_timestamp": iso_utc(about.started_at) if about is not None else None,
             "requestId": request_id,
-            "error_code": error_code(ex),
-            "payload_shape": payload_shape(ex) if ex is not None else None,
-            "request_header_names": sorted(ex.request_headers) if ex is not None else [],
-            "token_fresh": ex.token_fresh if ex is not None else None,
-            "token_age_s": ex.token_age_s if ex is not None else None,
+            "error_code": error_code(about),
+            "payload_shape": payload_shape(about) if about is not None else None,
+            "request_header_names": sorted(about.request_headers) if about is not None else [],
+            "token_fresh": about.token_fresh if about is not None else None,
+            "token_age_s": about.token_age_s if about is not None else None,
             "reproduces": repro,
             "messageId": message_ids[0] if message_ids else None,
             "messageIds": message_ids,

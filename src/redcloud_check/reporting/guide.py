@@ -152,9 +152,12 @@ def candidates(obs: Observation) -> list[tuple[int, Entry]]:
     return [(score, e) for score, _, e in scored]
 
 
-def lookup(obs: Observation) -> GuideEntry:
-    """The most specific applicable entry, its placeholders filled from `obs`."""
-    ranked = candidates(obs)
+def lookup(obs: Observation, ruled_out: frozenset[str] = frozenset()) -> GuideEntry:
+    """The most specific applicable entry, its placeholders filled from `obs`; entries whose
+    symptom the run ruled out (`ruled_out`, by symptom) are passed over (the fallback never
+    is)."""
+    ranked = [(score, e) for score, e in candidates(obs)
+              if e.symptom not in ruled_out or not e.match]
     score, best = ranked[0]
     also = tuple(dict.fromkeys(e.section for _, e in ranked[1:]
                                if e.section != best.section and e.match))[:2]

@@ -40,7 +40,7 @@ from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
 from redcloud_check.plugin import BLOCKED_BY
 from redcloud_check.reporting import html as html_render
-from redcloud_check.reporting import run_folder, terminal
+from redcloud_check.reporting import run_folder, terminal, webhook_evidence
 from redcloud_check.reporting.artifacts import (
     CheckOutcome,
     escalation_document,
@@ -166,12 +166,9 @@ class ReportPlugin:
         secrets = self.secrets()
         info = self._check_info(item)
         extras: list[dict[str, Any]] = []
-        session = rc.webhooks if rc is not None and info.stage == "webhooks" else None
-        timelines: list[dict[str, Any]] = []
-        if rc is not None and session is not None and call.when == "call":
-            timelines = [{"messageId": m.message_id,
-                          "events": redact(session.timeline(m.message_id), secrets)}
-                         for m in rc.accepted]
+        stage5 = info.stage == "webhooks"
+        timelines = webhook_evidence.timelines(rc, secrets) if stage5 and call.when == "call" \
+            else []
         if report.failed and call.excinfo is not None:
             accepted = [m.message_id for m in rc.accepted
                         if m.check == item.nodeid or info.stage == "webhooks"] if rc else []
@@ -181,7 +178,8 @@ class ReportPlugin:
                 secrets=secrets, accepted_ids=accepted,
                 replay=rc.client.replay if rc is not None else None,
                 timeout=rc.settings.timeout if rc is not None else None,
-                embedded=rc.settings.embedded if rc is not None else False)
+                embedded=rc.settings.embedded if rc is not None else False,
+                related=webhook_evidence.send_exchange(rc) if stage5 else None)
             if timelines:
                 bundle["timeline"] = timelines
             self.bundles.append(bundle)
@@ -310,7 +308,8 @@ class ReportPlugin:
             doc = escalation_document(self._run(int(exitstatus)), self.summary(),
                                       self.bundles, secrets,
                                       checks=list(self.outcomes.values()),
-                                      latency=self._facts("latency"))
+                                      latency=self._facts("latency"),
+                                      webhooks=webhook_evidence.section(self.context()))
             write_escalation(self.reports_dir(), doc, secrets)
         self._guard("webhook listener", self._check_handler_errors)
         self._guard("escalation.json", write)
@@ -335,13 +334,13 @@ class ReportPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
-            rc = self.context()
+            rc, secrets, keep = self.context(), self.secrets(), report_vocabulary()
             exposure = getattr(getattr(rc, "webhooks", None), "exposure", None)
-            exposure = exposure and (redact(exposure.url, self.secrets()), exposure.kind)
-            terminal.show_summary(terminalreporter,
-                                  redact(self.summary(), self.secrets(), keep=report_vocabulary()),
+            exposure = exposure and (redact(exposure.url, secrets), exposure.kind)
+            hooks = redact(webhook_evidence.section(rc), secrets, keep=keep)
+            terminal.show_summary(terminalreporter, redact(self.summary(), secrets, keep=keep),
                                   len(self.bundles), rc.settings.secret_settings() if rc else [],
-                                  exposure)
+                                  exposure, webhook_evidence.terminal_lines(hooks))
         self._guard("terminal summary", show)
         for line in self._finish_evidence().lines():
             terminalreporter.write_line(line)

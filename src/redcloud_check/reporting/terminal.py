@@ -19,14 +19,16 @@ __all__ = ["diagnosis_lines", "show_summary", "summary_lines"]
 
 def show_summary(terminalreporter: Any, data: Mapping[str, Any], bundles: int,
                  secret_settings: Sequence[tuple[str, str]],
-                 exposure: tuple[str, str] | None = None) -> None:
+                 exposure: tuple[str, str] | None = None, extra: Sequence[str] = ()) -> None:
     """Write the redcloud-check section of the terminal summary; a secret setting too short
     to be scrubbed from free text gets a warning naming it; `exposure`, when the run
-    received webhooks, is (the URL the target was given, how it reaches the listener)."""
+    received webhooks, is (the URL the target was given, how it reaches the listener);
+    `extra` lines come last (what the deliveries were, and an early stage-5 verdict)."""
     notes = [note for env, value in secret_settings if (note := short_secret_note(env, value))]
     headline, lines = summary_lines(data, bundles, notes)
     if exposure is not None:
         lines.insert(len(data["stages"]), f"  webhooks: {exposure[0]} ({exposure[1]})")
+    lines += extra
     terminalreporter.write_sep("=", headline)
     for line in lines:
         terminalreporter.write_line(line)

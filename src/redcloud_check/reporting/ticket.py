@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redcloud_check.reporting.diagnosis import lead_of
+from redcloud_check.reporting.webhook_evidence import ticket_lines
 
 __all__ = ["ticket_markdown"]
 
@@ -38,7 +39,28 @@ def _token(esc: Mapping[str, Any]) -> str:
     return f"{fresh} (token age {age:g} s)" if isinstance(age, int | float) else fresh
 
 
-def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
+def _collapsed(events: list[Mapping[str, Any]]) -> list[str]:
+    """Timeline rows as lines; a row repeated back to back is one line with a count."""
+    lines: list[str] = []
+    previous, count = None, 0
+    for e in [*events, None]:
+        key = None if e is None else (e.get("eventType"), e.get("sequence"), e.get("verified"),
+                                      e.get("note"))
+        if key == previous and e is not None:
+            count += 1
+            continue
+        if previous is not None:
+            lines[-1] += f" (x{count})" if count > 1 else ""
+        if e is not None:
+            lines.append(f"- {e.get('offset_ms', 0):+.0f} ms {e.get('eventType') or 'unattributed'}"
+                         f" (sequence {e.get('sequence')}, "
+                         f"{'verified' if e.get('verified') else 'UNVERIFIED'})"
+                         + (f" — {e['note']}" if e.get("note") else ""))
+        previous, count = key, 1
+    return lines
+
+
+def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
     check, esc, diag = b["check"], b["escalation"], b["diagnosis"]
     stage = f"stage {check['stage']}" if check.get("stage") else "no stage"
     gate = ", the stage's gate" if check.get("gate") else ""
@@ -75,13 +97,14 @@ def _bundle(i: int, b: Mapping[str, Any]) -> list[str]:
               f"- Best next action: {diag['next_action']}"]
     if diag.get("also"):
         lines.append(f"- See also: {'; '.join(diag['also'])}")
+    if diag.get("ruled_out"):
+        lines.append(f"- Ruled out by this run: {'; '.join(diag['ruled_out'])}")
     for timeline in b.get("timeline") or []:
+        if timeline["messageId"] in shown:
+            continue  # each message's lifecycle once per ticket
+        shown.add(timeline["messageId"])
         lines += ["", f"Lifecycle events received for {timeline['messageId']}:", ""]
-        lines += [f"- {e.get('offset_ms', 0):+.0f} ms {e.get('eventType') or 'unattributed'}"
-                  f" (sequence {e.get('sequence')}, "
-                  f"{'verified' if e.get('verified') else 'UNVERIFIED'})"
-                  + (f" — {e['note']}" if e.get("note") else "")
-                  for e in timeline["events"]] or ["- none"]
+        lines += _collapsed(timeline["events"]) or ["- none"]
     if b.get("curl"):
         lines += ["", "Reproduce (set RC_CLIENT_ID, RC_CLIENT_SECRET, RC_ACCESS_TOKEN first):",
                   "", _fence(b["curl"], "sh")]
@@ -134,8 +157,10 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
     if drift:
         lines += [f"Drift: {len(drift)} undocumented field(s) seen (not failures), e.g. "
                   + ", ".join(f"`{u['path']}` in {u['endpoint']}" for u in drift[:3]), ""]
+    lines += ticket_lines(doc.get("webhooks"))
     if doc["bundles"]:
         lines += ["## Failures", ""]
+        shown: set[str] = set()
         for i, bundle in enumerate(doc["bundles"], 1):
-            lines += _bundle(i, bundle)
+            lines += _bundle(i, bundle, shown)
     return "\n".join(lines).rstrip() + "\n"

@@ -16,7 +16,11 @@ wild sign, in each encoding seen in the wild:
 explains it); `examine` sums up every delivery that reached the webhook path (a
 `Forensics`). Keys are labels -> values; only the labels ever leave this module.
 
-Public surface: `DOCS`, `Signing`, `Forensics`, `identify`, `examine`, `consistent_failure`.
+`signing_cause` turns a consistent match into the cause stage 5 leads with (wrong-signing-key,
+hmac-body-only, signature-variant).
+
+Public surface: `DOCS`, `SIGNED`, `Signing`, `Forensics`, `identify`, `examine`,
+`consistent_failure`, `signing_cause`.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from redcloud_check.core.models import Cause
 from redcloud_check.webhooks.listener import Delivery
 
-__all__ = ["DOCS", "WEBHOOK_KEY", "Forensics", "Signing", "consistent_failure", "examine",
-           "identify"]
+__all__ = ["DOCS", "SIGNED", "WEBHOOK_KEY", "Forensics", "Signing", "consistent_failure",
+           "examine", "identify", "signing_cause"]
 
+SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
+          '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
 DOCS = '"{timestamp}.{rawBody}"'
 WEBHOOK_KEY = "RC_WEBHOOK_SECRET"
 BODY_ONLY = "the raw body only"
@@ -159,3 +166,29 @@ def consistent_failure(f: Forensics) -> bool:
     if f.unsigned:
         return f.unsigned == f.at_path
     return len(f.signings) == 1 and f.failed == f.at_path
+
+
+def signing_cause(f: Forensics | None) -> Cause | None:
+    """The cause when every failing signature was made one and the same recognised way."""
+    if f is None or f.verified or len(f.signings) != 1 or f.unsigned:
+        return None
+    signing, count = f.signings[0]
+    if signing is None:
+        return None
+    how = signing.describe()
+    if signing.key != WEBHOOK_KEY:
+        return Cause(
+            "wrong-signing-key", f"All {count} deliveries arrived, and their signatures verify "
+            f"with {signing.key}, not {WEBHOOK_KEY} ({how}): the API signs webhooks with the "
+            "wrong key.", f"Report it to Red Cloud with this bundle; {WEBHOOK_KEY} is not at "
+            "fault, and nothing needs to be sent again to show it.", SIGNED)
+    if signing.message == BODY_ONLY and signing.encoding == HEX:
+        return Cause(
+            "hmac-body-only", f"All {count} signature(s) are an HMAC of the raw body only; the "
+            "docs sign \"{timestamp}.{rawBody}\".",
+            "The sender must include the timestamp and '.' before the body.", SIGNED)
+    return Cause(
+        "signature-variant", f"All {count} signatures are made with {WEBHOOK_KEY}, but as {how}; "
+        "the docs sign hex(HMAC_SHA256(secret, \"{timestamp}.{rawBody}\")).",
+        "Report it to Red Cloud with this bundle: the key is right, the construction is not "
+        "the documented one.", SIGNED)

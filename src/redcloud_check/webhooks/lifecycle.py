@@ -27,7 +27,7 @@ failing check carries it, and the diagnosis pipeline leads with it:
     message            an event describes another message: direction, recipient, number
     status             an event's data.status contradicts its eventType
 
-Public surface: `analyze`, `timeline`, `lifecycle_done`, `unlisted`, `find_cause`, `Issue`,
+Public surface: `analyze`, `lifecycle_done`, `unlisted`, `find_cause`, `Issue`,
 `MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
 """
 
@@ -57,11 +57,9 @@ from redcloud_check.webhooks.events import (
     type_label,
     unlisted,
 )
-from redcloud_check.webhooks.forensics import BODY_ONLY, HEX, WEBHOOK_KEY, Forensics
+from redcloud_check.webhooks.forensics import SIGNED, Forensics, signing_cause
 from redcloud_check.webhooks.listener import Delivery, SignatureMistake
 
-SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
-          '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
 PAYLOAD = "1-quickstart.txt, Section 9 — Minimal Webhook Example (event payload)"
 NO_EVENTS = "5-troubleshooting.txt, Symptom: no webhook events arrive"
 NO_DELIVERY = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
@@ -324,7 +322,7 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
                 "missing-headers", f"{len(at_path)} request(s) arrived without "
                 "X-RedCloud-Timestamp / X-RedCloud-Signature.",
                 "The sender must sign every webhook (both headers).", SIGNED)
-        signed = _signing_cause(ctx.forensics)
+        signed = signing_cause(ctx.forensics)
         if signed is not None:
             return signed
         if all(d.signature_mistake is SignatureMistake.BODY_ONLY for d in at_path):
@@ -371,32 +369,6 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
     return Cause(first.kind, first.detail, "See the failing check.", first.clause)
 
 
-def _signing_cause(f: Forensics | None) -> Cause | None:
-    """The cause when every failing signature was made one and the same recognised way."""
-    if f is None or f.verified or len(f.signings) != 1 or f.unsigned:
-        return None
-    signing, count = f.signings[0]
-    if signing is None:
-        return None
-    how = signing.describe()
-    if signing.key != WEBHOOK_KEY:
-        return Cause(
-            "wrong-signing-key", f"All {count} deliveries arrived, and their signatures verify "
-            f"with {signing.key}, not {WEBHOOK_KEY} ({how}): the API signs webhooks with the "
-            "wrong key.", f"Report it to Red Cloud with this bundle; {WEBHOOK_KEY} is not at "
-            "fault, and nothing needs to be sent again to show it.", SIGNED)
-    if signing.message == BODY_ONLY and signing.encoding == HEX:
-        return Cause(
-            "hmac-body-only", f"All {count} signature(s) are an HMAC of the raw body only; the "
-            "docs sign \"{timestamp}.{rawBody}\".",
-            "The sender must include the timestamp and '.' before the body.", SIGNED)
-    return Cause(
-        "signature-variant", f"All {count} signatures are made with {WEBHOOK_KEY}, but as {how}; "
-        "the docs sign hex(HMAC_SHA256(secret, \"{timestamp}.{rawBody}\")).",
-        "Report it to Red Cloud with this bundle: the key is right, the construction is not "
-        "the documented one.", SIGNED)
-
-
 def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
             context: ReceiptContext | None = None) -> LifecycleReport:
     """Judge every recorded delivery against the lifecycles of `messages`."""
@@ -410,27 +382,3 @@ def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
                            find_cause(issues, deliveries, ctx),
                            received=len(deliveries),
                            verified=sum(1 for d in deliveries if d.verified))
-
-
-def timeline(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
-    """Rows for the report's SVG: the message's events and every unverified request since the
-    send (their bodies are never read, so they cannot be attributed)."""
-    rows: list[dict[str, Any]] = []
-    for d in deliveries:
-        if d.received_at < message.accepted_at - 1:
-            continue
-        if d.event is not None and attributed_to(d.event) == message.message_id:
-            notes = (["duplicate"] if d.duplicate else []) + (
-                ["reuses an earlier event's sequence"] if d.sequence_reused else []) + (
-                ["not a listed event type"] if unlisted(d.event) else []) + list(d.warnings)
-            if not d.accepted:
-                notes.append(d.reason)
-            rows.append({"eventType": d.event_type, "sequence": d.sequence, "verified": True,
-                         "note": "; ".join(notes)})
-        elif not d.verified:
-            rows.append({"eventType": None, "sequence": None, "verified": False,
-                         "note": f"HTTP {d.status_returned}: {d.reason}"})
-        else:
-            continue
-        rows[-1]["offset_ms"] = round((d.received_at - message.accepted_at) * 1000, 1)
-    return rows

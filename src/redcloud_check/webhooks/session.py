@@ -27,13 +27,13 @@ from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.urls import http_url
+from redcloud_check.webhooks.delivery_view import timeline
 from redcloud_check.webhooks.forensics import WEBHOOK_KEY, consistent_failure, examine
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
     analyze,
     lifecycle_done,
-    timeline,
 )
 from redcloud_check.webhooks.listener import Delivery, WebhookListener
 from redcloud_check.webhooks.override import OverrideStatus, RecoveryResult, WebhookOverride

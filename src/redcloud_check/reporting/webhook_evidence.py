@@ -1,0 +1,152 @@
+"""Stage 5's evidence, once per run: where the webhooks were to go and what came.
+
+`section(rc)` is the "webhooks" object of escalation.json: the webhook URL and how it was
+exposed (loopback, public URL, tunnel), the override mode, when the stage-5 verdict came (and
+whether early), the send exchanges that produced the messageIds (with their requestIds), and
+every delivery, identical ones collapsed with a count (`webhooks.delivery_view`).
+`send_exchange(rc)` is the send a webhook failure's escalation fields are filled from;
+`terminal_lines` and `ticket_lines` render the section. Nothing here sends anything.
+
+Public surface: `section`, `send_exchange`, `sends`, `terminal_lines`, `ticket_lines`,
+`timelines`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.redaction import redact
+from redcloud_check.core.timefmt import iso_utc
+
+if TYPE_CHECKING:
+    from redcloud_check.context import RunContext
+
+__all__ = ["section", "send_exchange", "sends", "terminal_lines", "ticket_lines", "timelines"]
+
+SEND = "/api/core/messages/send"
+EXPOSURE = {"public-url": "public URL (RC_PUBLIC_URL)", "ngrok": "tunnel (ngrok)"}
+
+
+def _exposure(kind: str, url: str) -> str:
+    if kind != "direct":
+        return EXPOSURE.get(kind, kind)
+    host = (urlsplit(url).hostname or "").lower()
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    return "loopback" if loopback else "direct (no tunnel)"
+
+
+def _produced(exchange: Exchange, message_id: str) -> bool:
+    body = exchange.json_or_none()
+    results = body.get("results") if isinstance(body, dict) else None
+    return isinstance(results, list) and any(
+        isinstance(r, dict) and r.get("messageId") == message_id for r in results)
+
+
+def sends(rc: RunContext) -> list[tuple[str, Exchange]]:
+    """(messageId, the send exchange that produced it) for every accepted message."""
+    posts = [e for e in rc.recorder.all() if e.path == SEND and e.status is not None]
+    out = []
+    for m in rc.accepted:
+        found = next((e for e in posts if _produced(e, m.message_id)), None)
+        if found is not None:
+            out.append((m.message_id, found))
+    return out
+
+
+def send_exchange(rc: RunContext | None) -> Exchange | None:
+    """The send that produced the first accepted messageId (a webhook failure's request)."""
+    pairs = sends(rc) if rc is not None else []
+    return pairs[0][1] if pairs else None
+
+
+def _session(rc: RunContext | None) -> Any:
+    from redcloud_check.webhooks.session import WebhookSession
+
+    webhooks = getattr(rc, "webhooks", None)
+    return webhooks if isinstance(webhooks, WebhookSession) else None
+
+
+def timelines(rc: RunContext | None, secrets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each accepted message's lifecycle rows (report.html's SVG, the ticket)."""
+    webhooks = getattr(rc, "webhooks", None)
+    if rc is None or webhooks is None:
+        return []
+    return [{"messageId": m.message_id, "events": redact(webhooks.timeline(m.message_id),
+                                                         secrets)} for m in rc.accepted]
+
+
+def section(rc: RunContext | None) -> dict[str, Any] | None:
+    """The run's webhook evidence (None: no webhook session was started)."""
+    from redcloud_check.webhooks.delivery_view import delivery_rows
+
+    session = _session(rc)
+    if rc is None or session is None or session.exposure is None:
+        return None
+    early = session.early
+    deliveries = session.deliveries()
+    exposure = session.exposure
+    return {
+        "url": exposure.url, "exposure": exposure.kind,
+        "exposure_detail": _exposure(exposure.kind, exposure.url),
+        "listener": session.listener.url, "mode": session.mode,
+        "verdict": None if early is None else {
+            "early": True, "at": iso_utc(early.at), "at_epoch": round(early.at, 3),
+            "first_delivery_at_epoch": round(early.first_delivery_at, 3),
+            "after_first_delivery_s": round(early.at - early.first_delivery_at, 3),
+            "reason": early.reason},
+        "sends": [{"messageId": mid, "requestId": e.request_id, "endpoint": e.endpoint,
+                   "http_status": e.status, "request_timestamp": iso_utc(e.started_at),
+                   "label": e.label} for mid, e in sends(rc)],
+        "received": len(deliveries), "verified": sum(1 for d in deliveries if d.verified),
+        "deliveries": delivery_rows(deliveries, public_url=exposure.url,
+                                    keys=session.signing_keys(),
+                                    verdict_at=early.at if early else None),
+    }
+
+
+def terminal_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
+    """The terminal summary's webhook line(s)."""
+    if not webhooks:
+        return []
+    lines = [f"  webhook deliveries: {webhooks['received']} received, {webhooks['verified']} "
+             f"verified ({webhooks['exposure_detail']}, {webhooks['mode']} mode)"]
+    verdict = webhooks.get("verdict")
+    if verdict:
+        late = sum(r["count"] for r in webhooks["deliveries"] if r["after_verdict"])
+        lines.append(f"  webhook verdict: {verdict['after_first_delivery_s']:.1f} s after the "
+                     f"first delivery ({verdict['reason']})"
+                     + (f"; {late} more arrived after it, shown in the report" if late else ""))
+    return lines
+
+
+def ticket_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
+    """escalation.md's "Webhook evidence" section."""
+    if not webhooks:
+        return []
+    lines = ["## Webhook evidence", "",
+             f"- Webhook URL: {webhooks['url']} ({webhooks['exposure_detail']}; "
+             f"{webhooks['mode']} mode; listener {webhooks['listener']})",
+             f"- Deliveries: {webhooks['received']} received, {webhooks['verified']} verified"]
+    verdict = webhooks.get("verdict")
+    if verdict:
+        lines.append(f"- Verdict given early, {verdict['after_first_delivery_s']:.1f} s after "
+                     f"the first delivery: {verdict['reason']}")
+    lines += ["", "Sends that produced the messageIds:", ""]
+    lines += [f"- {s['messageId']}: {s['endpoint']} HTTP {s['http_status']}, requestId "
+              f"**{s['requestId'] or '—'}** at {s['request_timestamp']}"
+              for s in webhooks["sends"]] or ["- none"]
+    lines += ["", "Deliveries (identical ones collapsed):", ""]
+    for r in webhooks["deliveries"]:
+        what = f"{r['eventType'] or 'unattributed'} seq {r['sequence']} of {r['messageId']}"
+        lines.append(f"- {r['count']}x {r['method']} {r['url']} — {what} "
+                     f"({'verified' if r['verified'] else 'UNVERIFIED body'}) — {r['verdict']}"
+                     + (" — after the verdict" if r["after_verdict"] else ""))
+        headers = ", ".join(f"{k}: {v}" for k, v in r["headers"].items())
+        if headers:
+            lines.append(f"  - headers (first of {r['count']}): {headers}")
+        if r["body"]:
+            lines.append(f"  - body: `{r['body'][:400]}`")
+    return [*lines, ""]

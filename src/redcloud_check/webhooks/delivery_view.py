@@ -1,0 +1,142 @@
+"""Every request that reached the webhook listener, as rows support can act on.
+
+One row per group of identical deliveries (same URL, message, event, body, status and
+verdict: a sender's retries of one event), with a count: what was received (the signing
+headers, the body, attributed to the messageId it names even when its signature failed,
+and then marked unverified) and the verdict (what the listener answered, and for a failing
+signature what it was made with: `webhooks.forensics`). Pure: no servers, no secrets (keys
+come in by label and only labels go out).
+
+`timeline` is one message's rows for report.html's SVG and the ticket.
+
+Public surface: `claimed`, `claimed_message_id`, `delivery_rows`, `timeline`, `SHOWN_HEADERS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.webhooks.events import unlisted
+from redcloud_check.webhooks.forensics import identify
+from redcloud_check.webhooks.listener import Delivery
+
+__all__ = ["SHOWN_HEADERS", "claimed", "claimed_message_id", "delivery_rows", "timeline"]
+
+SHOWN_HEADERS = ("x-redcloud-timestamp", "x-redcloud-signature", "content-type",
+                 "content-length", "user-agent")
+BODY_SHOWN = 2048
+
+
+def claimed(d: Delivery) -> dict[str, Any] | None:
+    """The event a delivery carries: verified, or as its unverified body claims it."""
+    if d.event is not None:
+        return d.event
+    try:
+        value = json.loads(d.raw_body.decode("utf-8")) if d.raw_body else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def claimed_message_id(d: Delivery) -> str | None:
+    event = claimed(d)
+    if event is None:
+        return None
+    data = event.get("data")
+    for value in (event.get("messageId"), data.get("messageId") if isinstance(data, dict)
+                  else None):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _body(raw: bytes) -> str | None:
+    if not raw:
+        return None
+    text = raw[:BODY_SHOWN].decode("utf-8", "replace")
+    return text + (f"... ({len(raw) - BODY_SHOWN} more bytes)" if len(raw) > BODY_SHOWN else "")
+
+
+def _verdict(d: Delivery, keys: Mapping[str, str]) -> str:
+    verdict = f"HTTP {d.status_returned}: {d.reason}"
+    signature = d.headers.get("x-redcloud-signature")
+    if not d.verified and d.timestamp and signature and d.raw_body:
+        found = identify(keys, d.timestamp, d.raw_body, signature)
+        verdict += (f"; the signature is {found.describe()}" if found is not None else
+                    "; no key this run holds verifies it")
+    return verdict
+
+
+def delivery_rows(deliveries: Sequence[Delivery], *, public_url: str | None,
+                  keys: Mapping[str, str], verdict_at: float | None = None
+                  ) -> list[dict[str, Any]]:
+    """Identical deliveries collapsed into one row each, in order of first arrival."""
+    base = ""
+    if public_url:
+        parts = urlsplit(public_url)
+        base = f"{parts.scheme}://{parts.netloc}"
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for d in deliveries:
+        event = claimed(d)
+        verdict = _verdict(d, keys)
+        key = (d.method, d.path, claimed_message_id(d), d.status_returned, d.verified,
+               hashlib.sha256(d.raw_body).hexdigest(), verdict.split("; the signature")[0])
+        late = verdict_at is not None and d.received_at > verdict_at
+        row = rows.get(key)
+        if row is not None:
+            row["count"] += 1
+            row["last_at"] = iso_utc(d.received_at)
+            row["after_verdict"] = row["after_verdict"] or late
+            continue
+        rows[key] = {
+            "count": 1, "first_at": iso_utc(d.received_at), "last_at": iso_utc(d.received_at),
+            "received_at": round(d.received_at, 3),
+            "method": d.method, "url": base + d.path if base else d.path,
+            "messageId": claimed_message_id(d),
+            "eventType": event.get("eventType") if event is not None else None,
+            "sequence": event.get("sequence") if event is not None else None,
+            "verified": d.verified,
+            "headers": {h: d.headers[h] for h in SHOWN_HEADERS if h in d.headers},
+            "body": _body(d.raw_body), "body_verified": d.verified,
+            "status_returned": d.status_returned, "verdict": verdict,
+            "after_verdict": late,
+        }
+    return list(rows.values())
+
+
+def timeline(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Rows for the report's SVG: the message's events, and every unverified request since the
+    send that names this message (or none), marked unverified."""
+    rows: list[dict[str, Any]] = []
+    for d in deliveries:
+        if d.received_at < message.accepted_at - 1:
+            continue
+        if d.event is not None and claimed_message_id(d) == message.message_id:
+            notes = (["duplicate"] if d.duplicate else []) + (
+                ["reuses an earlier event's sequence"] if d.sequence_reused else []) + (
+                ["not a listed event type"] if unlisted(d.event) else []) + list(d.warnings)
+            if not d.accepted:
+                notes.append(d.reason)
+            rows.append({"eventType": d.event_type, "sequence": d.sequence, "verified": True,
+                         "note": "; ".join(notes)})
+        elif not d.verified:
+            # attributed to the message its body names, marked unverified; a body naming
+            # another message belongs to that message's timeline
+            event, claimed_id = claimed(d), claimed_message_id(d)
+            if claimed_id is not None and claimed_id != message.message_id:
+                continue
+            rows.append({"eventType": event.get("eventType") if event else None,
+                         "sequence": event.get("sequence") if event else None,
+                         "verified": False,
+                         "note": f"HTTP {d.status_returned}: {d.reason}"
+                                 + ("; body unverified" if event else "")})
+        else:
+            continue
+        rows[-1]["offset_ms"] = round((d.received_at - message.accepted_at) * 1000, 1)
+    return rows
