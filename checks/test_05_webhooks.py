@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from redcloud_check.context import RunContext
+from redcloud_check.core.models import Cause
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.webhooks.lifecycle import (
@@ -73,10 +74,17 @@ def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -
     if status is None:
         pytest.skip("RC_WEBHOOK_MODE=preconfigured: the number's webhook settings are left alone")
     if not status.ok:
+        patched = status.exchange is not None and status.exchange.status == 200
         raise expect.fail("The number's webhookDeliveryOverride did not take effect",
                           expected=f"webhookDeliveryOverride {status.target} after the PATCH",
                           actual=status.detail, clause=UPDATE,
-                          exchange=status.check or status.exchange)
+                          exchange=status.check or status.exchange,
+                          cause=Cause("override-not-stored", "The PATCH answered 200, yet the "
+                                      f"number read back does not hold it: {status.detail}. "
+                                      "Lifecycle events go to the old target, so none can "
+                                      "reach this run.", "Report it to Red Cloud with this "
+                                      "bundle; meanwhile use RC_WEBHOOK_MODE=preconfigured.",
+                                      UPDATE) if patched else None)
 
 
 @pytest.mark.rc_gate

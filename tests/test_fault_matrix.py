@@ -1,8 +1,11 @@
 """The suite proves itself: against each simulator fault it fails in the fault's stage and in
-no earlier one; against the clean simulator it passes; every check catches some fault."""
+no earlier one, and names the fault's cause; against the clean simulator it passes; every
+check catches some fault."""
 
 from __future__ import annotations
 
+import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -58,3 +61,97 @@ def test_a_failed_gate_blocks_later_stages_with_the_reason(matrix: dict[str, Sui
     later = [c for c in run.cases if c.stage in ("send", "webhooks")]
     assert later and all(c.outcome == "skipped" for c in later)
     assert all("blocked by numbers: fix that first" in c.message for c in later)
+
+
+# The differential diagnosis, one row per fault: the cause the terminal's first failure, the
+# first bundle of escalation.json and the first diagnosis of escalation.md all lead with.
+# A fault added to the catalog without a row fails test_each_fault_leads_with_its_cause.
+DIAGNOSIS = {
+    "core-accepts-malformed-token": "api-breaks-rule",
+    "core-accepts-missing-token": "api-breaks-rule",
+    "core-auth-oauth-body": "api-breaks-rule",
+    "core-errors-without-request-id": "api-breaks-rule",
+    "number-missing": "numbers-ok-sends-fail",
+    "number-not-active": "numbers-ok-sends-fail",
+    "numbers-id-is-e164": "numbers-ok-sends-fail",
+    "numbers-sms-enabled-string": "numbers-ok-sends-fail",
+    "patch-ignored": "override-not-stored",
+    "search-wrong-shape": "api-breaks-rule",
+    "send-accepted-200": "accepted-wrong-status",
+    "send-conflict-ignored": "duplicate-messages",
+    "send-e164-sendfrom-accepted": "send-rejection-rules",
+    "send-empty-to-accepted": "send-rejection-rules",
+    "send-idempotency-optional": "send-rejection-rules",
+    "send-mms-without-media-accepted": "send-rejection-rules",
+    "send-no-content-accepted": "send-rejection-rules",
+    "send-partial-all-or-nothing": "send-400-invalid-request",
+    "send-replay-new-message": "duplicate-messages",
+    "send-sms-media-accepted": "send-rejection-rules",
+    "send-status-sent": "accepted-not-queued",
+    "send-unowned-number-accepted": "send-rejection-rules",
+    "token-basic-auth-rejected": "basic-auth-refused",
+    "token-body-credentials-rejected": "body-credentials-refused",
+    "token-content-type-text": "api-breaks-rule",
+    "token-error-core-wrapper": "api-breaks-rule",
+    "token-expires-in-string": "api-breaks-rule",
+    "token-grant-type-unchecked": "api-breaks-rule",
+    "token-type-not-bearer": "api-breaks-rule",
+    "token-unusable-on-core": "api-breaks-rule",
+    "token-wrong-secret-accepted": "api-breaks-rule",
+    "update-campaignregid-refused": "api-breaks-rule",
+    "update-unowned-allowed": "api-breaks-rule",
+    "webhook-hmac-body-only": "hmac-body-only",
+    "webhook-malformed-event": "malformed",
+    "webhook-missing-signature": "missing-headers",
+    "webhook-no-final-event": "incomplete",
+    "webhook-not-delivered": "no-requests",
+    "webhook-sequence-regression": "sequence",
+    "webhook-sequence-reused-final": "sequence-reused",
+    "webhook-signed-with-client-secret": "wrong-signing-key",
+    "webhook-wrong-event-type": "incomplete",
+    "webhook-wrong-secret": "secret-mismatch",
+    "whoami-client-inactive": "whoami-fails",
+    "whoami-missing-capabilities": "api-breaks-rule",
+    "whoami-no-numbers": "api-breaks-rule",
+    "whoami-wrong-client-id": "api-breaks-rule",
+}
+# What a fault's first failure must never lead with: causes the run itself rules out.
+NEVER = {
+    "send-accepted-200": ("not accepted", "E.164 in sendFrom"),
+    "send-status-sent": ("E.164 in sendFrom", "not owned"),
+    "token-basic-auth-rejected": ("invalid credentials",),
+    "webhook-wrong-secret": ("did not arrive", "webhook.site", "no webhook events arrive"),
+    "webhook-signed-with-client-secret": ("did not arrive", "webhook.site",
+                                          "no webhook events arrive", "Check that "
+                                          "RC_WEBHOOK_SECRET"),
+    "webhook-sequence-reused-final": ("duplicate (exact", "missing final event"),
+    "webhook-malformed-event": ("did not arrive",),
+}
+
+
+def _leads(run: SuiteRun) -> tuple[str | None, str | None, str | None]:
+    """(terminal, escalation.json, escalation.md): the cause each leads with."""
+    term = re.search(r"^  cause:\s+(\S+)", run.stdout, re.M)
+    doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
+    ticket = re.search(r"Diagnosis — cause `([^`]+)`",
+                       (run.reports / "escalation.md").read_text("utf-8"))
+    bundle = doc["bundles"][0]["diagnosis"]["lead"]["cause"] if doc["bundles"] else None
+    return (term.group(1) if term else None, bundle, ticket.group(1) if ticket else None)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_leads_with_its_cause(matrix: dict[str, SuiteRun], fault: str) -> None:
+    assert fault in DIAGNOSIS, f"{fault}: no row in the diagnosis table"
+    run = matrix[fault]
+    want = DIAGNOSIS[fault]
+    assert _leads(run) == (want, want, want), run.stdout[-3000:]
+    first = run.stdout.split("= FAILURES =", 1)[-1].split("\n____", 2)[1]
+    doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
+    lead = doc["bundles"][0]["diagnosis"]["lead"]
+    shown = f"{doc['bundles'][0]['title']} {lead['summary']} {lead['next_action']} {first}"
+    for phrase in NEVER.get(fault, ()):
+        assert phrase not in shown, f"{fault}: the lead names {phrase!r}, which the run ruled out"
+
+
+def test_the_diagnosis_table_names_only_catalog_faults() -> None:
+    assert set(DIAGNOSIS) - set(FAULTS) == set() and set(NEVER) <= set(DIAGNOSIS)

@@ -199,6 +199,7 @@ def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | 
             made: list[Exchange]) -> StageResult:
     """The stage's verdict on a failure, diagnosed by the one pipeline."""
     from redcloud_check.reporting.diagnosis import diagnose, one_line
+    from redcloud_check.reporting.ruled_out import facts_from
 
     if isinstance(error, CheckFailure):
         exchange = error.exchange or (made[-1] if made else None)
@@ -208,7 +209,8 @@ def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | 
     else:
         exchange, verdict, clause = None, "unreachable", None
         title, detail = f"No HTTP answer ({error.kind})", error.detail
-    diagnosis = diagnose(error, stage=stage, exchange=exchange, timeout=rc.settings.timeout)
+    diagnosis = diagnose(error, stage=stage, exchange=exchange, timeout=rc.settings.timeout,
+                         facts=facts_from(rc.recorder.all(), rc.settings.number_id))
     status = exchange.status if exchange is not None else None
     return StageResult(
         stage=stage, verdict=verdict, latency=latency, http_status=status,

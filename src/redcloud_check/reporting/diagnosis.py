@@ -25,9 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
-from redcloud_check.reporting.guide import GuideEntry, Observation, lookup
+from redcloud_check.reporting.guide import GuideEntry, Observation, entries, lookup
+from redcloud_check.reporting.ruled_out import API_BREAKS_RULE, RunFacts, ruled_out
 
-__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line", "ruled_out",
+__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line",
            "terminal_lines"]
 
 Failure = Literal["check", "unreachable", "tool", "config"]
@@ -48,7 +49,12 @@ class Lead:
 class Diagnosis:
     guide: GuideEntry
     cause: Cause | None = None  # what the check itself established (a finding)
-    ruled_out: tuple[str, ...] = ()  # guide symptoms the run's evidence rules out, and why
+    # what the run's evidence rules out (reporting.ruled_out): symptom or cause -> why
+    ruled: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ruled_out(self) -> tuple[str, ...]:
+        return tuple(f"{what}: {why}" for what, why in self.ruled)
 
     @property
     def lead(self) -> Lead:
@@ -56,7 +62,17 @@ class Diagnosis:
             c = self.cause
             return Lead("finding", c.id, c.detail, c.next_action, c.clause)
         g = self.guide
-        return Lead("guide", g.id, "; ".join(g.likely_causes), g.next_action, g.section)
+        ruled = dict(self.ruled)
+        left = [c for c in g.likely_causes if c not in ruled]
+        if left or not g.likely_causes:
+            return Lead("guide", g.id, "; ".join(left), g.next_action, g.section)
+        why = "; ".join(dict.fromkeys(ruled[c] for c in g.likely_causes))
+        return Lead("finding", API_BREAKS_RULE,
+                    f"This run rules out every likely cause the guide gives for "
+                    f"\"{g.symptom}\" ({'; '.join(g.likely_causes)}): {why}. The answer "
+                    "itself breaks the documented rule above.",
+                    "Report it to Red Cloud with this bundle; the integration's side is "
+                    "ruled out.", g.section)
 
     def as_dict(self) -> dict[str, Any]:
         """The guide entry's fields, the check's finding (if any) and the lead."""
@@ -69,6 +85,10 @@ class Diagnosis:
         if self.ruled_out:
             data["ruled_out"] = list(self.ruled_out)
         return data
+
+
+def _symptoms() -> frozenset[str]:
+    return frozenset(e.symptom for e in entries())
 
 
 def failure_kind(error: BaseException | None) -> Failure:
@@ -111,25 +131,16 @@ def observe(error: BaseException | None, *, stage: str | None = None, check: str
 
 def diagnose(error: BaseException | None, *, stage: str | None = None,
              check: str | None = None, exchange: Exchange | None = None,
-             timeout: float | None = None) -> Diagnosis:
-    """Evidence -> Diagnosis: the guide's entry for what the failure looked like, and the
-    cause the failure carries (CheckFailure.cause), which then leads."""
+             timeout: float | None = None, facts: RunFacts | None = None) -> Diagnosis:
+    """Evidence -> Diagnosis: the guide's entry for what the failure looked like (passing over
+    a symptom the run ruled out), the cause the failure carries (CheckFailure.cause), which
+    then leads, and what `facts` (the run's evidence so far) rule out."""
     obs = observe(error, stage=stage, check=check, exchange=exchange, timeout=timeout)
-    ruled = ruled_out(error)
-    return Diagnosis(lookup(obs, frozenset(ruled)), getattr(error, "cause", None),
-                     tuple(f"{symptom}: {why}" for symptom, why in ruled.items()))
-
-
-def ruled_out(error: BaseException | None) -> dict[str, str]:
-    """Guide symptoms the failure's own evidence rules out -> what rules them out. A stage-5
-    failure that counted deliveries (details["received"]) rules out "no webhook events
-    arrive": deliveries that arrived are never diagnosed as not arriving."""
-    details = getattr(error, "details", None) or {}
-    received = details.get("received")
-    if isinstance(received, int) and received > 0:
-        return {"no webhook events arrive": f"{received} webhook deliveries reached the "
-                                            "listener"}
-    return {}
+    ruled = ruled_out(error, facts)
+    guide = lookup(obs, frozenset(ruled))
+    shown = tuple((k, v) for k, v in ruled.items()
+                  if k in guide.likely_causes or k in _symptoms())
+    return Diagnosis(guide, getattr(error, "cause", None), shown)
 
 
 def lead_of(diagnosis: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -34,6 +34,7 @@ from redcloud_check.core.redaction import redact, redact_headers
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
 from redcloud_check.reporting.diagnosis import diagnose
+from redcloud_check.reporting.ruled_out import RunFacts
 from redcloud_check.rules.schemas import report_vocabulary
 
 __all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
@@ -270,12 +271,14 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
                  secrets: Mapping[str, str], accepted_ids: Sequence[str] = (),
                  replay: Callable[[Exchange], Exchange] | None = None,
                  timeout: float | None = None, embedded: bool = False,
-                 related: Exchange | None = None) -> dict[str, Any]:
+                 related: Exchange | None = None,
+                 facts: RunFacts | None = None) -> dict[str, Any]:
     """The redacted escalation bundle for one failed check. `embedded`: the target is the
     embedded simulator (a keyed send may then be replayed); by default it is remote.
     `related`: for a failure that made no request of its own (stage 5), the request it is
     about (the send whose messages' webhooks failed): it fills the escalation fields and is
-    never sent again."""
+    never sent again. `facts`: what the run established so far (`reporting.ruled_out`): the
+    diagnosis never names a cause they rule out."""
     kind, failure = _failure(error)
     ex = failing_exchange(error, exchanges)
     repro, again = reproduce(ex, replay, embedded=embedded) if kind != "suite_error" else (
@@ -315,6 +318,6 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         "exchanges": [exchange_record(e) for e in recorded],
         "curl": to_curl(ex, secrets) if ex is not None else None,
         "diagnosis": diagnose(error, stage=check.stage, check=check.name, exchange=ex,
-                              timeout=timeout).as_dict(),
+                              timeout=timeout, facts=facts).as_dict(),
     }
     return redact(bundle, secrets, keep=report_vocabulary())

@@ -54,6 +54,7 @@ from redcloud_check.reporting.environment import environment_table
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle, named_secrets
 from redcloud_check.reporting.history import history_html
 from redcloud_check.reporting.latency import chart_rows
+from redcloud_check.reporting.ruled_out import facts_from
 from redcloud_check.reporting.run_folder import RunFolder
 from redcloud_check.reporting.waiver_view import waivers_html
 from redcloud_check.rules.schemas import report_vocabulary
@@ -179,7 +180,8 @@ class ReportPlugin:
                 replay=rc.client.replay if rc is not None else None,
                 timeout=rc.settings.timeout if rc is not None else None,
                 embedded=rc.settings.embedded if rc is not None else False,
-                related=webhook_evidence.send_exchange(rc) if stage5 else None)
+                related=webhook_evidence.send_exchange(rc) if stage5 else None,
+                facts=facts_from(rc.recorder.all(), rc.settings.number_id) if rc else None)
             if timelines:
                 bundle["timeline"] = timelines
             self.bundles.append(bundle)

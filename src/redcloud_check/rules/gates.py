@@ -247,7 +247,11 @@ def lifecycle_complete(report: LifecycleReport, *, timeout: float,
                      else ""))
     else:
         more = f" (+{len(incomplete) - 3} more)" if len(incomplete) > 3 else ""
-        title = "Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT"
+        title = ("Lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT"
+                 if not report.received else
+                 "Webhook events arrived, but none names an accepted message"
+                 if not any(m.events for m in report.messages) else
+                 "Some lifecycle events did not arrive within RC_WEBHOOK_TIMEOUT")
         actual = ("; ".join(i.detail for i in incomplete[:3]) + more
                   + f" ({report.received} requests reached the listener, "
                     f"{report.verified} verified)")
