@@ -36,12 +36,16 @@ class RunFacts:
     client_active: bool = False  # whoami reported apiClientStatus ACTIVE
     number_usable: bool = False  # the numbers list holds RC_NUMBER_ID, ACTIVE, smsEnabled true
     number_is_id: bool = False  # RC_NUMBER_ID is a numberId, not an E.164 phone number
+    key_reused: bool = False  # a send was retried under the same Idempotency-Key
 
 
 def facts_from(exchanges: Iterable[Exchange], number_id: str = "") -> RunFacts:
     """The facts the recorded exchanges (and RC_NUMBER_ID) establish."""
     issued = accepted = active = usable = False
+    keys: list[str] = []
     for e in exchanges:
+        if e.path == "/api/core/messages/send":
+            keys += [v for k, v in e.request_headers.items() if k.lower() == "idempotency-key"]
         if e.status is None or not 200 <= e.status < 300:
             continue
         body = e.json_or_none()
@@ -57,7 +61,7 @@ def facts_from(exchanges: Iterable[Exchange], number_id: str = "") -> RunFacts:
             if e.path == "/api/core/numbers" and isinstance(body, dict):
                 usable = usable or _usable(body.get("numbers"), number_id)
     return RunFacts(issued, accepted, active, usable,
-                    bool(number_id) and not E164.match(number_id))
+                    bool(number_id) and not E164.match(number_id), len(set(keys)) < len(keys))
 
 
 def _usable(numbers: object, number_id: str) -> bool:
@@ -81,6 +85,9 @@ _BY_FACT = {
                                      "message type")),
     "number_is_id": ("RC_NUMBER_ID is a numberId, not an E.164 number",
                      ("using E.164 in sendFrom",)),
+    "key_reused": ("this run retried its send under the same Idempotency-Key, as the docs ask",
+                   ("incorrect idempotency strategy",
+                    "retrying as a new operation instead of the same operation")),
 }
 
 
