@@ -74,6 +74,13 @@ DIAGNOSIS = {
     "core-errors-without-request-id": "api-breaks-rule",
     "core-scheme-ignored": "credential-accepted",
     "core-token-prefix-checked": "credential-accepted",
+    "event-direction-inbound": "message",
+    "event-sequence-reused-final": "sequence-reused",
+    "event-status-contradicts-type": "status",
+    "event-wrong-client": "client",
+    "event-wrong-message-in-data": "ids",
+    "event-wrong-recipient": "message",
+    "event-wrong-sender-number": "message",
     "message-ids-repeat": "answers-disagree",
     "number-missing": "numbers-ok-sends-fail",
     "number-not-active": "numbers-ok-sends-fail",
@@ -121,7 +128,6 @@ DIAGNOSIS = {
     "webhook-no-final-event": "incomplete",
     "webhook-not-delivered": "no-requests",
     "webhook-sequence-regression": "sequence",
-    "webhook-sequence-reused-final": "sequence-reused",
     "webhook-signed-with-client-secret": "wrong-signing-key",
     "webhook-wrong-event-type": "incomplete",
     "webhook-wrong-secret": "secret-mismatch",
@@ -140,7 +146,7 @@ NEVER = {
     "webhook-signed-with-client-secret": ("did not arrive", "webhook.site",
                                           "no webhook events arrive", "Check that "
                                           "RC_WEBHOOK_SECRET"),
-    "webhook-sequence-reused-final": ("duplicate (exact", "missing final event"),
+    "event-sequence-reused-final": ("duplicate (exact", "missing final event"),
     "webhook-malformed-event": ("did not arrive",),
 }
 
