@@ -163,8 +163,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings.embedded:
         from redcloud_check.simulator import Simulator
 
-        # 2 ms between a message's events (20 by default): still in order, one after the
-        # other, without 40 ms of stage 5 spent waiting on the simulator's pacing.
+        # 2 ms between a message's events (20 by default): in order, without 40 ms of pacing.
         simulator = Simulator(faults=settings.sim_faults, variants=settings.sim_variants,
                               lifecycle_delay_ms=2)
         simulator.start()
