@@ -337,9 +337,8 @@ class ReportPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         def show() -> None:
             rc, secrets, keep = self.context(), self.secrets(), report_vocabulary()
-            exposure = getattr(getattr(rc, "webhooks", None), "exposure", None)
-            exposure = exposure and (redact(exposure.url, secrets), exposure.kind)
             hooks = redact(webhook_evidence.section(rc), secrets, keep=keep)
+            exposure = (hooks["url"], hooks["exposure"]) if hooks else None
             terminal.show_summary(terminalreporter, redact(self.summary(), secrets, keep=keep),
                                   len(self.bundles), rc.settings.secret_settings() if rc else [],
                                   exposure, webhook_evidence.terminal_lines(hooks))
