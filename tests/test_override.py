@@ -16,6 +16,7 @@ import pytest
 
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import load_settings
+from redcloud_check.core.errors import RedcloudCheckError
 from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.override import WebhookOverride, journal_path, recover_from_journal
 
@@ -212,3 +213,61 @@ def test_sigterm_during_a_suite_run_restores_the_override(tmp_path: Path) -> Non
     assert "redcloud-check: interrupted" in out, out[-2000:]
     escalation = json.loads((tmp_path / "escalation.json").read_text())
     assert escalation["summary"]["verdict"] == "interrupted"
+
+
+def test_a_journal_for_another_number_of_the_client_is_restored(sim: Simulator,
+                                                               tmp_path: Path) -> None:
+    other = next(n for n in sim.state.numbers_of("rc_test_client_123")
+                 if n.number_id != "num_abc123")
+    other.webhook_delivery_override = OURS
+    rc = context(sim, tmp_path)
+    path = write_journal(rc, numberId=other.number_id, original=None)
+    result = recover_from_journal(rc)
+    assert result is not None and result.restored and result.problem is None, result
+    assert other.webhook_delivery_override is None and not path.exists()
+
+
+def test_an_unrestorable_override_is_misrouted_naming_the_number_and_url(
+        tmp_path: Path) -> None:
+    with Simulator(faults=["patch-ignored"]) as sim:
+        sim.state.numbers["num_abc123"].webhook_delivery_override = OURS
+        rc = context(sim, tmp_path)
+        path = write_journal(rc)
+        result = recover_from_journal(rc)
+    assert result is not None and not result.restored and result.misrouted
+    assert result.problem is not None
+    assert result.problem.startswith(f"webhookDeliveryOverride of num_abc123 still points "
+                                     f"at {OURS}")
+    assert path.exists()  # kept for the next command
+    (finding,) = rc.findings.all()
+    assert finding.severity == "warning" and OURS in finding.detail
+
+
+def test_an_unreachable_target_leaves_the_journal_and_says_misrouted(tmp_path: Path) -> None:
+    from .bad_targets import closed_port_url
+
+    dead = closed_port_url()
+    rc = RunContext.create(load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)}), dead)
+    path = write_journal(rc)
+    result = recover_from_journal(rc)
+    assert result is not None and result.misrouted and result.url == OURS
+    assert "unreachable" in result.detail and path.exists()
+
+
+def test_an_unreadable_journal_is_misrouted_not_an_exception(sim: Simulator,
+                                                             tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    journal_path(rc.settings).write_text("{not json")
+    result = recover_from_journal(rc)
+    assert result is not None and result.misrouted and result.problem is not None
+    assert "unreadable" in result.problem and stored(sim) == ORIGINAL
+
+
+def test_no_second_override_while_a_journal_is_not_recovered(sim: Simulator,
+                                                             tmp_path: Path) -> None:
+    rc = context(sim, tmp_path)
+    write_journal(rc, baseUrl="https://other.example.com")
+    before = len(sim.requests)
+    with pytest.raises(RedcloudCheckError, match="no second override"):
+        WebhookOverride(rc, "http://127.0.0.1:9/another-listener").apply()
+    assert sim.requests[before:] == [] and stored(sim) == ORIGINAL

@@ -28,6 +28,19 @@ def test_reset_restores_the_seed_and_clears_faults_and_logs() -> None:
         assert old.status_code == 401, "tokens issued before the reset are gone"
 
 
+def test_wait_until_wakes_on_a_logged_request_and_times_out_otherwise() -> None:
+    import threading
+
+    import requests
+
+    with Simulator() as sim:
+        assert sim.wait_until(lambda s: bool(s.requests), timeout=0.05) is False
+        threading.Thread(target=requests.get, args=(f"{sim.base_url}/api/core/whoami",),
+                         kwargs={"timeout": 5}, daemon=True).start()
+        assert sim.wait_until(lambda s: ("GET", "/api/core/whoami", 401) in s.requests,
+                              timeout=10)
+
+
 def test_fixture_pair_in_an_integrators_test_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import requests

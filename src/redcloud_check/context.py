@@ -40,6 +40,9 @@ class RunContext:
     webhooks_error: Exception | None = None  # why the webhook session could not start
     unreachable: str | None = None  # set once the target gave no HTTP answer
     waivers: WaiverBook = field(default_factory=WaiverBook)  # RC_WAIVERS, and their uses
+    # set while a number's webhook override points at a listener of ours that is gone
+    # (RecoveryResult.problem: names the number and the URL); the run is then unhealthy
+    misrouted: str | None = None
     started_at: float = field(default_factory=time.time)
 
     @classmethod

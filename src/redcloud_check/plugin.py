@@ -202,14 +202,27 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
 
 
 def _recover_override_journal(rc: RunContext) -> None:
-    """Restore a webhook override a killed earlier run left on the number."""
+    """Restore a webhook override a killed earlier run left on the number; one it could not
+    restore makes the run unhealthy (`rc.misrouted`)."""
     from redcloud_check.webhooks.override import recover_from_journal
 
-    try:
-        recover_from_journal(rc)
-    except RedcloudCheckError as error:
-        rc.warn("Could not restore the webhook override left by an earlier run", str(error),
-                "DESIGN.md, Safety", stage="webhooks")
+    recovery = recover_from_journal(rc)
+    if recovery is not None and recovery.problem is not None:
+        rc.misrouted = recovery.problem
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """After the checks (and the webhook session's teardown): a number left misrouted, by a
+    killed earlier run or by this run's own failed restore, fails the run."""
+    result = yield
+    rc = get_context(session.config)
+    restore = getattr(rc.webhooks, "restore_result", None) if rc is not None else None
+    if rc is not None and restore is not None and restore.problem is not None:
+        rc.misrouted = "; ".join(p for p in (rc.misrouted, restore.problem) if p)
+    if rc is not None and rc.misrouted:
+        raise session.Failed(f"unhealthy: {rc.misrouted}")
+    return result
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

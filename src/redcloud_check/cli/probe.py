@@ -153,7 +153,8 @@ def document(result: ProbeResult) -> dict[str, Any]:
             "finished_at": iso_utc(result.finished_at), "duration_s": result.duration_s,
             "target": result.target or None, "embedded": result.embedded,
             "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
-            "error": result.error, "stages": stages, "waivers": result.waivers}
+            "error": result.error, "override_recovery": result.override_recovery,
+            "stages": stages, "waivers": result.waivers}
 
 
 def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:

@@ -8,7 +8,10 @@ ACTIVE and smsEnabled). `canary=True` adds one send to RC_TO and waits for its l
 through the webhook session (which installs and restores the number's webhook override).
 The probe never runs negative or mutating checks. It stops at the first failed stage; the
 later stages are reported "blocked by <stage>". With no RC_BASE_URL it probes the embedded
-simulator, started in-process.
+simulator, started in-process. Before the stages, every probe (read-only too) restores a
+webhook override that a killed run left behind (its journal in RC_REPORTS_DIR): restoring
+our own change is the safe write. While a number is left misrouted the probe is unhealthy,
+its `error` naming the number and the URL.
 
 Plain module: no pytest, no checks; the assertions are `redcloud_check.rules.expect`'s.
 """
@@ -81,9 +84,10 @@ class ProbeResult:
     stages: tuple[StageResult, ...] = ()
     canary: bool = False
     warn_latency_ms: float | None = None
-    error: str | None = None  # config_error / tool_error / unreachable: what and why
+    error: str | None = None  # config/tool error, unreachable, misrouted override: what, why
     waivers: dict[str, Any] | None = None  # RC_WAIVERS: waived, expired, stale
     latency_ms: dict[str, float] | None = None  # median per endpoint (history.jsonl)
+    override_recovery: str | None = None  # what became of a killed run's override journal
 
     @property
     def exit_code(self) -> int:
@@ -156,10 +160,8 @@ def _send(rc: RunContext) -> None:
 def _start_webhooks(rc: RunContext) -> None:
     """Listener, exposure and (override mode) the number's webhook override, before the send:
     a canary whose events cannot reach us is not sent."""
-    from redcloud_check.webhooks.override import recover_from_journal
     from redcloud_check.webhooks.session import WebhookSession
 
-    recover_from_journal(rc)  # an override a killed canary run left behind
     rc.webhooks = WebhookSession(rc)
     rc.webhooks.start()
     status = rc.webhooks.override_status
@@ -312,12 +314,14 @@ def run_probe(settings: Settings, *, canary: bool = False,
     """Probe the configured target (or the embedded simulator). Never raises for what the
     target does; the webhook session, when --canary started one, is always closed."""
     from redcloud_check.context import RunContext
+    from redcloud_check.webhooks.override import recover_from_journal
 
     with _target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)
         if waivers is not None:
             rc.waivers = waivers
         try:
+            recovery = recover_from_journal(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
                            embedded=sim is not None)
         finally:
@@ -325,8 +329,11 @@ def run_probe(settings: Settings, *, canary: bool = False,
                 rc.webhooks.close()
             rc.client.close()
     restore = getattr(rc.webhooks, "restore_result", None)
-    if restore is not None and not restore.restored:  # production webhooks may be misrouted
+    # production webhooks may be misrouted: unhealthy, naming the number and the URL
+    problems = [r.problem for r in (recovery, restore) if r is not None and r.problem]
+    if problems:
         result = replace(result, status="unhealthy" if result.passed else result.status,
-                         error=f"the webhook override of {restore.number_id} was not restored: "
-                               f"{restore.detail}")
+                         error="; ".join(p for p in (result.error, *problems) if p))
+    if recovery is not None:
+        result = replace(result, override_recovery=recovery.detail)
     return result

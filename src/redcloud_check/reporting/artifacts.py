@@ -181,8 +181,10 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
               interrupted: bool = False,
               waivers: Mapping[str, Any] | None = None,
               drift: Sequence[Mapping[str, Any]] = (),
-              deselected: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """Per-stage verdicts, counts, what blocked what, and the warnings."""
+              deselected: Mapping[str, int] | None = None,
+              misrouted: str | None = None) -> dict[str, Any]:
+    """Per-stage verdicts, counts, what blocked what, and the warnings. `misrouted`: a
+    number's webhook override left pointing at a listener of ours that is gone."""
     gates = dict(gates_failed or {})
     off = dict(deselected or {})
     stages = [_stage_row(s.name, [o for o in outcomes if o.stage == s.name], gates,
@@ -194,6 +196,8 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
         verdict = "interrupted"  # Ctrl-C or SIGTERM: whatever passed says nothing of the rest
     elif unreachable:
         verdict = "unreachable"
+    elif misrouted:
+        verdict = "unhealthy"  # production delivery events go nowhere, whatever passed
     elif counts["failed"]:
         verdict = "failed"
     elif counts["blocked"]:
@@ -213,7 +217,7 @@ def summarize(outcomes: Sequence[CheckOutcome], *, findings: Iterable[Finding] =
         "blocked": [{"stage": s["name"], "blocked_by": s["blocked_by"], "reason": s["reason"]}
                     for s in stages if s["verdict"] == "blocked" and s["blocked_by"]],
         "warnings": [_warning(f) for f in findings],
-        "config_error": config, "unreachable": unreachable,
+        "config_error": config, "unreachable": unreachable, "misrouted": misrouted,
         "waivers": dict(waivers or {"file": None, "waived": [], "expired": [], "stale": []}),
         "drift": {"undocumented": [dict(u) for u in drift]},
     }

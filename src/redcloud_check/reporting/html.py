@@ -248,6 +248,8 @@ def stage_summary_html(summary: Mapping[str, Any]) -> str:
     head = f"<p><b>Verdict: {_e(summary['verdict'])}</b>"
     if summary.get("unreachable"):
         head += f" — target unreachable: {_e(summary['unreachable'])}"
+    if summary.get("misrouted"):
+        head += f" — webhooks misrouted: {_e(summary['misrouted'])}"
     return (f"<div class=\"rc-summary\"><h3>Stages</h3>{head}</p><table class=\"rc-stages\">"
             "<tr><th>stage</th><th>verdict</th><th>checks</th><th>note</th></tr>"
             f"{''.join(rows)}</table></div>")

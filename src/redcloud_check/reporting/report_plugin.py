@@ -136,7 +136,8 @@ class ReportPlugin:
                          gates_failed=rc.gates.failed() if rc is not None else None,
                          unreachable=rc.unreachable if rc is not None else None,
                          waivers=rc.waivers.summary() if rc is not None else None,
-                         drift=self._facts("drift"), deselected=self.deselected)
+                         drift=self._facts("drift"), deselected=self.deselected,
+                         misrouted=rc.misrouted if rc is not None else None)
 
     def _facts(self, what: str) -> list[dict[str, Any]]:
         """run_facts.drift / latency of the run, computed once the session has finished."""

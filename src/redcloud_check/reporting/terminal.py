@@ -36,9 +36,9 @@ def show_summary(terminalreporter: Any, data: Mapping[str, Any], bundles: int,
 
 def summary_lines(data: Mapping[str, Any], bundles: int,
                   notes: Sequence[str] = ()) -> tuple[str, list[str]]:
-    """(the headline, the lines under it): per-stage verdicts, warnings, bundle count, and
-    `notes` about the run's own settings."""
-    lines = []
+    """(the headline, the lines under it): a misrouted webhook override, per-stage verdicts,
+    warnings, bundle count, and `notes` about the run's own settings."""
+    lines = [f"  unhealthy: {data['misrouted']}"] if data.get("misrouted") else []
     for s in data["stages"]:
         note = s["reason"] or (f"gate failed: {s['gate_failed']}" if s["gate_failed"] else "")
         lines.append(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())

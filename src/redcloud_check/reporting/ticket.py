@@ -132,6 +132,8 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
                   f"- Best next action: {diag['next_action']}", "- Nothing was sent.", ""]
     if summary.get("unreachable"):
         lines += [f"**Target unreachable:** {summary['unreachable']}", ""]
+    if summary.get("misrouted"):
+        lines += [f"**Webhooks misrouted:** {summary['misrouted']}", ""]
     c = summary["counts"]
     lines += ["## Stages", "",
               f"{c['passed']} passed, {c['failed']} failed, {c['blocked']} blocked, "

@@ -159,6 +159,12 @@ class Simulator(HTTPServerBase):
         with self.state.lock:
             return list(self.state.refused_credentials)
 
+    def wait_until(self, predicate: Callable[[Simulator], bool],
+                   timeout: float | None = 10.0) -> bool:
+        """Block until `predicate(self)` holds, checked again whenever a request or a webhook
+        delivery is logged (an event, not a poll); False if `timeout` ran out first."""
+        return self.state.wait_logged(lambda: predicate(self), timeout)
+
     def wait_deliveries_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no webhook lifecycle is pending; False if `timeout` ran out."""
         return self.state.wait_idle(timeout)

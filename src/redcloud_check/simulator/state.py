@@ -102,6 +102,7 @@ class SimState:
         self._clock = clock
         self._pending = 0
         self._idle = threading.Condition(self.lock)
+        self._logged = threading.Condition(self.lock)  # a request or delivery was logged
         self.reset(faults, variants)
 
     def reset(self, faults: Iterable[str] = (), variants: Iterable[str] = ()) -> None:
@@ -163,6 +164,7 @@ class SimState:
     def log_request(self, record: RequestRecord) -> None:
         with self.lock:
             self.requests.append(record)
+            self._logged.notify_all()
 
     def log_refused_credential(self, client_id: str) -> None:
         """A token request naming `client_id` was refused for its credentials."""
@@ -172,6 +174,13 @@ class SimState:
     def log_delivery(self, attempt: DeliveryAttempt) -> None:
         with self.lock:
             self.deliveries.append(attempt)
+            self._logged.notify_all()
+
+    def wait_logged(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+        """True once `predicate()` holds, re-checked as each request or delivery is logged;
+        False if `timeout` ran out first."""
+        with self.lock:
+            return self._logged.wait_for(predicate, timeout)
 
     # pending lifecycle deliveries, for wait_deliveries_idle
 

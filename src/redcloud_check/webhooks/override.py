@@ -12,7 +12,11 @@ DESIGN.md: the target is the number's webhookDeliveryOverride). Order of work:
 Restore (PATCH the original back, null included; read back; delete the journal) runs on
 normal exit, failure, Ctrl-C, SIGTERM (a handler raising KeyboardInterrupt while the override
 is active, so pytest tears down) and atexit. After a SIGKILL, `recover_from_journal` restores
-it at the next run's start.
+it at the start of the next command that has the credentials (every run, every probe, the
+read-only one included: restoring our own change is the safe write). Until it is restored,
+the result says the number is misrouted (`RecoveryResult.problem`, naming the number and the
+URL) and every run and probe reports it as unhealthy. While a journal is not recovered, no
+new override is applied: it would take the misrouted URL for the original.
 
 Public surface: `WebhookOverride`, `OverrideStatus`, `RecoveryResult`, `recover_from_journal`,
 `journal_path`.
@@ -34,7 +38,7 @@ from urllib.parse import urlsplit
 
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import Settings
-from redcloud_check.core.errors import RedcloudCheckError
+from redcloud_check.core.errors import RedcloudCheckError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.files import atomic_write
 from redcloud_check.core.timefmt import iso_utc
@@ -60,9 +64,24 @@ class OverrideStatus:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryResult:
+    """What became of an override of ours. `misrouted`: the number may still point at a
+    listener of ours that is gone (`url`, when known), so its delivery events go nowhere."""
+
     number_id: str
     restored: bool
     detail: str
+    misrouted: bool = False
+    url: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """For a misrouted number: the unhealthy finding, naming the number and the URL."""
+        if not self.misrouted:
+            return None
+        where = shown(self.url) if self.url else "a URL the journal no longer tells"
+        return (f"{FIELD} of {self.number_id} still points at {where}, a redcloud-check "
+                f"listener that is gone: its delivery events go nowhere until it is restored "
+                f"({self.detail})")
 
 
 def journal_path(settings: Settings) -> Path:
@@ -77,13 +96,16 @@ def shown(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
-def read_number(rc: RunContext, label: str) -> tuple[Exchange, dict[str, Any] | None]:
-    """GET /api/core/numbers and the RC_NUMBER_ID entry (None when absent or unreadable)."""
+def read_number(rc: RunContext, label: str, number_id: str | None = None
+                ) -> tuple[Exchange, dict[str, Any] | None]:
+    """GET /api/core/numbers and the entry of `number_id` (default RC_NUMBER_ID); None when
+    absent or unreadable."""
+    wanted = number_id or rc.settings.number_id
     exchange = rc.core("GET", "/api/core/numbers", label=label)
     body = exchange.json_or_none() if exchange.status == 200 else None
     numbers = body.get("numbers") if isinstance(body, dict) else None
     for number in numbers if isinstance(numbers, list) else []:
-        if isinstance(number, dict) and number.get("numberId") == rc.settings.number_id:
+        if isinstance(number, dict) and number.get("numberId") == wanted:
             return exchange, number
     return exchange, None
 
@@ -94,13 +116,14 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _patch(rc: RunContext, value: str | None, label: str) -> tuple[Exchange, Exchange,
-                                                                     str | None, bool]:
-    """PATCH the field to `value`, read it back: (patch, read, stored value, took effect)."""
-    number_id = rc.settings.number_id
+def _patch(rc: RunContext, value: str | None, label: str, number_id: str | None = None
+           ) -> tuple[Exchange, Exchange, str | None, bool]:
+    """PATCH the field of `number_id` (default RC_NUMBER_ID) to `value`, read it back:
+    (patch, read, stored value, took effect)."""
+    number_id = number_id or rc.settings.number_id
     patch = rc.core("PATCH", f"/api/core/numbers/{number_id}", json={FIELD: value},
                     label=label)
-    check, number = read_number(rc, label + " (read back)")
+    check, number = read_number(rc, label + " (read back)", number_id)
     stored = number.get(FIELD) if number is not None else None
     return patch, check, stored, number is not None and _same(stored, value)
 
@@ -125,8 +148,17 @@ class WebhookOverride:
         return self._active
 
     def apply(self) -> OverrideStatus:
-        """Set and verify the override. Never raises for one that did not take effect."""
+        """Set and verify the override. Never raises for one that did not take effect.
+
+        Raises RedcloudCheckError, before any request, while a journal of another run is in
+        the reports dir: overriding again would record its misrouted URL as the original."""
         rc = self.rc
+        if self.journal.exists():
+            raise RedcloudCheckError(
+                f"the override journal {self.journal} of another run is still there (a live "
+                "run, another target, or an override not yet restored): no second override "
+                f"is applied, as it would take that run's URL for the number's original "
+                f"{FIELD}")
         read, number = read_number(rc, "webhooks: read number before override")
         if number is None:
             self.status = OverrideStatus(False, f"{rc.settings.number_id} not readable from "
@@ -166,7 +198,8 @@ class WebhookOverride:
                 return RecoveryResult(self.rc.settings.number_id, False,
                                       f"{FIELD} is {shown(stored)} after the restore PATCH, not "
                                       f"{shown(self._original)}; the journal {self.journal} "
-                                      "is kept so the next run retries")
+                                      "is kept so the next run retries",
+                                      misrouted=True, url=self.public_url)
             self._disarm()
             return RecoveryResult(self.rc.settings.number_id, True,
                                   f"{FIELD} restored to {shown(self._original)}")
@@ -220,7 +253,9 @@ def _pid_alive(pid: object) -> bool:
 def recover_from_journal(rc: RunContext) -> RecoveryResult | None:
     """Restore an override a killed run left behind (same base URL and client); else None.
 
-    Says what it did as an info finding. Raises RedcloudCheckError when it cannot.
+    Never raises; says what it did as a finding. A number it could not restore (or an
+    unreadable journal) is a result with `misrouted` set, whose `problem` names the number and
+    the URL; the journal is then kept for the next command.
     """
     path = journal_path(rc.settings)
     try:
@@ -228,8 +263,10 @@ def recover_from_journal(rc: RunContext) -> RecoveryResult | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise RedcloudCheckError(f"the override journal {path} is unreadable ({error}); check "
-                                 f"the number's {FIELD} and delete the file") from None
+        return _said(rc, RecoveryResult(
+            rc.settings.number_id, False, f"the override journal {path} is unreadable "
+            f"({type(error).__name__}); it may be for another number: check their {FIELD} and "
+            "delete the file", misrouted=True))
     if not isinstance(record, dict) or record.get("baseUrl") != rc.client.base_url \
             or record.get("clientId") != rc.settings.client_id:
         return None  # another target's journal: not ours to touch
@@ -238,25 +275,49 @@ def recover_from_journal(rc: RunContext) -> RecoveryResult | None:
         return RecoveryResult(number_id, False, f"run pid {record['pid']} that wrote {path} is "
                               "still alive; left alone")
     original, ours = record.get("original"), record.get("publicUrl")
-    if number_id != rc.settings.number_id:
-        raise RedcloudCheckError(f"the override journal {path} is for number {number_id}, not "
-                                 f"RC_NUMBER_ID; restore its {FIELD} by hand and delete it")
-    read, number = read_number(rc, "webhooks: read number for journal recovery")
-    if number is None:
-        raise RedcloudCheckError(f"cannot read {number_id} to restore the override left by "
-                                 f"an earlier run (HTTP {read.status}); journal {path} kept")
-    current = number.get(FIELD)
-    if _same(current, ours):
-        _, _, stored, took = _patch(rc, original, "webhooks: restore override from journal")
-        if not took:
-            raise RedcloudCheckError(f"restoring {FIELD} of {number_id} from {path} did not "
-                                     f"take effect (stored {shown(stored)}); journal kept")
-        result = RecoveryResult(number_id, True, f"an earlier run was killed with the override "
-                                f"in place; {FIELD} of {number_id} restored to {shown(original)}")
+    ours = ours if isinstance(ours, str) else None
+    try:
+        result = _restore_recorded(rc, number_id, original, ours)
+    except TargetUnreachable as error:
+        result = RecoveryResult(number_id, False, f"{error}; journal {path} kept",
+                                misrouted=True, url=ours)
+    if not result.misrouted:
+        path.unlink(missing_ok=True)
+    return _said(rc, result)
+
+
+def _said(rc: RunContext, result: RecoveryResult) -> RecoveryResult:
+    """The recovery as a finding: a warning while misrouted, else info."""
+    if result.problem is not None:
+        rc.warn("Webhook override left misrouted by a killed run", result.problem, SAFETY,
+                stage="webhooks")
     else:
-        result = RecoveryResult(number_id, False, f"{FIELD} of {number_id} is {shown(current)}, "
-                                "no longer the killed run's listener; left as is")
-    path.unlink(missing_ok=True)
-    rc.warn("Webhook override journal recovered", result.detail, SAFETY, stage="webhooks",
-            severity="info")
+        rc.warn("Webhook override journal recovered", result.detail, SAFETY, stage="webhooks",
+                severity="info")
     return result
+
+
+def _restore_recorded(rc: RunContext, number_id: str, original: object,
+                      ours: str | None) -> RecoveryResult:
+    """Put `original` back on `number_id` if it still holds `ours`; read back to verify."""
+    path = journal_path(rc.settings)
+    if ours is None:
+        return RecoveryResult(number_id, False, f"the journal {path} names no listener URL; "
+                              f"check the number's {FIELD} by hand", misrouted=True)
+    read, number = read_number(rc, "webhooks: read number for journal recovery", number_id)
+    if number is None:
+        return RecoveryResult(number_id, False, f"cannot read {number_id} to restore it (HTTP "
+                              f"{read.status}); journal {path} kept", misrouted=True, url=ours)
+    current = number.get(FIELD)
+    if not _same(current, ours):
+        return RecoveryResult(number_id, False, f"{FIELD} of {number_id} is {shown(current)}, "
+                              "no longer the killed run's listener; left as is")
+    value = original if isinstance(original, str) else None
+    _, _, stored, took = _patch(rc, value, "webhooks: restore override from journal",
+                                number_id)
+    if not took:
+        return RecoveryResult(number_id, False, f"restoring it from {path} did not take effect "
+                              f"(stored {shown(stored)}); journal kept", misrouted=True,
+                              url=ours)
+    return RecoveryResult(number_id, True, f"an earlier run was killed with the override in "
+                          f"place; {FIELD} of {number_id} restored to {shown(value)}")

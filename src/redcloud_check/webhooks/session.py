@@ -2,7 +2,7 @@
 
 The plugin's `rc_webhooks` fixture builds one `WebhookSession(rc)` before the first send
 that may be accepted, calls `start()`, and `close()` when the session ends (every exit path;
-`close()` is idempotent). `recover_from_journal` is the plugin's business at session start.
+`close()` is idempotent). `recover_from_journal` is the caller's business at its start.
 
     start()            listener on listen_host:listen_port + listen_path; the URL the target
                        must post to (direct, RC_PUBLIC_URL or ngrok); in override mode the
@@ -125,11 +125,11 @@ class WebhookSession:
                     self.restore_result = RecoveryResult(
                         self.rc.settings.number_id, False,
                         f"{error}; the journal {self.override.journal} is kept, so the next "
-                        "run restores it")
-                if self.restore_result is not None and not self.restore_result.restored:
-                    self.rc.warn("The webhook override could not be restored",
-                                 self.restore_result.detail, "DESIGN.md, Safety",
-                                 stage="webhooks")
+                        "run restores it", misrouted=True, url=self.override.public_url)
+                problem = self.restore_result.problem if self.restore_result else None
+                if problem is not None:
+                    self.rc.warn("The webhook override could not be restored", problem,
+                                 "DESIGN.md, Safety", stage="webhooks")
         finally:
             try:
                 self.tunnel.close()
