@@ -263,6 +263,24 @@ NEGATIVE = [
         "",
     ),
     (
+        "a send whose only text is empty, without media, is rejected",
+        "send_request",
+        changed("send_request_sms.json", "/text", ""),
+        "",
+    ),
+    (
+        "a send with no E.164 recipient at all is rejected",
+        "send_request",
+        changed("send_request_sms.json", "/to", ["invalid", "15551234567"]),
+        "/to",
+    ),
+    (
+        "a media item with an undocumented field is rejected",
+        "send_request",
+        changed("send_request_mms.json", "/media/0/caption", "x"),
+        "/media/0",
+    ),
+    (
         "a search response with a non-integer count is rejected",
         "search_response",
         changed("search_response.json", "/providerResultCount", "1"),

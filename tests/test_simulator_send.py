@@ -106,6 +106,14 @@ def test_a_number_not_active_is_rejected(api: Api) -> None:
     ({"externalReference": 789}, "externalReference must be"),
     ({"text": 5}, "text must be a string"),
     ({"media": {"storageKey": "x"}}, "media must be an array"),
+    ({"messageType": "MMS", "media": [{"caption": "x"}]}, "Unknown field: media[0].caption"),
+    ({"messageType": "MMS", "media": [{"fileName": 5}]}, "media[0].fileName must be a string"),
+    ({"messageType": "MMS", "media": [{"byteLength": -1}]}, "byteLength must be a non-negative"),
+    ({"messageType": "MMS", "media": [{"byteLength": True}]}, "byteLength must be a non-negat"),
+    ({"messageType": "MMS", "media": [{"byteLength": 1.5}]}, "byteLength must be a non-negat"),
+    ({"sendFrom": ""}, "sendFrom must be a Red Cloud numberId"),
+    ({"to": ["+15551234567\n"]}, "No valid recipient"),
+    ({"to": ["+\u0661\u0662\u0663\u0664"]}, "No valid recipient"),
     ({"priority": "high"}, "Unknown field: priority"),
 ], ids=lambda v: json.dumps(v) if isinstance(v, dict) else None)
 def test_rule_violations_are_400(api: Api, changes: dict[str, Any], words: str) -> None:
@@ -128,6 +136,18 @@ def test_partial_success_splits_recipients(api: Api) -> None:
                               "message": "Recipient must be a valid E.164 phone number",
                               "details": {}}}
         for bad in ("invalid", "15551234567", "+0123")]
+
+
+@pytest.mark.parametrize("changes", [
+    {"externalReference": ""},  # the docs state no length: any string correlates
+    {"messageType": "MMS", "media": [{}]},  # MessageMediaInput fields are all optional
+    {"messageType": "MMS", "media": [{"byteLength": 2.0, "fileName": "a.jpg"}]},
+    {"messageType": "MMS", "text": "", "media": MEDIA},  # media alone is content enough
+], ids=["empty-reference", "empty-media-item", "integral-float-size", "mms-empty-text"])
+def test_sends_the_spec_allows_are_accepted(api: Api, changes: dict[str, Any]) -> None:
+    response = api.send(send_body(**changes))
+    assert response.status_code == 202, response.text
+    assert_schema("send_request", send_body(**changes))
 
 
 def test_every_recipient_invalid_is_400(api: Api) -> None:

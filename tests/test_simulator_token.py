@@ -117,6 +117,22 @@ def test_basic_and_body_credentials_together_are_refused(api: Api) -> None:
     assert_oauth_error(response, 400, "invalid_request")
 
 
+@pytest.mark.parametrize("empty", [{"client_secret": ""}, {"client_id": "", "client_secret": ""}],
+                         ids=["empty-secret", "empty-both"])
+def test_empty_body_parameters_count_as_omitted_next_to_basic(api: Api,
+                                                               empty: dict[str, str]) -> None:
+    # RFC 6749, Section 3.1: "Parameters sent without a value MUST be treated as if they were
+    # omitted from the request": Basic plus an empty client_secret= is Basic alone.
+    response = api.token_response(data={**FORM, **empty})
+    assert response.status_code == 200, response.text
+    assert_schema("token_response", response.json())
+
+
+def test_an_empty_grant_type_is_a_missing_one(api: Api) -> None:
+    response = api.token_response(data={"grant_type": ""})
+    assert_oauth_error(response, 400, "invalid_request")
+
+
 def test_malformed_basic_header_is_invalid_client(api: Api) -> None:
     response = _token_post(api, data=FORM, headers={"Authorization": "Basic !!!"})
     assert_oauth_error(response, 401, "invalid_client")

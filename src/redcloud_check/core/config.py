@@ -21,7 +21,9 @@ from dotenv.parser import parse_stream
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.waivers import find_waivers_file
 
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# An E.164 phone number. Use fullmatch: as in JSON Schema (ECMA-262), "$" then admits no
+# trailing newline; the same pattern as send_request.schema.json's to[] "contains".
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # The docs' canonical test values (1-quickstart.txt, Section 3; 2-examples.txt).
@@ -264,14 +266,14 @@ def load_settings(
 
     allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
-    if E164.match(number_id):
+    if E164.fullmatch(number_id):
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
                           "use the numberId from /api/core/numbers, e.g. num_abc123")
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:
         raise ConfigError("RC_TO", "is required when RC_ALLOW_SEND=1")
-    if to and not E164.match(to):
+    if to and not E164.fullmatch(to):
         raise ConfigError("RC_TO", f"{to!r} is not an E.164 number", "e.g. +15551234567")
     webhook_secret = value("webhook_secret")
     if sends and not webhook_secret:

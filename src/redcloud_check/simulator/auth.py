@@ -1,8 +1,9 @@
 """OAuth 2 client_credentials token issuance and bearer authentication of CORE routes.
 
 Token endpoint (3-api-reference, Authentication): HTTP Basic or body client_id/client_secret,
-form-encoded (a JSON object is accepted leniently). Errors are OAuth-style, never the CORE
-wrapper:
+form-encoded (a JSON object is accepted leniently). A parameter sent without a value is
+treated as omitted (RFC 6749, Section 3.1), so HTTP Basic plus an empty `client_secret=` is
+Basic alone. Errors are OAuth-style, never the CORE wrapper:
 
     invalid_request         400  malformed body, missing grant_type or credentials,
                                  credentials given twice (Basic and body)
@@ -63,7 +64,7 @@ async def _token_fields(request: Request) -> dict[str, str]:
             raise _invalid_request("The request body is not valid JSON") from error
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise _invalid_request("A JSON token request must be an object of strings")
-        return dict(data)
+        return _present(data)
     if kind not in (FORM, ""):
         raise _invalid_request(f"The request body must be {FORM}")
     try:
@@ -76,7 +77,14 @@ async def _token_fields(request: Request) -> dict[str, str]:
         if key in fields:
             raise _invalid_request(f"The parameter {key} is repeated")
         fields[key] = value
-    return fields
+    return _present(fields)
+
+
+def _present(fields: dict[str, str]) -> dict[str, str]:
+    """Drop empty parameters. RFC 6749, Section 3.1: "Parameters sent without a value MUST be
+    treated as if they were omitted from the request."
+    """
+    return {key: value for key, value in fields.items() if value != ""}
 
 
 def _decode_basic(value: str) -> tuple[str, str] | None:

@@ -35,7 +35,7 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 def _idempotency_key(request: Request, optional: bool) -> str | None:
     key = request.headers.get("idempotency-key")
-    if key is None or not key.strip():
+    if not key:  # absent or empty (a blank value arrives empty: HTTP strips it)
         if optional:
             return None
         raise CoreError(400, "INVALID_REQUEST", "Idempotency-Key header is required")

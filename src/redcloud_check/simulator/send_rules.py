@@ -1,11 +1,13 @@
 """The documented send rules (4-sending-messages.txt, 3-api-reference "Queue an outbound
 message", 5-troubleshooting.txt), as one pure function from a request body to a SendPlan.
 
-Whole-request rejections (CoreError): unknown or mistyped fields, missing sendFrom,
-messageType, to or externalReference -> 400; an E.164 sendFrom -> 400; a numberId the client
-does not own or that does not exist -> 403 FORBIDDEN; a number not ACTIVE or not enabled for
-the message type -> 400; SMS with media, MMS without media, neither text nor media, empty
-to[] -> 400; every recipient invalid -> 400. Otherwise invalid recipients are listed apart
+Whole-request rejections (CoreError): unknown or mistyped fields (media items included: only
+the MessageMediaInput fields, strings and a non-negative integer byteLength), an empty
+sendFrom, a missing sendFrom, messageType, to or externalReference (which may be empty) ->
+400; an E.164 sendFrom -> 400; a numberId the client does not own or that does not exist ->
+403 FORBIDDEN; a number not ACTIVE or not enabled for the message type -> 400; SMS with
+media, MMS without media, neither text nor media (an empty text is none), empty to[] -> 400;
+every recipient invalid -> 400. Otherwise invalid recipients are listed apart
 (partial success). Each ``send-*`` fault switches off exactly one of these rules.
 """
 
@@ -14,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redcloud_check.core.config import E164
 from redcloud_check.simulator.responses import CoreError
-from redcloud_check.simulator.seed import E164, Client, Number
+from redcloud_check.simulator.seed import Client, Number
 from redcloud_check.simulator.state import SimState
 
 FIELDS = ("sendFrom", "to", "messageType", "text", "media", "externalReference")
+MEDIA_STRINGS = ("storageKey", "mimeType", "sourceUrl", "fileName")  # + byteLength
 PLACEHOLDER_E164 = "+15550000000"  # sendFrom of an unknown number accepted under a fault
 
 
@@ -45,8 +49,10 @@ def _check_shape(body: dict[str, Any]) -> None:
     for key in ("sendFrom", "externalReference", "messageType"):
         if key not in body:
             raise _bad(f"{key} is required")
-        if not isinstance(body[key], str) or not body[key]:
-            raise _bad(f"{key} must be a non-empty string")
+        if not isinstance(body[key], str):
+            raise _bad(f"{key} must be a string")
+    if not body["sendFrom"]:
+        raise _bad("sendFrom must be a Red Cloud numberId, not empty")
     if body["messageType"] not in ("SMS", "MMS"):
         raise _bad("messageType must be SMS or MMS")
     if "to" not in body:
@@ -59,13 +65,30 @@ def _check_shape(body: dict[str, Any]) -> None:
     if "media" in body and (not isinstance(media, list)
                             or not all(isinstance(m, dict) for m in media)):
         raise _bad("media must be an array of media objects")
+    for index, item in enumerate(media if isinstance(media, list) else []):
+        _check_media_item(index, item)
+
+
+def _check_media_item(index: int, item: dict[str, Any]) -> None:
+    """One MessageMediaInput (4-sending-messages.txt, MMS example): its fields only."""
+    unknown = sorted(set(item) - {*MEDIA_STRINGS, "byteLength"})
+    if unknown:
+        raise _bad(f"Unknown field: media[{index}].{unknown[0]}")
+    for key in MEDIA_STRINGS:
+        if key in item and not isinstance(item[key], str):
+            raise _bad(f"media[{index}].{key} must be a string")
+    size = item.get("byteLength", 0)
+    whole = (isinstance(size, int) and not isinstance(size, bool)) or (
+        isinstance(size, float) and size.is_integer())  # JSON Schema: 1.0 is an integer
+    if not whole or size < 0:
+        raise _bad(f"media[{index}].byteLength must be a non-negative integer")
 
 
 def _resolve_number(state: SimState, client: Client, send_from: str) -> Number | None:
     """The sending number; None only when a fault lets an unknown number through."""
     with state.lock:
         number = state.numbers.get(send_from)
-        if E164.match(send_from):
+        if E164.fullmatch(send_from):
             if not state.has("send-e164-sendfrom-accepted"):
                 raise _bad("sendFrom must be a Red Cloud numberId (such as num_abc123), "
                            "not an E.164 phone number")
@@ -101,8 +124,8 @@ def _check_content(state: SimState, body: dict[str, Any]) -> None:
 def _split_recipients(state: SimState, to: list[str]) -> tuple[tuple[str, ...], ...]:
     if not to and not state.has("send-empty-to-accepted"):
         raise _bad("to must contain at least one recipient")
-    accepted = tuple(t for t in to if E164.match(t))
-    rejected = tuple(t for t in to if not E164.match(t))
+    accepted = tuple(t for t in to if E164.fullmatch(t))
+    rejected = tuple(t for t in to if not E164.fullmatch(t))
     if rejected and state.has("send-partial-all-or-nothing"):
         raise _bad(f"Invalid recipient: {rejected[0]}")
     if to and not accepted:
@@ -123,7 +146,7 @@ def plan_send(state: SimState, client: Client, body: dict[str, Any]) -> SendPlan
     return SendPlan(
         number_id=number.number_id if number is not None else send_from,
         send_from=number.e164 if number is not None else
-        (send_from if E164.match(send_from) else PLACEHOLDER_E164),
+        (send_from if E164.fullmatch(send_from) else PLACEHOLDER_E164),
         webhook_url=override or client.delivery_webhook_url,
         external_reference=body["externalReference"],
         accepted=accepted, rejected=rejected)
