@@ -477,3 +477,10 @@ def test_every_ref_points_to_an_existing_file_and_definition(document: str) -> N
 def test_openapi_wires_every_schema_file() -> None:
     refs = {r.removeprefix("./") for r in _refs(schemas.openapi()) if not r.startswith("#")}
     assert refs == {f"{n}.schema.json" for n in schemas.names()}
+
+
+def test_the_send_schema_and_the_simulator_share_one_e164_pattern() -> None:
+    from redcloud_check.core.config import E164
+
+    assert schemas.load("send_request")["properties"]["to"]["contains"]["pattern"] == \
+        E164.pattern
