@@ -28,8 +28,10 @@ class ExitCode(IntEnum):
 # code -> (what it means from `run`, from `probe`); "-" where a command never uses it
 TABLE: dict[ExitCode, tuple[str, str]] = {
     ExitCode.OK: ("every selected check passed or failed under a valid waiver", "healthy"),
-    ExitCode.CHECK_FAILED: ("a check failed (the API did not conform, or was unreachable)",
-                            "unhealthy: a stage failed"),
+    ExitCode.CHECK_FAILED: ("a check failed (the API did not conform, or was unreachable), "
+                            "or a webhook override is left misrouted",
+                            "unhealthy: a stage failed, or a webhook override is left "
+                            "misrouted"),
     ExitCode.INTERRUPTED_OR_DEGRADED: ("interrupted (Ctrl-C, SIGTERM)",
                                        "degraded: slower than --warn-latency-ms"),
     ExitCode.CONFIG_ERROR: ("config error: a setting is missing or malformed; nothing was sent",
