@@ -27,6 +27,7 @@ from redcloud_check.core.findings import Finding
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.waivers import WAIVED_PREFIX, Waiver, WaiverBook, book_for, waived_reason
 from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
+from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
 if TYPE_CHECKING:  # the simulator and the webhook stack load only when a run needs them
     from redcloud_check.simulator.server import Simulator
@@ -176,7 +177,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     rc.waivers = config.stash[WAIVERS]
     config.stash[RUN_CONTEXT] = rc
     _redact_log_records(config, rc)
-    _recover_override_journal(rc)
+    recover_at_start(rc)  # an override a killed run left; rc.misrouted until restored
     # Everything imported and built so far lives until the process exits: move it out of
     # the collector's sight, so that the collections during the checks and pytest's full
     # gc.collect() at exit scan only what the checks allocate (about 0.1 s of a run).
@@ -201,26 +202,13 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
     config.add_cleanup(lambda: logging.setLogRecordFactory(previous))
 
 
-def _recover_override_journal(rc: RunContext) -> None:
-    """Restore a webhook override a killed earlier run left on the number; one it could not
-    restore makes the run unhealthy (`rc.misrouted`)."""
-    from redcloud_check.webhooks.override import recover_from_journal
-
-    recovery = recover_from_journal(rc)
-    if recovery is not None and recovery.problem is not None:
-        rc.misrouted = recovery.problem
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
-    """After the checks (and the webhook session's teardown): a number left misrouted, by a
-    killed earlier run or by this run's own failed restore, fails the run."""
+    """After the checks and the webhook session's teardown: a number left misrouted fails
+    the run (webhooks.override.still_misrouted)."""
     result = yield
     rc = get_context(session.config)
-    restore = getattr(rc.webhooks, "restore_result", None) if rc is not None else None
-    if rc is not None and restore is not None and restore.problem is not None:
-        rc.misrouted = "; ".join(p for p in (rc.misrouted, restore.problem) if p)
-    if rc is not None and rc.misrouted:
+    if rc is not None and still_misrouted(rc):
         raise session.Failed(f"unhealthy: {rc.misrouted}")
     return result
 

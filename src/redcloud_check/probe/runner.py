@@ -160,8 +160,13 @@ def _send(rc: RunContext) -> None:
 def _start_webhooks(rc: RunContext) -> None:
     """Listener, exposure and (override mode) the number's webhook override, before the send:
     a canary whose events cannot reach us is not sent."""
+    from redcloud_check.webhooks.override import SAFETY
     from redcloud_check.webhooks.session import WebhookSession
 
+    if rc.misrouted:  # a second override would take the dead listener for the original
+        raise expect.fail("A webhook override is left misrouted; no canary was sent",
+                          expected="the override a killed run left restored first",
+                          actual=rc.misrouted, clause=SAFETY)
     rc.webhooks = WebhookSession(rc)
     rc.webhooks.start()
     status = rc.webhooks.override_status
@@ -314,26 +319,24 @@ def run_probe(settings: Settings, *, canary: bool = False,
     """Probe the configured target (or the embedded simulator). Never raises for what the
     target does; the webhook session, when --canary started one, is always closed."""
     from redcloud_check.context import RunContext
-    from redcloud_check.webhooks.override import recover_from_journal
+    from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
     with _target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)
         if waivers is not None:
             rc.waivers = waivers
         try:
-            recovery = recover_from_journal(rc)  # an override a killed run left behind
+            recovery = recover_at_start(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
                            embedded=sim is not None)
         finally:
             if rc.webhooks is not None:
                 rc.webhooks.close()
             rc.client.close()
-    restore = getattr(rc.webhooks, "restore_result", None)
-    # production webhooks may be misrouted: unhealthy, naming the number and the URL
-    problems = [r.problem for r in (recovery, restore) if r is not None and r.problem]
-    if problems:
+    misrouted = still_misrouted(rc)  # production webhooks go nowhere: unhealthy
+    if misrouted:
         result = replace(result, status="unhealthy" if result.passed else result.status,
-                         error="; ".join(p for p in (result.error, *problems) if p))
+                         error="; ".join(p for p in (result.error, misrouted) if p))
     if recovery is not None:
         result = replace(result, override_recovery=recovery.detail)
     return result

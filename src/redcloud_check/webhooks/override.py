@@ -19,7 +19,7 @@ URL) and every run and probe reports it as unhealthy. While a journal is not rec
 new override is applied: it would take the misrouted URL for the original.
 
 Public surface: `WebhookOverride`, `OverrideStatus`, `RecoveryResult`, `recover_from_journal`,
-`journal_path`.
+`recover_at_start` and `still_misrouted` (what `run` and `probe` call), `journal_path`.
 """
 
 from __future__ import annotations
@@ -321,3 +321,21 @@ def _restore_recorded(rc: RunContext, number_id: str, original: object,
                               url=ours)
     return RecoveryResult(number_id, True, f"an earlier run was killed with the override in "
                           f"place; {FIELD} of {number_id} restored to {shown(value)}")
+
+
+def recover_at_start(rc: RunContext) -> RecoveryResult | None:
+    """`recover_from_journal` at the start of a command with the credentials (run, probe);
+    a number it left misrouted is `rc.misrouted` (its `problem`) for the whole command."""
+    recovery = recover_from_journal(rc)
+    if recovery is not None and recovery.problem is not None:
+        rc.misrouted = recovery.problem
+    return recovery
+
+
+def still_misrouted(rc: RunContext) -> str | None:
+    """Once the command's webhook session is closed: `rc.misrouted`, with the problem of its
+    own restore added when that failed. None when no number is left misrouted."""
+    restore = getattr(rc.webhooks, "restore_result", None)
+    if restore is not None and restore.problem is not None:
+        rc.misrouted = "; ".join(p for p in (rc.misrouted, restore.problem) if p)
+    return rc.misrouted
