@@ -204,8 +204,7 @@ def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
-    """After the checks and the webhook session's teardown: a number left misrouted fails
-    the run (webhooks.override.still_misrouted)."""
+    """After the checks and the webhook teardown: a number left misrouted fails the run."""
     result = yield
     rc = get_context(session.config)
     if rc is not None and still_misrouted(rc):
