@@ -131,13 +131,12 @@ class ReportPlugin:
 
     def summary(self) -> dict[str, Any]:
         rc = self.context()
+        state = {key: getattr(rc, key, None) for key in ("unreachable", "misrouted")}
         return summarize(list(self.outcomes.values()), interrupted=self.interrupted,
                          findings=rc.findings.all() if rc is not None else (),
                          gates_failed=rc.gates.failed() if rc is not None else None,
-                         unreachable=rc.unreachable if rc is not None else None,
                          waivers=rc.waivers.summary() if rc is not None else None,
-                         drift=self._facts("drift"), deselected=self.deselected,
-                         misrouted=rc.misrouted if rc is not None else None)
+                         drift=self._facts("drift"), deselected=self.deselected, **state)
 
     def _facts(self, what: str) -> list[dict[str, Any]]:
         """run_facts.drift / latency of the run, computed once the session has finished."""
