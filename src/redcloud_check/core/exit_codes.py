@@ -36,7 +36,8 @@ TABLE: dict[ExitCode, tuple[str, str]] = {
                                        "degraded: slower than --warn-latency-ms"),
     ExitCode.CONFIG_ERROR: ("config error: a setting is missing or malformed; nothing was sent",
                             "config error: a setting is missing or malformed; nothing was "
-                            "requested"),
+                            "requested; or tool error: redcloud-check could not do a "
+                            "stage's job (e.g. the canary's tunnel did not open)"),
     ExitCode.UNREACHABLE: ("-", "unreachable: no HTTP answer"),
     ExitCode.NO_CHECKS: ("no check selected (e.g. -k matched none)", "-"),
     ExitCode.EVIDENCE_INCOMPLETE: ("evidence incomplete: a report named on the terminal "
