@@ -20,6 +20,11 @@ from redcloud_check.core.errors import ConfigError
 __all__ = ["read_tables"]
 
 
+def where(source: str, line: int | None) -> str:
+    """How messages point at a table: "file:line", or the file alone when the line is unknown."""
+    return f"{source}:{line}" if line else source
+
+
 def _header_lines(text: str, name: str) -> list[int]:
     header = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
     return [n for n, line in enumerate(text.splitlines(), 1) if header.match(line)]

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.toml_tables import read_tables
+from redcloud_check.core.toml_tables import where as table_where
 
 __all__ = ["DEFAULT_FILE", "WAIVED_PREFIX", "Use", "Waiver", "WaiverBook", "book_for",
            "find_waivers_file", "load_waivers", "waived_reason"]
@@ -53,7 +54,7 @@ class Waiver:
 
     @property
     def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
+        return table_where(self.source, self.line)
 
     @property
     def label(self) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 from redcloud_check.core.config import Settings, load_settings
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.toml_tables import read_tables
+from redcloud_check.core.toml_tables import where as table_where
 from redcloud_check.core.waivers import Waiver, WaiverBook
 from redcloud_check.probe.runner import (
     ProbeResult,
@@ -75,7 +76,7 @@ class FleetTarget:
 
     @property
     def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
+        return table_where(self.source, self.line)
 
     @property
     def label(self) -> str:
