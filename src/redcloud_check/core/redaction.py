@@ -28,20 +28,33 @@ enums): a value equal to one of them is never changed, so a secret like "passed"
 corrupt a verdict. The mask says what the secret was, never what it is:
 ``[redacted:<what>]``. `secrets` is an iterable of values, or a mapping value -> what.
 
-`secret_spans` finds where known secrets stand in a text (the curl reproduction puts shell
-variables there); `RedactingFilter` applies `redact` to log records.
+`secret_spans` (from `secret_index`, the search half) finds where known secrets stand in a
+text (the curl reproduction puts shell variables there); `RedactingFilter` applies `redact`
+to log records.
+
+Cost: a run redacts a few thousand strings, nearly all of which hold nothing to mask. The
+index of a set of secrets is built once (`secret_index`, cached); a rewrite of named fields
+and headers is skipped where a cheap test shows it cannot match (`_may_match`: what every
+match must contain); within one `redact` call an equal string is redacted once. A skipped
+scan is one that would have found nothing: the output is the same as running every scan
+(tests/test_redaction_equivalence.py).
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+from redcloud_check.core.secret_index import (
+    MIN_SCRUB_LENGTH,
+    USERINFO,
+    SecretIndex,
+    Secrets,
+    secret_index,
+    secret_spans,
+)
 
 __all__ = [
     "MIN_SCRUB_LENGTH",
@@ -57,8 +70,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Secrets = Iterable[str] | Mapping[str, str]
-MIN_SCRUB_LENGTH = 8
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 SENSITIVE_FIELDS = frozenset(
@@ -91,14 +102,6 @@ _COOKIE_TEXT = re.compile(
     r"""(?P<name>set-cookie|cookie)(?P<sep>["']?\s*:\s*["']?)(?P<value>[^"'\r\n]+)""",
     re.IGNORECASE,
 )
-# Where a value stands whole in text.
-_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_SINGLE_QUOTED = re.compile(r"(?<![\w'])'((?:[^'\\\n]|\\.)*)'(?![\w'])")
-_KEY_FOLLOWS = re.compile(r"\s*:")
-_PAIR = r"[^\s\"'<>&=?#]+=[^\s\"'<>&#]*"
-_FORM_RUN = re.compile(rf"{_PAIR}(?:&{_PAIR})*")
-_USERINFO = re.compile(
-    r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^\s/@:\"'<>]*)(?::(?P<password>[^\s/@\"'<>]*))?@")
 
 
 def mask(what: str) -> str:
@@ -117,109 +120,33 @@ def short_secret_note(setting: str, value: str | None) -> str | None:
             "secret")
 
 
-@dataclass(frozen=True, slots=True)
-class _Index:
-    whole: dict[str, str]  # secret value -> what it is
-    scrub: list[tuple[str, str]]  # long secrets' written forms -> what, longest first
+# Each scan of a text, and what any match of it must contain: one of some characters, a
+# substring, one of some words as re.IGNORECASE matches them (the field words are in every
+# name of SENSITIVE_FIELDS).
+_FIELD_WORDS = ("token", "secret", "password")
+_NEEDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "json_field": ("\"'", "", _FIELD_WORDS),
+    "form_field": ("=", "", _FIELD_WORDS),
+    "userinfo": ("@", "://", ()),
+    "header_text": (":=", "", ("authorization",)),
+    "cookie_text": (":", "", ("cookie",)),
+}
 
 
-def _variants(value: str) -> set[str]:
-    """The secret as written in text, a form body, a URL or a JSON string."""
-    out = {value, quote_plus(value), quote(value, safe="")}
-    out.add(json.dumps(value)[1:-1])
-    out.add(json.dumps(value, ensure_ascii=False)[1:-1])
-    return {v for v in out if v}
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` may hold one of `words` as re.IGNORECASE matches them. Non-ASCII text
+    always may: IGNORECASE also matches a few non-ASCII letters (U+212A for k, U+017F for s,
+    U+0131 for i)."""
+    if not words or not text.isascii():
+        return True
+    lower = text.lower()
+    return any(word in lower for word in words)
 
 
-def _index(secrets: Secrets | _Index) -> _Index:
-    if isinstance(secrets, _Index):
-        return secrets
-    whole: dict[str, str] = {}
-    scrub: dict[str, str] = {}
-    items = secrets.items() if isinstance(secrets, Mapping) else ((s, "secret") for s in secrets)
-    for value, what in items:
-        if not value:
-            continue
-        whole.setdefault(value, what)
-        if len(value) >= MIN_SCRUB_LENGTH:
-            for variant in _variants(value):
-                scrub.setdefault(variant, what)
-    return _Index(whole, sorted(scrub.items(), key=lambda kv: len(kv[0]), reverse=True))
-
-
-def _decode_quoted(inner: str, quote_char: str) -> str:
-    if "\\" not in inner:
-        return inner
-    try:
-        if quote_char == '"':
-            return str(json.loads(f'"{inner}"'))
-        value = ast.literal_eval(f"'{inner}'")
-        return value if isinstance(value, str) else inner
-    except (ValueError, SyntaxError):
-        return inner
-
-
-def _quoted_values(text: str) -> Iterable[tuple[int, int, str]]:
-    """(start, end, decoded) of each quoted string in `text` that is a value, not a key."""
-    double = []
-    for m in _DOUBLE_QUOTED.finditer(text):
-        double.append((m.start(), m.end()))
-        if not _KEY_FOLLOWS.match(text, m.end()):
-            yield m.start(1), m.end(1), _decode_quoted(m[1], '"')
-    for m in _SINGLE_QUOTED.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in double):
-            continue
-        if not _KEY_FOLLOWS.match(text, m.end()):
-            yield m.start(1), m.end(1), _decode_quoted(m[1], "'")
-
-
-def _form_values(text: str, whole_text: bool) -> Iterable[tuple[int, int, str]]:
-    """(start, end, decoded) of each value in a form body or query string in `text`."""
-    for run in _FORM_RUN.finditer(text):
-        preceded = run.start() > 0 and text[run.start() - 1] == "?"
-        if not ("&" in run[0] or preceded or (whole_text and run[0] == text)):
-            continue
-        offset = run.start()
-        for pair in run[0].split("&"):
-            key, _, value = pair.partition("=")
-            start = offset + len(key) + 1
-            yield start, start + len(value), unquote_plus(value)
-            offset += len(pair) + 1
-
-
-def _userinfo_values(text: str) -> Iterable[tuple[int, int, str]]:
-    for m in _USERINFO.finditer(text):
-        for group in ("user", "password"):
-            if m[group]:
-                yield m.start(group), m.end(group), unquote(m[group])
-
-
-def secret_spans(text: str, secrets: Secrets | _Index, *,
-                 whole_value: bool = False) -> list[tuple[int, int, str]]:
-    """Sorted, non-overlapping (start, end, what) of every known secret in `text`: long
-    secrets anywhere, any secret where it stands as a whole value (the whole of `text`
-    when `whole_value`)."""
-    index = _index(secrets)
-    spans: list[tuple[int, int, str]] = []
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= s or e <= start for s, e, _ in spans)
-
-    if whole_value and text in index.whole:
-        return [(0, len(text), index.whole[text])]
-    for variant, what in index.scrub:
-        start = text.find(variant)
-        while start != -1:
-            if free(start, start + len(variant)):
-                spans.append((start, start + len(variant), what))
-            start = text.find(variant, start + len(variant))
-    candidates = [*_quoted_values(text), *_form_values(text, whole_value),
-                  *_userinfo_values(text)]
-    for start, end, decoded in candidates:
-        found = index.whole.get(decoded)
-        if found is not None and end > start and free(start, end):
-            spans.append((start, end, found))
-    return sorted(spans)
+def _may_match(scan: str, text: str) -> bool:
+    """False only when the scan `scan` (a key of _NEEDS) cannot match anywhere in `text`."""
+    chars, substring, words = _NEEDS[scan]
+    return any(c in text for c in chars) and substring in text and _mentions(text, words)
 
 
 def _replace(text: str, spans: list[tuple[int, int, str]],
@@ -261,23 +188,38 @@ def _url_password(m: re.Match[str]) -> str:
             + m.group(0)[m.end("password") - m.start():])
 
 
-def _redact_text(text: str, index: _Index, whole_value: bool = False) -> str:
-    text = _replace(text, secret_spans(text, index, whole_value=whole_value))
-    text = _JSON_FIELD.sub(
-        lambda m: (f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['vq']}"
-                   f"{mask(m['name'].lower())}{m['vq']}"), text)
-    text = _FORM_FIELD.sub(lambda m: f"{m['name']}={mask(m['name'].lower())}", text)
-    text = _USERINFO.sub(_url_password, text)
-    text = _HEADER_TEXT.sub(_header_text, text)
-    return _COOKIE_TEXT.sub(lambda m: f"{m['name']}{m['sep']}{_mask_cookie(m['value'])}", text)
+def _redact_text(text: str, index: SecretIndex, whole_value: bool = False) -> str:
+    spans = secret_spans(text, index, whole_value=whole_value)
+    if spans:
+        text = _replace(text, spans)
+    if _may_match("json_field", text):
+        text = _JSON_FIELD.sub(
+            lambda m: (f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['vq']}"
+                       f"{mask(m['name'].lower())}{m['vq']}"), text)
+    if _may_match("form_field", text):
+        text = _FORM_FIELD.sub(lambda m: f"{m['name']}={mask(m['name'].lower())}", text)
+    if _may_match("userinfo", text):
+        text = USERINFO.sub(_url_password, text)
+    if _may_match("header_text", text):
+        text = _HEADER_TEXT.sub(_header_text, text)
+    if _may_match("cookie_text", text):
+        text = _COOKIE_TEXT.sub(lambda m: f"{m['name']}{m['sep']}{_mask_cookie(m['value'])}",
+                                text)
+    return text
 
 
-def _redact(value: Any, index: _Index, keep: Collection[str]) -> Any:
-    if isinstance(value, str):
-        return value if value in keep else _redact_text(value, index, whole_value=True)
-    if isinstance(value, bytes):
-        text = value.decode("utf-8", "surrogateescape")
-        return _redact_text(text, index, whole_value=True).encode("utf-8", "surrogateescape")
+def _redact(value: Any, index: SecretIndex, keep: Collection[str], seen: dict[Any, Any]) -> Any:
+    """`seen`: the plain strings (and bytes) already redacted in this call -> their result."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        done = seen.get(value)
+        if done is None:
+            done = seen[value] = _redact_leaf(value, index, keep)
+        return done
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if isinstance(value, (str, bytes)):  # a subclass (an enum, say) keeps its own type
+        return _redact_leaf(value, index, keep)
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         for key, item in value.items():  # keys are never changed
@@ -287,19 +229,26 @@ def _redact(value: Any, index: _Index, keep: Collection[str]) -> Any:
             elif name in SENSITIVE_FIELDS and item is not None and not isinstance(item, bool):
                 out[key] = mask(name)
             else:
-                out[key] = _redact(item, index, keep)
+                out[key] = _redact(item, index, keep, seen)
         return out
     if isinstance(value, list):
-        return [_redact(v, index, keep) for v in value]
+        return [_redact(v, index, keep, seen) for v in value]
     if isinstance(value, tuple):
-        return tuple(_redact(v, index, keep) for v in value)
+        return tuple(_redact(v, index, keep, seen) for v in value)
     return value
+
+
+def _redact_leaf(value: str | bytes, index: SecretIndex, keep: Collection[str]) -> str | bytes:
+    if isinstance(value, str):
+        return value if value in keep else _redact_text(value, index, whole_value=True)
+    text = value.decode("utf-8", "surrogateescape")
+    return _redact_text(text, index, whole_value=True).encode("utf-8", "surrogateescape")
 
 
 def redact(value: T, secrets: Secrets, *, keep: Collection[str] = frozenset()) -> T:
     """A redacted copy of `value` (see the module docstring for what is masked); strings in
     `keep` (our own vocabulary) are never changed."""
-    result: T = _redact(value, _index(secrets), keep)
+    result: T = _redact(value, secret_index(secrets), keep, {})
     return result
 
 
@@ -319,7 +268,7 @@ class RedactingFilter(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        index = _index(self._secrets())
+        index = secret_index(self._secrets())
         record.msg = _redact_text(record.getMessage(), index)
         record.args = None
         if record.exc_text:
