@@ -158,6 +158,14 @@ def test_an_invalid_document_is_a_bug_that_raises() -> None:
         validate_escalation({**doc, "schemaVersion": "0"})
 
 
+def test_an_invalid_document_is_never_written(tmp_path: Path) -> None:
+    doc = _doc()
+    doc["bundles"][0]["escalation"].pop("requestId")
+    with pytest.raises(EscalationSchemaError, match="requestId"):
+        write_escalation(tmp_path, doc, {TOKEN: "access_token"})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_misconfigured_writes_all_its_files(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RC_CLIENT_SECRET", SECRET)

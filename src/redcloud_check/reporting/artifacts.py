@@ -254,9 +254,10 @@ def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
                         checks: Sequence[CheckOutcome] = (),
                         latency: Sequence[Mapping[str, Any]] = (),
                         webhooks: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The redacted, validated escalation.json document. `checks` (every check's outcome)
-    and `latency` (per endpoint) are what `redcloud-check diff` compares between runs;
-    `webhooks` is stage 5's evidence (`reporting.webhook_evidence.section`), when it ran."""
+    """The redacted escalation.json document (`write_escalation` validates it on the way
+    out). `checks` (every check's outcome) and `latency` (per endpoint) are what
+    `redcloud-check diff` compares between runs; `webhooks` is stage 5's evidence
+    (`reporting.webhook_evidence.section`), when it ran."""
     doc = redact({"schemaVersion": SCHEMA_VERSION, "run": dict(run), "summary": dict(summary),
                   "bundles": [dict(b) for b in bundles],
                   "checks": [{"nodeid": c.nodeid, "name": c.name, "stage": c.stage,
@@ -264,12 +265,12 @@ def escalation_document(run: Mapping[str, Any], summary: Mapping[str, Any],
                   "latency": [dict(row) for row in latency],
                   **({"webhooks": dict(webhooks)} if webhooks else {})}, secrets,
                  keep=report_vocabulary())
-    validate_escalation(doc)
     return doc
 
 
 def write_escalation(reports_dir: Path, doc: Mapping[str, Any], secrets: Secrets) -> None:
-    """Write escalation.json and escalation.md (both redacted again, on the way out)."""
+    """Write escalation.json and escalation.md (both redacted again, on the way out), once
+    the document is valid (EscalationSchemaError otherwise, and nothing is written)."""
     clean = redact(dict(doc), secrets, keep=report_vocabulary())
     validate_escalation(clean)
     atomic_write(reports_dir / "escalation.json", json.dumps(clean, indent=2, ensure_ascii=False),
