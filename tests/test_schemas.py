@@ -394,6 +394,42 @@ def test_violations_are_frozen_sorted_json_pointers() -> None:
         violations[0].path = "/"  # type: ignore[misc]
 
 
+def test_an_equal_instance_is_judged_once_and_its_verdict_cannot_be_changed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    judged: list[object] = []
+    judge = schemas._judge
+    monkeypatch.setattr(schemas, "_judge", lambda name, i: judged.append(i) or judge(name, i))
+    monkeypatch.setattr(schemas, "_verdicts", {})
+    bad = changed("send_response_partial.json", "/results/0/status", 1)
+    first = schemas.errors("send_response", bad)
+    first.clear()
+    again = schemas.errors("send_response", copy.deepcopy(bad))
+    assert len(judged) == 1 and [v.path for v in again] == ["/results/0/status"]
+    assert schemas.errors("whoami", bad) and len(judged) == 2  # another schema: judged
+
+
+def test_kept_verdicts_tell_apart_what_a_schema_tells_apart(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schemas, "_verdicts", {})
+    good = example("send_response_partial.json")
+    assert schemas.errors("send_response", good) == []
+    as_tuple = {**good, "results": tuple(good["results"])}  # not a JSON array
+    assert schemas.errors("send_response", as_tuple)
+    assert schemas.errors("whoami", example("whoami.json")) == []
+    assert schemas.errors("whoami", changed("whoami.json", "/assignedNumbers/total", True))
+    assert schemas.errors("whoami", changed("whoami.json", "/assignedNumbers/total", 1.5))
+    reordered = dict(reversed(list(good.items())))
+    assert schemas.errors("send_response", reordered) == []
+
+
+def test_kept_verdicts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schemas, "_verdicts", {})
+    monkeypatch.setattr(schemas, "_VERDICTS_KEPT", 3)
+    for n in range(10):
+        schemas.errors("whoami", {"n": n})
+    assert len(schemas._verdicts) == 3
+
+
 def test_pointer_segments_are_escaped_per_rfc_6901() -> None:
     assert schemas._pointer(["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
     assert schemas._pointer([]) == ""

@@ -9,13 +9,15 @@ resolved offline through a ``referencing.Registry`` holding every schema under i
 nothing is ever fetched over the network (an unknown reference raises instead).
 
 Public surface: ``names``, ``load``, ``validator``, ``errors``, ``openapi``, ``SchemaViolation``.
-Everything is read lazily on first use and cached.
+Everything is read lazily on first use and cached; so is each verdict of ``errors`` (a run
+checks the same response or webhook event from several checks: 101 validations, 41 distinct).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import pickle
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -111,8 +113,30 @@ def _pointer(parts: Any) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+_VERDICTS_KEPT = 512
+_verdicts: dict[tuple[str, bytes], tuple[SchemaViolation, ...]] = {}
+
+
 def errors(name: str, instance: object) -> list[SchemaViolation]:
-    """Every violation of schema ``name`` by ``instance``, sorted by path (empty: valid)."""
+    """Every violation of schema ``name`` by ``instance``, sorted by path (empty: valid).
+
+    The verdict is kept (the last `_VERDICTS_KEPT`) under the instance's pickle, which tells
+    apart everything a schema can (types, values, key order): an equal instance is judged
+    once."""
+    try:
+        key = (name, pickle.dumps(instance, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):  # no pickle: judged afresh
+        return list(_judge(name, instance))
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _judge(name, instance)
+        if len(_verdicts) >= _VERDICTS_KEPT:
+            _verdicts.pop(next(iter(_verdicts)), None)
+        _verdicts[key] = verdict
+    return list(verdict)
+
+
+def _judge(name: str, instance: object) -> tuple[SchemaViolation, ...]:
     found = (
         SchemaViolation(
             path=_pointer(e.absolute_path),
@@ -121,7 +145,7 @@ def errors(name: str, instance: object) -> list[SchemaViolation]:
         )
         for e in validator(name).iter_errors(instance)
     )
-    return sorted(found, key=lambda v: (v.path, v.schema_path, v.message))
+    return tuple(sorted(found, key=lambda v: (v.path, v.schema_path, v.message)))
 
 
 @cache
