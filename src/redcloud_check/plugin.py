@@ -30,12 +30,13 @@ from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
 if TYPE_CHECKING:  # the simulator and the webhook stack load only when a run needs them
+    from redcloud_check.simulator.process import SimulatorProcess
     from redcloud_check.simulator.server import Simulator
     from redcloud_check.webhooks.session import WebhookSession
 
 RUN_CONTEXT = pytest.StashKey[RunContext]()
 SETTINGS = pytest.StashKey[Settings]()
-SIMULATOR = pytest.StashKey["Simulator"]()
+SIMULATOR: pytest.StashKey[Simulator | SimulatorProcess] = pytest.StashKey()
 WAIVERS = pytest.StashKey[WaiverBook]()
 WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
 RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
@@ -161,13 +162,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings is None:
         return
     base_url = settings.base_url
-    if settings.embedded:
-        from redcloud_check.simulator import Simulator
+    if settings.embedded:  # `redcloud-check run` started it in its own process
+        from redcloud_check.simulator.process import embedded_simulator
 
-        # 2 ms between a message's events (20 by default): in order, without 40 ms of pacing.
-        simulator = Simulator(faults=settings.sim_faults, variants=settings.sim_variants,
-                              lifecycle_delay_ms=2)
-        simulator.start()
+        simulator = embedded_simulator(settings.sim_faults, settings.sim_variants)
         config.stash[SIMULATOR] = simulator
         base_url = simulator.base_url
         settings = embedded_webhook_secret(settings, simulator.webhook_secret(settings.client_id))
@@ -218,6 +216,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         rc.client.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # stopped before the report plugin counts its errors
 def pytest_unconfigure(config: pytest.Config) -> None:
     simulator = config.stash.get(SIMULATOR, None)
     if simulator is not None:

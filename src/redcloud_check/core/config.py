@@ -220,12 +220,17 @@ def given_value(attr: str, options: Mapping[str, str | None] | None = None,
     return _first_given(attr, options or {}, env, file_values)
 
 
+def split_names(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list of names (RC_SIM_FAULTS, RC_SIM_VARIANTS), blanks left out."""
+    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+
+
 def _simulator_names(env: str, value: str | None, base_url: str | None) -> tuple[str, ...]:
     """Comma-separated simulator fault or variant names, checked against their catalog."""
     from redcloud_check.simulator.faults import validate_faults
     from redcloud_check.simulator.variants import validate_variants
 
-    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    names = split_names(value)
     if names and base_url is not None:
         raise ConfigError(env, "applies only to the embedded simulator",
                           f"unset RC_BASE_URL or {env}")

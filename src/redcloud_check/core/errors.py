@@ -71,6 +71,23 @@ class HandlerError(RedcloudCheckError):
                          f"{shown}{more}")
 
 
+class CollectsHandlerErrors:
+    """What a server of ours collects while serving (`handler_errors`) and raises at the end
+    (`check_handler_errors()`), as pytest-httpserver does: never swallowed."""
+
+    name = "server"
+    handler_errors: list[BaseException]
+
+    def check_handler_errors(self) -> None:
+        """Raise HandlerError for what code of ours raised while serving (first as cause)."""
+        errors = list(self.handler_errors)
+        if errors:
+            raise HandlerError(self.name, errors) from errors[0]
+
+    def clear_handler_errors(self) -> None:
+        self.handler_errors.clear()
+
+
 class CheckFailure(AssertionError):
     """The target breaks a documented rule.
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
-from redcloud_check.core.errors import HandlerError
+from redcloud_check.core.errors import CollectsHandlerErrors
 from redcloud_check.core.urls import http_url
 
 __all__ = ["HTTPServerBase", "PromptServer"]
@@ -106,7 +106,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class HTTPServerBase:
+class HTTPServerBase(CollectsHandlerErrors):
     """Serves `application()` on host:port in a daemon thread; start() / stop(), idempotent.
 
     Subclasses supply `application()`, and may add uvicorn options (`uvicorn_options`) and
@@ -211,14 +211,3 @@ class HTTPServerBase:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # -- errors of ours while serving -------------------------------------------------------
-
-    def check_handler_errors(self) -> None:
-        """Raise HandlerError for what code of ours raised while serving (first as cause)."""
-        errors = list(self.handler_errors)
-        if errors:
-            raise HandlerError(self.name, errors) from errors[0]
-
-    def clear_handler_errors(self) -> None:
-        self.handler_errors.clear()

@@ -1,10 +1,9 @@
 """The reporting plugin: hooks only. The logic lives in evidence, artifacts and html_render.
 
-The core plugin registers it in suite mode, once the settings are valid:
+The core plugin registers it in suite mode, once the settings are valid, where
+`get_context()` returns the run's RunContext, or None before the session starts:
 
     config.pluginmanager.register(ReportPlugin(config, get_context), "redcloud_check.report")
-
-where `get_context()` returns the run's RunContext, or None before the session starts.
 
 What it does:
 * every failed check gets an escalation bundle (evidence.build_bundle), shown inline in
@@ -16,9 +15,9 @@ What it does:
   (terminal, junit.xml, report.html);
 * junit.xml exists after every run (a fallback is written if pytest's junitxml wrote none).
 
-The plugin never breaks a run: its own errors, and those our webhook listener's handlers
-raised (`check_handler_errors`), are collected and shown in the terminal summary as bugs in
-redcloud-check, never as findings about the API.
+The plugin never breaks a run: its own errors, and those our servers (the webhook listener,
+the embedded simulator) raised while serving (`check_handler_errors`), are shown at the end
+as bugs in redcloud-check, never as findings about the API.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from redcloud_check.core.config import KEEP_RUNS_DEFAULT
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
-from redcloud_check.plugin import BLOCKED_BY
+from redcloud_check.plugin import BLOCKED_BY, SIMULATOR
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting import run_folder, terminal, webhook_evidence
 from redcloud_check.reporting.artifacts import (
@@ -326,8 +325,7 @@ class ReportPlugin:
                 self.top_dir(), rc, int(exitstatus), self.summary(), self._facts("latency")))
 
     def _check_handler_errors(self) -> None:
-        """What our webhook listener's handlers raised during the run: the tool's own error,
-        shown as an internal error, never a finding about the API."""
+        """Our webhook listener's handler errors: the tool's own, never about the API."""
         from redcloud_check.webhooks.session import WebhookSession
 
         rc = self.context()
@@ -377,6 +375,8 @@ class ReportPlugin:
         return self.completion
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if (simulator := config.stash.get(SIMULATOR, None)) is not None:  # stopped by now
+            self._guard("simulator", simulator.check_handler_errors)
         if self.completion is None:  # no terminal summary (e.g. -p no:terminal)
             for line in self._finish_evidence().lines():
                 print(line, file=sys.stderr)

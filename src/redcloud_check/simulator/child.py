@@ -1,0 +1,97 @@
+"""``python -m redcloud_check.simulator.child SPEC``: the embedded simulator's own process.
+
+Started by ``process.SimulatorProcess.spawn`` (the parent side, and the protocol). It serves
+``Simulator(**SimSpec.kwargs())`` on 127.0.0.1, port 0, says so on its private pipe (fd 1 at
+start; its own stdout then goes to stderr, so nothing else can reach the pipe), and serves
+until its stdin closes (the run is over, or the parent died), or SIGINT / SIGTERM arrives;
+then it stops, reports what code of ours raised while serving, and exits. It never prints
+a traceback on a signal, nor anything of the pipe's (the webhook secrets) to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import IO, Any
+
+from redcloud_check.simulator.process import SimSpec
+
+
+def describe(error: BaseException) -> dict[str, str]:
+    """An error as the parent rebuilds it (process.child_error)."""
+    return {"type": type(error).__name__, "message": str(error),
+            "traceback": "".join(traceback.format_exception(error))}
+
+
+def _sender(channel: IO[str]) -> Callable[[dict[str, Any]], None]:
+    def send(event: dict[str, Any]) -> None:
+        try:
+            channel.write(json.dumps(event) + "\n")
+            channel.flush()
+        except (BrokenPipeError, ValueError):  # the parent is gone: nobody to tell
+            pass
+    return send
+
+
+def _until_stdin_closes(stopping: threading.Event, reasons: list[str]) -> None:
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass  # a broken stdin is a closed one
+    reasons.append("stdin closed")
+    stopping.set()
+
+
+def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None],
+          stopping: threading.Event, reasons: list[str],
+          factory: Callable[..., Any] | None = None) -> int:
+    """Serve `spec` until `stopping` is set; `factory` builds the simulator (the Simulator
+    class by default; tests pass a subclass)."""
+    try:
+        if factory is None:
+            from redcloud_check.simulator.server import Simulator
+
+            factory = Simulator
+        simulator = factory(**spec.kwargs()).start()
+    except Exception as error:
+        send({"event": "failed", "type": type(error).__name__, "message": str(error)})
+        return 1
+    with simulator.state.lock:
+        client_ids = list(simulator.state.clients)
+    send({"event": "ready", "base_url": simulator.base_url,
+          "webhook_secrets": {cid: simulator.webhook_secret(cid) for cid in client_ids}})
+    threading.Thread(target=_until_stdin_closes, args=(stopping, reasons), daemon=True,
+                     name="stdin").start()
+    stopping.wait()
+    simulator.stop()
+    send({"event": "stopped", "reason": reasons[0] if reasons else "unknown",
+          "errors": [describe(e) for e in simulator.handler_errors]})
+    return 0
+
+
+def main(argv: list[str], factory: Callable[..., Any] | None = None) -> int:
+    stopping = threading.Event()
+    reasons: list[str] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        reasons.append(signal.Signals(signum).name)
+        stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a quiet stop, never a traceback
+        signal.signal(sig, on_signal)
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    with channel:
+        return serve(SimSpec.from_json(argv[0]), _sender(channel), stopping, reasons, factory)
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stderr.flush()
+    os._exit(code)  # nothing left to finalize: the run waits for this exit
