@@ -120,35 +120,6 @@ def short_secret_note(setting: str, value: str | None) -> str | None:
             "secret")
 
 
-# Each scan of a text, and what any match of it must contain: one of some characters, a
-# substring, one of some words as re.IGNORECASE matches them (the field words are in every
-# name of SENSITIVE_FIELDS).
-_FIELD_WORDS = ("token", "secret", "password")
-_NEEDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "json_field": ("\"'", "", _FIELD_WORDS),
-    "form_field": ("=", "", _FIELD_WORDS),
-    "userinfo": ("@", "://", ()),
-    "header_text": (":=", "", ("authorization",)),
-    "cookie_text": (":", "", ("cookie",)),
-}
-
-
-def _mentions(text: str, words: tuple[str, ...]) -> bool:
-    """Whether `text` may hold one of `words` as re.IGNORECASE matches them. Non-ASCII text
-    always may: IGNORECASE also matches a few non-ASCII letters (U+212A for k, U+017F for s,
-    U+0131 for i)."""
-    if not words or not text.isascii():
-        return True
-    lower = text.lower()
-    return any(word in lower for word in words)
-
-
-def _may_match(scan: str, text: str) -> bool:
-    """False only when the scan `scan` (a key of _NEEDS) cannot match anywhere in `text`."""
-    chars, substring, words = _NEEDS[scan]
-    return any(c in text for c in chars) and substring in text and _mentions(text, words)
-
-
 def _replace(text: str, spans: list[tuple[int, int, str]],
              render: Callable[[str], str] = mask) -> str:
     parts, last = [], 0
@@ -188,23 +159,63 @@ def _url_password(m: re.Match[str]) -> str:
             + m.group(0)[m.end("password") - m.start():])
 
 
+def _field_value(m: re.Match[str]) -> str:
+    return f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['vq']}{mask(m['name'].lower())}{m['vq']}"
+
+
+def _form_value(m: re.Match[str]) -> str:
+    return f"{m['name']}={mask(m['name'].lower())}"
+
+
+def _cookie_text(m: re.Match[str]) -> str:
+    return f"{m['name']}{m['sep']}{_mask_cookie(m['value'])}"
+
+
+# The rewrites of text, in order, each with what any match of it must contain: one of some
+# characters, a substring, and one of some words as re.IGNORECASE matches them (the field
+# words are in every name of SENSITIVE_FIELDS). A rewrite is skipped where that is absent.
+_FIELD_WORDS = ("token", "secret", "password")
+_REWRITES: tuple[tuple[str, str, tuple[str, ...], re.Pattern[str],
+                       Callable[[re.Match[str]], str]], ...] = (
+    ("\"'", "", _FIELD_WORDS, _JSON_FIELD, _field_value),
+    ("=", "", _FIELD_WORDS, _FORM_FIELD, _form_value),
+    ("@", "://", (), USERINFO, _url_password),
+    (":=", "", ("authorization",), _HEADER_TEXT, _header_text),
+    (":", "", ("cookie",), _COOKIE_TEXT, _cookie_text),
+)
+
+
+def _folded(text: str) -> str | None:
+    """`text` lowercased, to look for words as re.IGNORECASE matches them; None for
+    non-ASCII text, where IGNORECASE also matches a few non-ASCII letters (U+212A for k,
+    U+017F for s, U+0131 for i): any word may be there."""
+    return text.lower() if text.isascii() else None
+
+
+def _may_match(text: str, folded: str | None, chars: str, substring: str,
+               words: tuple[str, ...]) -> bool:
+    """False only when a match needing one of `chars`, `substring` and one of `words`
+    cannot stand in `text` (`folded`: `_folded(text)`)."""
+    for char in chars:
+        if char in text:
+            break
+    else:
+        return False
+    if substring not in text:
+        return False
+    return folded is None or not words or any(word in folded for word in words)
+
+
 def _redact_text(text: str, index: SecretIndex, whole_value: bool = False) -> str:
     spans = secret_spans(text, index, whole_value=whole_value)
     if spans:
         text = _replace(text, spans)
-    if _may_match("json_field", text):
-        text = _JSON_FIELD.sub(
-            lambda m: (f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['vq']}"
-                       f"{mask(m['name'].lower())}{m['vq']}"), text)
-    if _may_match("form_field", text):
-        text = _FORM_FIELD.sub(lambda m: f"{m['name']}={mask(m['name'].lower())}", text)
-    if _may_match("userinfo", text):
-        text = USERINFO.sub(_url_password, text)
-    if _may_match("header_text", text):
-        text = _HEADER_TEXT.sub(_header_text, text)
-    if _may_match("cookie_text", text):
-        text = _COOKIE_TEXT.sub(lambda m: f"{m['name']}{m['sep']}{_mask_cookie(m['value'])}",
-                                text)
+    folded = _folded(text)
+    for chars, substring, words, pattern, render in _REWRITES:
+        if _may_match(text, folded, chars, substring, words):
+            rewritten = pattern.sub(render, text)
+            if rewritten != text:
+                text, folded = rewritten, _folded(rewritten)
     return text
 
 
@@ -220,7 +231,7 @@ def _redact(value: Any, index: SecretIndex, keep: Collection[str], seen: dict[An
         return value
     if isinstance(value, (str, bytes)):  # a subclass (an enum, say) keeps its own type
         return _redact_leaf(value, index, keep)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         for key, item in value.items():  # keys are never changed
             name = key.lower() if isinstance(key, str) else None
@@ -231,7 +242,7 @@ def _redact(value: Any, index: SecretIndex, keep: Collection[str], seen: dict[An
             else:
                 out[key] = _redact(item, index, keep, seen)
         return out
-    if isinstance(value, list):
+    if kind is list or isinstance(value, list):
         return [_redact(v, index, keep, seen) for v in value]
     if isinstance(value, tuple):
         return tuple(_redact(v, index, keep, seen) for v in value)
