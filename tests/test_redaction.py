@@ -205,3 +205,13 @@ def test_logging_filter_redacts_messages_args_and_tokens_added_later() -> None:
     assert flt.filter(record)
     seen.append(record.getMessage())
     assert seen == [f"token {mask('secret')} for client"]
+
+
+def test_an_invalid_escape_in_a_quoted_value_is_decoded_as_python_does_even_under_w_error(
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert redact("x = 'a\\:b\\x41'", {"a\\:bA": "client_secret"}) == \
+            "x = '[redacted:client_secret]'"

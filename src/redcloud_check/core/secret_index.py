@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,7 +98,9 @@ def _decode_quoted(inner: str, quote_char: str) -> str:
     try:
         if quote_char == '"':
             return str(json.loads(f'"{inner}"'))
-        value = ast.literal_eval(f"'{inner}'")
+        with warnings.catch_warnings():  # "\:" warns (an error under -W error): decode as
+            warnings.simplefilter("ignore")  # Python does by default, whatever the filters
+            value = ast.literal_eval(f"'{inner}'")
         return value if isinstance(value, str) else inner
     except (ValueError, SyntaxError):
         return inner
