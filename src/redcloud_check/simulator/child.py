@@ -10,6 +10,7 @@ a traceback on a signal, nor anything of the pipe's (the webhook secrets) to std
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -62,6 +63,8 @@ def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None],
     except Exception as error:
         send({"event": "failed", "type": type(error).__name__, "message": str(error)})
         return 1
+    gc.freeze()  # what start-up built lives as long as the process: out of gc's sight
+    gc.enable()
     with simulator.state.lock:
         client_ids = list(simulator.state.clients)
     send({"event": "ready", "base_url": simulator.base_url,
@@ -76,6 +79,7 @@ def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None],
 
 
 def main(argv: list[str], factory: Callable[..., Any] | None = None) -> int:
+    gc.disable()  # start-up (imports, the seed) makes no garbage worth collecting: serve()
     stopping = threading.Event()
     reasons: list[str] = []
 
