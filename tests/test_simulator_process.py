@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from redcloud_check.core import cpu_pressure
 from redcloud_check.core.config import CANONICAL
 from redcloud_check.core.errors import HandlerError
 from redcloud_check.simulator import process
@@ -29,7 +30,10 @@ from .leaks import assert_no_secret
 from .suite_runner import REPO, clean_env, read_junit, run_suite
 
 CHILDREN = Path(__file__).with_name("sim_children.py")
-CLI = [sys.executable, "-m", "redcloud_check.cli"]
+# `redcloud-check run` as if a core were free (core.cpu_pressure decides that for a user)
+CLI = [sys.executable, "-c", "import sys; from redcloud_check.core import cpu_pressure\n"
+       "cpu_pressure.spare_core = lambda *_: True\n"
+       "from redcloud_check.cli import main; sys.exit(main(sys.argv[1:]))"]
 PROBE = ("-p", "tests.plugins.simulator_probe")
 DEADLINE_S = 30.0
 
@@ -168,6 +172,7 @@ def test_the_planned_spec_reads_the_settings_sources_load_settings_reads(
 def test_the_run_takes_a_matching_child_and_stops_a_mismatched_one(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cpu_pressure, "spare_core", lambda *_: True)
     monkeypatch.delenv("RC_BASE_URL", raising=False)
     monkeypatch.setenv("RC_SIM_FAULTS", "send-status-sent")
     matching = process.prestart([])
@@ -184,6 +189,19 @@ def test_the_run_takes_a_matching_child_and_stops_a_mismatched_one(
         assert isinstance(simulator, Simulator)
         assert simulator.faults == {"send-accepted-200"}
         assert mismatched.returncode is not None  # stopped, not left running
+    finally:
+        simulator.stop()
+
+
+def test_no_child_when_no_core_is_free(monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cpu_pressure, "spare_core", lambda *_: False)
+    monkeypatch.delenv("RC_BASE_URL", raising=False)
+    assert process.prestart([]) is None
+    simulator = process.embedded_simulator([], [])
+    try:
+        assert isinstance(simulator, Simulator)  # the thread, as before
     finally:
         simulator.stop()
 
@@ -300,6 +318,8 @@ def test_a_child_killed_during_the_run_is_an_internal_error(tmp_path: Path) -> N
 
 BROKEN = [sys.executable, "-c",
           "import sys; from redcloud_check.simulator import process, server\n"
+          "from redcloud_check.core import cpu_pressure\n"
+          "cpu_pressure.spare_core = lambda *_: True\n"
           "if sys.argv[1] == 'child': process.CHILD_MODULE = 'redcloud_check.no_such_module'\n"
           "else:\n"
           "    def start(self, timeout=10.0): raise RuntimeError('the simulator did not "

@@ -39,20 +39,33 @@ def _sender(channel: IO[str]) -> Callable[[dict[str, Any]], None]:
     return send
 
 
-def _until_stdin_closes(stopping: threading.Event, reasons: list[str]) -> None:
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass  # a broken stdin is a closed one
-    reasons.append("stdin closed")
-    stopping.set()
+class Stopping:
+    """When to stop, and why: stdin closed (the run is over, or died) or a signal."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reasons: list[str] = []
+        self.serving = False  # before this, a closed stdin ends the process at once
+
+    def because(self, reason: str) -> None:
+        self.reasons.append(reason)
+        self.event.set()
+
+    def watch_stdin(self) -> None:
+        """Block on stdin until it closes (a daemon thread, started first thing)."""
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass  # a broken stdin is a closed one
+        if not self.serving:  # nobody was answered and nothing is left to report
+            os._exit(0)
+        self.because("stdin closed")
 
 
-def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None],
-          stopping: threading.Event, reasons: list[str],
+def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None], stopping: Stopping,
           factory: Callable[..., Any] | None = None) -> int:
-    """Serve `spec` until `stopping` is set; `factory` builds the simulator (the Simulator
+    """Serve `spec` until `stopping` says so; `factory` builds the simulator (the Simulator
     class by default; tests pass a subclass)."""
     try:
         if factory is None:
@@ -67,32 +80,26 @@ def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None],
     gc.enable()
     with simulator.state.lock:
         client_ids = list(simulator.state.clients)
+    stopping.serving = True
     send({"event": "ready", "base_url": simulator.base_url,
           "webhook_secrets": {cid: simulator.webhook_secret(cid) for cid in client_ids}})
-    threading.Thread(target=_until_stdin_closes, args=(stopping, reasons), daemon=True,
-                     name="stdin").start()
-    stopping.wait()
+    stopping.event.wait()
     simulator.stop()
-    send({"event": "stopped", "reason": reasons[0] if reasons else "unknown",
+    send({"event": "stopped", "reason": stopping.reasons[0],
           "errors": [describe(e) for e in simulator.handler_errors]})
     return 0
 
 
 def main(argv: list[str], factory: Callable[..., Any] | None = None) -> int:
     gc.disable()  # start-up (imports, the seed) makes no garbage worth collecting: serve()
-    stopping = threading.Event()
-    reasons: list[str] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        reasons.append(signal.Signals(signum).name)
-        stopping.set()
-
+    stopping = Stopping()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a quiet stop, never a traceback
-        signal.signal(sig, on_signal)
+        signal.signal(sig, lambda signum, _frame: stopping.because(signal.Signals(signum).name))
+    threading.Thread(target=stopping.watch_stdin, daemon=True, name="stdin").start()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     with channel:
-        return serve(SimSpec.from_json(argv[0]), _sender(channel), stopping, reasons, factory)
+        return serve(SimSpec.from_json(argv[0]), _sender(channel), stopping, factory)
 
 
 if __name__ == "__main__":

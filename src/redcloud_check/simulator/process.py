@@ -327,9 +327,12 @@ def planned_spec(pytest_args: Sequence[str], environ: Mapping[str, str] | None =
 
 
 def prestart(pytest_args: Sequence[str]) -> SimulatorProcess | None:
-    """Spawn the run's simulator child when the run will want one (see `planned_spec`)."""
+    """Spawn the run's simulator child when the run will want one (see `planned_spec`) and
+    a core is free to start it on (core.cpu_pressure)."""
+    from redcloud_check.core.cpu_pressure import spare_core
+
     spec = planned_spec(pytest_args)
-    if spec is None:
+    if spec is None or not spare_core():
         return None
     child = SimulatorProcess.spawn(spec)
     _prestarted.append(child)
