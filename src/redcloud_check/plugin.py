@@ -7,7 +7,6 @@ it never disturbs other test runs in the same environment.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from redcloud_check.context import RunContext
+from redcloud_check.core import startup_gc
 from redcloud_check.core.config import OPTIONS, Settings, embedded_webhook_secret, load_settings
 from redcloud_check.core.errors import (
     CheckFailure,
@@ -160,7 +160,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
-        return
+        return startup_gc.resume()
     base_url = settings.base_url
     if settings.embedded:  # `redcloud-check run` started it in its own process
         from redcloud_check.simulator.process import embedded_simulator
@@ -176,10 +176,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config.stash[RUN_CONTEXT] = rc
     _redact_log_records(config, rc)
     recover_at_start(rc)  # an override a killed run left; rc.misrouted until restored
-    # Everything imported and built so far lives until the process exits: move it out of
-    # the collector's sight, so that the collections during the checks and pytest's full
-    # gc.collect() at exit scan only what the checks allocate (about 0.1 s of a run).
-    gc.freeze()
+    # What start-up built lives until exit: frozen, out of sight of the collections during
+    # the checks and pytest's gc.collect() at exit (about 0.1 s of a run); collector on.
+    startup_gc.resume(freeze_anyway=True)
 
 
 def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from redcloud_check import __version__
+from redcloud_check.core import startup_gc
 
 # subcommand -> (module with configure_parser(parser) and run(args) -> int, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -29,6 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("redcloud_check.cli.diff", "compare two runs' escalation.json (exit 1: a check "
              "newly fails)"),
 }
+# Commands that import their machinery inside run() and call startup_gc.resume() where
+# their work begins (the probe before its stages, the suite when its checks start); the
+# others get the collector back before run().
+RESUME_GC_THEMSELVES = frozenset({"run", "probe"})
 
 
 def suite_root() -> tuple[Path, Path]:
@@ -107,7 +112,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with startup_gc.paused():  # start-up makes no garbage worth collecting (core.startup_gc)
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     if argv and argv[0] == "run":
         args, rest = parser.parse_known_args(argv)
@@ -118,4 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return run(args, rest)
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    if args.command not in RESUME_GC_THEMSELVES:
+        startup_gc.resume()
     return int(module.run(args))

@@ -128,6 +128,9 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     except ConfigError as error:
         return (config_error_result(str(error), target=target, canary=args.canary),
                 settings.secrets(), settings.reports_dir)
+    from redcloud_check.core import startup_gc
+
+    startup_gc.resume()  # the stages (a canary's wait among them) run with a normal collector
     result = run_probe(settings, canary=args.canary, warn_latency_ms=args.warn_latency_ms,
                        waivers=waivers)
     return result, settings.secrets(), settings.reports_dir
@@ -246,6 +249,9 @@ def probe_vocabulary() -> frozenset[str]:
 def _run(args: argparse.Namespace) -> int:
     if args.targets is not None:
         from redcloud_check.cli.probe_fleet import run_fleet_command
+        from redcloud_check.core import startup_gc
+
+        startup_gc.resume()  # a fleet probes many targets: a normal collector throughout
 
         return run_fleet_command(args)
     from redcloud_check.core.exit_codes import ExitCode
