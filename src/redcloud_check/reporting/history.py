@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +106,10 @@ def history_svg(entries: Sequence[Mapping[str, Any]], stage_names: Sequence[str]
     slowest endpoint's median latency as a line. Inline SVG, no external asset."""
     if not entries:
         return "<p>No earlier run in history.jsonl.</p>"
+    from html import escape  # only report.html draws it: html.entities is ~1 ms of import
+
+    from redcloud_check.reporting.latency import median
+
     cell, gap, left, top = 14, 3, 70, 16
     width = left + len(entries) * (cell + gap) + 10
     grid_h = len(stage_names) * (cell + gap)
@@ -137,15 +140,13 @@ def history_svg(entries: Sequence[Mapping[str, Any]], stage_names: Sequence[str]
         parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#4a7fb5"/>')
     parts.append(f'<text x="0" y="{chart_top + 12}" font-size="10">latency</text>'
                  f'<text x="0" y="{chart_top + 24}" font-size="9">max {highest:.0f} ms</text>')
-    import statistics  # lazily: ~10 ms of import, only when report.html is drawn
-
-    median = statistics.median([s for e in entries if (s := _slowest(e)) is not None] or [0])
+    middle = median([s for e in entries if (s := _slowest(e)) is not None] or [0.0])
     return (f'<svg class="rc-history" xmlns="http://www.w3.org/2000/svg" width="{width}" '
             f'height="{chart_top + chart_h + 6}" role="img" aria-label="last '
             f'{len(entries)} runs: verdict per stage and latency">{"".join(parts)}</svg>'
             f"<p><small>{len(entries)} runs and probes, oldest left. Cells: green passed, red "
             "failed, dark red unreachable, amber blocked, blue waived, grey not run. Line: "
-            f"the slowest endpoint's median latency (median over these runs {median:.1f} ms)."
+            f"the slowest endpoint's median latency (median over these runs {middle:.1f} ms)."
             "</small></p>")
 
 

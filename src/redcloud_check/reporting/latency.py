@@ -4,15 +4,26 @@ the same figures. `chart_rows`: each exchange's time, by stage, for report.html'
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.rules.drift import endpoint_template
 
-__all__ = ["chart_rows", "endpoint_latency", "medians"]
+__all__ = ["chart_rows", "endpoint_latency", "median", "medians"]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, as `statistics.median` computes it (the mean of the middle two for an
+    even count), without that module's ~3 ms of import on every probe."""
+    if not values:
+        raise ValueError("median of no values")
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def endpoint_latency(exchanges: Iterable[Exchange]) -> list[dict[str, Any]]:
@@ -23,7 +34,7 @@ def endpoint_latency(exchanges: Iterable[Exchange]) -> list[dict[str, Any]]:
         if ex.status is not None:
             times[endpoint_template(ex.method, ex.path)].append(ex.timings.total * 1000)
     return [{"endpoint": endpoint, "count": len(ms),
-             "median_ms": round(statistics.median(ms), 2), "max_ms": round(max(ms), 2)}
+             "median_ms": round(median(ms), 2), "max_ms": round(max(ms), 2)}
             for endpoint, ms in sorted(times.items())]
 
 
