@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from redcloud_check.core.config import CANONICAL
+from redcloud_check.rules import schemas
 from redcloud_check.rules.schemas import schemas_dir
 from redcloud_check.simulator import Simulator
 
@@ -210,3 +211,34 @@ def test_a_command_starts_without_importing_the_other_commands() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+# What a read-only probe of a remote API must never load: the suite's runner, the servers
+# (the simulator, the webhook listener), the report stack, and what only the suite or a
+# .env file needs. Each was once imported by the probe and cost it start-up time.
+NOT_FOR_A_REMOTE_PROBE = ("pytest", "_pytest", "pytest_html", "uvicorn", "starlette", "httpx",
+                          "jinja2", "pygments", "yaml", "dotenv", "statistics", "pyngrok",
+                          "redcloud_check.simulator", "redcloud_check.webhooks.listener",
+                          "redcloud_check.webhooks.session", "redcloud_check.plugin")
+
+
+def test_a_remote_read_only_probe_loads_only_what_it_uses(tmp_path: Path,
+                                                          sim: Simulator) -> None:
+    schemas.openapi()  # its parse is cached beside openapi.yaml, as a probe finds it
+    listing = tmp_path / "modules.json"
+    code = ("import json, sys; from redcloud_check.cli import main; code = main(); "
+            f"open({str(listing)!r}, 'w').write(json.dumps(sorted(sys.modules))); "
+            "sys.exit(code)")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RC_", "NGROK_"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "probe", "--prom-file", str(tmp_path / "probe.prom")],
+        env={**environ, **REMOTE, "RC_BASE_URL": sim.base_url,
+             "RC_REPORTS_DIR": str(tmp_path / "reports")},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(listing.read_text())
+    assert "jsonschema" in loaded and "requests" in loaded  # the probe did its work
+    unwanted = sorted(m for m in loaded if m.split(".")[0] in NOT_FOR_A_REMOTE_PROBE
+                      or m.startswith(tuple(p + "." for p in NOT_FOR_A_REMOTE_PROBE))
+                      or m in NOT_FOR_A_REMOTE_PROBE)
+    assert unwanted == []

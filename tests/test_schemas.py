@@ -13,6 +13,8 @@ import dataclasses
 import json
 import re
 import socket
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -478,6 +480,39 @@ def test_openapi_describes_the_six_operations_and_the_documented_contract() -> N
         "X-RedCloud-Timestamp",
         "X-RedCloud-Signature",
     }
+
+
+@pytest.fixture
+def schemas_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """openapi.yaml alone in a directory of its own, as `schemas_dir()`."""
+    (tmp_path / "openapi.yaml").write_bytes((schemas.schemas_dir() / "openapi.yaml").read_bytes())
+    monkeypatch.setattr(schemas, "schemas_dir", lambda: tmp_path)
+    schemas._openapi.cache_clear()
+    yield tmp_path
+    schemas._openapi.cache_clear()
+
+
+def test_openapi_is_parsed_once_per_version_and_read_back_without_yaml(
+        schemas_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    parsed = yaml.safe_load((schemas_copy / "openapi.yaml").read_text("utf-8"))
+    assert schemas.openapi() == parsed
+    [kept] = (schemas_copy / "__pycache__").iterdir()
+    assert json.loads(kept.read_text("utf-8")) == parsed
+    schemas._openapi.cache_clear()
+    monkeypatch.setitem(sys.modules, "yaml", None)  # importing yaml now fails
+    assert schemas.openapi() == parsed
+    schemas._openapi.cache_clear()  # an edited file is parsed afresh, never the old parse
+    (schemas_copy / "openapi.yaml").write_text("openapi: 3.1.1\npaths: {}\n", "utf-8")
+    with pytest.raises(ImportError):
+        schemas.openapi()
+
+
+def test_openapi_is_parsed_every_time_where_its_parse_cannot_be_kept(
+        schemas_copy: Path) -> None:
+    (schemas_copy / "__pycache__").write_text("a file where the cache directory would be")
+    assert schemas.openapi()["openapi"].startswith("3.1.")
 
 
 def _refs(node: Any) -> list[str]:

@@ -15,7 +15,9 @@ checks the same response or webhook event from several checks: 101 validations, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import json
 import pickle
 from dataclasses import dataclass
@@ -24,7 +26,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -176,9 +177,27 @@ def report_vocabulary() -> frozenset[str]:
 
 @cache
 def _openapi() -> dict[str, Any]:
+    """openapi.yaml, parsed once per version of the file: the parse is kept as JSON in
+    ``__pycache__/openapi.<hash of the file>.json`` beside it, as Python keeps a module's
+    bytecode, because every run and probe reads the spec (drift, endpoint names) and yaml
+    costs ~12 ms of import and parse, its JSON ~0.2 ms. Where the cache cannot be written
+    (a read-only install), the file is parsed every time."""
+    source = (schemas_dir() / "openapi.yaml").read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:20]
+    cached = schemas_dir() / "__pycache__" / f"openapi.{digest}.json"
+    with contextlib.suppress(OSError, ValueError):
+        kept: dict[str, Any] = json.loads(cached.read_text("utf-8"))
+        return kept
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: ~10x faster
-    data: dict[str, Any] = yaml.load((schemas_dir() / "openapi.yaml").read_text("utf-8"),
-                                     Loader=loader)
+    data: dict[str, Any] = yaml.load(source.decode("utf-8"), Loader=loader)
+    text = json.dumps(data)
+    if json.loads(text) == data:  # only what JSON keeps exactly (str keys, no dates)
+        from redcloud_check.core.files import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(cached, text, mode=0o644, durable=False)
     return data
 
 
