@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import pickle
+import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -116,6 +117,7 @@ def _pointer(parts: Any) -> str:
 
 _VERDICTS_KEPT = 512
 _verdicts: dict[tuple[str, bytes], tuple[SchemaViolation, ...]] = {}
+_verdicts_lock = threading.Lock()  # a fleet probe judges from several threads
 
 
 def errors(name: str, instance: object) -> list[SchemaViolation]:
@@ -131,9 +133,10 @@ def errors(name: str, instance: object) -> list[SchemaViolation]:
     verdict = _verdicts.get(key)
     if verdict is None:
         verdict = _judge(name, instance)
-        if len(_verdicts) >= _VERDICTS_KEPT:
-            _verdicts.pop(next(iter(_verdicts)), None)
-        _verdicts[key] = verdict
+        with _verdicts_lock:
+            if len(_verdicts) >= _VERDICTS_KEPT:
+                _verdicts.pop(next(iter(_verdicts)), None)
+            _verdicts[key] = verdict
     return list(verdict)
 
 
