@@ -1,7 +1,7 @@
 """The embedded simulator in a process of its own, started before pytest is imported.
 
 `redcloud-check run` calls `prestart()` before it imports pytest: when the run will use the
-embedded simulator, a child (`python -m redcloud_check.simulator.child`) starts the same
+embedded simulator and a core is free for it (core.cpu_pressure), a child (`python -m redcloud_check.simulator.child`) starts the same
 `Simulator` that `redcloud-check simulate` serves, so its start-up (interpreter, uvicorn,
 starlette, httpx, the seed), its request handling and its webhook lifecycles run on another
 core while pytest starts here, and never take this process's GIL. The plugin's
