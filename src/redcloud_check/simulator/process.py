@@ -1,10 +1,11 @@
 """The embedded simulator in a process of its own, started before pytest is imported.
 
 `redcloud-check run` calls `prestart()` before it imports pytest: when the run will use the
-embedded simulator and a core is free for it (core.cpu_pressure), a child (`python -m redcloud_check.simulator.child`) starts the same
-`Simulator` that `redcloud-check simulate` serves, so its start-up (interpreter, uvicorn,
-starlette, httpx, the seed), its request handling and its webhook lifecycles run on another
-core while pytest starts here, and never take this process's GIL. The plugin's
+embedded simulator and a core is free for it (core.cpu_pressure), a child (`python -m
+redcloud_check.simulator.child`) starts the same `Simulator` that `redcloud-check simulate`
+serves, so its start-up (interpreter, uvicorn, starlette, httpx, the seed), its request
+handling and its webhook lifecycles run on another core while pytest starts here, and never
+take this process's GIL. The plugin's
 `embedded_simulator()` uses that child when its `SimSpec` equals the run's settings, and
 otherwise starts a `Simulator` in a thread of this process, as plain `pytest` runs do.
 
@@ -98,6 +99,19 @@ def child_error(type_name: str, message: str, traceback: str = "") -> ChildError
     return error
 
 
+def _child_env() -> dict[str, str]:
+    """Our environment; from a source checkout, with its root first on PYTHONPATH, so that
+    the child runs the code this process runs (an installed package is found as it is)."""
+    import site
+
+    env = dict(os.environ)
+    root = Path(__file__).resolve().parents[2]
+    if root not in {Path(p).resolve() for p in site.getsitepackages()}:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH"))
+                                            if p)
+    return env
+
+
 class SimulatorProcess(CollectsHandlerErrors):
     """A simulator child: `spawn()` at once, `wait_ready()` when the run needs its URL,
     `stop()` (idempotent) at the end; what it served is in the child, not here."""
@@ -125,15 +139,12 @@ class SimulatorProcess(CollectsHandlerErrors):
     def spawn(cls, spec: SimSpec, command: Sequence[str] | None = None) -> SimulatorProcess:
         """Start the child (`command` + the spec; by default this Python running
         CHILD_MODULE) and return at once, without waiting for it to listen."""
-        package_root = str(Path(__file__).resolve().parents[2])  # the same code as ours
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
-                                            if p)
         argv = [*(command or (sys.executable, "-m", CHILD_MODULE)), spec.to_json()]
         # Its own process group: the terminal's Ctrl-C interrupts the run, whose teardown
         # still talks to the simulator; the child stops when the run closes its stdin.
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, process_group=0)
+                                stderr=subprocess.PIPE, env=_child_env(),
+                                process_group=0 if os.name == "posix" else None)
         return cls(spec, proc)
 
     # -- the pipes' readers (daemon threads, blocked on a read, never polling) --------------
@@ -352,9 +363,14 @@ def embedded_simulator(faults: Iterable[str], variants: Iterable[str]) -> Simula
     spec = embedded_spec(faults, variants)
     child = _prestarted.pop() if _prestarted else None
     if child is not None:
-        if child.spec == spec:
-            return child.wait_ready()
-        child.discard()
+        if child.spec != spec:
+            child.discard()
+        else:
+            try:
+                return child.wait_ready()
+            except BaseException:  # e.g. Ctrl-C while it starts: nobody else will stop it
+                child.discard()
+                raise
     from redcloud_check.simulator.server import Simulator
 
     return Simulator(**spec.kwargs()).start()
