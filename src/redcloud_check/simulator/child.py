@@ -10,7 +10,6 @@ a traceback on a signal, nor anything of the pipe's (the webhook secrets) to std
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import IO, Any
 
+from redcloud_check.core import startup_gc
 from redcloud_check.simulator.process import SimSpec
 
 
@@ -76,8 +76,7 @@ def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None], stopping: Stopp
     except Exception as error:
         send({"event": "failed", "type": type(error).__name__, "message": str(error)})
         return 1
-    gc.freeze()  # what start-up built lives as long as the process: out of gc's sight
-    gc.enable()
+    startup_gc.resume()  # what start-up built lives as long as the process
     with simulator.state.lock:
         client_ids = list(simulator.state.clients)
     stopping.serving = True
@@ -91,14 +90,13 @@ def serve(spec: SimSpec, send: Callable[[dict[str, Any]], None], stopping: Stopp
 
 
 def main(argv: list[str], factory: Callable[..., Any] | None = None) -> int:
-    gc.disable()  # start-up (imports, the seed) makes no garbage worth collecting: serve()
     stopping = Stopping()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a quiet stop, never a traceback
         signal.signal(sig, lambda signum, _frame: stopping.because(signal.Signals(signum).name))
     threading.Thread(target=stopping.watch_stdin, daemon=True, name="stdin").start()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    with channel:
+    with channel, startup_gc.paused():  # start-up (imports, the seed) makes no garbage
         return serve(SimSpec.from_json(argv[0]), _sender(channel), stopping, factory)
 
 
