@@ -32,6 +32,7 @@ def test_a_core_is_spare_while_the_pressure_stays_low(tmp_path: Path, avg10: flo
                                                       spare: bool,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu_pressure.os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(cpu_pressure.os, "getloadavg", lambda: (0.5, 0.0, 0.0))
     assert spare_core(psi_file(tmp_path, avg10)) is spare
 
 
@@ -40,9 +41,10 @@ def test_one_cpu_has_none_to_spare(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert spare_core(psi_file(tmp_path, 0.0)) is False
 
 
-@pytest.mark.parametrize(("load", "spare"), [(1.3, True), (1.6, False)])
-def test_without_pressure_the_load_average_decides(tmp_path: Path, load: float, spare: bool,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("load", "spare"), [(1.3, True), (1.5, False), (2.7, False)])
+def test_the_load_average_must_leave_a_core(tmp_path: Path, load: float, spare: bool,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu_pressure.os, "sched_getaffinity", lambda _: {0, 1})
     monkeypatch.setattr(cpu_pressure.os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert spare_core(tmp_path / "no-psi") is spare
+    assert spare_core(tmp_path / "no-psi") is spare  # without pressure information
+    assert spare_core(psi_file(tmp_path, 1.0)) is spare  # with little pressure
