@@ -4,7 +4,7 @@ start-up (~0.2 s of CPU) is taken from the run itself: measured on 2 cores, a ru
 child was 30-60 ms faster with a core idle, and 140-220 ms slower with none.
 
 Two signals must agree. The 1-minute load average stays half a CPU below the CPU count (a
-run with its child adds about 1.3 by itself, so back-to-back runs on two idle cores pass;
+run with its child adds about 1.2 by itself, so back-to-back runs on two idle cores pass;
 a machine already running two busy processes does not). And Linux's CPU pressure, where
 the kernel has it (/proc/pressure/cpu, "some avg10": the share of the last 10 s in which
 a runnable task waited for a CPU), stays below 15%: a burst the 1-minute average does not
