@@ -226,7 +226,7 @@ def test_a_remote_read_only_probe_loads_only_what_it_uses(tmp_path: Path,
                                                           sim: Simulator) -> None:
     schemas.openapi()  # its parse is cached beside openapi.yaml, as a probe finds it
     listing = tmp_path / "modules.json"
-    code = ("import json, sys; from redcloud_check.cli import main; code = main(); "
+    code = ("import json, sys; from redcloud_check.cli import main; code = main(sys.argv[1:]); "
             f"open({str(listing)!r}, 'w').write(json.dumps(sorted(sys.modules))); "
             "sys.exit(code)")
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("RC_", "NGROK_"))}

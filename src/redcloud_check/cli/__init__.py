@@ -12,9 +12,11 @@ Subcommands import their machinery lazily so each starts fast.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,8 +114,33 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv`. None: this process's own (the console script, `python
+    -m redcloud_check.cli`): the process then ends here, as `sys.exit` would end it."""
     with startup_gc.paused():  # start-up makes no garbage worth collecting (core.startup_gc)
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        exit_without_teardown(code)
+    return code
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process with `code`, skipping the interpreter's teardown (freeing every
+    module and object one by one: about 10 ms of a probe, 30 ms of a run), which nothing of
+    ours needs: every file is closed where it is written. What registered itself with
+    atexit still runs and stdout and stderr are flushed. Returns instead (the interpreter
+    then exits as usual) while a non-daemon thread is alive, a tracer or profiler is
+    watching (coverage, cProfile write their data after the program), or a stream cannot
+    be flushed."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(not t.daemon for t in others) or sys.gettrace() or sys.getprofile():
+        return
+    atexit._run_exitfuncs()  # then cleared: a return below does not run them twice
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # None (no console), closed, broken pipe
+        return
+    os._exit(code)
 
 
 def _main(argv: list[str]) -> int:
