@@ -316,6 +316,14 @@ def test_a_child_killed_during_the_run_is_an_internal_error(tmp_path: Path) -> N
             "ChildProcessError: the simulator process exited with code -9") in out + err
 
 
+def test_an_error_in_the_in_thread_simulator_is_an_internal_error_too(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, *PROBE, RC_TEST_PLANT_ERROR="1", RC_WEBHOOK_TIMEOUT="5")
+    assert run.returncode == 7, run.stdout[-3000:]
+    assert ("redcloud-check internal error (a bug in redcloud-check, not the API): "
+            "simulator: HandlerError: 1 error(s) in the simulator while serving: "
+            "ZeroDivisionError: planted") in run.stdout + run.stderr
+
+
 BROKEN = [sys.executable, "-c",
           "import sys; from redcloud_check.simulator import process, server\n"
           "from redcloud_check.core import cpu_pressure\n"
