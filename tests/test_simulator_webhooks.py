@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -188,3 +190,60 @@ def test_without_override_events_go_to_the_client_webhook() -> None:
         assert client_hook.events_for("ref-client-hook") == []
         assert len(client_hook.events_for("ref-smsonly")) == 3
         assert override.events_for("ref-smsonly") == []
+
+
+# A fresh interpreter that serves a send and its lifecycle with stdlib on the other side,
+# then prints the modules it imported after the simulator started serving.
+_FIRST_DELIVERY = """
+import base64, json, sys, threading, urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from redcloud_check.simulator import Simulator
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+def post(url, body, headers):
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=hook.serve_forever, daemon=True).start()
+with Simulator(lifecycle_delay_ms=1) as sim:
+    with sim.state.lock:
+        sim.state.numbers["num_abc123"].webhook_delivery_override = (
+            f"http://127.0.0.1:{hook.server_address[1]}/hooks")
+    before = set(sys.modules)
+    basic = base64.b64encode(b"rc_test_client_123:rc_secret_abc123").decode()
+    token = post(sim.base_url + "/api/auth/token", b"grant_type=client_credentials",
+                 {"Authorization": "Basic " + basic,
+                  "Content-Type": "application/x-www-form-urlencoded"})["access_token"]
+    send = {"sendFrom": "num_abc123", "to": ["+15551234567"], "messageType": "SMS",
+            "text": "Hello", "externalReference": "order_789"}
+    post(sim.base_url + "/api/core/messages/send", json.dumps(send).encode(),
+         {"Authorization": "Bearer " + token, "Content-Type": "application/json",
+          "Idempotency-Key": "idem_first_delivery"})
+    assert sim.wait_deliveries_idle(10)
+    print(json.dumps({"statuses": [d.status for d in sim.deliveries],
+                      "imported": sorted(set(sys.modules) - before)}))
+hook.shutdown()
+"""
+
+
+def test_the_first_delivery_imports_nothing_on_the_serving_loop() -> None:
+    """The delivery stack (httpx's transport, anyio's socket layer) is loaded before the
+    simulator serves: imported by the first delivery, it held the event loop that answers
+    the API, and the request arriving meanwhile waited 30-50 ms for it."""
+    proc = subprocess.run([sys.executable, "-c", _FIRST_DELIVERY], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout)
+    assert outcome["statuses"] == [200, 200, 200]
+    delivery_stack = ("httpx", "httpcore", "h11", "anyio", "certifi", "ssl")
+    assert [m for m in outcome["imported"] if m.split(".")[0] in delivery_stack] == []

@@ -84,8 +84,9 @@ class Simulator(HTTPServerBase):
 
     def before_serving(self) -> None:
         # The webhook client's stack, loaded before the API serves: imported on the first
-        # delivery instead, it held the GIL mid-run and stalled the next API answers.
-        import httpx  # noqa: F401
+        # delivery instead, it held the event loop (and the GIL) mid-run and stalled the
+        # next API answers.
+        Deliverer.load_stack()
 
     def start(self, timeout: float = 10.0) -> Simulator:
         """Bind, serve in a daemon thread and return once listening."""

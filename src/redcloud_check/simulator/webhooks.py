@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -78,6 +79,22 @@ class Deliverer:
         self.config = config
         self._clients: dict[bool, httpx.AsyncClient] = {}  # keyed by "is https"
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def load_stack() -> None:
+        """Import what the first delivery needs; call before the server serves.
+
+        httpx imports httpcore (and h11) only when its first client is built, and anyio loads
+        its asyncio backend and socket streams only on the first connection. Left to the
+        first delivery, that is 30-50 ms of imports on the event loop that also answers the
+        API: the request that arrives meanwhile waits for them.
+        """
+        import anyio.streams.tls  # noqa: F401  (the streams httpcore's backend wraps)
+        import httpcore  # noqa: F401
+        import httpx  # noqa: F401
+        from anyio import connect_tcp  # noqa: F401  (anyio's socket layer, loaded lazily)
+
+        importlib.import_module("anyio._backends._asyncio")  # as anyio loads it on first use
 
     def schedule(self, message: Message) -> None:
         """Start the message's lifecycle; call from the server's event loop."""
