@@ -113,6 +113,20 @@ def test_a_signal_stops_the_child_quietly(child: SimulatorProcess, sig: signal.S
         child.check_handler_errors()  # the run lost its simulator: not a finding
 
 
+def test_a_child_whose_parent_is_gone_exits_quietly() -> None:
+    """Its pipe to the parent broken, the child still stops cleanly: no traceback, exit 0."""
+    proc = subprocess.Popen([sys.executable, "-m", process.CHILD_MODULE, SimSpec().to_json()],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=process._child_env())
+    assert proc.stdout is not None and proc.stdin is not None
+    assert json.loads(proc.stdout.readline())["event"] == "ready"
+    proc.stdout.close()  # nobody reads its "stopped" any more
+    proc.stdin.close()
+    assert exits_within(proc.pid)
+    assert proc.wait() == 0
+    assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+
+
 def test_a_child_that_cannot_listen_says_what_the_in_thread_start_says() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -10,6 +10,7 @@ a traceback on a signal, nor anything of the pipe's (the webhook secrets) to std
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from redcloud_check.core import startup_gc
 from redcloud_check.simulator.process import SimSpec
@@ -29,14 +30,27 @@ def describe(error: BaseException) -> dict[str, str]:
             "traceback": "".join(traceback.format_exception(error))}
 
 
-def _sender(channel: IO[str]) -> Callable[[dict[str, Any]], None]:
+def _sender(fd: int) -> Callable[[dict[str, Any]], None]:
+    """Write one event a line on the pipe `fd`, unbuffered: nothing is left to flush, or
+    to fail, at exit."""
     def send(event: dict[str, Any]) -> None:
-        try:
-            channel.write(json.dumps(event) + "\n")
-            channel.flush()
-        except (BrokenPipeError, ValueError):  # the parent is gone: nobody to tell
-            pass
+        data = memoryview((json.dumps(event) + "\n").encode())
+        with contextlib.suppress(BrokenPipeError):  # the parent is gone: nobody to tell
+            while data:
+                data = data[os.write(fd, data):]
     return send
+
+
+def _import_httpx_without_its_cli() -> None:
+    """httpx imports its command-line tool (click, pygments, rich: ~30 ms) unless that
+    import fails, which it allows for; this process never runs it. Should an httpx ever
+    require it, it is imported as usual."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # "not importable"
+    try:
+        import httpx
+    except ImportError:
+        del sys.modules["httpx._main"]
+        import httpx  # noqa: F401
 
 
 class Stopping:
@@ -94,9 +108,10 @@ def main(argv: list[str], factory: Callable[..., Any] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a quiet stop, never a traceback
         signal.signal(sig, lambda signum, _frame: stopping.because(signal.Signals(signum).name))
     threading.Thread(target=stopping.watch_stdin, daemon=True, name="stdin").start()
-    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    channel = os.dup(1)
     os.dup2(2, 1)
-    with channel, startup_gc.paused():  # start-up (imports, the seed) makes no garbage
+    with startup_gc.paused():  # start-up (imports, the seed) makes no garbage
+        _import_httpx_without_its_cli()
         return serve(SimSpec.from_json(argv[0]), _sender(channel), stopping, factory)
 
 
