@@ -3,8 +3,10 @@ swallows an error of ours."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -17,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from redcloud_check.core.errors import HandlerError
-from redcloud_check.core.http_server import HTTPServerBase
+from redcloud_check.core.http_server import HTTPServerBase, PromptServer
 
 
 class Hello(HTTPServerBase):
@@ -28,6 +30,29 @@ class Hello(HTTPServerBase):
             return PlainTextResponse("hello")
 
         return Starlette(routes=[Route("/", hello)])
+
+
+class Held(HTTPServerBase):
+    """Answers once `release` is set; `entered` says a request is being handled."""
+
+    name = "held server"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def application(self) -> ASGIApp:
+        async def held(_request: Request) -> PlainTextResponse:
+            self.entered.set()
+            await asyncio.to_thread(self.release.wait, 10)
+            return PlainTextResponse("done")
+
+        return Starlette(routes=[Route("/", held)])
+
+
+def _server_thread(server: HTTPServerBase) -> threading.Thread:
+    return next(t for t in threading.enumerate() if t.name == f"{server.name}:{server.port}")
 
 
 class BrokenStartup(HTTPServerBase):
@@ -82,3 +107,34 @@ def test_handler_errors_are_raised_at_the_end_never_swallowed() -> None:
     assert raised.value.errors == tuple(server.handler_errors)
     server.clear_handler_errors()
     server.check_handler_errors()
+
+
+def test_stop_ends_as_an_idle_keep_alive_connection_closes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drain wakes when the connection leaves uvicorn's set, not on a period: with the
+    period made longer than the graceful deadline (2 s), the server thread still ends
+    within stop()'s 1 s join."""
+    monkeypatch.setattr(PromptServer, "FORCE_EXIT_CHECK_S", 3600.0)
+    server = Hello().start()
+    thread = _server_thread(server)
+    with httpx.Client(trust_env=False) as client:  # keeps its connection open
+        assert client.get(server.url_for("/")).text == "hello"
+        server.stop(timeout=1.0)
+        assert not thread.is_alive()
+
+
+def test_stop_lets_a_request_in_flight_finish() -> None:
+    server = Held().start()
+    answers: list[httpx.Response] = []
+    request = threading.Thread(target=lambda: answers.append(
+        httpx.get(server.url_for("/"), trust_env=False, timeout=10)))
+    request.start()
+    assert server.entered.wait(10)
+    thread = _server_thread(server)
+    stopping = threading.Thread(target=server.stop)
+    stopping.start()
+    server.release.set()
+    request.join(10)
+    stopping.join(10)
+    assert [(a.status_code, a.text) for a in answers] == [(200, "done")]
+    assert not thread.is_alive()

@@ -7,7 +7,9 @@ webhook listener and the simulator subclass it and supply only `application()`. 
   taken raises OSError from `start()` at once;
 * returns from `start()` once uvicorn has finished its start-up (event-driven, no polling);
 * stops at once: `PromptServer` wakes uvicorn's main loop instead of waiting for its 0.1 s
-  poll, and drains connections every 5 ms instead of uvicorn's fixed 0.1 s grace sleep;
+  poll, and its drain wakes as each connection closes and each request task ends, instead
+  of uvicorn's fixed 0.1 s grace sleep or a poll period (an idle keep-alive connection, as
+  the simulator's webhook client keeps to the listener, used to cost a 5 ms poll);
 * never swallows an error of ours: `handler_errors` collects what code of ours raised while
   serving (a subscriber, a crashed server loop), and `check_handler_errors()` raises it at
   the end of the run as the tool's own error (`HandlerError`), never a finding about the API.
@@ -21,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import uvicorn
@@ -34,15 +37,38 @@ __all__ = ["HTTPServerBase", "PromptServer"]
 S = TypeVar("S", bound="HTTPServerBase")
 
 
+class WatchedSet(set[Any]):
+    """A set that calls `on_leave` whenever a member leaves it: uvicorn's sets of open
+    connections and running request tasks, which its protocols discard on the event loop
+    (on connection_lost, and as a task's done callback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_leave: Callable[[], None] | None = None
+
+    def discard(self, item: Any) -> None:
+        super().discard(item)
+        if self.on_leave is not None:
+            self.on_leave()
+
+    def remove(self, item: Any) -> None:
+        super().remove(item)
+        if self.on_leave is not None:
+            self.on_leave()
+
+
 class PromptServer(uvicorn.Server):
     """uvicorn's Server that says when its start-up is over and stops without polling."""
 
     _wake: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    FORCE_EXIT_CHECK_S = 0.1  # a force_exit set without a wake is seen this late at most
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = threading.Event()  # set once start-up succeeded or gave up
+        self._connections = self.server_state.connections = WatchedSet()
+        self._tasks = self.server_state.tasks = WatchedSet()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:
@@ -63,7 +89,9 @@ class PromptServer(uvicorn.Server):
                 await asyncio.wait_for(self._wake.wait(), 0.1)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's shutdown steps, with the drain paced at 5 ms instead of 100 ms."""
+        """uvicorn's shutdown steps, with a drain that wakes as connections and tasks end."""
+        left = asyncio.Event()
+        self._connections.on_leave = self._tasks.on_leave = left.set
         for server in self.servers:
             server.close()
         for sock in sockets or []:
@@ -72,8 +100,10 @@ class PromptServer(uvicorn.Server):
             connection.shutdown()
         deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 0)
         while ((self.server_state.connections or self.server_state.tasks)
-               and not self.force_exit and time.monotonic() < deadline):
-            await asyncio.sleep(0.005)
+               and not self.force_exit and (remaining := deadline - time.monotonic()) > 0):
+            left.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(left.wait(), min(remaining, self.FORCE_EXIT_CHECK_S))
         for task in self.server_state.tasks:  # past the graceful timeout
             task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
         for server in self.servers:
