@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -138,3 +140,19 @@ def test_stop_lets_a_request_in_flight_finish() -> None:
     stopping.join(10)
     assert [(a.status_code, a.text) for a in answers] == [(200, "done")]
     assert not thread.is_alive()
+
+
+def test_serving_tries_no_websocket_library_nor_uvloop() -> None:
+    """Neither server speaks WebSocket or needs uvloop: uvicorn's "auto" choices would try
+    importing websockets, wsproto and uvloop on the server thread while start() waits."""
+    code = ("import sys; from starlette.applications import Starlette; "
+            "from redcloud_check.core.http_server import HTTPServerBase\n"
+            "class S(HTTPServerBase):\n"
+            "    def application(self): return Starlette()\n"
+            "with S(): pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('uvicorn.protocols.websockets', "
+            "'uvicorn.loops.auto', 'websockets', 'wsproto', 'uvloop'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

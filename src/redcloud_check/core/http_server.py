@@ -160,7 +160,11 @@ class HTTPServerBase(CollectsHandlerErrors):
         raise NotImplementedError
 
     def uvicorn_options(self) -> dict[str, Any]:
-        return {}
+        """uvicorn options beyond the base's. Neither server speaks WebSocket, and both run on
+        asyncio: uvicorn's "auto" would otherwise try importing websockets, wsproto and
+        uvloop on the server thread while start() waits (websockets, where installed, is
+        tens of ms), and run on uvloop where it happens to be installed."""
+        return {"ws": "none", "loop": "asyncio"}
 
     def before_serving(self) -> None:
         """Runs on the server thread before uvicorn starts."""

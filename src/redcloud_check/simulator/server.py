@@ -79,9 +79,6 @@ class Simulator(HTTPServerBase):
     def application(self) -> ASGIApp:
         return build_app(self.runtime)
 
-    def uvicorn_options(self) -> dict[str, Any]:
-        return {"ws": "none", "loop": "asyncio"}
-
     def before_serving(self) -> None:
         # The webhook client's stack, loaded before the API serves: imported on the first
         # delivery instead, it held the event loop (and the GIL) mid-run and stalled the
