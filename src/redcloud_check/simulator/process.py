@@ -106,7 +106,8 @@ def _child_env() -> dict[str, str]:
 
     env = dict(os.environ)
     root = Path(__file__).resolve().parents[2]
-    if root not in {Path(p).resolve() for p in site.getsitepackages()}:
+    installed = [*site.getsitepackages(), site.getusersitepackages()]
+    if root not in {Path(p).resolve() for p in installed}:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH"))
                                             if p)
     return env
