@@ -144,6 +144,25 @@ def test_wrong_path_and_method_are_recorded_not_accepted(listener: WebhookListen
     assert [d.status_returned for d in listener.deliveries()] == [404, 405]
 
 
+def test_every_method_is_recorded_with_its_answer_as_json(listener: WebhookListener) -> None:
+    """Any method, even one no framework route lists, is answered 405 as JSON and recorded."""
+    answers = [httpx.request(method, listener.url) for method in ("TRACE", "PROPFIND", "HEAD")]
+    assert [a.status_code for a in answers] == [405, 405, 405]
+    assert answers[0].json() == {"error": "method TRACE (webhooks are POSTs)"}
+    assert answers[0].headers["content-type"] == "application/json"
+    assert [d.method for d in listener.deliveries()] == ["TRACE", "PROPFIND", "HEAD"]
+
+
+def test_a_repeated_signing_header_is_judged_by_its_first_value(
+        listener: WebhookListener) -> None:
+    raw = json.dumps(event("msg_h", "message.queued", 1)).encode()
+    good = signed_headers(raw)
+    headers = [(k, v) for k, v in good.items()] + [(SIGNATURE_HEADER, "0" * 64)]
+    assert httpx.post(listener.url, content=raw, headers=headers).status_code == 200
+    swapped = [(SIGNATURE_HEADER, "0" * 64)] + [(k, v) for k, v in good.items()]
+    assert httpx.post(listener.url, content=raw, headers=swapped).status_code == 401
+
+
 def test_a_duplicate_is_answered_200_recorded_and_flagged(listener: WebhookListener) -> None:
     payload = event("msg_d", "message.sent", 2)
     assert post_signed(listener.url, payload).status_code == 200

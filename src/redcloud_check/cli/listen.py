@@ -103,17 +103,21 @@ class Printer:
                 self._forward(delivery, raw)
 
     def _print(self, d: Delivery, flush: bool = True) -> None:
+        if self.as_json:  # only the form asked for is built: this runs once per event
+            self.emit({"type": "delivery", "receivedAt": d.received_at,
+                       "eventType": d.event_type, "messageId": d.message_id,
+                       "sequence": d.sequence, "verified": d.verified,
+                       "status": d.status_returned, "reason": d.reason,
+                       "duplicate": d.duplicate, "sequenceReused": d.sequence_reused,
+                       "warnings": list(d.warnings)}, "", flush)
+            return
         verdict = "signature ok" if d.reason == "signature ok" else (
             f"{d.status_returned} {d.reason}")
         notes = "".join(f" [{w}]" for w in d.warnings)
-        self.emit({"type": "delivery", "receivedAt": d.received_at, "eventType": d.event_type,
-                   "messageId": d.message_id, "sequence": d.sequence, "verified": d.verified,
-                   "status": d.status_returned, "reason": d.reason,
-                   "duplicate": d.duplicate, "sequenceReused": d.sequence_reused,
-                   "warnings": list(d.warnings)},
-                  f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
-                  f"{d.message_id or '-':<20} seq {d.sequence if d.sequence is not None else '-'}"
-                  f"  {verdict}{notes}", flush)
+        self.emit({}, f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
+                      f"{d.message_id or '-':<20} seq "
+                      f"{d.sequence if d.sequence is not None else '-'}  {verdict}{notes}",
+                  flush)
 
     def _forward(self, d: Delivery, raw: bytes) -> None:
         headers = {k: v for k, v in d.headers.items() if k not in _NOT_FORWARDED}

@@ -163,8 +163,9 @@ class HTTPServerBase(CollectsHandlerErrors):
         """uvicorn options beyond the base's. Neither server speaks WebSocket, and both run on
         asyncio: uvicorn's "auto" would otherwise try importing websockets, wsproto and
         uvloop on the server thread while start() waits (websockets, where installed, is
-        tens of ms), and run on uvloop where it happens to be installed."""
-        return {"ws": "none", "loop": "asyncio"}
+        tens of ms), and run on uvloop where it happens to be installed. Every app is ASGI 3
+        (uvicorn's guess takes a bound method for ASGI 2)."""
+        return {"ws": "none", "loop": "asyncio", "interface": "asgi3"}
 
     def before_serving(self) -> None:
         """Runs on the server thread before uvicorn starts."""
