@@ -16,9 +16,9 @@ from redcloud_check.probe.runner import probe
 from redcloud_check.rules import gates
 from redcloud_check.simulator import Simulator
 
+from .remote_env import REMOTE
+
 CHECKS = Path(__file__).resolve().parents[1] / "checks"
-REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
-          "RC_NUMBER_ID": CANONICAL["number_id"]}
 
 
 @pytest.fixture(scope="module")

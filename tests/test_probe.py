@@ -24,9 +24,7 @@ from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.session import WebhookSession
 
 from .bad_targets import bad_target, closed_port_url
-
-REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
-          "RC_NUMBER_ID": CANONICAL["number_id"]}
+from .remote_env import REMOTE
 
 
 def remote_settings(base_url: str, **env: str) -> Settings:

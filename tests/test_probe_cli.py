@@ -23,10 +23,9 @@ from redcloud_check.rules.schemas import schemas_dir
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
+from .remote_env import REMOTE
 from .test_metrics import stand_in_gateway
 
-REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
-          "RC_NUMBER_ID": CANONICAL["number_id"]}
 SECRETS = (CANONICAL["client_secret"], CANONICAL["webhook_secret"])
 # probe.json writes its timestamps as escalation.json does: the schema's one pattern.
 TIMESTAMP = json.loads((schemas_dir() / "reports" / "escalation.schema.json").read_text(

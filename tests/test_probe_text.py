@@ -17,9 +17,7 @@ from redcloud_check.core.config import CANONICAL
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
-
-REMOTE = {"RC_CLIENT_ID": CANONICAL["client_id"], "RC_CLIENT_SECRET": CANONICAL["client_secret"],
-          "RC_NUMBER_ID": CANONICAL["number_id"]}
+from .remote_env import REMOTE
 
 
 @pytest.fixture(scope="module")
