@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["AcceptedMessage", "Cause", "Token"]
+__all__ = ["SIDES", "AcceptedMessage", "Cause", "Side", "Token"]
+
+# Whose side a root cause is on (DESIGN.md, Attribution): "api" only when the run proves the
+# integration is not at fault; "integration" when the evidence points at a setting (named);
+# "tool" for redcloud-check's own error; "unknown" otherwise, saying what would decide it.
+Side = Literal["api", "integration", "tool", "unknown"]
+SIDES: tuple[Side, ...] = ("api", "integration", "tool", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +52,16 @@ class Token:
 @dataclass(frozen=True, slots=True)
 class Cause:
     """What a check itself established about a failure, more specific than the guide's
-    symptom. `id` names the cause (e.g. "secret-mismatch")."""
+    symptom. `id` names the cause (e.g. "secret-mismatch").
+
+    `side` is whose side it is on (`Side`); `evidence` the facts that prove it, each citing
+    an exchange (its requestId, or its time and endpoint); `setting` the setting to correct
+    when the side is "integration" (e.g. "RC_WEBHOOK_SECRET")."""
 
     id: str
     detail: str
     next_action: str
     clause: str
+    side: Side = "unknown"
+    evidence: tuple[str, ...] = ()
+    setting: str | None = None
