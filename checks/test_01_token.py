@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 from redcloud_check.context import RunContext
 from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.tokens import parse_token
+from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.credentials import TOKEN_CASES, TokenCase, derived_secrets
 from redcloud_check.rules.gates import QUICKSTART
-
-pytestmark = [pytest.mark.rc_stage("token")]
+from redcloud_check.suite.declare import cases, check, skip
 
 REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
 BODY_CREDENTIALS = QUICKSTART + " (curl using body credentials)"
@@ -43,8 +41,7 @@ def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None
                              wrong_credential=secret is not None)
 
 
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause(QUICKSTART)
+@check("RC-TOKEN-01", clause=QUICKSTART)
 def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with HTTP Basic client authentication issues a token."""
     exchange, _ = gates.token_issued(rc)
@@ -56,7 +53,7 @@ def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
                 "RFC 6749 section 5.1 (not stated in the Red Cloud docs)", stage="token")
 
 
-@pytest.mark.rc_clause(BODY_CREDENTIALS)
+@check("RC-TOKEN-02", clause=BODY_CREDENTIALS)
 def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with client_id and client_secret in the body issues a token."""
     exchange = _token_request(rc, "token: body credentials", basic=False,
@@ -70,7 +67,7 @@ def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
         raise
 
 
-@pytest.mark.rc_clause(TOKEN_SHAPE)
+@check("RC-TOKEN-03", clause=TOKEN_SHAPE)
 def test_token_response_matches_schema(rc: RunContext) -> None:
     """The token response is JSON with access_token, token_type bearer and a positive integer
     expires_in."""
@@ -85,7 +82,7 @@ def test_token_response_matches_schema(rc: RunContext) -> None:
                 QUICKSTART, stage="token")
 
 
-@pytest.mark.rc_clause(OAUTH_ERRORS)
+@check("RC-TOKEN-04", clause=OAUTH_ERRORS)
 def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
     """A wrong client_secret is refused with 401 and an OAuth-style error body, not the CORE
     error wrapper."""
@@ -99,13 +96,14 @@ def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
-@pytest.mark.parametrize("case", TOKEN_CASES, ids=lambda case: case.name)
-@pytest.mark.rc_clause(NEAR_MISS)
+@cases("case", TOKEN_CASES, clause=NEAR_MISS)
 def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -> None:
-    """A credential that is not exactly the right pair is refused with 400 or 401 and an
-    OAuth-style body, and no token is issued: one request per case (a secret with a
-    trailing character, in swapped case, empty, cut short in HTTP Basic, with an extra
-    colon in HTTP Basic; another client_id with the right secret; id and secret swapped).
+    """A near-miss credential is refused with 400 or 401 and an OAuth-style body.
+
+    A credential that is not exactly the right pair issues no token: one request per case
+    (a secret with a trailing character, in swapped case, empty, cut short in HTTP Basic,
+    with an extra colon in HTTP Basic; another client_id with the right secret; id and
+    secret swapped).
 
     Graded fail: the reference requires the client's client_id and client_secret and the
     guide names invalid credentials as what makes a token request fail; a near miss is an
@@ -113,7 +111,8 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
     cases are bounded (rules/credentials.py) so a run never locks the account."""
     attempt = case.build(rc.settings.client_id, rc.settings.client_secret)
     if attempt is None:
-        pytest.skip(f"not applicable to these credentials: {case.statement}")
+        skip(SkipCode.NOT_APPLICABLE, f"not applicable to these credentials: {case.statement}",
+             short="not applicable to these credentials")
     for value in derived_secrets(attempt):
         rc.secrets.add(value)
     headers = {"Authorization": attempt.authorization} if attempt.authorization else {}
@@ -127,7 +126,7 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
                        title="A near-miss credential was not refused with 400 or 401")
 
 
-@pytest.mark.rc_clause(GRANT_REQUIRED)
+@check("RC-TOKEN-12", clause=GRANT_REQUIRED)
 def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
     """A token request without grant_type is refused with 400 and an OAuth-style body."""
     exchange = _token_request(rc, "token: missing grant_type", basic=True, grant=None)
@@ -135,7 +134,7 @@ def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
                        title="A token request without grant_type was not refused with 400")
 
 
-@pytest.mark.rc_clause(GRANT_VALUE)
+@check("RC-TOKEN-13", clause=GRANT_VALUE)
 def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
     """A grant_type other than client_credentials is refused with 400 and an OAuth-style body."""
     exchange = _token_request(rc, "token: unsupported grant_type", basic=True,
@@ -148,7 +147,7 @@ def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
-@pytest.mark.rc_clause(TOKEN_AUTHORIZES)
+@check("RC-TOKEN-14", clause=TOKEN_AUTHORIZES)
 def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
     """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
     exchange = _token_request(rc, "token: fresh token for a CORE call", basic=True,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from redcloud_check.context import RunContext
+from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
 from redcloud_check.rules.credentials import BEARER_CASES, BearerCase, derived_secrets
 from redcloud_check.rules.gates import CLIENT_ACTIVE, STEP2, WHOAMI
-
-pytestmark = [pytest.mark.rc_stage("whoami")]
+from redcloud_check.suite.declare import cases, check, skip
 
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
 TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
@@ -25,14 +23,13 @@ NOT_ISSUED = TROUBLE + " (invalid token; missing or malformed Authorization head
 REQUEST_IDS = ESCALATION + " (requestId from the CORE error wrapper)"
 
 
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause(CLIENT_ACTIVE)
+@check("RC-WHOAMI-01", clause=CLIENT_ACTIVE)
 def test_api_client_is_active(rc: RunContext) -> None:
     """The authenticated API client's apiClientStatus is ACTIVE."""
     gates.client_active(rc)
 
 
-@pytest.mark.rc_clause(WHOAMI + " (Response samples)")
+@check("RC-WHOAMI-02", clause=WHOAMI + " (Response samples)")
 def test_whoami_matches_schema(rc: RunContext) -> None:
     """GET /api/core/whoami returns JSON matching the documented client context shape."""
     _, body = gates.whoami(rc)
@@ -42,7 +39,7 @@ def test_whoami_matches_schema(rc: RunContext) -> None:
                 "webhookDeliveryOverride.", STEP2 + " (webhook flags)", stage="whoami")
 
 
-@pytest.mark.rc_clause(ASSIGNED)
+@check("RC-WHOAMI-03", clause=ASSIGNED)
 def test_client_has_assigned_numbers(rc: RunContext) -> None:
     """The client has at least one assigned number (assignedNumbers.total > 0)."""
     exchange, body = gates.whoami(rc)
@@ -54,7 +51,7 @@ def test_client_has_assigned_numbers(rc: RunContext) -> None:
                           exchange=exchange)
 
 
-@pytest.mark.rc_clause(OWN_CLIENT)
+@check("RC-WHOAMI-04", clause=OWN_CLIENT)
 def test_client_id_matches_credentials(rc: RunContext) -> None:
     """whoami names the API client whose credentials issued the token (RC_CLIENT_ID)."""
     exchange, body = gates.whoami(rc)
@@ -66,7 +63,7 @@ def test_client_id_matches_credentials(rc: RunContext) -> None:
                           exchange=exchange)
 
 
-@pytest.mark.rc_clause(NO_TOKEN)
+@check("RC-WHOAMI-05", clause=NO_TOKEN)
 def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
     """A CORE call without an Authorization header gets 401 with the CORE error wrapper and a
     requestId."""
@@ -76,7 +73,7 @@ def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
                       title="A CORE call without a token was not refused with 401")
 
 
-@pytest.mark.rc_clause(MALFORMED_TOKEN)
+@check("RC-WHOAMI-06", clause=MALFORMED_TOKEN)
 def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
     """A malformed Authorization header (not a Bearer token) gets 401 with the CORE error
     wrapper."""
@@ -86,7 +83,7 @@ def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
                       title="A malformed Authorization header was not refused with 401")
 
 
-@pytest.mark.rc_clause(INVALID_TOKEN)
+@check("RC-WHOAMI-07", clause=INVALID_TOKEN)
 def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
     """An unknown bearer token gets 401 with the CORE error wrapper and a requestId."""
     exchange = rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
@@ -95,20 +92,21 @@ def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
                       title="An invalid bearer token was not refused with 401")
 
 
-@pytest.mark.parametrize("case", BEARER_CASES, ids=lambda case: case.name)
-@pytest.mark.rc_clause(NOT_ISSUED)
+@cases("case", BEARER_CASES, clause=NOT_ISSUED)
 def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCase) -> None:
-    """A CORE call whose Authorization is not 'Bearer <an issued token>' gets 401 with the
-    CORE error wrapper: one request per case (the issued token with one character
-    changed, cut short, extended, or under the Basic scheme; the client secret as a
-    bearer token; HTTP Basic client credentials).
+    """A CORE call without an issued bearer token gets 401 with the CORE error wrapper.
+
+    Authorization that is not 'Bearer <an issued token>' is refused: one request per case
+    (the issued token with one character changed, cut short, extended, or under the Basic
+    scheme; the client secret as a bearer token; HTTP Basic client credentials).
 
     Graded fail: the reference authorizes CORE routes with BearerAuth (the token issued by
     the token endpoint), and the guide lists an invalid token and a malformed Authorization
     header as what makes /whoami fail."""
     token = rc.tokens.current()
     if token is None:
-        pytest.skip("no token was issued; stage 1 reports why")
+        skip(SkipCode.PREMISE, "no token was issued; stage 1 reports why",
+             short="no token was issued")
     header = case.build(token.value, rc.settings.client_id, rc.settings.client_secret)
     for value in derived_secrets(header):
         rc.secrets.add(value)
@@ -121,7 +119,7 @@ def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCa
                             "with 401")
 
 
-@pytest.mark.rc_clause(REQUEST_IDS)
+@check("RC-WHOAMI-14", clause=REQUEST_IDS)
 def test_request_ids_identify_one_request(rc: RunContext) -> None:
     """Every CORE error the run has received carries its own requestId: no two requests
     share one.

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
-from redcloud_check.context import RunContext
+from redcloud_check.context import RunContext, Shared
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import (
     assigned_counts,
@@ -19,8 +18,7 @@ from redcloud_check.rules.consistency import (
     search_numbers,
 )
 from redcloud_check.rules.gates import NUMBER_USABLE, NUMBERS_LIST, STEP3, WHOAMI
-
-pytestmark = [pytest.mark.rc_stage("numbers")]
+from redcloud_check.suite.declare import check, skip
 
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
@@ -37,17 +35,16 @@ E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
 UPDATABLE = ("smsEnabled", "mmsEnabled", "webhookInboundOverride", "webhookDeliveryOverride")
 NUMBER_FIELDS = ("numberId", "e164", "status", "campaignRegId", *UPDATABLE)
 
-_updates: dict[str, tuple[dict[str, Any], dict[str, Any], Exchange]] = {}  # run_id -> update
+NOOP_UPDATE = Shared[tuple[dict[str, Any], dict[str, Any], Exchange]]("the no-op update")
 
 
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause(NUMBER_USABLE)
+@check("RC-NUMBERS-01", clause=NUMBER_USABLE)
 def test_configured_number_is_usable(rc: RunContext) -> None:
     """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled."""
     gates.number_usable(rc)
 
 
-@pytest.mark.rc_clause(NUMBERS_LIST + " (Response samples)")
+@check("RC-NUMBERS-02", clause=NUMBERS_LIST + " (Response samples)")
 def test_numbers_list_matches_schema(rc: RunContext) -> None:
     """GET /api/core/numbers returns JSON matching the documented number list shape."""
     _, numbers = gates.numbers(rc)
@@ -56,7 +53,7 @@ def test_numbers_list_matches_schema(rc: RunContext) -> None:
                 STEP3, stage="numbers")
 
 
-@pytest.mark.rc_clause(NOT_PHONE)
+@check("RC-NUMBERS-03", clause=NOT_PHONE)
 def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
     """Every numberId is a Red Cloud identifier, not an E.164 phone number."""
     exchange, numbers = gates.numbers(rc)
@@ -70,7 +67,7 @@ def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
                           clause=NOT_PHONE, exchange=exchange)
 
 
-@pytest.mark.rc_clause(SEARCH_SHAPE)
+@check("RC-NUMBERS-04", clause=SEARCH_SHAPE)
 def test_search_returns_documented_shape(rc: RunContext) -> None:
     """POST /api/core/numbers/search with location filters returns groups,
     providerResultCount and requestedQuantity."""
@@ -83,7 +80,7 @@ def test_search_returns_documented_shape(rc: RunContext) -> None:
                          title="Number search did not return the documented shape")
 
 
-@pytest.mark.rc_clause(COUNTS)
+@check("RC-NUMBERS-05", clause=COUNTS)
 def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     """whoami's assignedNumbers (total, smsEnabledCount, mmsEnabledCount) counts at least
     the numbers GET /api/core/numbers lists, smsEnabled and mmsEnabled among them.
@@ -133,7 +130,7 @@ def _search(rc: RunContext, filters: dict[str, str], label: str) -> tuple[Exchan
     return exchange, body
 
 
-@pytest.mark.rc_clause(SEARCH_FILTERS)
+@check("RC-NUMBERS-06", clause=SEARCH_FILTERS)
 def test_search_results_match_the_filters(rc: RunContext) -> None:
     """A search returns only numbers its filters select, and a number it returned is found
     again by a search for that number's own NPA and NXX.
@@ -165,23 +162,24 @@ def test_search_results_match_the_filters(rc: RunContext) -> None:
 def _noop_update(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchange]:
     """The run's one no-op update of RC_NUMBER_ID: (the number as listed before it, the
     request, the exchange). Made once, so a run writes the number once."""
-    if rc.run_id not in _updates:
+    def update() -> tuple[dict[str, Any], dict[str, Any], Exchange]:
         _, numbers = gates.numbers(rc)
         number = next((n for n in numbers if n.get("numberId") == rc.settings.number_id),
                       None)
         if number is None:
-            pytest.skip("RC_NUMBER_ID is not listed; the gate check reports it")
+            skip(SkipCode.PREMISE, "RC_NUMBER_ID is not listed; the gate check reports it",
+                 short="RC_NUMBER_ID is not listed")
         request: dict[str, Any] = {k: number[k] for k in UPDATABLE if k in number}
         request["campaignregId"] = number.get("campaignRegId")
         expect.matches_schema(request, "update_request", clause=UPDATE,
                               title="The suite's own update request is invalid (suite bug)")
         exchange = rc.core("PATCH", f"/api/core/numbers/{number['numberId']}", json=request,
                            label="numbers: no-op update round trip")
-        _updates[rc.run_id] = (number, request, exchange)
-    return _updates[rc.run_id]
+        return number, request, exchange
+    return rc.shared(NOOP_UPDATE, update)
 
 
-@pytest.mark.rc_clause(ROUND_TRIP)
+@check("RC-NUMBERS-07", clause=ROUND_TRIP)
 def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
     """PATCH with the number's current values (a no-op) succeeds, and the request field
     campaignregId comes back as campaignRegId."""
@@ -198,7 +196,7 @@ def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
                           exchange=exchange, changed=[c.field for c in changed])
 
 
-@pytest.mark.rc_clause(READ_BACK)
+@check("RC-NUMBERS-08", clause=READ_BACK)
 def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     """After the no-op update, GET /api/core/numbers lists the number exactly as the update
     answered it, and as it was before (nothing the run wrote changed it).
@@ -229,7 +227,7 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
                           differs=[m.describe() for m in differs])
 
 
-@pytest.mark.rc_clause(UNOWNED_UPDATE)
+@check("RC-NUMBERS-09", clause=UNOWNED_UPDATE)
 def test_update_of_unowned_number_is_forbidden(rc: RunContext) -> None:
     """PATCH on a numberId the client does not own is refused with 403 FORBIDDEN."""
     foreign = f"num_rccheck_not_owned_{rc.run_id[-6:]}"

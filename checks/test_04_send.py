@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from redcloud_check.context import RunContext
+from redcloud_check.context import RunContext, Shared
 from redcloud_check.core.exchange import Exchange
+from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import field_changes, shared_ids
 from redcloud_check.rules.gates import SEND, SMS_ACCEPTED
-
-pytestmark = [pytest.mark.rc_stage("send")]
+from redcloud_check.suite.declare import check, skip
 
 REF = "3-api-reference-0.2.0.txt, CORE: Queue an outbound message"
 RULES = SEND + ", Actual implementation rules"
@@ -37,7 +35,7 @@ MEDIA = [{"storageKey": "storage_abc123", "mimeType": "image/jpeg", "byteLength"
 INVALID_RECIPIENT = "invalid"
 MESSAGE_IDS = SEND + ", Recommended client handling (correlate future webhook events by messageId)"
 
-_first_send: dict[str, Any] = {}
+FIRST_SEND = Shared[tuple[dict[str, Any], str, Exchange]]("the gate's accepted send")
 
 
 def _payload(rc: RunContext, check: str, **changes: Any) -> dict[str, Any]:
@@ -69,16 +67,14 @@ def _rejected(rc: RunContext, check: str, *, title: str, clause: str,
 
 def first_send(rc: RunContext) -> tuple[dict[str, Any], str, Exchange]:
     """The gate's accepted send (payload, key, exchange); made now if the gate did not."""
-    if not _first_send:
+    def send() -> tuple[dict[str, Any], str, Exchange]:
         payload = _payload(rc, "sms-accepted")
         key = rc.idempotency_key("sms-accepted")
-        _first_send.update(payload=payload, key=key,
-                           exchange=_send(rc, payload, key=key, label="send: SMS accepted"))
-    return _first_send["payload"], _first_send["key"], _first_send["exchange"]
+        return payload, key, _send(rc, payload, key=key, label="send: SMS accepted")
+    return rc.shared(FIRST_SEND, send)
 
 
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause(SMS_ACCEPTED)
+@check("RC-SEND-01", clause=SMS_ACCEPTED)
 def test_sms_send_is_accepted(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """A valid SMS send is accepted: 202, results[].status QUEUED with a messageId, and an
     empty errors[]."""
@@ -86,14 +82,14 @@ def test_sms_send_is_accepted(rc_sends: RunContext, rc_webhooks: Any) -> None:
     gates.sms_accepted(rc_sends, exchange, payload, key)
 
 
-@pytest.mark.rc_clause(KEY_REQUIRED)
+@check("RC-SEND-02", clause=KEY_REQUIRED)
 def test_missing_idempotency_key_is_rejected(rc_sends: RunContext) -> None:
     """A send without Idempotency-Key is rejected with 400 INVALID_REQUEST and a requestId."""
     _rejected(rc_sends, "no-idempotency-key", key=False, clause=KEY_REQUIRED,
               title="A send without Idempotency-Key was not rejected")
 
 
-@pytest.mark.rc_clause(E164_FROM)
+@check("RC-SEND-03", clause=E164_FROM)
 def test_e164_send_from_is_rejected(rc_sends: RunContext) -> None:
     """A send whose sendFrom is the number's E.164 phone number, not its numberId, is
     rejected (400 INVALID_REQUEST or 403 FORBIDDEN)."""
@@ -104,7 +100,7 @@ def test_e164_send_from_is_rejected(rc_sends: RunContext) -> None:
               title="A send with an E.164 sendFrom was not rejected")
 
 
-@pytest.mark.rc_clause(NOT_OWNED)
+@check("RC-SEND-04", clause=NOT_OWNED)
 def test_unowned_number_is_forbidden(rc_sends: RunContext) -> None:
     """A send from a numberId the client does not own is rejected with 403 FORBIDDEN."""
     rc = rc_sends
@@ -114,14 +110,14 @@ def test_unowned_number_is_forbidden(rc_sends: RunContext) -> None:
               title="A send from a number the client does not own was not forbidden")
 
 
-@pytest.mark.rc_clause(SMS_MEDIA)
+@check("RC-SEND-05", clause=SMS_MEDIA)
 def test_sms_with_media_is_rejected(rc_sends: RunContext) -> None:
     """An SMS send that carries media is rejected with 400 INVALID_REQUEST."""
     _rejected(rc_sends, "sms-with-media", media=MEDIA, clause=SMS_MEDIA,
               title="An SMS send with media was not rejected")
 
 
-@pytest.mark.rc_clause(MMS_MEDIA)
+@check("RC-SEND-06", clause=MMS_MEDIA)
 def test_mms_without_media_is_rejected(rc_sends: RunContext) -> None:
     """An MMS send without media is rejected with 400 INVALID_REQUEST."""
     _rejected(rc_sends, "mms-without-media", messageType="MMS",
@@ -129,7 +125,7 @@ def test_mms_without_media_is_rejected(rc_sends: RunContext) -> None:
               title="An MMS send without media was not rejected")
 
 
-@pytest.mark.rc_clause(NO_CONTENT)
+@check("RC-SEND-07", clause=NO_CONTENT)
 def test_send_without_text_or_media_is_rejected(rc_sends: RunContext) -> None:
     """A send with neither text nor media is rejected with 400 INVALID_REQUEST."""
     rc = rc_sends
@@ -141,14 +137,14 @@ def test_send_without_text_or_media_is_rejected(rc_sends: RunContext) -> None:
                       title="A send with neither text nor media was not rejected")
 
 
-@pytest.mark.rc_clause(NO_RECIPIENT)
+@check("RC-SEND-08", clause=NO_RECIPIENT)
 def test_empty_recipient_list_is_rejected(rc_sends: RunContext) -> None:
     """A send with an empty to[] is rejected with 400 INVALID_REQUEST."""
     _rejected(rc_sends, "empty-to", to=[], clause=NO_RECIPIENT,
               title="A send with an empty to[] was not rejected")
 
 
-@pytest.mark.rc_clause(PARTIAL)
+@check("RC-SEND-09", clause=PARTIAL)
 def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
                                                    rc_webhooks: Any) -> None:
     """A send to one valid and one invalid recipient is accepted with 202: the valid one in
@@ -171,7 +167,7 @@ def test_partial_success_splits_results_and_errors(rc_sends: RunContext,
                           clause=PARTIAL, exchange=exchange)
 
 
-@pytest.mark.rc_clause(REPLAY)
+@check("RC-SEND-10", clause=REPLAY)
 def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
                                                        rc_webhooks: Any) -> None:
     """Repeating a send with the same Idempotency-Key and payload returns the stored 202:
@@ -202,7 +198,7 @@ def test_same_key_same_payload_replays_stored_response(rc_sends: RunContext,
                           exchange=replay)
 
 
-@pytest.mark.rc_clause(MESSAGE_IDS)
+@check("RC-SEND-11", clause=MESSAGE_IDS)
 def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every recipient accepted by a distinct send has its own messageId: no two accepted
     messages of the run share one (an idempotent replay repeats its send's ids, and is
@@ -214,7 +210,8 @@ def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: 
     first_send(rc)
     sends = {(m.idempotency_key, m.to) for m in rc.accepted}
     if len(sends) < 2:
-        pytest.skip("needs two accepted sends: run the whole send stage")
+        skip(SkipCode.PREMISE, "needs two accepted sends: run the whole send stage",
+             short="needs two accepted sends")
     shared = shared_ids((m.message_id, (m.idempotency_key, m.to)) for m in rc.accepted)
     if shared:
         ident, owners = next(iter(shared.items()))
@@ -229,7 +226,7 @@ def test_message_ids_are_unique_across_sends(rc_sends: RunContext, rc_webhooks: 
                           shared=[f"{key} -> {to}" for key, to in owners])
 
 
-@pytest.mark.rc_clause(CONFLICT)
+@check("RC-SEND-12", clause=CONFLICT)
 def test_same_key_changed_payload_conflicts(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Reusing an Idempotency-Key with a changed payload is refused with 409 CONFLICT."""
     rc = rc_sends

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from redcloud_check.context import RunContext
 from redcloud_check.core.models import Cause
+from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.gates import STEP5
+from redcloud_check.suite.declare import check, skip
 from redcloud_check.webhooks.lifecycle import (
     CONSISTENCY,
     PAYLOAD,
@@ -26,8 +26,6 @@ from redcloud_check.webhooks.lifecycle import (
 )
 from redcloud_check.webhooks.session import WebhookSession
 
-pytestmark = [pytest.mark.rc_stage("webhooks")]
-
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
 IDS = PAYLOAD + " (messageId, data.messageId, data.externalReference)"
 CLIENT = CONSISTENCY + " (apiClientId)"
@@ -36,11 +34,12 @@ STATUS = CONSISTENCY + " (data.status)"
 
 
 def _session(rc: RunContext, webhooks: Any, *, gate: bool = False) -> WebhookSession:
-    if rc.webhooks_error is not None:
+    error = rc.ledger.webhooks_error
+    if error is not None:
         if gate:  # the tool could not listen: not a finding about the API
-            raise rc.webhooks_error
-        pytest.skip(f"the webhook listener could not start ({rc.webhooks_error}); "
-                    "the stage's gate reports it")
+            raise error
+        skip(SkipCode.TOOL, f"the webhook listener could not start ({error}); the stage's "
+             "gate reports it", short="the webhook listener could not start")
     session: WebhookSession = webhooks
     return session
 
@@ -49,7 +48,8 @@ def _report(rc: RunContext, webhooks: Any, *, gate: bool = False) -> LifecycleRe
     """The lifecycle report; waits (once) until complete or RC_WEBHOOK_TIMEOUT has passed."""
     session = _session(rc, webhooks, gate=gate)
     if not rc.accepted:
-        pytest.skip("no message was accepted in the send stage, so no lifecycle to follow")
+        skip(SkipCode.PREMISE, "no message was accepted in the send stage, so no lifecycle "
+             "to follow", short="no message was accepted in the send stage")
     return session.wait_lifecycle(rc.accepted, rc.settings.webhook_timeout)
 
 
@@ -65,14 +65,15 @@ def _fail_on(report: LifecycleReport, kind: str, *, title: str, expected: str,
                           verified=report.verified)
 
 
-@pytest.mark.rc_clause(UPDATE)
+@check("RC-WEBHOOKS-01", clause=UPDATE)
 def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """PATCH /api/core/numbers/{numberId} stores the webhookDeliveryOverride it was sent: read
     back from /api/core/numbers it is the suite's listener URL."""
     session = _session(rc_sends, rc_webhooks)
     status = session.override_status
     if status is None:
-        pytest.skip("RC_WEBHOOK_MODE=preconfigured: the number's webhook settings are left alone")
+        skip(SkipCode.PRECONFIGURED, "RC_WEBHOOK_MODE=preconfigured: the number's webhook "
+             "settings are left alone", short="RC_WEBHOOK_MODE=preconfigured")
     if not status.ok:
         patched = status.exchange is not None and status.exchange.status == 200
         raise expect.fail("The number's webhookDeliveryOverride did not take effect",
@@ -87,8 +88,7 @@ def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -
                                       UPDATE) if patched else None)
 
 
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause(STEP5)
+@check("RC-WEBHOOKS-02", clause=STEP5)
 def test_lifecycle_events_arrive_for_every_accepted_message(rc_sends: RunContext,
                                                             rc_webhooks: Any) -> None:
     """Every accepted message gets signed message.queued and message.sent events, then
@@ -107,19 +107,20 @@ def test_lifecycle_events_arrive_for_every_accepted_message(rc_sends: RunContext
                                    f"delivery: {early.reason}" if early else "")
 
 
-@pytest.mark.rc_clause(SIGNED)
+@check("RC-WEBHOOKS-03", clause=SIGNED)
 def test_every_webhook_signature_is_valid(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every webhook request carries X-RedCloud-Timestamp and an X-RedCloud-Signature equal to
     hex HMAC-SHA256 of "{timestamp}.{rawBody}" under RC_WEBHOOK_SECRET."""
     report = _report(rc_sends, rc_webhooks)
     if report.received == 0:
-        pytest.skip("no webhook request reached the listener: no signature to verify")
+        skip(SkipCode.PREMISE, "no webhook request reached the listener: no signature to "
+             "verify", short="no webhook request reached the listener")
     _fail_on(report, "signature", title="Webhook signatures do not verify",
              expected='X-RedCloud-Signature = hex(HMAC_SHA256(RC_WEBHOOK_SECRET, '
                       '"${timestamp}.${rawBody}")) on every request', clause=SIGNED)
 
 
-@pytest.mark.rc_clause(PAYLOAD)
+@check("RC-WEBHOOKS-04", clause=PAYLOAD)
 def test_every_event_matches_the_event_schema(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every verified webhook body of a listed event type is a lifecycle event shaped like the
     documented example: eventType, direction, occurredAt, apiClientId, messageId, sequence,
@@ -127,13 +128,14 @@ def test_every_event_matches_the_event_schema(rc_sends: RunContext, rc_webhooks:
     unknown event types)."""
     report = _report(rc_sends, rc_webhooks)
     if report.verified == 0:
-        pytest.skip("no verified webhook event arrived: no event to validate")
+        skip(SkipCode.PREMISE, "no verified webhook event arrived: no event to validate",
+             short="no verified webhook event arrived")
     _fail_on(report, "schema", title="A webhook event does not match the documented payload",
              expected="every event valid against schemas/webhook_event.schema.json",
              clause=PAYLOAD)
 
 
-@pytest.mark.rc_clause(IDS)
+@check("RC-WEBHOOKS-05", clause=IDS)
 def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every event carries the accepted messageId at the top and in data, and the
     externalReference the send gave. Graded by DESIGN.md (event consistency): the docs show
@@ -141,14 +143,15 @@ def test_event_ids_match_the_send(rc_sends: RunContext, rc_webhooks: Any) -> Non
     event reporting another message than the one it is keyed to fails."""
     report = _report(rc_sends, rc_webhooks)
     if report.verified == 0:
-        pytest.skip("no verified webhook event arrived: no ids to compare")
+        skip(SkipCode.PREMISE, "no verified webhook event arrived: no ids to compare",
+             short="no verified webhook event arrived")
     _fail_on(report, "ids", title="Webhook event ids do not match the send",
              expected="messageId == data.messageId == the send's messageId, and "
                       "data.externalReference == the send's externalReference",
              clause=IDS)
 
 
-@pytest.mark.rc_clause(SEQUENCE)
+@check("RC-WEBHOOKS-06", clause=SEQUENCE)
 def test_sequences_increase_with_the_lifecycle(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """A message's event sequences increase with its lifecycle: message.queued < message.sent
     < message.delivery or message.failed, and no two different events share one (messageId,
@@ -156,7 +159,8 @@ def test_sequences_increase_with_the_lifecycle(rc_sends: RunContext, rc_webhooks
     duplicates)."""
     report = _report(rc_sends, rc_webhooks)
     if report.verified == 0:
-        pytest.skip("no verified webhook event arrived: no sequence to compare")
+        skip(SkipCode.PREMISE, "no verified webhook event arrived: no sequence to compare",
+             short="no verified webhook event arrived")
     _fail_on(report, "sequence", title="Webhook sequences do not follow the lifecycle",
              expected="sequence queued < sent < final for every message, each (messageId, "
                       "sequence) naming one event", clause=SEQUENCE)
@@ -165,11 +169,12 @@ def test_sequences_increase_with_the_lifecycle(rc_sends: RunContext, rc_webhooks
 def _judged(rc: RunContext, webhooks: Any) -> LifecycleReport:
     report = _report(rc, webhooks)
     if report.verified == 0:
-        pytest.skip("no verified webhook event arrived: nothing to compare with the send")
+        skip(SkipCode.PREMISE, "no verified webhook event arrived: nothing to compare with "
+             "the send", short="no verified webhook event arrived")
     return report
 
 
-@pytest.mark.rc_clause(CLIENT)
+@check("RC-WEBHOOKS-07", clause=CLIENT)
 def test_events_name_the_sending_client(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every event of an accepted message names the API client that sent it: apiClientId is
     RC_CLIENT_ID. Graded by DESIGN.md (event consistency): the docs show apiClientId by
@@ -180,7 +185,7 @@ def test_events_name_the_sending_client(rc_sends: RunContext, rc_webhooks: Any) 
                       "event of the run's messages", clause=CLIENT)
 
 
-@pytest.mark.rc_clause(MESSAGE)
+@check("RC-WEBHOOKS-08", clause=MESSAGE)
 def test_events_describe_the_sent_message(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every event of an accepted message describes that message: direction outbound, data.to
     the accepted recipient, data.sendFrom the sending number's E.164 from /api/core/numbers.
@@ -193,7 +198,7 @@ def test_events_describe_the_sent_message(rc_sends: RunContext, rc_webhooks: Any
                       "sending number's E.164", clause=MESSAGE)
 
 
-@pytest.mark.rc_clause(STATUS)
+@check("RC-WEBHOOKS-09", clause=STATUS)
 def test_event_status_matches_its_type(rc_sends: RunContext, rc_webhooks: Any) -> None:
     """Every listed event's data.status is the one its eventType implies: queued, sent,
     delivered (the docs' example) or failed. Graded by DESIGN.md (event consistency): a

@@ -68,7 +68,8 @@ def read_junit(path: Path) -> tuple[CaseResult, ...]:
             node = case.find(tag)
             if node is not None:
                 outcome = {"failure": "failed"}.get(tag, tag)
-                message = node.get("message") or ""
+                # the message attribute (a failure's id and title), then the element's text
+                message = "\n".join(t for t in (node.get("message"), node.text) if t)
                 break
         cases.append(CaseResult(f"{case.get('classname')}::{case.get('name')}",
                                 props.get("rc_stage") or "", outcome, message))

@@ -13,19 +13,19 @@ from redcloud_check.core.errors import CheckFailure, ConfigError
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.findings import Finding
 from redcloud_check.reporting.artifacts import (
-    CheckOutcome,
     EscalationSchemaError,
     escalation_document,
     run_info,
-    summarize,
     validate_escalation,
     write_escalation,
     write_junit,
     write_misconfigured,
 )
 from redcloud_check.reporting.evidence import CheckInfo, build_bundle
+from redcloud_check.results.verdict import summarize
 
 from .leaks import assert_no_secret
+from .results_builder import SENDS_DISABLED, result
 
 TOKEN = "artifact-token-5e4d3c"
 SECRET = "artifact-secret-1a2b"
@@ -49,11 +49,10 @@ def _bundle() -> dict:
 
 
 OUTCOMES = [
-    CheckOutcome("c/t1.py::a", "a", "token", True, "passed"),
-    CheckOutcome("c/t2.py::b", "b", "whoami", True, "passed"),
-    CheckOutcome("c/t3.py::c", "c", "numbers", True, "failed", "number not ACTIVE"),
-    CheckOutcome("c/t4.py::d", "d", "send", True, "skipped", "blocked by numbers: fix that first",
-                 blocked_by="numbers"),
+    result("token", "passed"),
+    result("whoami", "passed"),
+    result("numbers", "failed", "number not ACTIVE"),
+    result("send", "blocked", "blocked by numbers: fix that first", blocked_by="numbers"),
 ]
 
 
@@ -83,18 +82,17 @@ def test_summary_verdicts_per_stage() -> None:
 
 
 def test_skipped_stage_is_not_blocked() -> None:
-    summary = summarize([CheckOutcome("x::s", "s", "send", False, "skipped",
-                                      "sending is disabled for a remote target")])
+    summary = summarize([result("send", "skipped", gate=False, skip=SENDS_DISABLED)])
     send = next(s for s in summary["stages"] if s["name"] == "send")
     assert send["verdict"] == "skipped" and send["blocked_by"] is None
     assert summary["verdict"] == "not_run"  # nothing ran: never "passed"
     assert next(s for s in summary["stages"] if s["name"] == "token")["verdict"] == "not_run"
 
 
-def _outcomes(stage: str, *outcomes: str, gate: bool = True) -> list[CheckOutcome]:
-    return [CheckOutcome(f"x::{stage}{i}", f"{stage}{i}", stage, gate and i == 0, o,
-                         "sending is disabled for a remote target: set RC_ALLOW_SEND=1"
-                         if o == "skipped" else "") for i, o in enumerate(outcomes)]
+def _outcomes(stage: str, *outcomes: str, gate: bool = True) -> list:
+    return [result(stage, o, gate=gate and i == 0, n=None if gate and i == 0 else 50 + i,
+                   skip=SENDS_DISABLED if o == "skipped" else None)
+            for i, o in enumerate(outcomes)]
 
 
 def test_passed_alone_only_when_every_check_of_every_stage_ran() -> None:
@@ -195,5 +193,7 @@ def test_junit_fallback_lists_outcomes(tmp_path: Path) -> None:
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "1")
-    props = [p.get("value") for p in suite.iter("property")]
-    assert props == ["token", "whoami", "numbers", "send"]
+    props = [(p.get("name"), p.get("value")) for p in suite.iter("property")]
+    assert [v for k, v in props if k == "rc_stage"] == ["token", "whoami", "numbers", "send"]
+    assert [v for k, v in props if k == "check_id"] == [
+        "RC-TOKEN-01", "RC-WHOAMI-01", "RC-NUMBERS-01", "RC-SEND-01"]

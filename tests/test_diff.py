@@ -57,7 +57,20 @@ def test_a_fixed_check_is_listed_and_exits_0(runs: tuple[Path, Path]) -> None:
     proc = diff(runs[1], runs[0])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no regression" in proc.stdout
-    assert f"checks fixed (1):\n  {BROKEN}  failed -> passed" in proc.stdout
+    assert f"checks fixed (1):\n  RC-WHOAMI-04 {BROKEN}  failed -> passed" in proc.stdout
+
+
+def test_checks_are_matched_by_id_not_by_function_name(runs: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    """A renamed check keeps its id: diff still sees it newly failing, not absent."""
+    doc = json.loads(runs[1].read_text(encoding="utf-8"))
+    for check in doc["checks"]:
+        check["nodeid"] = check["nodeid"].replace("test_client_id_matches", "test_renamed")
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(doc), encoding="utf-8")
+    got = json.loads(diff(runs[0], renamed, "--json").stdout)
+    assert [(c["checkId"], c["old"], c["new"]) for c in got["newly_failing"]] == [
+        ("RC-WHOAMI-04", "passed", "failed")]
 
 
 def test_undocumented_fields_that_appear_or_disappear(runs: tuple[Path, Path],

@@ -102,7 +102,8 @@ def _secrets(client: ApiClient) -> dict[str, str]:
 
 def _check(stage: str = "whoami", name: str = "test_x") -> CheckInfo:
     return CheckInfo(nodeid=f"checks/test_x.py::{name}", name=name, stage=stage, gate=True,
-                     clause="1-quickstart.txt, Section 5", statement="The client is ACTIVE.")
+                     clause="1-quickstart.txt, Section 5", statement="The client is ACTIVE.",
+                     check_id=f"RC-{stage.upper()}-01")
 
 
 def _failure(exchange: Exchange) -> CheckFailure:
@@ -119,7 +120,9 @@ def test_bundle_has_every_escalation_field(client: ApiClient) -> None:
     bundle = build_bundle(_check(), _failure(ex), exchanges=[token, ex],
                           secrets=_secrets(client), replay=client.replay, timeout=5)
     esc = bundle["escalation"]
-    assert bundle["check"] == {"nodeid": "checks/test_x.py::test_x", "name": "test_x",
+    assert bundle["checkId"] == "RC-WHOAMI-01"
+    assert bundle["check"] == {"checkId": "RC-WHOAMI-01",
+                               "nodeid": "checks/test_x.py::test_x", "name": "test_x",
                                "stage": "whoami", "gate": True,
                                "clause": "1-quickstart.txt, Section 5",
                                "statement": "The client is ACTIVE."}

@@ -14,6 +14,7 @@ from redcloud_check.core.config import CANONICAL, load_settings
 from redcloud_check.core.errors import CheckFailure
 from redcloud_check.probe.runner import probe
 from redcloud_check.rules import gates
+from redcloud_check.rules.stages import STAGES
 from redcloud_check.simulator import Simulator
 
 from .remote_env import REMOTE
@@ -73,8 +74,9 @@ def test_every_gate_check_calls_the_gates_module() -> None:
         for node in ast.parse(path.read_text("utf-8")).body:
             if not isinstance(node, ast.FunctionDef):
                 continue
-            marks = [ast.unparse(d) for d in node.decorator_list]
-            if "pytest.mark.rc_gate" not in marks:
+            ids = {ast.literal_eval(d.args[0]) for d in node.decorator_list
+                   if isinstance(d, ast.Call) and ast.unparse(d.func) == "check"}
+            if not ids & {s.gate_id for s in STAGES}:
                 continue
             seen += 1
             calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}

@@ -64,10 +64,10 @@ def test_entries_have_unique_ids_known_fields_and_one_fallback() -> None:
         (Observation(stage="send", status=403, error_code="FORBIDDEN", body_json=True,
                      check="test_sms_send_is_accepted"), "send-403-forbidden-code"),
         (Observation(stage="send", status=202, body_json=True,
-                     check="test_sms_with_media_is_rejected"), "send-rejection-rules"),
-        (Observation(stage="send", status=200, check="test_same_key_changed_payload_conflicts"),
+                     check="RC-SEND-05"), "send-rejection-rules"),
+        (Observation(stage="send", status=200, check="RC-SEND-12"),
          "duplicate-messages"),
-        (Observation(stage="webhooks", check="test_lifecycle_reaches_a_final_event"),
+        (Observation(stage="webhooks", check="RC-WEBHOOKS-02"),
          "accepted-but-no-delivery"),
         (Observation(stage="webhooks", check="test_events_arrive"), "no-webhook-events"),
         (Observation(failure="unreachable", stage="token", kind="refused"),
@@ -107,4 +107,4 @@ def test_placeholders_are_filled() -> None:
     assert t.note.endswith("within RC_TIMEOUT (0.5 s)") and "{" not in t.note
     c = lookup(Observation(failure="config", setting="RC_TO", error="RC_TO: bad"))
     assert c.likely_causes == ("RC_TO is missing or malformed",)
-    assert lookup(Observation(stage="webhooks", check="signature")).note.count("${") == 2
+    assert lookup(Observation(stage="webhooks", check="RC-WEBHOOKS-03")).note.count("${") == 2

@@ -27,52 +27,32 @@ pytest_plugins = ["pytester"]
 
 CLIENT_ID, SECRET = "rc_test_client_123", "rc_secret_abc123"  # the simulator's seed (docs)
 
-CONFTEST = '''
-from pathlib import Path
-import pytest
-from redcloud_check.core.config import Settings
-from redcloud_check.context import RunContext
-from redcloud_check.plugin import BLOCKED_BY
-from redcloud_check.reporting.report_plugin import ReportPlugin
-from redcloud_check.rules.stages import GateBoard
-
-BASE, REPORTS = {base!r}, Path({reports!r})
-CTX = {{}}
+INI = """
+[pytest]
+rc_suite = true
+"""
 
 
-def pytest_configure(config):
-    config.pluginmanager.register(ReportPlugin(config, lambda: CTX.get("rc")),
-                                  "redcloud_check.report")
+def _fake_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, base: str,
+                checks: str) -> Path:
+    """A fake suite run by the real plugin against `base`: returns its reports dir."""
+    reports = pytester.path / "reports"
+    pytester.makeini(INI)
+    pytester.makepyfile(test_checks=checks)
+    for name, value in {"RC_BASE_URL": base, "RC_CLIENT_ID": CLIENT_ID,
+                        "RC_CLIENT_SECRET": SECRET, "RC_NUMBER_ID": "num_abc123",
+                        "RC_TO": "+15551234567", "RC_WEBHOOK_SECRET": SECRET,
+                        "RC_REPORTS_DIR": str(reports)}.items():
+        monkeypatch.setenv(name, value)
+    return reports
 
-
-def pytest_sessionstart(session):
-    settings = Settings(base_url=BASE, client_id="rc_test_client_123",
-                        client_secret="rc_secret_abc123", number_id="num_abc123",
-                        to="+15551234567", webhook_secret="rc_secret_abc123",
-                        reports_dir=REPORTS)
-    CTX["rc"] = RunContext.create(settings, BASE)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
-    CTX["rc"].recorder.current_check = item.nodeid
-    if item.name == "test_blocked":  # as the core plugin blocks a stage after a failed gate
-        item.stash[BLOCKED_BY] = "whoami"
-        pytest.skip(GateBoard.skip_reason("whoami"))
-
-
-@pytest.fixture
-def rc():
-    return CTX["rc"]
-'''
 
 CHECKS = '''
-import pytest
 from redcloud_check.rules import expect
+from redcloud_check.suite.declare import check
 
 
-@pytest.mark.rc_stage("token")
-@pytest.mark.rc_gate
+@check("RC-TOKEN-01", clause="1-quickstart.txt, Section 4")
 def test_token_is_issued(rc):
     """A token is issued for HTTP Basic credentials."""
     exchange, token = rc.tokens.acquire()
@@ -80,9 +60,7 @@ def test_token_is_issued(rc):
     assert token is not None
 
 
-@pytest.mark.rc_stage("whoami")
-@pytest.mark.rc_gate
-@pytest.mark.rc_clause("1-quickstart.txt, Section 5 <Step 2>")
+@check("RC-WHOAMI-02", clause="1-quickstart.txt, Section 5 <Step 2>")
 def test_client_<b>_is_active(rc):
     """An <unknown> token still reads the client context (it must not)."""
     token = rc.tokens.current()
@@ -93,16 +71,11 @@ def test_client_<b>_is_active(rc):
                   title="whoami refused the token")
 
 
-@pytest.mark.rc_stage("numbers")
+@check("RC-NUMBERS-02", clause="c")
 def test_suite_bug(rc):
     """A bug in the suite itself."""
     rc.core("GET", "/api/core/numbers", label="numbers")
     {}["missing"]
-
-
-@pytest.mark.rc_stage("send")
-def test_blocked():
-    """Never runs: the conftest skips it as blocked by whoami."""
 
 
 class FakeWebhooks:
@@ -116,7 +89,7 @@ class FakeWebhooks:
                  "note": "HTTP 401: bad signature"}]
 
 
-@pytest.mark.rc_stage("webhooks")
+@check("RC-WEBHOOKS-01", clause="c")
 def test_lifecycle(rc):
     """Lifecycle events arrive for the accepted message."""
     from redcloud_check.core.models import AcceptedMessage
@@ -125,7 +98,7 @@ def test_lifecycle(rc):
                                        "num_abc123", 0.0, None))
 
 
-@pytest.mark.rc_stage("webhooks")
+@check("RC-WEBHOOKS-03", clause="c")
 def test_signatures(rc):
     """Every webhook signature is valid."""
     raise expect.fail("An invalid signature", expected="valid", actual="401",
@@ -146,19 +119,18 @@ def _scan(reports: Path, secrets: list[str]) -> None:
         assert_no_secret(path.read_bytes(), secrets, path.name)
 
 
-def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> None:
-    reports = pytester.path / "reports"
-    pytester.makeconftest(CONFTEST.format(base=simulator.base_url, reports=str(reports)))
-    pytester.makepyfile(test_checks=CHECKS.replace("test_client_<b>_is_active",
-                                                   "test_client_is_active"))
+def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    reports = _fake_suite(pytester, monkeypatch, simulator.base_url,
+                          CHECKS.replace("test_client_<b>_is_active", "test_client_is_active"))
     result = pytester.runpytest_inprocess(
         f"--html={reports / 'report.html'}", "--self-contained-html",
         f"--junitxml={reports / 'junit.xml'}", "-o", "junit_logging=all", "-rA",
         "--metadata", "ci_api_token", SECRET, "--metadata", "build note", f"see {SECRET}")
-    result.assert_outcomes(passed=2, failed=3, skipped=1)
+    result.assert_outcomes(passed=2, failed=3)
     out = result.stdout.str()
     assert "redcloud-check: failed" in out and "internal error" not in out
-    assert "send      blocked  blocked by whoami: fix that first" in out
+    assert "check:    RC-WHOAMI-02 (test_checks.py::test_client_is_active)" in out
     doc = json.loads((reports / "escalation.json").read_text())
     validate_escalation(doc)
     by_name = {b["check"]["name"]: b for b in doc["bundles"]}
@@ -178,6 +150,7 @@ def test_fake_suite_reports(pytester: pytest.Pytester, simulator: Simulator) -> 
                 if c.get("name") == "test_client_is_active")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props["rc_request_id"] == whoami["escalation"]["requestId"]
+    assert props["check_id"] == whoami["checkId"] == "RC-WHOAMI-02"
     md = (reports / "escalation.md").read_text()
     assert md.count("requestId: **") == 3
     assert "Lifecycle events received for msg_timeline_1" in md and "UNVERIFIED" in md
@@ -352,11 +325,11 @@ def test_latency_chart_groups_by_stage() -> None:
 
 BROKEN_SUBSCRIBER = '''
 import httpx
-import pytest
+from redcloud_check.suite.declare import check
 from redcloud_check.webhooks.session import WebhookSession
 
 
-@pytest.mark.rc_stage("webhooks")
+@check("RC-WEBHOOKS-01", clause="c")
 def test_listener_runs(rc):
     """The webhook listener answers; a subscriber of ours is broken."""
     session = WebhookSession(rc)
@@ -369,10 +342,8 @@ def test_listener_runs(rc):
 
 
 def test_a_listener_handler_error_is_the_tools_error_not_the_apis(
-        pytester: pytest.Pytester, simulator: Simulator) -> None:
-    reports = pytester.path / "reports"
-    pytester.makeconftest(CONFTEST.format(base=simulator.base_url, reports=str(reports)))
-    pytester.makepyfile(test_checks=BROKEN_SUBSCRIBER)
+        pytester: pytest.Pytester, simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    reports = _fake_suite(pytester, monkeypatch, simulator.base_url, BROKEN_SUBSCRIBER)
     result = pytester.runpytest_inprocess(f"--junitxml={reports / 'junit.xml'}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([

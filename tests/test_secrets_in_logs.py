@@ -78,6 +78,9 @@ def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(test_logs='''
         import logging
 
+        from redcloud_check.suite.declare import check
+
+        @check("RC-TOKEN-01", clause="c")
         def test_logs_secrets(rc):
             exchange, token = rc.tokens.acquire()
             log = logging.getLogger("integration")

@@ -13,6 +13,7 @@ import pytest
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.waivers import WaiverBook, find_waivers_file, load_waivers
 from redcloud_check.reporting.artifacts import validate_escalation
+from redcloud_check.results.catalog import stage_of
 from redcloud_check.rules.stages import STAGES
 
 from .suite_runner import REPO, run_suite
@@ -74,13 +75,14 @@ def test_the_default_file_is_used_when_present_and_a_named_one_must_exist(
 
 
 def test_each_stage_names_its_gate_check() -> None:
-    gates = set()
+    """Each stage's gate id is a declared check of that stage."""
+    declared = set()
     for path in sorted((REPO / "checks").glob("test_*.py")):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and any(
-                    ast.unparse(d).endswith("rc_gate") for d in node.decorator_list):
-                gates.add(node.name)
-    assert {s.gate_check for s in STAGES} == gates
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "check":
+                declared.add(ast.literal_eval(node.args[0]))
+    assert {s.gate_id for s in STAGES} <= declared
+    assert [stage_of(s.gate_id) for s in STAGES] == [s.name for s in STAGES]
 
 
 # -- the suite --------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def test_a_waiver_never_hides_a_missing_answer(tmp_path: Path) -> None:
     from .bad_targets import closed_port_url
     from .test_probe_cli import REMOTE
 
-    path = waiver_file(tmp_path, (STAGES[0].gate_check, "SUP-1", "2099-12-31"))
+    path = waiver_file(tmp_path, (STAGES[0].gate_id, "SUP-1", "2099-12-31"))
     run = run_probe_cli(tmp_path, RC_BASE_URL=closed_port_url(), RC_WAIVERS=str(path),
                         **REMOTE)
     assert run.code == 4 and run.summary["stages"][0]["verdict"] == "unreachable"

@@ -1,15 +1,19 @@
 """The state of one suite run (or probe), shared by the stages through the `rc` fixture.
 
 Plain objects, testable without pytest. The plugin builds one `RunContext` per session and
-keeps it in `config.stash[RUN_CONTEXT]`; the probe builds its own. The records it holds are
-`redcloud_check.core.models`'.
+keeps it in `config.stash`; the probe builds its own. It holds the run's services (settings,
+the recording client, the token provider, the webhook session once opened) and its
+`RunLedger` (`results.ledger`): the checks' results and every fact the run establishes as it
+goes, each written in one place. State that checks share within a run (the first send, the
+no-op update) lives here too, under typed keys (`Shared`), never in module globals.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from redcloud_check.core.client import ApiClient, SecretSet, basic_header
 from redcloud_check.core.config import Settings
@@ -20,10 +24,21 @@ from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.recorder import Recorder
 from redcloud_check.core.tokens import TokenProvider
 from redcloud_check.core.waivers import WaiverBook
-from redcloud_check.rules.stages import GateBoard
+from redcloud_check.results.ledger import RunLedger
 
 if TYPE_CHECKING:  # the session holds a RunContext: a type-only import, no cycle at run time
     from redcloud_check.webhooks.session import WebhookSession
+
+T = TypeVar("T")
+
+
+class Shared(Generic[T]):
+    """A typed key for per-run state several checks share (as pytest's StashKey)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 @dataclass
@@ -31,27 +46,21 @@ class RunContext:
     settings: Settings
     client: ApiClient  # records every exchange (client.recorder), redacts (client.secrets)
     tokens: TokenProvider
+    ledger: RunLedger = field(default_factory=RunLedger)
     run_id: str = field(default_factory=new_run_id)
-    findings: FindingLog = field(default_factory=FindingLog)
-    gates: GateBoard = field(default_factory=GateBoard)
-    accepted: list[AcceptedMessage] = field(default_factory=list)
-    number: dict[str, Any] | None = None  # the RC_NUMBER_ID entry from /api/core/numbers
-    webhooks: WebhookSession | None = None  # once stage 4 needs it
-    webhooks_error: Exception | None = None  # why the webhook session could not start
-    unreachable: str | None = None  # set once the target gave no HTTP answer
-    waivers: WaiverBook = field(default_factory=WaiverBook)  # RC_WAIVERS, and their uses
-    # set while a number's webhook override points at a listener of ours that is gone
-    # (RecoveryResult.problem: names the number and the URL); the run is then unhealthy
-    misrouted: str | None = None
     started_at: float = field(default_factory=time.time)
+    webhooks: WebhookSession | None = None  # set by open_webhooks(), once stage 4 needs it
+    _shared: dict[Shared[Any], Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: Settings, base_url: str, run_id: str | None = None) -> RunContext:
+    def create(cls, settings: Settings, base_url: str, run_id: str | None = None,
+               ledger: RunLedger | None = None) -> RunContext:
         secrets = SecretSet(settings.secrets())
         secrets.add(basic_header(settings.client_id, settings.client_secret).split(" ", 1)[1])
         client = ApiClient(base_url, timeout=settings.timeout, recorder=Recorder(),
                            secrets=secrets)
-        context = cls(settings=settings, client=client, tokens=TokenProvider(client, settings))
+        context = cls(settings=settings, client=client, tokens=TokenProvider(client, settings),
+                      ledger=ledger if ledger is not None else RunLedger())
         if run_id is not None:
             context.run_id = run_id  # the run's folder under the reports dir is named by it
         return context
@@ -63,6 +72,45 @@ class RunContext:
     @property
     def secrets(self) -> SecretSet:
         return self.client.secrets
+
+    @property
+    def findings(self) -> FindingLog:
+        return self.ledger.findings
+
+    @property
+    def accepted(self) -> list[AcceptedMessage]:
+        return self.ledger.accepted
+
+    @property
+    def waivers(self) -> WaiverBook:
+        return self.ledger.waivers
+
+    @property
+    def number(self) -> dict[str, Any] | None:
+        """The RC_NUMBER_ID entry /api/core/numbers gave, once the numbers gate read it."""
+        return self.ledger.number
+
+    def shared(self, key: Shared[T], make: Callable[[], T]) -> T:
+        """The run's value for `key`, made by `make` the first time it is asked for."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        value: T = self._shared[key]
+        return value
+
+    def open_webhooks(self) -> WebhookSession:
+        """Start the run's webhook session (listener, exposure, override), once. A failure
+        to start is recorded in the ledger (`webhooks_error`) and raised."""
+        from redcloud_check.core.errors import RedcloudCheckError
+        from redcloud_check.webhooks.session import WebhookSession
+
+        if self.webhooks is None:
+            self.webhooks = WebhookSession(self)
+            try:
+                self.webhooks.start()
+            except RedcloudCheckError as error:
+                self.ledger.note_webhooks_error(error)
+                raise
+        return self.webhooks
 
     def core(self, method: str, path: str, *, label: str, json: Any = None,
              headers: dict[str, str] | None = None, bearer: str | None = None,

@@ -1,4 +1,6 @@
-"""The pytest plugin: options, the run context, stage gates, fixtures. Hooks only.
+"""The pytest plugin: hooks and fixtures only. The logic lives in plain modules:
+`suite.run` (the run), `suite.recording` (a phase -> its CheckResult), `suite.reports` (the
+reports, from the ledger), `results` (the ledger, the verdict and the exit code).
 
 Registered through the `pytest11` entry point (and the repo's one-line conftest.py). It is
 inert unless the ini option `rc_suite = true` is set, as the suite's pytest.ini does, so
@@ -15,33 +17,20 @@ import pytest
 
 from redcloud_check.context import RunContext
 from redcloud_check.core import startup_gc
-from redcloud_check.core.config import OPTIONS, Settings, embedded_webhook_secret, load_settings
-from redcloud_check.core.errors import (
-    CheckFailure,
-    ConfigError,
-    RedcloudCheckError,
-    TargetUnreachable,
-)
+from redcloud_check.core.config import OPTIONS
+from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.exit_codes import ExitCode
-from redcloud_check.core.findings import Finding
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.core.waivers import WAIVED_PREFIX, Waiver, WaiverBook, book_for, waived_reason
-from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
-from redcloud_check.webhooks.override import recover_at_start, still_misrouted
+from redcloud_check.results.ledger import SkipCode
+from redcloud_check.rules.stages import STAGE_NAMES, stage_index
+from redcloud_check.suite import declare
+from redcloud_check.suite.declare import skip
+from redcloud_check.suite.stash import SPEC, SUITE
 
 if TYPE_CHECKING:  # the simulator and the webhook stack load only when a run needs them
-    from redcloud_check.simulator.process import SimulatorProcess
     from redcloud_check.simulator.server import Simulator
+    from redcloud_check.suite.run import SuiteRun
     from redcloud_check.webhooks.session import WebhookSession
-
-RUN_CONTEXT = pytest.StashKey[RunContext]()
-SETTINGS = pytest.StashKey[Settings]()
-SIMULATOR: pytest.StashKey[Simulator | SimulatorProcess] = pytest.StashKey()
-WAIVERS = pytest.StashKey[WaiverBook]()
-WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
-RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
-# On an item skipped because an earlier gate failed: that stage ("target": unreachable).
-BLOCKED_BY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,15 +46,13 @@ def suite_mode(config: pytest.Config) -> bool:
     return bool(config.getini("rc_suite"))
 
 
+def get_run(config: pytest.Config) -> SuiteRun | None:
+    return config.stash.get(SUITE, None)
+
+
 def get_context(config: pytest.Config) -> RunContext | None:
-    return config.stash.get(RUN_CONTEXT, None)
-
-
-MARKERS = (
-    "rc_stage(name): the troubleshooting stage a check belongs to",
-    "rc_gate: the stage's gate check; its failure blocks every later stage",
-    "rc_clause(text): the doc clause a check enforces (file and section)",
-)
+    run = get_run(config)
+    return run.rc if run is not None else None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -75,57 +62,45 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     test path), so only its verdict is used here."""
     if not suite_mode(early_config) or early_config.known_args_namespace.file_or_dir:
         return
-    paths = _suite_paths(early_config)
-    early_config.known_args_namespace.file_or_dir = paths
-    args.extend(paths)
+    paths = [p for p in (early_config.rootpath / t for t in early_config.getini("testpaths"))
+             if p.exists()]
+    found = [str(p) for p in paths] or [str(early_config.rootpath)]
+    early_config.known_args_namespace.file_or_dir = found
+    args.extend(found)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for marker in MARKERS:
-        config.addinivalue_line("markers", marker)
+    config.addinivalue_line("markers", f"{declare.MARKER}(spec): a check's declaration "
+                            "(redcloud_check.suite.declare.check): id, clause, grade")
     if not suite_mode(config):
         return
+    from redcloud_check.suite.run import SuiteRun
+
     given = {o.attr: config.getoption(f"rc_{o.attr}") for o in OPTIONS}
-    dotenv = Path.cwd() / ".env"
-    run_id = new_run_id()
+    dotenv, run_id = Path.cwd() / ".env", new_run_id()
     try:
-        settings = load_settings(given, dotenv=dotenv)
-        from redcloud_check.webhooks.tunnel import preflight
-
-        preflight(settings)
-        waivers = book_for(settings.waivers)
+        run = SuiteRun.configure(given, dotenv, run_id)
     except ConfigError as error:
-        written = _write_misconfigured(given, dotenv, run_id, error)
-        _config_exit(f"{error}\nNothing was sent. Fix that setting and run again." + written)
-    from redcloud_check.reporting.run_folder import start_run
+        from redcloud_check.suite.misconfigured import write_misconfigured
 
-    try:
-        folder = start_run(settings.reports_dir, run_id)
+        written = write_misconfigured(given, dotenv, run_id, error)
+        _config_exit(f"{error}\nNothing was sent. Fix that setting and run again." + written)
     except OSError as error:
-        _config_exit(f"RC_REPORTS_DIR: cannot create {settings.reports_dir} "
+        _config_exit(f"RC_REPORTS_DIR: cannot create {given.get('reports_dir') or 'reports'} "
                      f"({error.strerror}). Nothing was sent.")
-    config.stash[SETTINGS] = settings
-    config.stash[WAIVERS] = waivers
-    config.stash[RUN_FOLDER] = folder
+    config.stash[SUITE] = run
     option = config.option
     if not getattr(option, "htmlpath", None):
-        option.htmlpath = str(folder.artifact("report.html"))
+        option.htmlpath = str(run.folder.artifact("report.html"))
     if hasattr(option, "self_contained_html"):
         option.self_contained_html = True
     if not getattr(option, "xmlpath", None):
-        option.xmlpath = str(folder.artifact("junit.xml"))
-    from redcloud_check.reporting.report_plugin import ReportPlugin
+        option.xmlpath = str(run.folder.artifact("junit.xml"))
+    if config.pluginmanager.hasplugin("html"):
+        from redcloud_check.suite.html_hooks import HtmlHooks
 
-    config.pluginmanager.register(ReportPlugin(config, lambda: get_context(config), folder),
-                                  "redcloud_check.report")
-
-
-def _suite_paths(config: pytest.Config) -> list[str]:
-    """The ini file's testpaths under the rootdir; the rootdir itself when they are absent
-    (an installed wheel keeps the checks next to its pytest.ini)."""
-    paths = [config.rootpath / p for p in config.getini("testpaths")]
-    return [str(p) for p in paths if p.exists()] or [str(config.rootpath)]
+        config.pluginmanager.register(HtmlHooks(run), "redcloud_check.html")
 
 
 def _config_exit(message: str) -> NoReturn:
@@ -134,196 +109,80 @@ def _config_exit(message: str) -> NoReturn:
                 returncode=ExitCode.CONFIG_ERROR)
 
 
-def _write_misconfigured(given: dict[str, Any], dotenv: Path, run_id: str,
-                         error: ConfigError) -> str:
-    """Write the configuration-error evidence in this run's folder and publish it; returns
-    the lines naming what was written (empty when the reports dir is not writable)."""
-    from redcloud_check.core.config import given_value
-    from redcloud_check.reporting import run_folder
-    from redcloud_check.reporting.artifacts import write_misconfigured
-    from redcloud_check.reporting.run_folder import listing, publish, start_run
-
-    reports = Path(given_value("reports_dir", given, dotenv=dotenv) or "reports")
-    try:
-        folder = start_run(reports, run_id)
-        write_misconfigured(folder.path, error, run_id=run_id,
-                            target=given_value("base_url", given, dotenv=dotenv),
-                            history_dir=reports)
-        written = publish(folder, [n for n in run_folder.DOCUMENTED
-                                  if folder.artifact(n).is_file()])
-    except OSError:
-        return ""
-    return "".join(f"\n{line}" for line in listing(folder, written))
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    settings = config.stash.get(SETTINGS, None)
-    if settings is None:
+    run = get_run(session.config)
+    if run is None:
         return startup_gc.resume()
-    base_url = settings.base_url
-    if settings.embedded:  # `redcloud-check run` started it in its own process
-        from redcloud_check.simulator.process import embedded_simulator
+    from redcloud_check.suite.reports import scrub_metadata
 
-        simulator = embedded_simulator(settings.sim_faults, settings.sim_variants)
-        config.stash[SIMULATOR] = simulator
-        base_url = simulator.base_url
-        settings = embedded_webhook_secret(settings, simulator.webhook_secret(settings.client_id))
-    assert base_url is not None
-    folder = config.stash.get(RUN_FOLDER, None)
-    rc = RunContext.create(settings, base_url, folder.run_id if folder is not None else None)
-    rc.waivers = config.stash[WAIVERS]
-    config.stash[RUN_CONTEXT] = rc
-    _redact_log_records(config, rc)
-    recover_at_start(rc)  # an override a killed run left; rc.misrouted until restored
+    run.session = session
+    run.start_session()
+    session.config.add_cleanup(run.redact_log_records())
+    run.guard("environment table", lambda: scrub_metadata(run, session.config))
     # What start-up built lives until exit: frozen, out of sight of the collections during
     # the checks and pytest's gc.collect() at exit (about 0.1 s of a run); collector on.
     startup_gc.resume(freeze_anyway=True)
 
 
-def _redact_log_records(config: pytest.Config, rc: RunContext) -> None:
-    """Every log record of the run, from any logger, is redacted as it is created."""
-    import logging
-
-    from redcloud_check.core.redaction import RedactingFilter
-
-    previous = logging.getLogRecordFactory()
-    redacting = RedactingFilter(rc.secrets.values)
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        redacting.filter(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
-    config.add_cleanup(lambda: logging.setLogRecordFactory(previous))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
-    """After the checks and the webhook teardown: a number left misrouted fails the run."""
-    result = yield
-    rc = get_context(session.config)
-    if rc is not None and still_misrouted(rc):
-        raise session.Failed(f"unhealthy: {rc.misrouted}")
-    return result
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    rc = get_context(session.config)
-    if rc is not None:
-        rc.client.close()
-
-
-@pytest.hookimpl(tryfirst=True)  # stopped before the report plugin counts its errors
-def pytest_unconfigure(config: pytest.Config) -> None:
-    simulator = config.stash.get(SIMULATOR, None)
-    if simulator is not None:
-        simulator.stop()
-
-
-def item_stage(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("rc_stage")
-    return str(marker.args[0]) if marker and marker.args else None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash.get(SETTINGS, None) is None:
+    run = get_run(config)
+    if run is None:
         return
+    from redcloud_check.suite.collection import declare_items
 
-    def key(item: pytest.Item) -> int:
-        stage = item_stage(item)
-        # stage_index raises for an unknown stage name: a bug in the suite fails loudly.
-        return len(STAGE_NAMES) if stage is None else stage_index(stage)
+    declare_items(items, run.ledger.waivers)
+    items.sort(key=lambda item: stage_index(item.stash[SPEC].stage))  # stable: file order
 
-    items.sort(key=key)  # stable: the order within a stage is the file's order
-    book = config.stash[WAIVERS]
-    for item in items:
-        waiver = book.find(item.nodeid, item.name)
-        if waiver is None:
-            continue
-        item.stash[WAIVER] = waiver
-        if book.active(waiver):  # pytest's xfail, for the API's failures only (not ours)
-            item.add_marker(pytest.mark.xfail(reason=waived_reason(waiver),
-                                              raises=CheckFailure, strict=False))
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    run = get_run(items[0].config) if items else None
+    if run is not None:
+        run.ledger.deselect(spec for item in items
+                            if (spec := declare.spec_of(item)) is not None)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     rc = get_context(item.config)
-    if rc is None:
+    spec = item.stash.get(SPEC, None)
+    if rc is None or spec is None:
         return
     rc.recorder.current_check = item.nodeid
-    stage = item_stage(item)
-    if stage is None:
-        return
-    if ("rc_stage", stage) not in item.user_properties:
-        item.user_properties.append(("rc_stage", stage))  # junit.xml names the stage
-        if item.get_closest_marker("rc_gate") is not None:
+    if ("check_id", spec.id) not in item.user_properties:  # junit.xml's properties
+        item.user_properties += [("check_id", spec.id), ("rc_stage", spec.stage)]
+        if spec.gate:
             item.user_properties.append(("rc_gate", "true"))
-    if rc.unreachable:
-        item.stash[BLOCKED_BY] = "target"
-        pytest.skip(f"blocked: the target is unreachable ({rc.unreachable})")
-    blocker = rc.gates.blocked_by(stage)
+    if rc.ledger.unreachable:
+        skip(SkipCode.UNREACHABLE, f"blocked: the target is unreachable "
+             f"({rc.ledger.unreachable})", short="blocked", blocked_by="target")
+    blocker = rc.ledger.blocked_by(spec.stage)
     if blocker is not None:
-        item.stash[BLOCKED_BY] = blocker
-        pytest.skip(GateBoard.skip_reason(blocker))
+        skip(SkipCode.BLOCKED, f"blocked by {blocker}: fix that first", blocked_by=blocker)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """The one place a check's result is made: recorded in the ledger, then rendered."""
     report = yield
-    rc = get_context(item.config)
-    waiver = item.stash.get(WAIVER, None)
-    if rc is not None and waiver is not None and call.when == "call":
-        _settle_waiver(rc, item, report, waiver)
-    if rc is None or call.when == "teardown" or not report.failed or call.excinfo is None:
-        return report
-    error = call.excinfo.value
-    if isinstance(error, TargetUnreachable):
-        rc.unreachable = f"{error.kind} at {error.url}"
-        report.longrepr = f"Target unreachable ({error.kind}): {error.detail}"
-    elif isinstance(error, CheckFailure):
-        report.longrepr = f"{error.message}\n  check:    {item.nodeid}"
-    elif isinstance(error, RedcloudCheckError):  # the tool could not do the check
-        report.longrepr = (f"{type(error).__name__}: {error}\n"
-                           f"  (redcloud-check could not run this check; not a finding "
-                           f"about the API)\n  check:    {item.nodeid}")
-    if waiver is not None and not rc.waivers.active(waiver) and isinstance(report.longrepr, str):
-        report.longrepr += f"\n  waiver:   {WaiverBook.expired_message(waiver)}"
-    stage = item_stage(item)
-    if stage is not None and item.get_closest_marker("rc_gate") is not None:
-        title = error.title if isinstance(error, CheckFailure) else type(error).__name__
-        rc.gates.fail(stage, title)
+    run = get_run(item.config)
+    if run is not None and run.rc is not None and SPEC in item.stash:
+        from redcloud_check.suite.collection import settle_report
+
+        run.guard(f"evidence for {item.nodeid}", lambda: settle_report(run, item, call,
+                                                                         report))
     return report
-
-
-def _settle_waiver(rc: RunContext, item: pytest.Item, report: pytest.TestReport,
-                   waiver: Waiver) -> None:
-    """Record what became of the item's waiver: waived, expired (the failure stands) or
-    stale (the check passed: a warning)."""
-    book = rc.waivers
-    if report.skipped and hasattr(report, "wasxfail"):
-        book.record("waived", waiver, item.nodeid)
-        item.user_properties.append(("rc_waived", report.wasxfail))
-    elif report.failed and not book.active(waiver):
-        book.record("expired", waiver, item.nodeid)
-    elif report.passed:
-        if hasattr(report, "wasxfail"):
-            del report.wasxfail  # a plain pass, not XPASS; the stale warning says the rest
-        book.record("stale", waiver, item.nodeid)
-        rc.findings.add(Finding("warning", f"Waiver is stale: {waiver.check} passed",
-                                WaiverBook.stale_message(waiver, not book.active(waiver)),
-                                "README, Waivers", check=item.nodeid, stage=item_stage(item)))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report: pytest.TestReport,
                              config: pytest.Config) -> tuple[str, str, str] | None:
     """A waived failure is counted and shown as waived, not as pytest's xfailed."""
-    if report.when == "call" and str(getattr(report, "wasxfail", "")).startswith(WAIVED_PREFIX):
+    run = get_run(config)
+    result = run.ledger.get(report.nodeid) if run is not None and report.when == "call" \
+        else None
+    if result is not None and result.outcome.value == "waived":
         return "waived", "w", "WAIVED"
     return None
 
@@ -334,12 +193,58 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         rc.recorder.current_check = None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = get_run(session.config)
+    if run is None or run.rc is None:
+        return
+    from redcloud_check.suite import reports
+    from redcloud_check.webhooks.override import still_misrouted
+
+    run.ledger.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    run.finished = True
+    run.guard("webhook override", lambda: still_misrouted(run.rc))  # type: ignore[arg-type]
+    reports.write_artifacts(run, int(exitstatus))
+    run.rc.client.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run = get_run(config)
+    if run is not None:
+        from redcloud_check.suite import reports
+
+        reports.terminal_summary(run, terminalreporter, config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = get_run(config)
+    if run is None:
+        return
+    import sys
+
+    from redcloud_check.results.verdict import exit_code
+    from redcloud_check.suite import reports
+
+    run.stop()
+    if run.completion is None:  # no terminal summary (e.g. -p no:terminal)
+        for line in reports.finish(run, config).lines():
+            print(line, file=sys.stderr)
+    reports.show_internal_errors(run, lambda line: print(line, file=sys.stderr))
+    session = run.session
+    if session is not None:
+        missing = len(run.completion.missing) if run.completion is not None else 0
+        session.exitstatus = exit_code(run.ledger, pytest_status=session.exitstatus,
+                                       missing_artifacts=missing)
+
+
 @pytest.fixture(scope="session")
 def rc(request: pytest.FixtureRequest) -> RunContext:
-    """The run context: settings, the recording client, the token, findings, gates."""
+    """The run context: settings, the recording client, the token, the ledger."""
     context = get_context(request.config)
     if context is None:
-        pytest.skip("not a redcloud-check suite run (rc_suite is not set in the ini file)")
+        skip(SkipCode.OTHER, "not a redcloud-check suite run (rc_suite is not set in the ini "
+             "file)")
     return context
 
 
@@ -347,31 +252,28 @@ def rc(request: pytest.FixtureRequest) -> RunContext:
 def rc_sends(rc: RunContext) -> RunContext:
     """The run context, when real sends are allowed (embedded simulator or RC_ALLOW_SEND=1)."""
     if not rc.settings.sends_allowed:
-        pytest.skip("sending is disabled for a remote target: set RC_ALLOW_SEND=1 to allow "
-                    "real sends (4-sending-messages.txt)")
+        skip(SkipCode.SENDS_DISABLED, "sending is disabled for a remote target: set "
+             "RC_ALLOW_SEND=1 to allow real sends (4-sending-messages.txt)",
+             short="sending is disabled for a remote target")
     return rc
 
 
 @pytest.fixture(scope="session")
-def rc_webhooks(rc_sends: RunContext) -> Iterator[WebhookSession]:
-    """The webhook session (listener, tunnel, override); a failure to start is kept in
-    `rc.webhooks_error` for the stage-5 gate to report.
+def rc_webhooks(rc_sends: RunContext) -> Iterator[WebhookSession | None]:
+    """The webhook session (listener, tunnel, override), opened before the first accepted
+    send; a failure to start is in the ledger for the stage-5 gate to report. Restored and
+    closed when the session ends, on every exit path."""
+    from contextlib import suppress
 
-    Requested by every send that may be accepted, so the override is in place before the
-    first accepted send; restored when the session ends, on every exit path.
-    """
-    from redcloud_check.webhooks.session import WebhookSession
+    from redcloud_check.core.errors import RedcloudCheckError
 
-    session = WebhookSession(rc_sends)
-    rc_sends.webhooks = session
+    with suppress(RedcloudCheckError):  # kept: rc.ledger.webhooks_error; the gate reports it
+        rc_sends.open_webhooks()
     try:
-        session.start()
-    except RedcloudCheckError as error:
-        rc_sends.webhooks_error = error
-    try:
-        yield session
+        yield rc_sends.webhooks
     finally:
-        session.close()
+        if rc_sends.webhooks is not None:
+            rc_sends.webhooks.close()
 
 
 # --- the reference simulator, for integrators' own tests (pytest-httpserver style) ---------
@@ -395,3 +297,6 @@ def redcloud_simulator(redcloud_simulator_session: Simulator) -> Simulator:
     """
     redcloud_simulator_session.reset()
     return redcloud_simulator_session
+
+
+__all__ = ["STAGE_NAMES", "get_context", "get_run", "suite_mode"]

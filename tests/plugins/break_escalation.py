@@ -8,9 +8,9 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from redcloud_check.reporting import report_plugin
+    from redcloud_check.suite import reports
 
     def broken(*_: Any, **__: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    report_plugin.write_escalation = broken  # type: ignore[assignment]
+    reports.write_escalation = broken  # type: ignore[assignment]

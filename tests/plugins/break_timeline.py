@@ -9,9 +9,9 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from redcloud_check.reporting import report_plugin
+    from redcloud_check.suite import reports
 
     def broken(*_: Any, **__: Any) -> str:
         raise KeyError("label")
 
-    report_plugin.html_render.timeline_svg = broken  # type: ignore[assignment]
+    reports.html_render.timeline_svg = broken  # type: ignore[assignment]

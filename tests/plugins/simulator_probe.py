@@ -15,12 +15,12 @@ import signal
 
 import pytest
 
-from redcloud_check.plugin import SIMULATOR
+from redcloud_check.suite.stash import SUITE
 
 
 @pytest.hookimpl(trylast=True)  # after the core plugin started (or took) the simulator
 def pytest_sessionstart(session: pytest.Session) -> None:
-    simulator = session.config.stash[SIMULATOR]
+    simulator = session.config.stash[SUITE].simulator
     pid = getattr(simulator, "pid", os.getpid())
     state = getattr(simulator, "spec", None) or simulator.state
     line = json.dumps({"type": type(simulator).__name__, "pid": pid, "run_pid": os.getpid(),

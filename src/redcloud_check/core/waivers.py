@@ -5,7 +5,8 @@ The file (RC_WAIVERS, default ``redcloud-waivers.toml`` in the current directory
 exists) holds ``[[waiver]]`` tables::
 
     [[waiver]]
-    check = "test_api_client_is_active"        # a check's function name, or its node id
+    check = "RC-WHOAMI-01"                      # a check's id (docs/checks.md), function
+                                                # name, or node id
     reason = "SUP-1234: client suspended for the migration"
     expires = 2026-12-31                        # a TOML date: the last day it applies (UTC)
 
@@ -16,7 +17,7 @@ the probe, nor blocks later stages. From the next day the waiver is *expired*: t
 failure stands, and says the waiver expired. A waiver whose check passed is *stale*: a
 warning, so it gets removed.
 
-A probe stage answers to its stage's gate check (`rules.stages.Stage.gate_check`).
+A probe stage answers to its stage's gate check (`rules.stages.Stage.gate_id`).
 
 Public surface: `Waiver`, `WaiverBook`, `book_for`, `load_waivers`, `find_waivers_file`,
 `waived_reason`, `DEFAULT_FILE`, `WAIVED_PREFIX`.
@@ -64,10 +65,10 @@ class Waiver:
     def expired(self, today: date | None = None) -> bool:
         return (today or utc_today()) > self.expires
 
-    def matches(self, nodeid: str, name: str) -> bool:
-        """`name` is the check's function name (a parametrized check: with or without its
-        parameters)."""
-        return self.check in (nodeid, name, name.partition("[")[0])
+    def matches(self, nodeid: str, name: str, check_id: str | None = None) -> bool:
+        """`check_id` is the check's stable id (RC-TOKEN-01); `name` its function name (a
+        parametrized check: with or without its parameters)."""
+        return self.check in (check_id, nodeid, name, name.partition("[")[0])
 
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "reason": self.reason,
@@ -144,8 +145,8 @@ class WaiverBook:
         self._uses: list[tuple[Use, Waiver, str]] = []
         self._lock = threading.Lock()
 
-    def find(self, nodeid: str, name: str) -> Waiver | None:
-        return next((w for w in self.waivers if w.matches(nodeid, name)), None)
+    def find(self, nodeid: str, name: str, check_id: str | None = None) -> Waiver | None:
+        return next((w for w in self.waivers if w.matches(nodeid, name, check_id)), None)
 
     def active(self, waiver: Waiver) -> bool:
         return not waiver.expired(self.today)

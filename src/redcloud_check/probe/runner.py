@@ -161,15 +161,12 @@ def _start_webhooks(rc: RunContext) -> None:
     """Listener, exposure and (override mode) the number's webhook override, before the send:
     a canary whose events cannot reach us is not sent."""
     from redcloud_check.webhooks.override import SAFETY
-    from redcloud_check.webhooks.session import WebhookSession
 
-    if rc.misrouted:  # a second override would take the dead listener for the original
+    if rc.ledger.misrouted:  # a second override would take the dead listener for the original
         raise expect.fail("A webhook override is left misrouted; no canary was sent",
                           expected="the override a killed run left restored first",
-                          actual=rc.misrouted, clause=SAFETY)
-    rc.webhooks = WebhookSession(rc)
-    rc.webhooks.start()
-    status = rc.webhooks.override_status
+                          actual=rc.ledger.misrouted, clause=SAFETY)
+    status = rc.open_webhooks().override_status
     if status is not None and not status.ok:
         raise expect.fail("The webhook override did not take effect; no canary was sent",
                           expected=f"webhookDeliveryOverride {status.target!r}",
@@ -275,8 +272,9 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     started = time.time()
     t0 = time.perf_counter()
     stages: list[StageResult] = []
+    gates = GateBoard()
     for name in names:
-        blocker = rc.gates.blocked_by(name)
+        blocker = gates.blocked_by(name)
         if blocker is not None:
             stages.append(StageResult(stage=name, verdict="blocked", blocked_by=blocker,
                                       title=GateBoard.skip_reason(blocker)))
@@ -289,7 +287,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
                                      stages=tuple(stages))
         stages.append(result)
         if result.verdict not in ("pass", "waived"):
-            rc.gates.fail(name, result.title or result.verdict)
+            gates.fail(name, result.title or result.verdict)
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
     unreachable = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
@@ -319,12 +317,12 @@ def run_probe(settings: Settings, *, canary: bool = False,
     """Probe the configured target (or the embedded simulator). Never raises for what the
     target does; the webhook session, when --canary started one, is always closed."""
     from redcloud_check.context import RunContext
+    from redcloud_check.results.ledger import RunLedger
     from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
     with _target(settings) as (base_url, sim):
-        rc = RunContext.create(settings, base_url)
-        if waivers is not None:
-            rc.waivers = waivers
+        ledger = RunLedger(waivers=waivers) if waivers is not None else None
+        rc = RunContext.create(settings, base_url, ledger=ledger)
         try:
             recovery = recover_at_start(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,

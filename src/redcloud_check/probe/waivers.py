@@ -1,4 +1,5 @@
-"""Waivers in the probe: a stage answers to a waiver for its stage's gate check.
+"""Waivers in the probe: a stage answers to a waiver for its stage's gate check (by the
+check's id, or by its function name as the catalog of checks records it).
 
 A stage that failed the docs (a CheckFailure, not an unreachable target nor the tool's own
 error) under a valid waiver becomes "waived": it keeps its title and detail, carries the
@@ -13,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from redcloud_check.core.waivers import WaiverBook, waived_reason
+from redcloud_check.results.catalog import function_of
 from redcloud_check.rules.stages import STAGES, stage_index
 
 if TYPE_CHECKING:
@@ -23,9 +25,9 @@ __all__ = ["settle"]
 
 def settle(book: WaiverBook, result: StageResult, *, nonconformance: bool) -> StageResult:
     """`result` as the waivers have it (unchanged when no waiver names the stage)."""
-    check = STAGES[stage_index(result.stage)].gate_check
+    check_id = STAGES[stage_index(result.stage)].gate_id
     nodeid = f"probe::{result.stage}"
-    waiver = book.find(nodeid, check)
+    waiver = book.find(nodeid, function_of(check_id) or check_id, check_id)
     if waiver is None:
         return result
     if result.verdict == "pass":

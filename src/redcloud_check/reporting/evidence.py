@@ -35,6 +35,7 @@ from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
 from redcloud_check.reporting.diagnosis import diagnose
 from redcloud_check.reporting.ruled_out import RunFacts
+from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.rules.schemas import report_vocabulary
 
 __all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
@@ -48,12 +49,20 @@ SAFE_POSTS = {"/api/auth/token": "a token request does not change state on the t
 
 @dataclass(frozen=True, slots=True)
 class CheckInfo:
+    """The check a bundle is about, as the bundle's `check` section shows it."""
+
     nodeid: str
     name: str
     stage: str | None = None
     gate: bool = False
-    clause: str | None = None  # the rc_clause marker
+    clause: str | None = None  # the clause the check's declaration names
     statement: str | None = None  # the check's docstring: the rule in plain words
+    check_id: str | None = None  # RC-<STAGE>-<NN>
+
+    @classmethod
+    def of(cls, spec: CheckSpec, nodeid: str, name: str) -> CheckInfo:
+        return cls(nodeid, name, spec.stage, spec.gate, spec.clause, spec.statement or None,
+                   spec.id)
 
 
 def named_secrets(values: Iterable[str], *, client_id: str = "", client_secret: str = "",
@@ -297,8 +306,10 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         request_id = next((e.request_id for e in reversed(exchanges) if e.request_id), None)
     message_ids = _message_ids(ex, accepted_ids)
     bundle: dict[str, Any] = {
-        "check": {"nodeid": check.nodeid, "name": check.name, "stage": check.stage,
-                  "gate": check.gate, "clause": check.clause, "statement": check.statement},
+        "checkId": check.check_id,
+        "check": {"checkId": check.check_id, "nodeid": check.nodeid, "name": check.name,
+                  "stage": check.stage, "gate": check.gate, "clause": check.clause,
+                  "statement": check.statement},
         "kind": kind, **failure,
         "escalation": {
             "endpoint": about.endpoint if about is not None else None,
@@ -317,7 +328,7 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         },
         "exchanges": [exchange_record(e) for e in recorded],
         "curl": to_curl(ex, secrets) if ex is not None else None,
-        "diagnosis": diagnose(error, stage=check.stage, check=check.name, exchange=ex,
+        "diagnosis": diagnose(error, stage=check.stage, check=check.check_id, exchange=ex,
                               timeout=timeout, facts=facts).as_dict(),
     }
     return redact(bundle, secrets, keep=report_vocabulary())

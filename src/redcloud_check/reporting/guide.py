@@ -5,7 +5,7 @@ The mapping is data (`diagnosis.json`, next to this module), not code. Each entr
 observation:
 
     field       matches when                                          weight
-    check       the regex is found in the check's name (any case)        16
+    checks      the check's id (RC-<STAGE>-<NN>) is in the list          16
     kind        equals the transport failure kind (refused, dns, ...)      8
     error_code  equals the error code of the response                      8
     status      equals the HTTP status, or "5xx"/"4xx" its class           4
@@ -37,7 +37,7 @@ from typing import Any
 
 __all__ = ["WEIGHTS", "Entry", "GuideEntry", "Observation", "candidates", "entries", "lookup"]
 
-WEIGHTS: dict[str, int] = {"check": 16, "kind": 8, "error_code": 8, "status": 4, "body": 24,
+WEIGHTS: dict[str, int] = {"checks": 16, "kind": 8, "error_code": 8, "status": 4, "body": 24,
                            "stage": 2, "failure": 1}
 
 
@@ -47,7 +47,7 @@ class Observation:
 
     failure: str = "check"  # check | unreachable | tool | config
     stage: str | None = None
-    check: str | None = None  # the check's function name
+    check: str | None = None  # the check's id (RC-<STAGE>-<NN>): never its function name
     status: int | None = None
     error_code: str | None = None
     kind: str | None = None  # transport failure kind
@@ -102,8 +102,8 @@ class GuideEntry:
 
 
 def _field_matches(name: str, want: Any, obs: Observation) -> bool:
-    if name == "check":
-        return bool(obs.check) and re.search(str(want), obs.check or "", re.I) is not None
+    if name == "checks":
+        return obs.check is not None and obs.check in want
     if name == "status":
         if obs.status is None:
             return False

@@ -111,8 +111,10 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
             if bundle.get("curl") else "")
     exchanges = "".join(_exchange_html(ex) for ex in bundle["exchanges"])
     return (
-        f'<div class="rc-bundle" data-nodeid="{_e(check["nodeid"])}">'
-        f"<h4>{_e(bundle['title'])}</h4><p class=\"rc-rule\">{rule}</p>"
+        f'<div class="rc-bundle" data-nodeid="{_e(check["nodeid"])}" '
+        f'data-check-id="{_e(bundle.get("checkId"))}">'
+        f"<h4><code>{_e(bundle.get('checkId'))}</code> {_e(bundle['title'])}</h4>"
+        f"<p class=\"rc-rule\">{rule}</p>"
         f"<p><b>Expected:</b> {_e(bundle['expected'])}<br><b>Actual:</b> "
         f"{_e(bundle['actual'])}</p><dl class=\"rc-fields\">{fields}</dl>{diagnosis}{curl}"
         f"<details><summary>Exchanges ({len(bundle['exchanges'])})</summary>{exchanges}"

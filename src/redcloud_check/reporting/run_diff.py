@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redcloud_check.results.catalog import is_check_id
+
 __all__ = ["CheckChange", "LatencyChange", "RunDiff", "UnreadableRun", "compare", "read_run",
            "render"]
 
@@ -31,9 +33,15 @@ class CheckChange:
     old: str | None  # outcome in the old run (None: not in it)
     new: str | None
     reason: str  # the new run's reason (a failure's first line), or the old one's
+    check_id: str | None = None  # what the runs are matched by (a renamed check keeps it)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"nodeid": self.nodeid, "old": self.old, "new": self.new, "reason": self.reason}
+        return {"checkId": self.check_id, "nodeid": self.nodeid, "old": self.old,
+                "new": self.new, "reason": self.reason}
+
+    @property
+    def label(self) -> str:
+        return f"{self.check_id} {self.nodeid}" if self.check_id else self.nodeid
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +99,18 @@ def read_run(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _outcomes(doc: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    return {c["nodeid"]: (c["outcome"], c.get("reason") or "") for c in doc["checks"]}
+def _key(check: Mapping[str, Any]) -> str:
+    """What a check is matched by across runs: its id (from the catalog for a file written
+    before ids were recorded), else its node id."""
+    from redcloud_check.results.catalog import id_of
+
+    return (check.get("checkId") or id_of(str(check.get("name") or ""))
+            or str(check["nodeid"]))
+
+
+def _outcomes(doc: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """check key -> (outcome, reason, node id)."""
+    return {_key(c): (c["outcome"], c.get("reason") or "", c["nodeid"]) for c in doc["checks"]}
 
 
 def _undocumented(doc: Mapping[str, Any]) -> dict[tuple[str, int, str], dict[str, Any]]:
@@ -107,13 +125,14 @@ def _medians(doc: Mapping[str, Any]) -> dict[str, float]:
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunDiff:
     before, after = _outcomes(old), _outcomes(new)
     newly, fixed = [], []
-    for nodeid in sorted(before.keys() | after.keys()):
-        was, was_reason = before.get(nodeid, (None, ""))
-        now, reason = after.get(nodeid, (None, ""))
+    for key in sorted(before.keys() | after.keys()):
+        was, was_reason, old_node = before.get(key, (None, "", ""))
+        now, reason, new_node = after.get(key, (None, "", ""))
+        check_id = key if is_check_id(key) else None
         if now in FAILING and was not in FAILING:
-            newly.append(CheckChange(nodeid, was, now, reason))
+            newly.append(CheckChange(new_node or old_node, was, now, reason, check_id))
         elif was in FAILING and now == "passed":
-            fixed.append(CheckChange(nodeid, was, now, was_reason))
+            fixed.append(CheckChange(new_node or old_node, was, now, was_reason, check_id))
     u_old, u_new = _undocumented(old), _undocumented(new)
     m_old, m_new = _medians(old), _medians(new)
     latency = tuple(LatencyChange(e, m_old.get(e), m_new.get(e))
@@ -138,10 +157,10 @@ def render(diff: RunDiff) -> str:
     lines = [f"redcloud-check diff: {diff.old_run} -> {diff.new_run}: "
              + ("REGRESSED (a check newly fails)" if diff.regressed else "no regression")]
     lines.append(f"checks newly failing ({len(diff.newly_failing)}):")
-    lines += [f"  {c.nodeid}  {c.old or 'absent'} -> {c.new}: {c.reason}"
+    lines += [f"  {c.label}  {c.old or 'absent'} -> {c.new}: {c.reason}"
               for c in diff.newly_failing] or ["  none"]
     lines.append(f"checks fixed ({len(diff.fixed)}):")
-    lines += [f"  {c.nodeid}  {c.old} -> {c.new}" for c in diff.fixed] or ["  none"]
+    lines += [f"  {c.label}  {c.old} -> {c.new}" for c in diff.fixed] or ["  none"]
     lines.append(f"undocumented fields appeared ({len(diff.appeared)}):")
     lines += [f"  + {u['path']} in {_where(u)}" for u in diff.appeared] or ["  none"]
     lines.append(f"undocumented fields disappeared ({len(diff.disappeared)}):")

@@ -64,8 +64,10 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
     check, esc, diag = b["check"], b["escalation"], b["diagnosis"]
     stage = f"stage {check['stage']}" if check.get("stage") else "no stage"
     gate = ", the stage's gate" if check.get("gate") else ""
-    lines = [f"### {i}. {b['title']}", "",
-             f"- Check: `{check['nodeid']}` ({stage}{gate}; {b['kind'].replace('_', ' ')})"]
+    ident = f"{b['checkId']} " if b.get("checkId") else ""
+    lines = [f"### {i}. {ident}{b['title']}", "",
+             f"- Check: {ident}`{check['nodeid']}` ({stage}{gate}; "
+             f"{b['kind'].replace('_', ' ')})"]
     if check.get("statement"):
         lines.append(f"- Rule: {check['statement']}")
     clause = b.get("failure_clause") or check.get("clause")

@@ -47,6 +47,7 @@ class TokenAttempt:
 
 @dataclass(frozen=True, slots=True)
 class TokenCase:
+    check_id: str  # the case's stable id (each case is a check of its own)
     name: str
     statement: str  # what is sent, in plain words
     reveals: str  # the bug that issuing a token for it shows
@@ -77,33 +78,33 @@ def _basic_extra_colon(client_id: str, secret: str) -> TokenAttempt:
 
 
 TOKEN_CASES: tuple[TokenCase, ...] = (
-    TokenCase("secret-trailing-char",
+    TokenCase("RC-TOKEN-05", "secret-trailing-char",
               "RC_CLIENT_ID with RC_CLIENT_SECRET plus one trailing character (body)",
               "the secret is compared only as far as the stored one goes (a prefix match)",
               True, lambda cid, s: _body(cid, s + "x", s + "x")),
-    TokenCase("secret-case-changed",
+    TokenCase("RC-TOKEN-06", "secret-case-changed",
               "RC_CLIENT_ID with RC_CLIENT_SECRET in swapped letter case (body)",
               "the secret is compared case-insensitively (a case-insensitive collation)",
               True, _case_changed),
-    TokenCase("secret-empty", "RC_CLIENT_ID with an empty client_secret (body)",
+    TokenCase("RC-TOKEN-07", "secret-empty", "RC_CLIENT_ID with an empty client_secret (body)",
               "a client_id alone is enough: an empty secret is not checked",
               True, lambda cid, s: _body(cid, "")),
-    TokenCase("basic-base64-cut-short",
+    TokenCase("RC-TOKEN-08", "basic-base64-cut-short",
               "HTTP Basic with the right pair's base64 cut short by its last 4 characters "
               "(it decodes to the secret minus its last 1-3 characters)",
               "the given secret is compared only as far as it goes (a truncated match)",
               True, _basic_cut),
-    TokenCase("basic-extra-colon",
+    TokenCase("RC-TOKEN-09", "basic-extra-colon",
               "HTTP Basic of 'RC_CLIENT_ID:RC_CLIENT_SECRET:x' (the secret is everything "
               "after the first colon, RFC 7617)",
               "Basic credentials are split at every colon, dropping what follows the secret",
               True, _basic_extra_colon),
-    TokenCase("client-id-altered",
+    TokenCase("RC-TOKEN-10", "client-id-altered",
               "RC_CLIENT_ID plus one trailing character (another, unknown client) with the "
               "right RC_CLIENT_SECRET (body)",
               "the client is found by its secret alone, or its id matched as a prefix",
               False, lambda cid, s: _body(cid + "x", s)),
-    TokenCase("credentials-swapped",
+    TokenCase("RC-TOKEN-11", "credentials-swapped",
               "client_id and client_secret swapped: the secret as the id and the id as the "
               "secret (body)",
               "id and secret are accepted in either order",
@@ -113,6 +114,7 @@ TOKEN_CASES: tuple[TokenCase, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class BearerCase:
+    check_id: str  # the case's stable id (each case is a check of its own)
     name: str
     statement: str
     reveals: str
@@ -151,22 +153,23 @@ def on_the_wire(value: str) -> str:
 
 
 BEARER_CASES: tuple[BearerCase, ...] = (
-    BearerCase("token-char-changed", "the issued token with one character changed",
+    BearerCase("RC-WHOAMI-08", "token-char-changed", "the issued token with one character changed",
                "the token is not verified in full (an unchecked signature or a prefix "
                "lookup)", lambda tok, cid, s: f"Bearer {tampered(tok)}"),
-    BearerCase("token-truncated", "the issued token without its last character",
+    BearerCase("RC-WHOAMI-09", "token-truncated", "the issued token without its last character",
                "a token is matched as a prefix of an issued one",
                lambda tok, cid, s: f"Bearer {tok[:-1]}"),
-    BearerCase("token-extended", "the issued token plus one trailing character",
+    BearerCase("RC-WHOAMI-10", "token-extended", "the issued token plus one trailing character",
                "an issued token is matched as a prefix of the given one",
                lambda tok, cid, s: f"Bearer {tok}x"),
-    BearerCase("token-under-basic-scheme", "the issued token under the Basic scheme",
+    BearerCase("RC-WHOAMI-11", "token-under-basic-scheme",
+               "the issued token under the Basic scheme",
                "the Authorization scheme is ignored (the routes take BearerAuth only)",
                lambda tok, cid, s: f"Basic {tok}"),
-    BearerCase("client-secret-as-bearer", "RC_CLIENT_SECRET as the bearer token",
+    BearerCase("RC-WHOAMI-12", "client-secret-as-bearer", "RC_CLIENT_SECRET as the bearer token",
                "the client secret works as an access token, bypassing token expiry",
                lambda tok, cid, s: f"Bearer {on_the_wire(s)}"),
-    BearerCase("client-credentials-as-basic",
+    BearerCase("RC-WHOAMI-13", "client-credentials-as-basic",
                "HTTP Basic with RC_CLIENT_ID and RC_CLIENT_SECRET instead of a token",
                "CORE routes accept client credentials, bypassing the token",
                lambda tok, cid, s: basic_header(cid, s)),

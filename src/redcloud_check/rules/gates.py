@@ -3,7 +3,8 @@
 Each gate is one function that makes its request(s) through the run context, judges the
 answer with `expect` and raises a `CheckFailure` naming its clause; the title and clause of
 every gate live here and nowhere else (as schemathesis's `@check` functions serve both its
-CLI engine and pytest). Which later stages a failed gate blocks is `stages.GateBoard`'s.
+CLI engine and pytest). Which check is a stage's gate, and what a failed one blocks, is
+`rules.stages`' (by check id).
 
     token_issued(rc)                     stage token:    a bearer token is issued
     whoami(rc) / client_active(rc)       stage whoami:   the client context; the client ACTIVE
@@ -147,12 +148,13 @@ def numbers(rc: RunContext, label: str = "numbers: list"
 
 
 def number_usable(rc: RunContext, label: str = "numbers: list") -> dict[str, Any]:
-    """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled (kept as rc.number)."""
+    """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled (kept in the
+    ledger: rc.number)."""
     __tracebackhide__ = True
     exchange, listed = numbers(rc, label)
     found = expect.usable_number(exchange, listed, rc.settings.number_id,
                                  clause=NUMBER_USABLE)
-    rc.number = found
+    rc.ledger.note_number(found)
     return found
 
 

@@ -15,26 +15,26 @@ class Stage:
     title: str
     gate: str  # what the gate proves
     clause: str  # where the troubleshooting guide puts it
-    gate_check: str  # the function name of the suite's gate check (a probe stage answers to
-    #                  a waiver for it)
+    gate_id: str  # the id of the stage's gate check (a probe stage answers to a waiver for
+    #               it); the gate is known by its id, never by a function name
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("token", "Token acquisition", "a bearer token is issued",
           "5-troubleshooting.txt, Symptom: token request fails",
-          "test_basic_credentials_issue_a_bearer_token"),
+          "RC-TOKEN-01"),
     Stage("whoami", "Client context (/api/core/whoami)", "the API client is ACTIVE",
           "5-troubleshooting.txt, Symptom: /api/core/whoami fails",
-          "test_api_client_is_active"),
+          "RC-WHOAMI-01"),
     Stage("numbers", "Assigned numbers (/api/core/numbers)", "a usable numberId",
           "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail",
-          "test_configured_number_is_usable"),
+          "RC-NUMBERS-01"),
     Stage("send", "Send (POST /api/core/messages/send)", "the send is accepted",
           "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST",
-          "test_sms_send_is_accepted"),
+          "RC-SEND-01"),
     Stage("webhooks", "Webhook receipt and signatures", "lifecycle events are received",
           "5-troubleshooting.txt, Symptom: no webhook events arrive",
-          "test_lifecycle_events_arrive_for_every_accepted_message"),
+          "RC-WEBHOOKS-02"),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 _INDEX = {name: i for i, name in enumerate(STAGE_NAMES)}

@@ -325,17 +325,21 @@ def _restore_recorded(rc: RunContext, number_id: str, original: object,
 
 def recover_at_start(rc: RunContext) -> RecoveryResult | None:
     """`recover_from_journal` at the start of a command with the credentials (run, probe);
-    a number it left misrouted is `rc.misrouted` (its `problem`) for the whole command."""
+    a number it left misrouted is the ledger's `misrouted` (its `problem`) for the whole
+    command."""
     recovery = recover_from_journal(rc)
     if recovery is not None and recovery.problem is not None:
-        rc.misrouted = recovery.problem
+        rc.ledger.note_misrouted(recovery.problem)
     return recovery
 
 
 def still_misrouted(rc: RunContext) -> str | None:
-    """Once the command's webhook session is closed: `rc.misrouted`, with the problem of its
-    own restore added when that failed. None when no number is left misrouted."""
+    """Once the command's webhook session is closed: the ledger's `misrouted`, with the
+    problem of its own restore added (once) when that failed. None when no number is left
+    misrouted."""
     restore = getattr(rc.webhooks, "restore_result", None)
-    if restore is not None and restore.problem is not None:
-        rc.misrouted = "; ".join(p for p in (rc.misrouted, restore.problem) if p)
-    return rc.misrouted
+    known = rc.ledger.misrouted
+    if restore is not None and restore.problem is not None \
+            and restore.problem not in (known or ""):
+        rc.ledger.note_misrouted("; ".join(p for p in (known, restore.problem) if p))
+    return rc.ledger.misrouted

@@ -1,0 +1,134 @@
+"""One suite run: its settings, folder and ledger from configuration on, its RunContext (and
+embedded simulator) from the session's start, and how it starts and stops.
+
+    SuiteRun.configure(given, run_id)  settings, waivers and the run's folder, or ConfigError
+    SuiteRun.start_session()           the target (the embedded simulator when no
+                                       RC_BASE_URL), the RunContext, redacted log records, a
+                                       killed run's webhook override restored
+    SuiteRun.guard(where, action)      run code of ours whose error must not stop the run:
+                                       an error becomes an internal error of the run (exit 7),
+                                       with its traceback, never a finding about the API
+    SuiteRun.stop()                    stop the simulator; its handler errors are ours
+
+The pytest hooks (`redcloud_check.plugin`) call these; nothing here renders a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from redcloud_check.context import RunContext
+from redcloud_check.core.config import Settings, embedded_webhook_secret, load_settings
+from redcloud_check.core.redaction import redact
+from redcloud_check.core.waivers import book_for
+from redcloud_check.results.ledger import InternalError, RunLedger
+from redcloud_check.webhooks.override import recover_at_start
+
+if TYPE_CHECKING:
+    from redcloud_check.reporting.run_folder import Completion, RunFolder
+    from redcloud_check.simulator.process import SimulatorProcess
+    from redcloud_check.simulator.server import Simulator
+
+__all__ = ["SuiteRun"]
+
+
+@dataclass
+class SuiteRun:
+    settings: Settings
+    folder: RunFolder
+    ledger: RunLedger
+    rc: RunContext | None = None  # from the session's start
+    session: Any = None  # pytest's Session: its exit status is set from the ledger at the end
+    simulator: Simulator | SimulatorProcess | None = None
+    completion: Completion | None = None  # the reports published, once
+    facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # drift, latency
+    finished: bool = False  # the session finished: drift and latency are final
+    shown_errors: int = 0  # internal errors already shown
+    started_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def configure(cls, given: dict[str, Any], dotenv: Path, run_id: str) -> SuiteRun:
+        """The run's settings (ConfigError names a wrong one), its waivers and its folder
+        (OSError when the reports dir cannot be made)."""
+        from redcloud_check.reporting.run_folder import start_run
+        from redcloud_check.webhooks.tunnel import preflight
+
+        settings = load_settings(given, dotenv=dotenv)
+        preflight(settings)
+        ledger = RunLedger(waivers=book_for(settings.waivers))
+        return cls(settings, start_run(settings.reports_dir, run_id), ledger)
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.run_id
+
+    def start_session(self) -> RunContext:
+        settings, base_url = self.settings, self.settings.base_url
+        if settings.embedded:  # `redcloud-check run` may have started it in its own process
+            from redcloud_check.simulator.process import embedded_simulator
+
+            simulator = embedded_simulator(settings.sim_faults, settings.sim_variants)
+            self.simulator = simulator
+            base_url = simulator.base_url
+            settings = embedded_webhook_secret(settings,
+                                               simulator.webhook_secret(settings.client_id))
+        assert base_url is not None
+        self.rc = RunContext.create(settings, base_url, self.run_id, ledger=self.ledger)
+        recover_at_start(self.rc)  # an override a killed run left; misrouted until restored
+        return self.rc
+
+    def redact_log_records(self) -> Callable[[], None]:
+        """Redact every log record of the run, from any logger, as it is created; returns
+        the undo."""
+        from redcloud_check.core.redaction import RedactingFilter
+
+        assert self.rc is not None
+        previous = logging.getLogRecordFactory()
+        redacting = RedactingFilter(self.rc.secrets.values)
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            redacting.filter(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        return lambda: logging.setLogRecordFactory(previous)
+
+    def secrets(self) -> dict[str, str]:
+        """Secret value -> what it is, for redaction."""
+        from redcloud_check.reporting.evidence import named_secrets
+
+        if self.rc is None:
+            return {}
+        s = self.rc.settings
+        return named_secrets(self.rc.secrets.values(), client_id=s.client_id,
+                             client_secret=s.client_secret, webhook_secret=s.webhook_secret,
+                             ngrok_authtoken=s.ngrok_authtoken)
+
+    def guard(self, where: str, action: Callable[[], Any]) -> None:
+        """Run `action`; an exception of ours becomes an internal error of the run (its
+        traceback kept, redacted), shown at the end, and the run exits 7."""
+        try:
+            action()
+        # Broad on purpose: `action` is code of ours; whatever it raises is recorded with
+        # its traceback as the run's internal error (exit 7), never lost, never the API's.
+        except Exception as error:
+            self.internal(where, error)
+
+    def internal(self, where: str, error: BaseException) -> None:
+        secrets = self.secrets()
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.ledger.note_internal(InternalError(where, error, redact(text, secrets)))
+
+    def stop(self) -> None:
+        """Stop the embedded simulator; what code of ours raised while it served is ours."""
+        simulator = self.simulator
+        if simulator is not None:
+            simulator.stop()
+            self.guard("simulator", simulator.check_handler_errors)
