@@ -82,6 +82,8 @@ def test_healthy_embedded_probe(tmp_path: Path) -> None:
     assert run.summary["status"] == "healthy" and run.summary["exit_code"] == 0
     assert run.summary["embedded"] is True
     assert [s["stage"] for s in run.summary["stages"]] == ["token", "whoami", "numbers"]
+    assert [s["checkId"] for s in run.summary["stages"]] == [  # each stage is its gate check
+        "RC-TOKEN-01", "RC-WHOAMI-01", "RC-NUMBERS-01"]
     for stage in run.summary["stages"]:
         assert set(stage["latency_s"]) == {"connect", "tls", "first_byte", "total"}
         assert stage["latency_s"]["connect"] is None and stage["latency_s"]["total"] > 0
@@ -103,7 +105,9 @@ def test_fault_exits_1_with_stage_metrics(tmp_path: Path, fault: str, stage: str
     assert run.code == 1, run.stderr
     assert run.summary["status"] == "unhealthy"
     failed = next(s for s in run.summary["stages"] if s["verdict"] == "fail")
-    assert failed["stage"] == stage
+    assert failed["stage"] == stage and failed["checkId"] == f"RC-{stage.upper()}-01"
+    later = run.summary["stages"][[s["stage"] for s in run.summary["stages"]].index(stage) + 1:]
+    assert all(s["verdict"] == "blocked" and s["blocked_by"] == stage for s in later)
     assert failed["http_status"] and failed["request_id"] and failed["diagnosis"]
     assert run.metrics[("redcloud_probe_success", None)] == 0
     assert run.metrics[("redcloud_probe_exit_code", None)] == 1

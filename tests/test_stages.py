@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
+from redcloud_check.results.ledger import RunLedger
+from redcloud_check.rules.stages import STAGE_NAMES, blocked_reason, stage_index
+
+from .results_builder import result
 
 
 def test_stages_follow_the_troubleshooting_order() -> None:
@@ -12,8 +15,8 @@ def test_stages_follow_the_troubleshooting_order() -> None:
 
 
 def test_a_failed_gate_blocks_only_later_stages() -> None:
-    board = GateBoard()
-    board.fail("numbers", "RC_NUMBER_ID is not assigned")
+    board = RunLedger()
+    board.record(result("numbers", "failed", "RC_NUMBER_ID is not assigned"))
     assert board.blocked_by("token") is None
     assert board.blocked_by("numbers") is None
     assert board.blocked_by("send") == "numbers"
@@ -21,11 +24,11 @@ def test_a_failed_gate_blocks_only_later_stages() -> None:
 
 
 def test_the_earliest_failed_gate_is_named() -> None:
-    board = GateBoard()
-    board.fail("numbers", "x")
-    board.fail("token", "y")
+    board = RunLedger()
+    board.record(result("numbers", "failed", "x"))
+    board.record(result("token", "failed", "y"))
     assert board.blocked_by("webhooks") == "token"
-    assert GateBoard.skip_reason("token") == "blocked by token: fix that first"
+    assert blocked_reason("token") == "blocked by token: fix that first"
 
 
 def test_unknown_stage_is_an_error() -> None:

@@ -22,7 +22,7 @@ from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.results.ledger import SkipCode
-from redcloud_check.rules.stages import STAGE_NAMES, stage_index
+from redcloud_check.rules.stages import STAGE_NAMES, blocked_reason, stage_index
 from redcloud_check.suite import declare
 from redcloud_check.suite.declare import skip
 from redcloud_check.suite.stash import SPEC, SUITE
@@ -157,7 +157,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
              f"({rc.ledger.unreachable})", short="blocked", blocked_by="target")
     blocker = rc.ledger.blocked_by(spec.stage)
     if blocker is not None:
-        skip(SkipCode.BLOCKED, f"blocked by {blocker}: fix that first", blocked_by=blocker)
+        skip(SkipCode.BLOCKED, blocked_reason(blocker), blocked_by=blocker)
 
 
 @pytest.hookimpl(wrapper=True)

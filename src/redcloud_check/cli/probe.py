@@ -146,7 +146,8 @@ def document(result: ProbeResult) -> dict[str, Any]:
         latency = None if s.latency is None else {
             "connect": s.latency.connect, "tls": s.latency.tls,
             "first_byte": s.latency.first_byte, "total": s.latency.total}
-        stages.append({"stage": s.stage, "verdict": s.verdict, "latency_s": latency,
+        stages.append({"stage": s.stage, "checkId": s.check_id, "verdict": s.verdict,
+                       "latency_s": latency,
                        "http_status": s.http_status, "request_id": s.request_id,
                        "title": s.title, "detail": s.detail, "clause": s.clause,
                        "cause": s.cause, "diagnosis": s.diagnosis,

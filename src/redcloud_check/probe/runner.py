@@ -35,8 +35,10 @@ from redcloud_check.core.errors import (
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.urls import bracket_host
 from redcloud_check.core.waivers import WaiverBook
+from redcloud_check.results.catalog import spec_of_id
+from redcloud_check.results.ledger import CheckResult, Outcome, Skip, SkipCode
 from redcloud_check.rules import expect, gates  # jsonschema: ~50 ms of import
-from redcloud_check.rules.stages import GateBoard
+from redcloud_check.rules.stages import STAGES, blocked_reason, stage_index
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
@@ -59,6 +61,7 @@ WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no deli
 class StageResult:
     stage: str
     verdict: Verdict
+    check_id: str | None = None  # the stage's gate check (the probe runs its gates only)
     # seconds, summed over the stage's requests (the lifecycle stage: its wait); connect and
     # tls are None (requests hides them); first_byte is requests' `elapsed`
     latency: Timings | None = None
@@ -223,10 +226,27 @@ def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | 
         diagnosis=one_line(diagnosis))
 
 
+_OUTCOMES: dict[str, Outcome] = {"pass": Outcome.PASSED, "fail": Outcome.FAILED,
+                                 "unreachable": Outcome.FAILED, "waived": Outcome.WAIVED,
+                                 "blocked": Outcome.BLOCKED}
+
+
+def _record(rc: RunContext, result: StageResult,
+            problem: BaseException | None = None) -> StageResult:
+    """The stage's gate result into the run's ledger (which blocks the later stages)."""
+    spec = spec_of_id(STAGES[stage_index(result.stage)].gate_id)
+    skip = Skip(SkipCode.BLOCKED, result.title or "") if result.verdict == "blocked" else None
+    rc.ledger.record(CheckResult(spec, f"probe::{result.stage}", result.stage,
+                                 _OUTCOMES[result.verdict], problem=problem, skip=skip,
+                                 blocked_by=result.blocked_by))
+    return replace(result, check_id=spec.id)
+
+
 def run_stage(rc: RunContext, stage: str) -> StageResult:
-    """Run one stage; a CheckFailure or an unreachable target is its verdict. The tool's own
-    errors (RedcloudCheckError, a bug) are not a verdict on the API: they propagate.
-    The send stage first starts the webhook session (not timed unless it fails)."""
+    """Run one stage; a CheckFailure or an unreachable target is its verdict, recorded in
+    the run's ledger. The tool's own errors (RedcloudCheckError, a bug) are not a verdict on
+    the API: they propagate. The send stage first starts the webhook session (not timed
+    unless it fails)."""
     before, t0 = len(rc.recorder.all()), time.perf_counter()
     failure: CheckFailure | TargetUnreachable | None = None
     try:
@@ -241,11 +261,11 @@ def run_stage(rc: RunContext, stage: str) -> StageResult:
     from redcloud_check.probe.waivers import settle
 
     if failure is not None:  # a waiver may accept the API's failure, never an unreachable one
-        return settle(rc.waivers, _failed(rc, stage, latency, failure, made),
-                      nonconformance=isinstance(failure, CheckFailure))
-    return settle(rc.waivers, StageResult(stage=stage, verdict="pass", latency=latency,
-                                          http_status=made[-1].status if made else None),
-                  nonconformance=False)
+        return _record(rc, settle(rc.waivers, _failed(rc, stage, latency, failure, made),
+                                  nonconformance=isinstance(failure, CheckFailure)), failure)
+    return _record(rc, settle(rc.waivers, StageResult(
+        stage=stage, verdict="pass", latency=latency,
+        http_status=made[-1].status if made else None), nonconformance=False))
 
 
 def _grade(stages: list[StageResult], duration: float,
@@ -272,12 +292,12 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     started = time.time()
     t0 = time.perf_counter()
     stages: list[StageResult] = []
-    gates = GateBoard()
     for name in names:
-        blocker = gates.blocked_by(name)
+        blocker = rc.ledger.blocked_by(name)
         if blocker is not None:
-            stages.append(StageResult(stage=name, verdict="blocked", blocked_by=blocker,
-                                      title=GateBoard.skip_reason(blocker)))
+            stages.append(_record(rc, StageResult(stage=name, verdict="blocked",
+                                                  blocked_by=blocker,
+                                                  title=blocked_reason(blocker))))
             continue
         try:
             result = run_stage(rc, name)
@@ -286,8 +306,6 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
                                      canary=canary, embedded=embedded, started_at=started,
                                      stages=tuple(stages))
         stages.append(result)
-        if result.verdict not in ("pass", "waived"):
-            gates.fail(name, result.title or result.verdict)
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
     unreachable = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded

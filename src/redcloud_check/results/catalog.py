@@ -26,7 +26,7 @@ from typing import Any, Literal
 from redcloud_check.rules.stages import STAGE_NAMES, STAGES, stage_index
 
 __all__ = ["CATALOG_FILE", "CHECK_ID", "CheckSpec", "Grade", "catalog", "function_of",
-           "id_of", "is_check_id", "spec_for", "stage_of"]
+           "id_of", "is_check_id", "spec_for", "spec_of_id", "stage_of"]
 
 CATALOG_FILE = "checks.json"  # next to this module: the catalog, generated from the checks
 
@@ -101,6 +101,14 @@ def catalog() -> tuple[dict[str, Any], ...]:
     (the probe's waivers, replay, docs/checks.md)."""
     text = files("redcloud_check.results").joinpath(CATALOG_FILE).read_text("utf-8")
     return tuple(json.loads(text)["checks"])
+
+
+def spec_of_id(check_id: str) -> CheckSpec:
+    """The spec of the check with `check_id`, from the catalog (KeyError: no such check)."""
+    row = next((c for c in catalog() if c["id"] == check_id), None)
+    if row is None:
+        raise KeyError(f"no check {check_id} in the catalog")
+    return CheckSpec(row["id"], row["title"], row["clause"], row["grade"], row["statement"])
 
 
 def id_of(function: str) -> str | None:

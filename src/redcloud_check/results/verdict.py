@@ -16,7 +16,7 @@ from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.exit_codes import ExitCode, from_pytest
 from redcloud_check.core.findings import Finding
 from redcloud_check.results.ledger import CheckResult, Outcome, RunLedger
-from redcloud_check.rules.stages import STAGES, stage_index
+from redcloud_check.rules.stages import STAGES, blocked_reason, stage_index
 
 __all__ = ["DESELECTED", "counts", "exit_code", "headline", "summarize"]
 
@@ -34,7 +34,7 @@ def counts(results: Iterable[CheckResult]) -> dict[str, int]:
 
 
 def _blocked(stage: str) -> tuple[str, str]:
-    return f"blocked by {stage}: fix that first", f"blocked by {stage}"
+    return blocked_reason(stage), f"blocked by {stage}"
 
 
 def _short(result: CheckResult) -> str:

@@ -1,11 +1,11 @@
 """The ordered stages of the troubleshooting path (5-troubleshooting.txt) and their gates.
 
-A stage's gate check failing blocks every later stage; the stage's other checks still run.
+A stage's gate check (named by its id) failing blocks every later stage; the stage's other
+checks still run. Which gates failed is the run ledger's to say (`results.ledger`).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 
@@ -48,31 +48,6 @@ def stage_index(name: str) -> int:
         raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGE_NAMES)}") from None
 
 
-class GateBoard:
-    """Which gates failed, and what that blocks."""
-
-    def __init__(self) -> None:
-        self._failed: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def fail(self, stage_name: str, reason: str) -> None:
-        stage_index(stage_name)
-        with self._lock:
-            self._failed.setdefault(stage_name, reason)
-
-    def failed(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._failed)
-
-    def blocked_by(self, stage_name: str) -> str | None:
-        """The earliest earlier stage whose gate failed, or None."""
-        here = stage_index(stage_name)
-        failed = self.failed()
-        for name in STAGE_NAMES[:here]:
-            if name in failed:
-                return name
-        return None
-
-    @staticmethod
-    def skip_reason(blocker: str) -> str:
-        return f"blocked by {blocker}: fix that first"
+def blocked_reason(blocker: str) -> str:
+    """Why a check of a later stage did not run: its words, written once."""
+    return f"blocked by {blocker}: fix that first"
