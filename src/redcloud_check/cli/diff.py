@@ -12,7 +12,8 @@ from pathlib import Path
 
 WHAT_IT_PRINTS = """\
 Prints checks newly failing and fixed, undocumented fields (drift) that appeared or
-disappeared, and the median latency per endpoint, old against new."""
+disappeared, and the median latency per endpoint, old against new; a warning first (and
+in --json, "warnings") when the runs differ in target, API client or number."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -37,4 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.CONFIG_ERROR)
     diff = compare(old, new)
     print(json.dumps(diff.as_dict(), ensure_ascii=False) if args.json else render(diff))
+    if args.json:  # stdout is the JSON alone: its "warnings" said it, a person reads stderr
+        for mismatch in diff.mismatches:
+            print(f"redcloud-check diff: warning: {mismatch.message}", file=sys.stderr)
     return int(ExitCode.CHECK_FAILED if diff.regressed else ExitCode.OK)
