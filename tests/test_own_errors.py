@@ -11,10 +11,14 @@ stops, after the checks: the bundles are then re-attributed.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from redcloud_check.core.config import CANONICAL
 from redcloud_check.core.exit_codes import ExitCode
@@ -83,3 +87,62 @@ def test_a_delivery_bug_in_the_simulators_own_process_is_ours(tmp_path: Path) ->
     # what the check saw is kept, under the tool's failure: its errors came back only once
     # the simulator's process stopped, after the check had failed
     assert API_BLAMED in bundle["details"]["check_failure"]["title"]
+
+
+def test_a_delivery_bug_under_the_probes_canary_is_ours(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from redcloud_check.cli import main
+    from redcloud_check.simulator import webhooks
+
+    from .plugins.break_delivery import broken
+
+    for name in [n for n in os.environ if n.startswith(("RC_", "NGROK_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("RC_WEBHOOK_TIMEOUT", "1")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(webhooks, "event_body", broken)  # the bug the runs above plant
+    code = main(["probe", "--canary", "--json", "--reports-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.INTERNAL_ERROR, out + err
+    log = tmp_path / "probe.log"
+    assert err.splitlines() == [
+        "redcloud-check probe: internal error (a bug in redcloud-check, not the API): "
+        "HandlerError: 1 error(s) in the simulator while serving: KeyError: "
+        f"\"{PLANTED}\" (traceback in {log})"]
+    assert "in _deliver" in log.read_text(encoding="utf-8")
+    assert out == "" and not (tmp_path / "probe.json").exists(), \
+        "no verdict on the API's health"
+
+
+LISTEN_WITH_A_BUG = [sys.executable, "-c",
+                     "import sys\n"
+                     "from redcloud_check.cli import listen\n"
+                     "def broken(self, delivery, flush=True): raise KeyError('printer bug')\n"
+                     "listen.Printer._print = broken\n"
+                     "from redcloud_check.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def test_a_bug_in_listen_ends_it_with_7_and_one_line(tmp_path: Path) -> None:
+    from .webhook_support import SECRET, event, post_signed
+
+    proc = subprocess.Popen([*LISTEN_WITH_A_BUG, "listen", "--port", "0", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=clean_env(RC_WEBHOOK_SECRET=SECRET, TMPDIR=str(tmp_path)))
+    assert proc.stdout is not None
+    ready = json.loads(proc.stdout.readline())
+    for sequence in (1, 2):  # the first delivery's bug stops no other
+        payload = event("msg_bug", "message.queued", sequence)
+        assert post_signed(ready["url"], payload).status_code == 200
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERNAL_ERROR, err
+    assert json.loads(out.splitlines()[-1])["received"] == 2
+    [line] = err.splitlines()
+    [log] = tmp_path.glob("redcloud-check-listen-*.log")
+    assert line == ("redcloud-check listen: internal error (a bug in redcloud-check, not the "
+                    "API): HandlerError: 2 error(s) in the listen printer while serving: "
+                    f"KeyError: 'printer bug'; KeyError: 'printer bug' (traceback in {log})")
+    assert "in broken" in log.read_text(encoding="utf-8")
+    assert SECRET not in log.read_text(encoding="utf-8") + out + err
