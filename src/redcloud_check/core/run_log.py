@@ -62,9 +62,9 @@ def begin(command: str) -> None:
         _current.command, _current.path, _current.secrets = command, None, None
 
 
-def use(log: Path, secrets: Callable[[], Secrets] | None = None) -> None:
-    """This command's errors go to `log`; `secrets()` names the ones to redact besides the
-    environment's."""
+def use(log: Path | None, secrets: Callable[[], Secrets] | None = None) -> None:
+    """This command's errors go to `log` (None: a file in the temp directory); `secrets()`
+    names the ones to redact besides the environment's."""
     with _lock:
         _current.path, _current.secrets = log, secrets
 

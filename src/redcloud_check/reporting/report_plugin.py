@@ -17,10 +17,8 @@ What it does:
 
 The plugin never breaks a run: its own errors, and those our servers (the webhook listener,
 the embedded simulator) raised while serving (`check_handler_errors`), are shown at the end
-as bugs in redcloud-check, never as findings about the API, each with its traceback in the
-run's log (core.run_log: redcloud-check.log in the run's folder). A check that fails while a
-server it depends on has collected errors fails with that server's HandlerError, and the
-bundles such errors explain are the tool's (reporting.own_errors).
+as bugs in redcloud-check (tracebacks in the run's log: core.run_log), never as findings
+about the API: the failures our servers' errors explain are the tool's (reporting.own_errors).
 """
 
 from __future__ import annotations
@@ -38,11 +36,10 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.core import run_log
 from redcloud_check.core.config import KEEP_RUNS_DEFAULT
-from redcloud_check.core.errors import CheckFailure, TargetUnreachable
 from redcloud_check.core.exit_codes import from_pytest, settle
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import redact
-from redcloud_check.plugin import BLOCKED_BY, SIMULATOR
+from redcloud_check.plugin import BLOCKED_BY
 from redcloud_check.reporting import html as html_render
 from redcloud_check.reporting import own_errors, run_folder, terminal, webhook_evidence
 from redcloud_check.reporting.artifacts import (
@@ -84,11 +81,9 @@ class ReportPlugin:
         self._fact_cache: dict[str, list[dict[str, Any]]] = {}
         self.started_at = time.time()
         self._fallback_run_id = new_run_id(self.started_at)
-        self._servers_checked = False
-        if folder is not None:  # this run's log: where an internal error's traceback goes
-            run_log.use(folder.artifact(run_log.LOG_NAME), self.secrets)
-        else:  # no run folder (a plugin registered by hand): a log of its own, in temp
-            run_log.begin("run")
+        run_log.begin("run")  # this run's log: in its folder (a plugin made by hand: temp)
+        run_log.use(folder.artifact(run_log.LOG_NAME) if folder else None, self.secrets)
+        config.pluginmanager.register(own_errors.OwnErrors(self))  # our servers' errors
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -122,10 +117,9 @@ class ReportPlugin:
         try:
             action()
         except Exception as exc:  # a bug of ours costs no other report: logged, shown, exit 7
-            self._internal_error(where, exc)
+            self.record_internal_error(where, exc)
 
-    def _internal_error(self, where: str, error: BaseException) -> None:
-        """Record a bug of ours: its traceback in the run's log, its line shown at the end."""
+    def record_internal_error(self, where: str, error: BaseException) -> None:
         self.internal_errors.append(f"{where}: "
                                     f"{run_log.internal_error(where, error, self.secrets())}")
 
@@ -237,29 +231,6 @@ class ReportPlugin:
         rc = self.context()
         report.title = "redcloud-check report" + (f" — run {rc.run_id}" if rc else "")
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """A failure while a server of ours the check depends on has collected errors is that
-        server's HandlerError (its context the failure), never a finding about the API."""
-        try:
-            return (yield)
-        except (CheckFailure, TargetUnreachable):
-            own_errors.explain(self._our_servers(), self._check_info(item).stage)
-            raise
-
-    def _our_servers(self) -> list[own_errors.OurServer]:
-        return own_errors.our_servers(self.config.stash.get(SIMULATOR, None), self.context())
-
-    def _check_our_servers(self) -> None:
-        """Once, before the evidence is written (own_errors.settle); the embedded simulator
-        is stopped first: its own process reports its errors only then."""
-        if not self._servers_checked:
-            self._servers_checked = True
-            if (simulator := self.config.stash.get(SIMULATOR, None)) is not None:
-                self._guard("stopping the simulator", simulator.stop)
-            self._guard("servers of ours", lambda: setattr(self, "bundles", own_errors.settle(
-                self._our_servers(), self.bundles, self.secrets(), self._internal_error)))
-
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -349,7 +320,6 @@ class ReportPlugin:
                                       latency=self._facts("latency"),
                                       webhooks=webhook_evidence.section(self.context()))
             write_escalation(self.reports_dir(), doc, secrets)
-        self._check_our_servers()
         self._guard("escalation.json", write)
         rc, reports = self.context(), self.reports_dir()
         if rc is not None:
@@ -404,7 +374,6 @@ class ReportPlugin:
         return self.completion
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self._check_our_servers()  # done at session finish, unless the session never began
         if self.completion is None:  # no terminal summary (e.g. -p no:terminal)
             for line in self._finish_evidence().lines():
                 print(line, file=sys.stderr)
