@@ -4,7 +4,9 @@
 
 MODE: "raising" (serves; each request to /boom adds an error of ours to handler_errors, as
 the webhook listener collects a subscriber's), "port=N" (asks for a port that is taken),
-"abort" (dies before it listens), "silent" (never answers; exits when its stdin closes).
+"abort" (dies before it listens), "silent" (never answers; exits when its stdin closes),
+"broken-delivery" (serves, with the bug of tests/plugins/break_delivery.py planted in its
+webhook delivery).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +45,11 @@ def main(mode: str, spec: str) -> int:
     elif mode == "silent":
         sys.stdin.buffer.read()
         return 0
+    elif mode == "broken-delivery":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: tests.*
+        from tests.plugins.break_delivery import plant
+
+        plant()
     return child.main([spec], factory)
 
 

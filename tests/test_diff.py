@@ -98,3 +98,46 @@ def test_unreadable_input_exits_3(runs: tuple[Path, Path], tmp_path: Path) -> No
         proc = diff(*args)
         assert proc.returncode == 3
         assert "redcloud-check diff:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def elsewhere(run: Path, tmp_path: Path, **changes: object) -> Path:
+    """A copy of `run` whose `run` section says it ran against another target."""
+    doc = json.loads(run.read_text(encoding="utf-8"))
+    doc["run"].update(changes)
+    copy = tmp_path / f"elsewhere-{run.parent.name}.json"
+    copy.write_text(json.dumps(doc), encoding="utf-8")
+    return copy
+
+
+def test_two_embedded_runs_are_the_same_target_whatever_their_ports(
+        runs: tuple[Path, Path]) -> None:
+    targets = {json.loads(r.read_text("utf-8"))["run"]["target"] for r in runs}
+    assert len(targets) == 2, "each embedded run listened on a port of its own"
+    proc = diff(*runs, "--json")
+    assert json.loads(proc.stdout)["warnings"] == [] and proc.stderr == ""
+    assert "warning" not in diff(*runs).stdout
+
+
+def test_runs_against_other_targets_are_compared_with_a_warning(runs: tuple[Path, Path],
+                                                                tmp_path: Path) -> None:
+    sandbox = elsewhere(runs[1], tmp_path, embedded=False, client_id="sandbox-client",
+                        target="https://sandbox.example.com")
+    proc = diff(runs[0], sandbox)
+    assert proc.returncode == 1, "compared anyway: the exit code is the comparison's"
+    assert proc.stdout.splitlines()[1] == (
+        "warning: the runs differ in target: the embedded simulator -> "
+        "https://sandbox.example.com; the runs differ in API client: rc_test_client_123 -> "
+        "sandbox-client (compared anyway: what changed may be the target, not the API)")
+    assert "checks newly failing (1):" in proc.stdout
+    as_json = diff(runs[0], sandbox, "--json")
+    assert as_json.returncode == 1
+    warnings = json.loads(as_json.stdout)["warnings"]
+    assert [(w["field"], w["old"], w["new"]) for w in warnings] == [
+        ("target", "the embedded simulator", "https://sandbox.example.com"),
+        ("client_id", "rc_test_client_123", "sandbox-client")]
+    assert as_json.stderr.splitlines() == [f"redcloud-check diff: warning: {w['message']}"
+                                           for w in warnings]
+    other_number = elsewhere(runs[0], tmp_path, number_id="num_other")
+    assert diff(runs[0], other_number).returncode == 0
+    assert "the runs differ in number: num_abc123 -> num_other" in diff(
+        runs[0], other_number).stdout

@@ -1,4 +1,5 @@
-"""One exit-code table for run and probe; the tool's own failures never exit 0 or 1."""
+"""One exit-code table for every command; the tool's own failures never exit 0 or 1; a usage
+error is 3 from every command; every command's --help lists its codes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from redcloud_check.cli import SUBCOMMANDS, main
 from redcloud_check.cli import probe as probe_cli
-from redcloud_check.core.exit_codes import TABLE, ExitCode, from_pytest, help_text, settle
+from redcloud_check.core.errors import ConfigError, HandlerError, TargetUnreachable, TunnelError
+from redcloud_check.core.exit_codes import (
+    TABLE,
+    ExitCode,
+    for_error,
+    from_pytest,
+    help_text,
+    meanings,
+    settle,
+)
 
 from .suite_runner import REPO, clean_env, run_suite
 
@@ -41,12 +52,61 @@ def test_readme_table_is_the_table() -> None:
     assert {int(r[0]): (r[1], r[2]) for r in rows} == {int(k): v for k, v in TABLE.items()}
 
 
-@pytest.mark.parametrize("command", ["run", "probe"])
-def test_help_shows_the_commands_column(command: str) -> None:
-    proc = subprocess.run([*CLI, command, "--help"], capture_output=True, text=True,
-                          timeout=60, check=True)
-    for line in help_text(command).splitlines()[1:]:
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "python -m redcloud_check.simulator"])
+def test_every_commands_help_lists_its_exit_codes(command: str) -> None:
+    argv = [sys.executable, "-m", "redcloud_check.simulator"] if command.startswith("python") \
+        else [*CLI, command]
+    proc = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60,
+                          check=True)
+    name = "simulate" if command.startswith("python") else command
+    rows = help_text(name).splitlines()
+    assert rows[0] == "exit codes:" and "exit codes:" in proc.stdout
+    for line in rows[1:]:
         assert line in proc.stdout, line
+    for code in (*meanings(name), ExitCode.CONFIG_ERROR, ExitCode.INTERNAL_ERROR):
+        assert f"\n  {int(code)}  " in proc.stdout, code
+
+
+def test_every_command_has_its_meanings_and_7_is_always_ours() -> None:
+    for command in SUBCOMMANDS:
+        table = meanings(command)
+        assert table[ExitCode.INTERNAL_ERROR].startswith("internal error: a bug in "
+                                                        "redcloud-check")
+        assert ExitCode.CONFIG_ERROR in table
+    assert meanings("probe")[ExitCode.UNREACHABLE] == TABLE[ExitCode.UNREACHABLE][1]
+    assert ExitCode.UNREACHABLE not in meanings("run")
+
+
+@pytest.mark.parametrize("argv", [
+    ["probe", "--no-such-option"], ["probe", "--rc-reports-dir", "x"],
+    ["probe", "--timeout", "soon"], ["diff", "--bogus"], ["diff"], ["listen", "--bogus"],
+    ["simulate", "--port", "eighty"], ["run", "--no-such-option"], ["no-such-command"], [],
+])
+def test_a_usage_error_exits_3_with_argparses_message(argv: list[str],
+                                                      tmp_path: Path) -> None:
+    proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=clean_env(RC_REPORTS_DIR=str(tmp_path)))
+    assert proc.returncode == ExitCode.CONFIG_ERROR, proc.stdout[-2000:] + proc.stderr
+    assert "error: " in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "usage:" in proc.stderr or "usage:" in proc.stdout
+
+
+def test_the_simulators_module_has_the_same_convention(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "redcloud_check.simulator", "--bogus"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == ExitCode.CONFIG_ERROR
+    assert "python -m redcloud_check.simulator: error: unrecognized arguments: --bogus" in \
+        proc.stderr
+
+
+def test_errors_map_by_type() -> None:
+    assert for_error(ConfigError("RC_TO", "missing")) == ExitCode.CONFIG_ERROR
+    assert for_error(TunnelError("no agent")) == ExitCode.CONFIG_ERROR
+    assert for_error(TargetUnreachable("http://x", "refused", "no")) == ExitCode.UNREACHABLE
+    assert for_error(HandlerError("simulator", [KeyError("k")])) == ExitCode.INTERNAL_ERROR
+    assert for_error(KeyboardInterrupt()) == ExitCode.INTERRUPTED_OR_DEGRADED
+    for bug in (KeyError("k"), AssertionError("a"), OSError(5, "io")):
+        assert for_error(bug) == ExitCode.INTERNAL_ERROR
 
 
 def test_configuration_error_is_3_from_run_and_probe(tmp_path: Path) -> None:
@@ -107,6 +167,10 @@ def test_probe_internal_error_exits_7_not_unhealthy(tmp_path: Path,
         raise KeyError("label")
 
     monkeypatch.setattr(probe_cli, "_probe", broken)
-    assert probe_cli.run(_probe_args(tmp_path)) == ExitCode.INTERNAL_ERROR
-    assert "internal error (a bug in redcloud-check, not the API): KeyError" in \
-        capsys.readouterr().err
+    assert main(["probe", "--reports-dir", str(tmp_path)]) == ExitCode.INTERNAL_ERROR
+    log = tmp_path / "probe.log"
+    assert capsys.readouterr().err == (
+        "redcloud-check probe: internal error (a bug in redcloud-check, not the API): "
+        f"KeyError: 'label' (traceback in {log})\n")
+    assert "Traceback (most recent call last)" in log.read_text() and "in broken" in \
+        log.read_text()

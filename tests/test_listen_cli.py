@@ -92,10 +92,10 @@ def test_text_lines_say_signature_ok_or_why_not() -> None:
     assert SECRET not in first + ok_line + bad_line + out + err
 
 
-def test_a_missing_secret_names_the_variable_and_exits_2() -> None:
+def test_a_missing_secret_names_the_variable_and_exits_3() -> None:
     proc = listen("--secret-env", "MY_HOOK_SECRET")
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 2 and "MY_HOOK_SECRET is not set" in err
+    assert proc.returncode == 3 and "MY_HOOK_SECRET is not set" in err  # a config error
 
 
 def test_listen_through_the_fake_ngrok_agent(tmp_path: Path) -> None:

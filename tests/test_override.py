@@ -271,3 +271,33 @@ def test_no_second_override_while_a_journal_is_not_recovered(sim: Simulator,
     with pytest.raises(RedcloudCheckError, match="no second override"):
         WebhookOverride(rc, "http://127.0.0.1:9/another-listener").apply()
     assert sim.requests[before:] == [] and stored(sim) == ORIGINAL
+
+
+def test_at_exit_a_target_gone_is_left_to_the_journal_and_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with Simulator() as sim:
+        rc = context(sim, tmp_path)
+        override = WebhookOverride(rc, OURS)
+        override.apply()
+    override._at_exit()  # the simulator is gone: TargetUnreachable, never raised here
+    assert journal_path(rc.settings).exists(), "the next run restores it"
+    err = capsys.readouterr().err
+    assert "could not be restored at exit (TargetUnreachable)" in err
+    assert str(journal_path(rc.settings)) in err
+    override._disarm()
+
+
+def test_at_exit_a_bug_of_ours_is_not_swallowed(sim: Simulator, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rc = context(sim, tmp_path)
+    override = WebhookOverride(rc, OURS)
+    override.apply()
+
+    def broken() -> None:
+        raise KeyError("a bug in the restore")
+
+    monkeypatch.setattr(override, "restore", broken)
+    with pytest.raises(KeyError):  # atexit prints its traceback: never silent
+        override._at_exit()
+    monkeypatch.undo()
+    assert override.restore() is not None and stored(sim) == ORIGINAL

@@ -349,6 +349,6 @@ def test_a_listener_handler_error_is_the_tools_error_not_the_apis(
     result.stdout.fnmatch_lines([
         "redcloud-check internal error (a bug in redcloud-check, not the API): webhook "
         "listener: HandlerError: 1 error(s) in the webhook listener while serving: "
-        "KeyError: 'bug in a subscriber'"])
+        "KeyError: 'bug in a subscriber' (traceback in *runs/*/redcloud-check.log)"])
     doc = json.loads((reports / "escalation.json").read_text())
     assert doc["bundles"] == [] and doc["summary"]["counts"]["failed"] == 0

@@ -131,9 +131,9 @@ def test_list_variants_through_the_main_cli() -> None:
     (["--variant", "bogus"], "unknown simulator variant(s): bogus; valid variants:"),
     (["--seed", "/nonexistent/seed.json"], "seed: cannot read"),
 ])
-def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
+def test_bad_options_exit_3_with_a_clear_message(args: list[str], message: str) -> None:
     result = subprocess.run([*SIMULATE, *args], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
+    assert result.returncode == 3  # a configuration error (core.exit_codes)
     assert message in result.stderr
 
 
@@ -144,7 +144,7 @@ def test_a_taken_port_is_reported() -> None:
         port = taken.getsockname()[1]
         result = subprocess.run([*SIMULATE, "--port", str(port)], capture_output=True,
                                 text=True, timeout=30)
-        assert result.returncode != 0
+        assert result.returncode == 3  # a configuration error: nothing was served
         assert f"could not listen on 127.0.0.1:{port}" in result.stderr
         with pytest.raises(RuntimeError, match="could not listen"):
             Simulator(port=port).start()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from redcloud_check.core.errors import HandlerError
 from redcloud_check.simulator import DELIVERY_OUTCOMES, Simulator
 from redcloud_check.simulator.seed import DEFAULT_SEED
 from redcloud_check.simulator.webhooks import refusal
@@ -115,6 +116,7 @@ def test_non_2xx_answers_are_retried_with_backoff(api: Api, receiver: Receiver) 
     got = receiver.events_for("ref-retry")
     assert [r.event["eventType"] for r in got] == [LIFECYCLE[0]] * 3 + LIFECYCLE[1:]
     assert got[0].body == got[2].body  # the same event, redelivered
+    assert api.sim.handler_errors == []  # the receiver's answers: no bug of ours
 
 
 def test_connection_errors_are_retried_then_given_up(api: Api) -> None:
@@ -126,6 +128,44 @@ def test_connection_errors_are_retried_then_given_up(api: Api) -> None:
     attempts = [d for d in api.sim.deliveries if d.message_id == message_id]
     assert len(attempts) == 3 * FAST["delivery_attempts"]
     assert all(d.status is None and d.error and "connection" in d.error for d in attempts)
+    assert api.sim.handler_errors == []  # an unreachable receiver is no bug of ours
+
+
+def test_a_bug_of_ours_in_a_delivery_is_collected_not_only_logged(
+        api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from redcloud_check.simulator import webhooks
+
+    def broken(*_: object, **__: object) -> bytes:
+        raise KeyError("a bug in the delivery")
+
+    monkeypatch.setattr(webhooks, "event_body", broken)
+    [message_id] = _send_and_settle(api, "ref-bug")  # the send itself was accepted
+    try:
+        assert [type(e) for e in api.sim.handler_errors] == [KeyError]
+        with pytest.raises(HandlerError, match="KeyError: 'a bug in the delivery'"):
+            api.sim.check_handler_errors()
+    finally:
+        api.sim.clear_handler_errors()
+    assert [d for d in api.sim.deliveries if d.message_id == message_id] == [], \
+        "no attempt was made: nothing says the receiver failed"
+    assert receiver.events_for("ref-bug") == []
+
+
+def test_a_route_that_raises_answers_500_and_is_collected(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from redcloud_check.simulator import numbers
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("a bug in a route")
+
+    monkeypatch.setattr(numbers, "runtime", broken)
+    try:
+        response = api.core("GET", "/api/core/whoami")
+        assert response.status_code == 500 and response.json()["error"]["code"] == \
+            "INTERNAL_ERROR"
+        assert [type(e) for e in api.sim.handler_errors] == [ZeroDivisionError]
+    finally:
+        api.sim.clear_handler_errors()
 
 
 def test_wait_deliveries_idle_waits_for_a_held_delivery(api: Api, receiver: Receiver) -> None:

@@ -203,6 +203,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     run.ledger.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     run.finished = True
+    run.stop()  # before any evidence is written: our servers' errors are settled first
     run.guard("webhook override", lambda: still_misrouted(run.rc))  # type: ignore[arg-type]
     reports.write_artifacts(run, int(exitstatus))
     run.rc.client.close()

@@ -7,6 +7,11 @@
     diff      what changed between two runs (checks, drift, latency), to gate CI
 
 Subcommands import their machinery lazily so each starts fast.
+
+One convention for every command (core.exit_codes): a usage error exits 3 with argparse's
+message; an error of ours that ends a command is mapped here, once, by its type: the tool's
+known failures (core.errors) by their meaning, anything else is a bug of ours: exit 7, one
+line naming the command's log, the traceback in that log (core.run_log).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from redcloud_check import __version__
-from redcloud_check.core import startup_gc
+from redcloud_check.core import run_log, startup_gc
+from redcloud_check.core.exit_codes import ExitCode, UsageParser
 
 # subcommand -> (module with configure_parser(parser) and run(args) -> int, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -84,8 +90,6 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     try:
         import pytest
 
-        from redcloud_check.core.exit_codes import ExitCode
-
         _, ini = suite_root()
         code = int(pytest.main(["-c", str(ini), "--rootdir", str(ini.parent), *pytest_args]))
     finally:
@@ -97,9 +101,10 @@ def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line. With `only` (the subcommand being run), the other subcommands are
     listed but their modules are not imported: each command starts with its own only."""
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog="redcloud-check",
-        description="Conformance and diagnostics suite for the Red Cloud CORE API.")
+        description="Conformance and diagnostics suite for the Red Cloud CORE API.",
+        epilog="Each command's --help lists its exit codes; a usage error exits 3.")
     parser.add_argument("--version", action="version", version=f"redcloud-check {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in SUBCOMMANDS.items():
@@ -151,9 +156,13 @@ def _main(argv: list[str]) -> int:
         args, rest = parser.parse_args(argv), []
     if getattr(args, "unavailable", None):
         parser.error(f"{args.command} is not available: {args.unavailable}")
-    if args.command == "run":
-        return run(args, rest)
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    if args.command not in RESUME_GC_THEMSELVES:
-        startup_gc.resume()
-    return int(module.run(args))
+    run_log.begin(args.command)
+    try:
+        if args.command == "run":
+            return run(args, rest)
+        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        if args.command not in RESUME_GC_THEMSELVES:
+            startup_gc.resume()
+        return int(module.run(args))
+    except (KeyboardInterrupt, Exception) as error:  # the top of every command: whatever
+        return run_log.ended_by(args.command, error)  # escaped is mapped by type

@@ -10,21 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-UNREADABLE = 3  # the tool could not do its job, as a configuration error for run and probe
-EXIT_CODES_HELP = """\
-exit codes:
-  0  nothing regressed: no check fails in NEW that did not fail in OLD
-  1  a check newly fails (use it to gate CI)
-  3  OLD or NEW is unreadable: missing, not JSON, or not a run's escalation.json
-     (the tool could not do its job: the code run and probe use for a config error)
-
+WHAT_IT_PRINTS = """\
 Prints checks newly failing and fixed, undocumented fields (drift) that appeared or
-disappeared, and the median latency per endpoint, old against new."""
+disappeared, and the median latency per endpoint, old against new; a warning first (and
+in --json, "warnings") when the runs differ in target, API client or number."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from redcloud_check.core.exit_codes import help_text
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES_HELP
+    parser.epilog = help_text("diff") + "\n\n" + WHAT_IT_PRINTS
     parser.description = "Compare two runs' escalation.json (e.g. last night's and today's)."
     parser.add_argument("old", type=Path, metavar="OLD", help="the earlier escalation.json")
     parser.add_argument("new", type=Path, metavar="NEW", help="the later escalation.json")
@@ -32,13 +28,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.reporting.run_diff import UnreadableRun, compare, read_run, render
 
     try:
         old, new = read_run(args.old), read_run(args.new)
-    except UnreadableRun as error:
+    except UnreadableRun as error:  # the tool cannot do its job: as a configuration error
         print(f"redcloud-check diff: {error}", file=sys.stderr)
-        return UNREADABLE
+        return int(ExitCode.CONFIG_ERROR)
     diff = compare(old, new)
     print(json.dumps(diff.as_dict(), ensure_ascii=False) if args.json else render(diff))
-    return 1 if diff.regressed else 0
+    if args.json:  # stdout is the JSON alone: its "warnings" said it, a person reads stderr
+        for mismatch in diff.mismatches:
+            print(f"redcloud-check diff: warning: {mismatch.message}", file=sys.stderr)
+    return int(ExitCode.CHECK_FAILED if diff.regressed else ExitCode.OK)

@@ -6,6 +6,10 @@ JSON object per line). `--forward-to URL` forwards each verified request (header
 body as received) to a local app and prints the app's status; rejected requests are never
 forwarded (their bodies are not trusted). Ctrl-C (or SIGTERM) stops cleanly. The secret is
 read from the environment variable named by `--secret-env` and never printed.
+
+Exit codes (core.exit_codes): 0 once stopped; 3 when it cannot listen (no secret, a bad
+--path, an address it cannot bind, a tunnel that did not open); 7 when code of ours raised
+while it listened (the listener's or the printer's, raised once stopped as HandlerError).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from redcloud_check.core.config import Settings, read_dotenv
-from redcloud_check.core.errors import RedcloudCheckError
+from redcloud_check.core.errors import CollectsHandlerErrors, RedcloudCheckError
+from redcloud_check.core.exit_codes import ExitCode, help_text
 
 if TYPE_CHECKING:  # the server stack loads only when `listen` runs, not for --help or probe
     from redcloud_check.webhooks.listener import Delivery
@@ -35,6 +40,8 @@ _NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = help_text("listen")
     parser.add_argument("--port", type=int, default=8787,
                         help="port to listen on (default 8787; 0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -65,10 +72,15 @@ def _clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
 
 
-class Printer:
-    """Prints deliveries (and forwards them) in arrival order from one worker thread."""
+class Printer(CollectsHandlerErrors):
+    """Prints deliveries (and forwards them) in arrival order from one worker thread. What
+    code of ours raises there is collected (`check_handler_errors()` once stopped); the
+    next deliveries are still printed."""
+
+    name = "listen printer"
 
     def __init__(self, out: TextIO, as_json: bool, forward_to: str | None) -> None:
+        self.handler_errors: list[BaseException] = []
         self.out = out
         self.as_json = as_json
         self.forward_to = forward_to
@@ -94,13 +106,18 @@ class Printer:
 
     def _run(self) -> None:
         while (item := self.queue.get()) is not None:
-            delivery, raw = item
-            self.counts["received"] += 1
-            self.counts["verified"] += delivery.verified
-            # Flushed once the queue is empty: one write per burst, not one per event.
-            self._print(delivery, flush=self.queue.empty())
-            if self.forward_to and delivery.verified:
-                self._forward(delivery, raw)
+            try:
+                self._handle(*item)
+            except Exception as error:  # a bug of ours: collected, never lost, exit 7 at the
+                self.handler_errors.append(error)  # end; one delivery's bug stops no other
+
+    def _handle(self, delivery: Delivery, raw: bytes) -> None:
+        self.counts["received"] += 1
+        self.counts["verified"] += delivery.verified
+        # Flushed once the queue is empty: one write per burst, not one per event.
+        self._print(delivery, flush=self.queue.empty())
+        if self.forward_to and delivery.verified:
+            self._forward(delivery, raw)
 
     def _print(self, d: Delivery, flush: bool = True) -> None:
         if self.as_json:  # only the form asked for is built: this runs once per event
@@ -120,13 +137,16 @@ class Printer:
                   flush)
 
     def _forward(self, d: Delivery, raw: bytes) -> None:
+        import httpx  # loaded by start() with the client
+
         headers = {k: v for k, v in d.headers.items() if k not in _NOT_FORWARDED}
         try:
             answer = self._client.request(d.method, self.forward_to, content=raw,
                                           headers=headers)
             status: int | None = answer.status_code
             text = f"HTTP {status}"
-        except Exception as error:  # the app being down must not stop the listener
+        except (httpx.HTTPError, httpx.InvalidURL) as error:  # the app is down, slow, broke
+            # the connection, or its URL is one httpx cannot use: the app's, not our bug
             status, text = None, f"failed ({type(error).__name__}: {error})"
         else:
             self.counts["forwarded"] += 1
@@ -154,10 +174,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not secret:
         print(f"redcloud-check listen: {args.secret_env} is not set: it must hold the webhook "
               "signing secret", file=sys.stderr)
-        return 2
+        return int(ExitCode.CONFIG_ERROR)
     if not args.path.startswith("/"):
         print("redcloud-check listen: --path must start with '/'", file=sys.stderr)
-        return 2
+        return int(ExitCode.CONFIG_ERROR)
+    if args.forward_to and not _forwardable(args.forward_to):
+        print(f"redcloud-check listen: --forward-to {args.forward_to!r} is not an http(s) URL",
+              file=sys.stderr)
+        return int(ExitCode.CONFIG_ERROR)
     from redcloud_check.webhooks.listener import WebhookListener
     from redcloud_check.webhooks.tunnel import Tunnel
 
@@ -173,9 +197,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         try:
             listener.start()
             exposure = tunnel.open(listener.url)
-        except (OSError, RedcloudCheckError) as error:
+        except (OSError, RedcloudCheckError) as error:  # a busy port, a tunnel not opened
             print(f"redcloud-check listen: {error}", file=sys.stderr)
-            return 1
+            return int(ExitCode.CONFIG_ERROR)
         printer.start()
         printer.emit({"type": "ready", "url": exposure.url, "local": listener.url,
                       "via": exposure.kind, "secretEnv": args.secret_env,
@@ -196,10 +220,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     printer.emit({"type": "stopped", **counts},
                  f"Stopped. {counts['received']} request(s), {counts['verified']} verified"
                  + (f", {counts['forwarded']} forwarded" if args.forward_to else "") + ".")
-    try:
-        listener.check_handler_errors()
-    except RedcloudCheckError as error:
-        print(f"redcloud-check listen: internal error (a bug in redcloud-check, not the "
-              f"sender): {error}", file=sys.stderr)
-        return 1
+    listener.check_handler_errors()  # HandlerError: exit 7, logged (core.run_log.ended_by)
+    printer.check_handler_errors()
     return 0
+
+
+def _forwardable(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -52,12 +52,14 @@ def _config_error(args: argparse.Namespace, message: str, reports_dir: Path) -> 
 
 
 def run_fleet_command(args: argparse.Namespace) -> int:
+    from redcloud_check.cli.probe import given_reports_dir
+    from redcloud_check.core import run_log
     from redcloud_check.core.config import given_value
     from redcloud_check.core.errors import ConfigError
     from redcloud_check.core.waivers import find_waivers_file, load_waivers
     from redcloud_check.probe.fleet import load_targets
 
-    reports_dir = args.reports_dir or Path(os.environ.get("RC_REPORTS_DIR") or "reports")
+    reports_dir = given_reports_dir(args)
     if args.canary or args.fault:
         flag = "--canary" if args.canary else "--fault"
         return _config_error(args, f"--targets: {flag} does not apply to a fleet (the fleet "
@@ -68,6 +70,7 @@ def run_fleet_command(args: argparse.Namespace) -> int:
         waivers = load_waivers(waiver_file) if waiver_file is not None else ()
     except ConfigError as error:
         return _config_error(args, str(error), reports_dir)
+    run_log.use(reports_dir / run_log.PROBE_LOG, lambda: _secrets(targets))
     return _probe_fleet(args, targets, waivers, waiver_file, reports_dir)
 
 

@@ -1,17 +1,24 @@
-"""The exit codes of `redcloud-check run` and `redcloud-check probe`: one table for both.
+"""The exit codes of every `redcloud-check` command: one table.
 
-`TABLE` is the table (README.md, "Exit codes", shows it; a test keeps the two in step):
-3 and 6-7 are the tool's own failures, kept apart from 1 ("the API failed a check"). The
-probe keeps its documented 0-4. `run` maps pytest's own codes onto the table
+`TABLE` is the table of `run` and `probe` (README.md, "Exit codes", shows it; a test keeps
+the two in step); `OTHER_COMMANDS` gives the codes `simulate`, `listen` and `diff` use, with
+the same meanings. 3 and 6-7 are the tool's own failures, kept apart from 1 ("the API failed
+a check"). The probe keeps its documented 0-4. `run` maps pytest's own codes onto the table
 (`from_pytest`): pytest's usage error (4) is a configuration error, its internal error (3)
-is ours (7).
+is ours (7). Every command's usage error is 3 (`UsageParser`), never argparse's 2, which is
+"interrupted or degraded" here. `for_error` maps the error that ended a command, by type.
+`help_text(command)` is what each command's --help shows.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from enum import IntEnum
+from typing import NoReturn
 
-__all__ = ["TABLE", "ExitCode", "from_pytest", "help_text", "settle"]
+__all__ = ["OTHER_COMMANDS", "TABLE", "ExitCode", "UsageParser", "for_error", "from_pytest",
+           "help_text", "meanings", "settle"]
 
 
 class ExitCode(IntEnum):
@@ -48,12 +55,78 @@ TABLE: dict[ExitCode, tuple[str, str]] = {
 }
 
 
-def help_text(command: str) -> str:
-    """The table's column for `command` ("run" or "probe"), for --help."""
+# The other commands' codes, with the table's meanings (README.md, "Exit codes").
+OTHER_COMMANDS: dict[str, dict[ExitCode, str]] = {
+    "simulate": {
+        ExitCode.OK: "stopped (Ctrl-C, SIGTERM) with no error of ours while serving",
+        ExitCode.CONFIG_ERROR: "usage or config error: an unknown option, fault or variant, "
+                               "an unreadable --seed, or the address cannot be bound; nothing "
+                               "was served",
+        ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check (the simulator "
+                                 "raised while serving)"},
+    "listen": {
+        ExitCode.OK: "stopped (Ctrl-C, SIGTERM)",
+        ExitCode.CONFIG_ERROR: "usage or config error: the signing secret is not set, --path "
+                               "is not a path, the address cannot be bound, or the tunnel did "
+                               "not open",
+        ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check, not the sender"},
+    "diff": {
+        ExitCode.OK: "nothing regressed: no check fails in NEW that did not fail in OLD",
+        ExitCode.CHECK_FAILED: "a check newly fails (use it to gate CI)",
+        ExitCode.CONFIG_ERROR: "usage error, or OLD or NEW is unreadable: missing, not JSON, "
+                               "or not a run's escalation.json",
+        ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check"},
+}
+# Where each command's log is (core.run_log): the one line of an internal error names it.
+_LOGS = {"run": "the run's folder, reports/runs/<run-id>/{run}",
+         "probe": "the reports dir, next to probe.json: {probe}"}
+
+
+def meanings(command: str) -> dict[ExitCode, str]:
+    """Exit code -> what it means from `command` (only the codes it uses)."""
+    if command in OTHER_COMMANDS:
+        return OTHER_COMMANDS[command]
     column = 0 if command == "run" else 1
-    rows = [f"  {int(code)}  {meanings[column]}" for code, meanings in TABLE.items()
-            if meanings[column] != "-"]
-    return "exit codes:\n" + "\n".join(rows)
+    return {code: texts[column] for code, texts in TABLE.items() if texts[column] != "-"}
+
+
+def help_text(command: str, more: str = "") -> str:
+    """What `command`'s --help says of its exit codes: its column of the table (then `more`,
+    lines of the command's own), that a usage error is 3 and where the traceback of an
+    internal error goes."""
+    from redcloud_check.core.run_log import LOG_NAME, PROBE_LOG
+
+    rows = [f"  {int(code)}  {text}" for code, text in meanings(command).items()]
+    log = _LOGS.get(command, "a file in the temp directory").format(run=LOG_NAME,
+                                                                   probe=PROBE_LOG)
+    return ("exit codes:\n" + "\n".join([*rows, *([more] if more else [])]) + "\n"
+            "a usage error (an unknown or malformed option) exits 3; an internal error (7)\n"
+            f"prints one line naming the log that holds its traceback:\n  {log}")
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse's parser, with argparse's message, whose usage error exits CONFIG_ERROR (3)
+    instead of argparse's 2 (here: interrupted or degraded). Subparsers are of its class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.CONFIG_ERROR), f"{self.prog}: error: {message}\n")
+
+
+def for_error(error: BaseException) -> ExitCode:
+    """The code of a command that `error` ended, by its type: the tool's own known failures
+    (core.errors) by their meaning, Ctrl-C as an interruption, anything else a bug (7)."""
+    from redcloud_check.core.errors import HandlerError, RedcloudCheckError, TargetUnreachable
+
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED_OR_DEGRADED
+    if isinstance(error, HandlerError):  # code of ours raised while serving
+        return ExitCode.INTERNAL_ERROR
+    if isinstance(error, TargetUnreachable):
+        return ExitCode.UNREACHABLE
+    if isinstance(error, RedcloudCheckError):  # a setting, or the tool could not do its job
+        return ExitCode.CONFIG_ERROR
+    return ExitCode.INTERNAL_ERROR
 
 
 # pytest.ExitCode value -> ours (OK, TESTS_FAILED, INTERRUPTED, NO_TESTS_COLLECTED keep theirs)

@@ -35,8 +35,8 @@ def atomic_write(path: Path, text: str, mode: int | None = None, durable: bool =
             if durable:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
+    except BaseException:  # whatever stopped the write (Ctrl-C too) leaves no temp file;
+        with contextlib.suppress(OSError):  # re-raised as it was
             os.unlink(tmp)
         raise
     if durable:

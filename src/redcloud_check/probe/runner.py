@@ -333,7 +333,9 @@ def run_probe(settings: Settings, *, canary: bool = False,
               warn_latency_ms: float | None = None,
               waivers: WaiverBook | None = None) -> ProbeResult:
     """Probe the configured target (or the embedded simulator). Never raises for what the
-    target does; the webhook session, when --canary started one, is always closed."""
+    target does; the webhook session, when --canary started one, is always closed. Raises
+    HandlerError when the embedded simulator or the canary's listener, code of ours, raised
+    while serving: the stages' verdicts are then no finding about the API."""
     from redcloud_check.context import RunContext
     from redcloud_check.results.ledger import RunLedger
     from redcloud_check.webhooks.override import recover_at_start, still_misrouted
@@ -349,6 +351,9 @@ def run_probe(settings: Settings, *, canary: bool = False,
             if rc.webhooks is not None:
                 rc.webhooks.close()
             rc.client.close()
+    for server in (sim, rc.webhooks):  # a bug of ours while serving is never a verdict on
+        if server is not None:  # the API: HandlerError, exit 7 (cli.ended_by)
+            server.check_handler_errors()
     misrouted = still_misrouted(rc)  # production webhooks go nowhere: unhealthy
     if misrouted:
         result = replace(result, status="unhealthy" if result.passed else result.status,

@@ -15,8 +15,9 @@ target whose idempotency is broken would queue one more real message ("not retri
 A request carrying a deliberately wrong credential is never sent again either: it would
 spend the run's wrong-credential budget (rules/credentials.py) on an account's lockout count.
 
-Public surface: `CheckInfo`, `build_bundle`, `named_secrets`, `failing_exchange`,
-`payload_shape`, `replay_policy`, `reproduce`, `exchange_record`, `error_code`, `iso_utc`.
+Public surface: `CheckInfo`, `build_bundle`, `attributed_to_tool`, `named_secrets`,
+`failing_exchange`, `payload_shape`, `replay_policy`, `reproduce`, `exchange_record`,
+`error_code`, `iso_utc`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from redcloud_check.reporting.ruled_out import RunFacts
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.rules.schemas import report_vocabulary
 
-__all__ = ["CheckInfo", "build_bundle", "error_code", "exchange_record", "failing_exchange",
-           "iso_utc", "named_secrets", "payload_shape", "replay_policy", "reproduce"]
+__all__ = ["CheckInfo", "attributed_to_tool", "build_bundle", "error_code", "exchange_record",
+           "failing_exchange", "iso_utc", "named_secrets", "payload_shape", "replay_policy",
+           "reproduce"]
 
 BODY_LIMIT = 16 * 1024
 MAX_EXCHANGES = 20
@@ -332,3 +334,21 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
                               timeout=timeout, facts=facts).as_dict(),
     }
     return redact(bundle, secrets, keep=report_vocabulary())
+
+
+def attributed_to_tool(bundle: Mapping[str, Any], error: BaseException,
+                       secrets: Mapping[str, str]) -> dict[str, Any]:
+    """`bundle` once code of ours explains its failure (`error`: the HandlerError of a server
+    of ours that raised while serving): the failure and the diagnosis are the tool's, as
+    `build_bundle` makes them for an error of ours; what the check saw is kept under
+    details.check_failure, the evidence (escalation fields, exchanges) as recorded."""
+    if bundle.get("kind") == "suite_error":
+        return dict(bundle)
+    kind, failure = _failure(error)
+    failure["details"] = {"check_failure": {k: bundle.get(k) for k in ("kind", "title",
+                                                                       "actual")}}
+    check = bundle["check"]
+    tool = {**bundle, "kind": kind, **failure,
+            "diagnosis": diagnose(error, stage=check.get("stage"),
+                                  check=check.get("checkId")).as_dict()}
+    return redact(tool, secrets, keep=report_vocabulary())

@@ -5,6 +5,11 @@ undocumented fields that appeared or disappeared, the median latency per endpoin
 `compare(old, new)` -> `RunDiff`; `render(diff)` -> text; `RunDiff.as_dict()` -> JSON.
 `RunDiff.regressed` is true when a check newly fails (`redcloud-check diff` exits 1).
 `read_run(path)` raises `UnreadableRun` for a file that is not a run's escalation.json.
+
+Two runs against different targets, API clients or numbers are still compared, with a
+warning (`RunDiff.mismatches`, rendered first and in the JSON's "warnings"): what changed
+may then be the target, not the API. Runs against the embedded simulator have the same
+target, whatever port it listened on.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from typing import Any
 
 from redcloud_check.results.catalog import is_check_id
 
-__all__ = ["CheckChange", "LatencyChange", "RunDiff", "UnreadableRun", "compare", "read_run",
-           "render"]
+__all__ = ["CheckChange", "LatencyChange", "Mismatch", "RunDiff", "UnreadableRun", "compare",
+           "read_run", "render"]
 
 FAILING = frozenset({"failed", "error"})
+EMBEDDED = "the embedded simulator"
+# what makes two runs comparable: the `run` section's field -> what it is called
+IDENTITY = {"target": "target", "client_id": "API client", "number_id": "number"}
 
 
 class UnreadableRun(ValueError):
@@ -62,6 +70,24 @@ class LatencyChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Mismatch:
+    """The two runs differ in `field` (a key of the `run` section, IDENTITY)."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+    @property
+    def message(self) -> str:
+        return (f"the runs differ in {IDENTITY[self.field]}: {self.old or 'none'} -> "
+                f"{self.new or 'none'}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "old": self.old, "new": self.new,
+                "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
 class RunDiff:
     old_run: str
     new_run: str
@@ -70,6 +96,7 @@ class RunDiff:
     appeared: tuple[dict[str, Any], ...]  # undocumented fields new in NEW
     disappeared: tuple[dict[str, Any], ...]
     latency: tuple[LatencyChange, ...]
+    mismatches: tuple[Mismatch, ...] = ()  # compared anyway, with a warning
 
     @property
     def regressed(self) -> bool:
@@ -77,6 +104,7 @@ class RunDiff:
 
     def as_dict(self) -> dict[str, Any]:
         return {"old_run": self.old_run, "new_run": self.new_run, "regressed": self.regressed,
+                "warnings": [m.as_dict() for m in self.mismatches],
                 "newly_failing": [c.as_dict() for c in self.newly_failing],
                 "fixed": [c.as_dict() for c in self.fixed],
                 "undocumented_appeared": list(self.appeared),
@@ -122,6 +150,20 @@ def _medians(doc: Mapping[str, Any]) -> dict[str, float]:
     return {r["endpoint"]: float(r["median_ms"]) for r in doc.get("latency") or []}
 
 
+def _identity(run: Mapping[str, Any]) -> dict[str, str | None]:
+    """The `run` section's IDENTITY fields; every embedded run has the same target."""
+    found = {f: None if run.get(f) is None else str(run.get(f)) for f in IDENTITY}
+    if run.get("embedded"):
+        found["target"] = EMBEDDED
+    return found
+
+
+def mismatches(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Mismatch, ...]:
+    """Where the two runs' target, API client or number differ."""
+    before, after = _identity(old["run"]), _identity(new["run"])
+    return tuple(Mismatch(f, before[f], after[f]) for f in IDENTITY if before[f] != after[f])
+
+
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunDiff:
     before, after = _outcomes(old), _outcomes(new)
     newly, fixed = [], []
@@ -142,7 +184,7 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> RunDiff:
         newly_failing=tuple(newly), fixed=tuple(fixed),
         appeared=tuple(u_new[k] for k in sorted(u_new.keys() - u_old.keys())),
         disappeared=tuple(u_old[k] for k in sorted(u_old.keys() - u_new.keys())),
-        latency=latency)
+        latency=latency, mismatches=mismatches(old, new))
 
 
 def _where(u: Mapping[str, Any]) -> str:
@@ -156,6 +198,9 @@ def _ms(value: float | None) -> str:
 def render(diff: RunDiff) -> str:
     lines = [f"redcloud-check diff: {diff.old_run} -> {diff.new_run}: "
              + ("REGRESSED (a check newly fails)" if diff.regressed else "no regression")]
+    if diff.mismatches:
+        lines.append("warning: " + "; ".join(m.message for m in diff.mismatches)
+                     + " (compared anyway: what changed may be the target, not the API)")
     lines.append(f"checks newly failing ({len(diff.newly_failing)}):")
     lines += [f"  {c.label}  {c.old or 'absent'} -> {c.new}: {c.reason}"
               for c in diff.newly_failing] or ["  none"]

@@ -3,6 +3,7 @@
 Layout of the reports directory (RC_REPORTS_DIR, default ``reports``)::
 
     reports/runs/<run-id>/report.html, junit.xml, escalation.json, escalation.md, exchanges.har
+                          redcloud-check.log (only after an internal error: core.run_log)
     reports/report.html, junit.xml, ...                              copies of the latest run
     reports/.latest-run.json                                         which run those copies are
     reports/.webhook-override-journal.json                           never touched here
@@ -40,7 +41,8 @@ RUNS = "runs"
 MARKER = ".latest-run.json"
 TITLES = {"report.html": "HTML report", "junit.xml": "JUnit XML",
           "escalation.json": "Escalation bundle", "escalation.md": "Ticket text",
-          "exchanges.har": "HTTP archive (HAR 1.2)"}
+          "exchanges.har": "HTTP archive (HAR 1.2)",
+          "redcloud-check.log": "Log of redcloud-check's own errors"}  # core.run_log.LOG_NAME
 
 
 @dataclass(frozen=True, slots=True)

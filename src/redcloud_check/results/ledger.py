@@ -130,10 +130,10 @@ class InternalError:
 
     where: str
     error: BaseException
-    traceback: str = ""
+    shown: str = ""  # what the terminal shows: "Type: message (traceback in <log>)"
 
     def line(self) -> str:
-        return f"{self.where}: {type(self.error).__name__}: {self.error}"
+        return f"{self.where}: {self.shown or f'{type(self.error).__name__}: {self.error}'}"
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Every response carries ``X-Request-Id``; every CORE error body carries the same id as
 ``requestId``. Unknown routes are 404 NOT_FOUND, wrong methods 405 METHOD_NOT_ALLOWED (CORE
 wrapper; OAuth-style on the token route), and an unexpected exception is a 500
-INTERNAL_ERROR in the wrapper, never a bare traceback.
+INTERNAL_ERROR in the wrapper, never a bare traceback; the exception, a bug of ours, is
+collected in the runtime's `handler_errors` (the simulator's `check_handler_errors()`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    """A route raised: a bug of ours, collected for the simulator's check_handler_errors()
+    (the run then ends as an internal error, its 500 never taken for the API's)."""
+    runtime: Runtime = request.app.state.runtime
+    runtime.handler_errors.append(exc)
     log.error("internal error on %s %s: %s", request.method, request.url.path,
               type(exc).__name__)
     return render_core_error(request, CoreError(500, "INTERNAL_ERROR",

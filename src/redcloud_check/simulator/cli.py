@@ -4,6 +4,10 @@ standalone, in the foreground, until Ctrl-C or SIGTERM.
 The first line printed ends with the base URL (with ``--port 0``, the port actually bound);
 then the credentials to use, then one line per request and per webhook attempt. Secrets of
 a custom seed, tokens and Authorization headers are never printed.
+
+Exit codes (core.exit_codes): 0 once stopped; 3 for a usage or configuration error
+(nothing served); 7 when code of ours raised while serving (`check_handler_errors()` once
+stopped; the command line's handler logs the tracebacks).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from redcloud_check.simulator.variants import describe_variants, validate_varian
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from redcloud_check.core.exit_codes import help_text
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = help_text("simulate")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 = any free port")
     parser.add_argument("--token-ttl", type=int, default=3600, metavar="S",
@@ -78,6 +86,10 @@ def _banner(base_url: str, seed_given: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; HandlerError once stopped if code of ours raised while
+    serving (the command line makes it exit 7)."""
+    from redcloud_check.core.exit_codes import ExitCode
+
     if args.list_faults:
         print(describe_faults())
         return 0
@@ -96,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                               **retention_options(args))
     except (ValueError, SeedError) as error:
         print(f"redcloud-check simulate: {error}", file=sys.stderr)
-        return 2
+        return int(ExitCode.CONFIG_ERROR)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log = logging.getLogger("redcloud_check.simulator")
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         simulator.start()
     except RuntimeError as error:  # the port is taken, or the host cannot be bound
         print(f"redcloud-check simulate: {error}", file=sys.stderr)
-        return 1
+        return int(ExitCode.CONFIG_ERROR)
     print("\n".join(_banner(simulator.base_url, args.seed is not None)), flush=True)
     if simulator.faults:
         print(f"  faults: {', '.join(sorted(simulator.faults))}", flush=True)
@@ -114,4 +126,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  variants: {', '.join(sorted(simulator.variants))}", flush=True)
     simulator.run_until_signal()  # Ctrl-C or SIGTERM: a graceful stop
     print("simulator stopped", flush=True)
+    simulator.check_handler_errors()
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redcloud_check.simulator.state import SimConfig, SimState
 from redcloud_check.simulator.webhooks import Deliverer
@@ -13,3 +13,5 @@ class Runtime:
     state: SimState
     config: SimConfig
     deliverer: Deliverer
+    # what code of ours raised while serving: the Simulator's own list (core.errors)
+    handler_errors: list[BaseException] = field(default_factory=list)

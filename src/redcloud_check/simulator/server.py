@@ -71,7 +71,9 @@ class Simulator(HTTPServerBase):
                               idempotency_ttl_s=idempotency_ttl_s,
                               max_log_entries=max_log_entries)
         self.state = SimState(load_seed(seed), faults, retention, clock, variants)
-        self.runtime = Runtime(self.state, self.config, Deliverer(self.state, self.config))
+        self.runtime = Runtime(self.state, self.config,
+                               Deliverer(self.state, self.config, self.handler_errors),
+                               self.handler_errors)
 
     # serving: stop() (pending webhook deliveries are cancelled), run_until_signal() and the
     # context manager come from HTTPServerBase

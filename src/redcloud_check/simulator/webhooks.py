@@ -11,6 +11,12 @@ in ``allow_webhook_hosts``. Anything else is recorded as refused (``attempt`` 0,
 reason) and never sent. Redirects are not followed. A refused message's events are all
 recorded when it is accepted, with one log line: no task waits to refuse them one by one
 (the seed's https://example.com URLs would otherwise keep a task per message under load).
+
+Errors are told apart by type: what the receiver does (an HTTP answer, a timeout, a refused
+or broken connection: httpx's errors) is a recorded attempt; anything else that ends a
+lifecycle is a bug of ours, collected in `handler_errors` (the simulator's own, raised by
+its `check_handler_errors()` at the end of the run: exit 7, never "the events did not
+arrive" blamed on the API).
 """
 
 from __future__ import annotations
@@ -74,9 +80,12 @@ def _loggable(url: str) -> str:
 class Deliverer:
     """Runs the lifecycle of every accepted message on the server's event loop."""
 
-    def __init__(self, state: SimState, config: SimConfig) -> None:
+    def __init__(self, state: SimState, config: SimConfig,
+                 handler_errors: list[BaseException] | None = None) -> None:
         self.state = state
         self.config = config
+        # where a lifecycle's bug goes: the simulator's own list (core.errors)
+        self.handler_errors = [] if handler_errors is None else handler_errors
         self._clients: dict[bool, httpx.AsyncClient] = {}  # keyed by "is https"
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -105,7 +114,17 @@ class Deliverer:
         self.state.delivery_started()
         task = asyncio.get_running_loop().create_task(self._run(message))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A lifecycle ended: what ended it, unless it ran to its end or was cancelled at
+        shutdown, is a bug of ours (what the receiver did is recorded in `_post`)."""
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.handler_errors.append(error)
+            log.error("webhook lifecycle ended by an error of ours: %s",
+                      type(error).__name__)
 
     async def _run(self, message: Message) -> None:
         try:
@@ -118,10 +137,6 @@ class Deliverer:
                     await asyncio.sleep(gap_ms / 1000)
                 await self._deliver(message, step,
                                     copies=2 if "redeliver-every-event" in variants else 1)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a delivery bug must never kill the server
-            log.exception("webhook lifecycle of %s failed", message.message_id)
         finally:
             self.state.delivery_finished()
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from redcloud_check.core.errors import CheckFailure
+from redcloud_check.core.errors import CheckFailure, HandlerError, TargetUnreachable
 from redcloud_check.core.findings import Finding
 from redcloud_check.core.redaction import redact
 from redcloud_check.core.waivers import WaiverBook, waived_reason
 from redcloud_check.reporting.diagnosis import terminal_lines
 from redcloud_check.reporting.evidence import CheckInfo
+from redcloud_check.reporting.own_errors import explain
 from redcloud_check.results.ledger import CheckResult
 from redcloud_check.suite import declare, reports
 from redcloud_check.suite.recording import PhaseReport, failure_text, result_of
@@ -51,12 +52,17 @@ def declare_items(items: list[pytest.Item], book: WaiverBook) -> None:
                                               raises=CheckFailure, strict=False))
 
 
-def _phase(item: pytest.Item, call: pytest.CallInfo[None],
+def _phase(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
            report: pytest.TestReport) -> PhaseReport:
     waived = bool(report.skipped and hasattr(report, "wasxfail") and WAIVER in item.stash)
+    problem = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(problem, CheckFailure | TargetUnreachable):
+        try:  # a server of ours the check depends on raised while serving: our bug
+            explain(run.servers(), item.stash[SPEC].stage)
+        except HandlerError as ours:
+            problem = ours
     return PhaseReport(report.when, report.passed, report.failed, report.skipped, waived,
-                       call.excinfo.value if call.excinfo is not None else None,
-                       report.duration)
+                       problem, report.duration)
 
 
 def _settle_waiver(run: SuiteRun, item: pytest.Item, report: pytest.TestReport,
@@ -93,7 +99,7 @@ def _redact(report: pytest.TestReport, secrets: dict[str, str]) -> None:
 def settle_report(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
                   report: pytest.TestReport) -> None:
     ledger, spec = run.ledger, item.stash[SPEC]
-    result = result_of(spec, item.nodeid, item.name, _phase(item, call, report),
+    result = result_of(spec, item.nodeid, item.name, _phase(run, item, call, report),
                        previous=ledger.get(item.nodeid), waiver=item.stash.get(WAIVER, None),
                        book=ledger.waivers)
     secrets = run.secrets()

@@ -119,12 +119,6 @@ def write_artifacts(run: SuiteRun, exit_status: int) -> None:
                                   checks=run.ledger.results(), latency=_facts(run, "latency"),
                                   webhooks=webhook_evidence.section(rc))
         write_escalation(reports, doc, secrets)
-    def check_listener() -> None:  # what our listener's handlers raised is ours
-        from redcloud_check.webhooks.session import WebhookSession
-
-        if rc is not None and isinstance(rc.webhooks, WebhookSession):
-            rc.webhooks.check_handler_errors()
-    run.guard("webhook listener", check_listener)
     run.guard("escalation.json", write_escalation_files)
     if rc is None:
         return

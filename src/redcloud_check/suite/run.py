@@ -8,7 +8,8 @@ embedded simulator) from the session's start, and how it starts and stops.
     SuiteRun.guard(where, action)      run code of ours whose error must not stop the run:
                                        an error becomes an internal error of the run (exit 7),
                                        with its traceback, never a finding about the API
-    SuiteRun.stop()                    stop the simulator; its handler errors are ours
+    SuiteRun.stop()                    stop the simulator; what our servers collected while
+                                       serving is ours (the failures it explains too)
 
 The pytest hooks (`redcloud_check.plugin`) call these; nothing here renders a report.
 """
@@ -17,16 +18,16 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from redcloud_check.context import RunContext
+from redcloud_check.core import run_log
 from redcloud_check.core.config import Settings, embedded_webhook_secret, load_settings
-from redcloud_check.core.redaction import redact
 from redcloud_check.core.waivers import book_for
+from redcloud_check.reporting.own_errors import OurServer, our_servers, settle
 from redcloud_check.results.ledger import InternalError, RunLedger
 from redcloud_check.webhooks.override import recover_at_start
 
@@ -50,6 +51,7 @@ class SuiteRun:
     facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # drift, latency
     finished: bool = False  # the session finished: drift and latency are final
     shown_errors: int = 0  # internal errors already shown
+    stopped: bool = False  # the simulator stopped and our servers' errors settled
     started_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -62,7 +64,10 @@ class SuiteRun:
         settings = load_settings(given, dotenv=dotenv)
         preflight(settings)
         ledger = RunLedger(waivers=book_for(settings.waivers))
-        return cls(settings, start_run(settings.reports_dir, run_id), ledger)
+        run = cls(settings, start_run(settings.reports_dir, run_id), ledger)
+        run_log.begin("run")  # this run's errors of ours: in its own folder
+        run_log.use(run.folder.artifact(run_log.LOG_NAME), run.secrets)
+        return run
 
     @property
     def run_id(self) -> str:
@@ -122,13 +127,24 @@ class SuiteRun:
             self.internal(where, error)
 
     def internal(self, where: str, error: BaseException) -> None:
-        secrets = self.secrets()
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self.ledger.note_internal(InternalError(where, error, redact(text, secrets)))
+        """An error of ours: its traceback to the run's log (core.run_log), one line kept."""
+        shown = run_log.internal_error(where, error, self.secrets())
+        self.ledger.note_internal(InternalError(where, error, shown))
+
+    def servers(self) -> list[OurServer]:
+        """Our servers this run depends on: the embedded simulator, the webhook listener."""
+        return our_servers(self.simulator, self.rc)
 
     def stop(self) -> None:
-        """Stop the embedded simulator; what code of ours raised while it served is ours."""
-        simulator = self.simulator
-        if simulator is not None:
-            simulator.stop()
-            self.guard("simulator", simulator.check_handler_errors)
+        """Once: stop the embedded simulator (its own process reports its errors only then),
+        then settle what our servers collected while serving: each is an internal error,
+        and the failures it explains become the tool's in the ledger (reporting.own_errors).
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        servers = self.servers()
+        if self.simulator is not None:
+            self.guard("simulator", self.simulator.stop)
+        self.guard("servers of ours", lambda: settle(servers, self.ledger, self.secrets(),
+                                                     self.internal))

@@ -187,7 +187,7 @@ class WebhookListener(HTTPServerBase):
         for callback in list(self._subscribers):
             try:
                 callback(delivery, raw_body if delivery.verified else b"")
-            except Exception as error:
+            except Exception as error:  # a subscriber's bug: collected, never swallowed
                 # A bug of ours, kept for check_handler_errors(). Not raised into the
                 # request: the delivery was judged, and a 500 would make the target deliver
                 # it again, turning our bug into duplicates blamed on the API.

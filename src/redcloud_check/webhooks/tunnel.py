@@ -163,11 +163,14 @@ class Tunnel:
         config, self._config = self._config, None
         if config is not None:
             from pyngrok import ngrok
+            from pyngrok.exception import PyngrokError
 
+            # The agent's API gone, or the agent already dead: nothing left to close. (The
+            # agent is killed next either way; pyngrok's own errors, by type, and the OS's.)
             if self._public_url:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(PyngrokError, OSError):
                     ngrok.disconnect(self._public_url, pyngrok_config=config)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(PyngrokError, OSError):
                 ngrok.kill(pyngrok_config=config)
         self._public_url = None
         if self._tmpdir is not None:
