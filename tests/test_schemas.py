@@ -550,8 +550,9 @@ def test_openapi_wires_every_schema_file() -> None:
     assert refs == {f"{n}.schema.json" for n in schemas.names()}
 
 
-def test_the_send_schema_and_the_simulator_share_one_e164_pattern() -> None:
-    from redcloud_check.core.config import E164
+def test_the_schemas_and_the_code_share_one_e164_pattern() -> None:
+    from redcloud_check.core.e164 import E164
 
     assert schemas.load("send_request")["properties"]["to"]["contains"]["pattern"] == \
         E164.pattern
+    assert schemas.load("number")["properties"]["e164"]["pattern"] == E164.pattern
