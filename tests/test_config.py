@@ -45,6 +45,9 @@ def test_remote_target_names_the_missing_credential(missing: str) -> None:
     [
         ({"RC_BASE_URL": "api.example.test"}, "RC_BASE_URL"),
         ({"RC_BASE_URL": "ftp://api.example.test"}, "RC_BASE_URL"),
+        ({"RC_BASE_URL": "https://api.example.test:https"}, "RC_BASE_URL"),
+        ({"RC_BASE_URL": "https://api.example.test:99999"}, "RC_BASE_URL"),
+        ({"RC_TO": "+1555123456\n"}, "RC_TO"),
         ({"RC_TO": "5551234567"}, "RC_TO"),
         ({"RC_NUMBER_ID": "+15551234567"}, "RC_NUMBER_ID"),
         ({"RC_ALLOW_SEND": "maybe"}, "RC_ALLOW_SEND"),
@@ -55,6 +58,7 @@ def test_remote_target_names_the_missing_credential(missing: str) -> None:
         ({"RC_LISTEN_PORT": "99999"}, "RC_LISTEN_PORT"),
         ({"RC_LISTEN_PATH": "hooks"}, "RC_LISTEN_PATH"),
         ({"RC_PUBLIC_URL": "not a url"}, "RC_PUBLIC_URL"),
+        ({"RC_PUBLIC_URL": "https://hooks.example.test:0x1f"}, "RC_PUBLIC_URL"),
     ],
 )
 def test_malformed_settings_name_the_setting(env: dict[str, str], setting: str) -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
+from redcloud_check.rules.stages import STAGE_NAMES, STAGES, GateBoard, stage_index
 
 
 def test_stages_follow_the_troubleshooting_order() -> None:
     assert STAGE_NAMES == ("token", "whoami", "numbers", "send", "webhooks")
+    assert tuple(stage.name for stage in STAGES) == STAGE_NAMES
+
+
+def test_the_simulator_catalog_names_the_same_stages() -> None:
+    from redcloud_check.simulator.faults import STAGES as FAULT_STAGES
+
+    assert FAULT_STAGES == STAGE_NAMES  # until faults.py takes core.stage_names' list
 
 
 def test_a_failed_gate_blocks_only_later_stages() -> None:

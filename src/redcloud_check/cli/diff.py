@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-UNREADABLE = 3  # the tool could not do its job, as a configuration error for run and probe
 EXIT_CODES_HELP = """\
 exit codes:
   0  nothing regressed: no check fails in NEW that did not fail in OLD
@@ -32,13 +31,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.reporting.run_diff import UnreadableRun, compare, read_run, render
 
     try:
         old, new = read_run(args.old), read_run(args.new)
     except UnreadableRun as error:
         print(f"redcloud-check diff: {error}", file=sys.stderr)
-        return UNREADABLE
+        return int(ExitCode.CONFIG_ERROR)  # the tool could not do its job, as run and probe say
     diff = compare(old, new)
     print(json.dumps(diff.as_dict(), ensure_ascii=False) if args.json else render(diff))
-    return 1 if diff.regressed else 0
+    return int(ExitCode.CHECK_FAILED if diff.regressed else ExitCode.OK)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.urls import is_loopback_host
 from redcloud_check.core.waivers import find_waivers_file
-
-# An E.164 phone number. Use fullmatch: as in JSON Schema (ECMA-262), "$" then admits no
-# trailing newline; the same pattern as send_request.schema.json's to[] "contains".
-E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # The docs' canonical test values (1-quickstart.txt, Section 3; 2-examples.txt).
 CANONICAL = {
@@ -117,11 +113,7 @@ class Settings:
 
     @property
     def target_is_loopback(self) -> bool:
-        if self.base_url is None:
-            return True
-        return (urlsplit(self.base_url).hostname or "") in LOOPBACK_HOSTS or (
-            urlsplit(self.base_url).hostname or ""
-        ).startswith("127.")
+        return self.base_url is None or is_loopback_host(urlsplit(self.base_url).hostname or "")
 
     @property
     def sends_allowed(self) -> bool:
@@ -187,6 +179,11 @@ def _parse_url(env: str, value: str) -> str:
         raise ConfigError(env, f"not an http(s) URL: {value!r}", "e.g. https://api.example.com")
     if parts.query or parts.fragment:
         raise ConfigError(env, "must not carry a query or fragment")
+    try:
+        parts.port  # noqa: B018 (urlsplit reads the port only when asked)
+    except ValueError:
+        raise ConfigError(env, f"not a port number in {value!r}",
+                          "e.g. https://api.example.com:8443") from None
     return value.rstrip("/")
 
 
@@ -274,14 +271,14 @@ def load_settings(
 
     allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
-    if E164.fullmatch(number_id):
+    if is_e164(number_id):
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
                           "use the numberId from /api/core/numbers, e.g. num_abc123")
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:
         raise ConfigError("RC_TO", "is required when RC_ALLOW_SEND=1")
-    if to and not E164.fullmatch(to):
+    if to and not is_e164(to):
         raise ConfigError("RC_TO", f"{to!r} is not an E.164 number", "e.g. +15551234567")
     webhook_secret = value("webhook_secret")
     if sends and not webhook_secret:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["TABLE", "ExitCode", "from_pytest", "help_text", "settle"]
+__all__ = ["PROBE_EXIT_CODES", "TABLE", "ExitCode", "from_pytest", "help_text", "settle"]
 
 
 class ExitCode(IntEnum):
@@ -45,6 +45,18 @@ TABLE: dict[ExitCode, tuple[str, str]] = {
                                    "evidence incomplete: probe.json was not written"),
     ExitCode.INTERNAL_ERROR: ("internal error: a bug in redcloud-check, not the API",
                               "internal error: a bug in redcloud-check, not the API"),
+}
+
+
+# probe.json's `status` -> the probe's exit code (the table's `probe` column; a tool error
+# is 3 as a configuration error is: the probe could not do its job, never a verdict)
+PROBE_EXIT_CODES: dict[str, ExitCode] = {
+    "healthy": ExitCode.OK,
+    "unhealthy": ExitCode.CHECK_FAILED,
+    "degraded": ExitCode.INTERRUPTED_OR_DEGRADED,
+    "config_error": ExitCode.CONFIG_ERROR,
+    "tool_error": ExitCode.CONFIG_ERROR,
+    "unreachable": ExitCode.UNREACHABLE,
 }
 
 

@@ -37,12 +37,12 @@ from redcloud_check.core.config import Settings, load_settings
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.toml_tables import read_tables
 from redcloud_check.core.toml_tables import where as table_where
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.core.waivers import Waiver, WaiverBook
 from redcloud_check.probe.runner import (
     ProbeResult,
     Status,
     config_error_result,
-    public_target,
     run_probe,
 )
 
@@ -160,13 +160,6 @@ def target_settings(target: FleetTarget, options: Mapping[str, str | None] | Non
                           error.hint) from None
 
 
-def _shown_url(base_url: str) -> str:
-    try:
-        return public_target(base_url)
-    except ValueError:  # a port that is not a number: the settings said so already
-        return ""
-
-
 def probe_target(target: FleetTarget, *, options: Mapping[str, str | None] | None = None,
                  environ: Mapping[str, str] | None = None,
                  warn_latency_ms: float | None = None, waivers: Sequence[Waiver] = (),
@@ -176,7 +169,7 @@ def probe_target(target: FleetTarget, *, options: Mapping[str, str | None] | Non
     try:
         settings = target_settings(target, options, environ)
     except ConfigError as error:
-        return config_error_result(str(error), target=_shown_url(target.base_url))
+        return config_error_result(str(error), target=without_userinfo(target.base_url))
     return run_probe(settings, warn_latency_ms=warn_latency_ms,
                      waivers=WaiverBook(waivers, file=waiver_file))
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from redcloud_check.core.stage_names import NUMBERS, SEND, STAGE_NAMES, TOKEN, WEBHOOKS, WHOAMI
+
+__all__ = ["STAGES", "STAGE_NAMES", "GateBoard", "Stage", "stage_index"]
+
 
 @dataclass(frozen=True, slots=True)
 class Stage:
@@ -20,23 +24,22 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("token", "Token acquisition", "a bearer token is issued",
+    Stage(TOKEN, "Token acquisition", "a bearer token is issued",
           "5-troubleshooting.txt, Symptom: token request fails",
           "test_basic_credentials_issue_a_bearer_token"),
-    Stage("whoami", "Client context (/api/core/whoami)", "the API client is ACTIVE",
+    Stage(WHOAMI, "Client context (/api/core/whoami)", "the API client is ACTIVE",
           "5-troubleshooting.txt, Symptom: /api/core/whoami fails",
           "test_api_client_is_active"),
-    Stage("numbers", "Assigned numbers (/api/core/numbers)", "a usable numberId",
+    Stage(NUMBERS, "Assigned numbers (/api/core/numbers)", "a usable numberId",
           "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail",
           "test_configured_number_is_usable"),
-    Stage("send", "Send (POST /api/core/messages/send)", "the send is accepted",
+    Stage(SEND, "Send (POST /api/core/messages/send)", "the send is accepted",
           "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST",
           "test_sms_send_is_accepted"),
-    Stage("webhooks", "Webhook receipt and signatures", "lifecycle events are received",
+    Stage(WEBHOOKS, "Webhook receipt and signatures", "lifecycle events are received",
           "5-troubleshooting.txt, Symptom: no webhook events arrive",
           "test_lifecycle_events_arrive_for_every_accepted_message"),
 )
-STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 _INDEX = {name: i for i, name in enumerate(STAGE_NAMES)}
 
 
