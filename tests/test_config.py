@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.core.config import CANONICAL, OPTIONS, SECRET_ENV, env_secrets, load_settings
+from redcloud_check.core.config import (
+    CANONICAL,
+    OPTIONS,
+    OPTIONS_BY_ATTR,
+    SECRET_ENV,
+    Settings,
+    env_secrets,
+    load_settings,
+)
 from redcloud_check.core.errors import ConfigError
 
 REMOTE = {
@@ -149,6 +157,13 @@ def test_every_option_has_a_distinct_env_var_and_flag() -> None:
     envs = [o.env for o in OPTIONS]
     assert len(set(envs)) == len(envs)
     assert all(o.env.startswith("RC_") and o.flag.startswith("--rc-") for o in OPTIONS)
+
+
+def test_every_option_fills_the_settings_field_named_after_it() -> None:
+    from dataclasses import fields
+
+    assert {o.attr for o in OPTIONS} <= {f.name for f in fields(Settings)}
+    assert OPTIONS_BY_ATTR["base_url"].flag == "--rc-base-url"
 
 
 def test_secrets_lists_configured_secrets_only() -> None:

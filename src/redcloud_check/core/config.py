@@ -31,10 +31,16 @@ CANONICAL = {
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    attr: str
+    """One setting: its environment variable, and named after it the pytest option
+    (RC_BASE_URL: --rc-base-url) and the Settings field (base_url)."""
+
     env: str
     help: str
     secret: bool = False
+
+    @property
+    def attr(self) -> str:
+        return self.env.removeprefix("RC_").lower()
 
     @property
     def flag(self) -> str:
@@ -42,30 +48,28 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("base_url", "RC_BASE_URL", "API host; unset = run against the embedded simulator"),
-    Option("client_id", "RC_CLIENT_ID", "API client id from the Red Cloud portal"),
-    Option("client_secret", "RC_CLIENT_SECRET", "API client secret", secret=True),
-    Option("number_id", "RC_NUMBER_ID", "numberId to send from (not the E.164 number)"),
-    Option("to", "RC_TO", "E.164 recipient for the test send"),
-    Option("webhook_secret", "RC_WEBHOOK_SECRET", "secret that signs lifecycle webhooks",
-           secret=True),
-    Option("allow_send", "RC_ALLOW_SEND", "1 = real sends to a remote target are allowed"),
-    Option("reports_dir", "RC_REPORTS_DIR", "where report.html, junit.xml, escalation.json go"),
-    Option("webhook_timeout", "RC_WEBHOOK_TIMEOUT", "seconds to wait for the lifecycle events"),
-    Option("webhook_mode", "RC_WEBHOOK_MODE", "override (PATCH the number) | preconfigured"),
-    Option("tunnel", "RC_TUNNEL", "auto | none | ngrok: how the target reaches the listener"),
-    Option("public_url", "RC_PUBLIC_URL", "a public URL that already reaches the listener"),
-    Option("timeout", "RC_TIMEOUT", "HTTP connect/read timeout, seconds"),
-    Option("listen_host", "RC_LISTEN_HOST", "listener bind address (default 127.0.0.1)"),
-    Option("listen_port", "RC_LISTEN_PORT", "listener port (0 = any; preconfigured: 8787)"),
-    Option("listen_path", "RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
-    Option("ngrok_path", "RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
-    Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
-    Option("sim_variants", "RC_SIM_VARIANTS",
-           "embedded simulator only: comma-separated conformant variants"),
-    Option("waivers", "RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations "
-           "with an expiry (default ./redcloud-waivers.toml when present)"),
-    Option("keep_runs", "RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
+    Option("RC_BASE_URL", "API host; unset = run against the embedded simulator"),
+    Option("RC_CLIENT_ID", "API client id from the Red Cloud portal"),
+    Option("RC_CLIENT_SECRET", "API client secret", secret=True),
+    Option("RC_NUMBER_ID", "numberId to send from (not the E.164 number)"),
+    Option("RC_TO", "E.164 recipient for the test send"),
+    Option("RC_WEBHOOK_SECRET", "secret that signs lifecycle webhooks", secret=True),
+    Option("RC_ALLOW_SEND", "1 = real sends to a remote target are allowed"),
+    Option("RC_REPORTS_DIR", "where report.html, junit.xml, escalation.json go"),
+    Option("RC_WEBHOOK_TIMEOUT", "seconds to wait for the lifecycle events"),
+    Option("RC_WEBHOOK_MODE", "override (PATCH the number) | preconfigured"),
+    Option("RC_TUNNEL", "auto | none | ngrok: how the target reaches the listener"),
+    Option("RC_PUBLIC_URL", "a public URL that already reaches the listener"),
+    Option("RC_TIMEOUT", "HTTP connect/read timeout, seconds"),
+    Option("RC_LISTEN_HOST", "listener bind address (default 127.0.0.1)"),
+    Option("RC_LISTEN_PORT", "listener port (0 = any; preconfigured: 8787)"),
+    Option("RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
+    Option("RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
+    Option("RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
+    Option("RC_SIM_VARIANTS", "embedded simulator only: comma-separated conformant variants"),
+    Option("RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations with an expiry "
+           "(default ./redcloud-waivers.toml when present)"),
+    Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
