@@ -31,9 +31,7 @@ CANONICAL = {
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One setting: its environment variable, and named after it the pytest option
-    (RC_BASE_URL: --rc-base-url) and the Settings field (base_url)."""
-
+    """A setting: its environment variable; its Settings field and flag are named after it."""
     env: str
     help: str
     secret: bool = False
@@ -179,15 +177,14 @@ def _parse_float(env: str, value: str) -> float:
 
 def _parse_url(env: str, value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:  # urlsplit reads the port when asked: ValueError for one not from 0 to 65535
+        url = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        url = False
+    if not url:
         raise ConfigError(env, f"not an http(s) URL: {value!r}", "e.g. https://api.example.com")
     if parts.query or parts.fragment:
         raise ConfigError(env, "must not carry a query or fragment")
-    try:
-        parts.port  # noqa: B018 (urlsplit reads the port only when asked)
-    except ValueError:
-        raise ConfigError(env, f"not a port number in {value!r}",
-                          "e.g. https://api.example.com:8443") from None
     return value.rstrip("/")
 
 
@@ -201,10 +198,8 @@ def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str,
                  file_values: Mapping[str, str]) -> str | None:
     """The setting as given: option beats environment beats .env; empty means unset."""
     opt = OPTIONS_BY_ATTR[attr]
-    for source in (options.get(attr), env.get(opt.env), file_values.get(opt.env)):
-        if source is not None and source != "":
-            return source
-    return None
+    return next((given for given in (options.get(attr), env.get(opt.env),
+                                     file_values.get(opt.env)) if given), None)
 
 
 def given_value(attr: str, options: Mapping[str, str | None] | None = None,
