@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from redcloud_check.context import RunContext, Shared
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
@@ -31,7 +31,6 @@ COUNTS = WHOAMI + " (assigned-number summary) and " + NUMBERS_LIST
 SEARCH_FILTERS = SEARCH + " (supported location and numbering filters)"
 READ_BACK = UPDATE + " (Updates supported number settings) and " + NUMBERS_LIST
 SAMPLE_SEARCH = {"npa": "555", "city": "Austin", "state": "TX"}  # the reference's sample
-E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
 UPDATABLE = ("smsEnabled", "mmsEnabled", "webhookInboundOverride", "webhookDeliveryOverride")
 NUMBER_FIELDS = ("numberId", "e164", "status", "campaignRegId", *UPDATABLE)
 
@@ -57,7 +56,7 @@ def test_numbers_list_matches_schema(rc: RunContext) -> None:
 def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
     """Every numberId is a Red Cloud identifier, not an E.164 phone number."""
     exchange, numbers = gates.numbers(rc)
-    phone_like = [n.get("numberId") for n in numbers if E164.match(str(n.get("numberId", "")))]
+    phone_like = [n.get("numberId") for n in numbers if is_e164(n.get("numberId"))]
     if phone_like:
         raise expect.fail("numberId values look like phone numbers",
                           expected="identifiers such as num_abc123",

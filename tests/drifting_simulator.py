@@ -14,6 +14,7 @@ import pytest
 
 from redcloud_check.simulator import Simulator
 from redcloud_check.simulator import webhooks as sim_webhooks
+from redcloud_check.simulator.held_response import HeldResponse, send_whole
 
 EXTRA_RESPONSE = "region"
 EXTRA_NESTED = "tollFreeCount"
@@ -28,38 +29,13 @@ def _add_fields(doc: Any) -> Any:
     return doc
 
 
-class _AdditiveFields:
+class _AdditiveFields(HeldResponse):
     """ASGI middleware: JSON object answers gain the extra fields (Content-Length fixed)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def rewrite(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = b"".join(chunks)
-            with suppress(ValueError):
-                body = json.dumps(_add_fields(json.loads(body))).encode()
-            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-            await send({**start, "headers": [*headers,
-                                             (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, rewrite)
+    async def respond(self, held: Any, scope: Any, start: Any, body: bytes, send: Any) -> None:
+        with suppress(ValueError):
+            body = json.dumps(_add_fields(json.loads(body))).encode()
+        await send_whole(send, start, body)
 
 
 class DriftingSimulator(Simulator):

@@ -11,7 +11,7 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,6 +137,23 @@ def api_fixture() -> Any:
             yield client
 
     return api
+
+
+def assert_switch_shows(api: Api, receiver: Receiver, name: str,
+                       switch: Callable[[Iterable[str]], None],
+                       probes: Mapping[str, tuple[Callable[[Api], Any], Any]]) -> None:
+    """Switched on by `switch` (set_faults or set_variants), `name` makes its probe observe
+    what `probes` expects, which the simulator without it does not show. Off again after."""
+    api.receiver = receiver
+    probe, expected = probes[name]
+    plain = probe(api)
+    switch([name])
+    try:
+        observed = probe(api)
+    finally:
+        switch(())
+    assert observed == expected, f"{name}: observed {observed!r}"
+    assert plain != expected, f"{name}: the simulator without it already shows {plain!r}"
 
 
 def assert_core_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from redcloud_check.core.config import CANONICAL, OPTIONS, SECRET_ENV, env_secrets, load_settings
+from redcloud_check.core.config import (
+    CANONICAL,
+    OPTIONS,
+    OPTIONS_BY_ATTR,
+    SECRET_ENV,
+    Settings,
+    env_secrets,
+    load_settings,
+)
 from redcloud_check.core.errors import ConfigError
 
 REMOTE = {
@@ -45,6 +53,9 @@ def test_remote_target_names_the_missing_credential(missing: str) -> None:
     [
         ({"RC_BASE_URL": "api.example.test"}, "RC_BASE_URL"),
         ({"RC_BASE_URL": "ftp://api.example.test"}, "RC_BASE_URL"),
+        ({"RC_BASE_URL": "https://api.example.test:https"}, "RC_BASE_URL"),
+        ({"RC_BASE_URL": "https://api.example.test:99999"}, "RC_BASE_URL"),
+        ({"RC_TO": "+1555123456\n"}, "RC_TO"),
         ({"RC_TO": "5551234567"}, "RC_TO"),
         ({"RC_NUMBER_ID": "+15551234567"}, "RC_NUMBER_ID"),
         ({"RC_ALLOW_SEND": "maybe"}, "RC_ALLOW_SEND"),
@@ -55,6 +66,7 @@ def test_remote_target_names_the_missing_credential(missing: str) -> None:
         ({"RC_LISTEN_PORT": "99999"}, "RC_LISTEN_PORT"),
         ({"RC_LISTEN_PATH": "hooks"}, "RC_LISTEN_PATH"),
         ({"RC_PUBLIC_URL": "not a url"}, "RC_PUBLIC_URL"),
+        ({"RC_PUBLIC_URL": "https://hooks.example.test:0x1f"}, "RC_PUBLIC_URL"),
     ],
 )
 def test_malformed_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
@@ -131,8 +143,11 @@ def test_simulator_names_are_refused_for_a_remote_target(env: str) -> None:
                                               ("RC_SIM_VARIANTS", "valid variants")])
 def test_an_unknown_simulator_name_is_a_config_error_naming_the_valid_ones(
         env: str, catalog: str) -> None:
+    from redcloud_check.simulator.names import check_names
+
+    settings = load_settings(environ={env: "bogus"})  # core knows no catalog: the simulator's
     with pytest.raises(ConfigError) as info:
-        load_settings(environ={env: "bogus"})
+        check_names(settings)
     assert info.value.setting == env and catalog in str(info.value)
 
 
@@ -145,6 +160,13 @@ def test_every_option_has_a_distinct_env_var_and_flag() -> None:
     envs = [o.env for o in OPTIONS]
     assert len(set(envs)) == len(envs)
     assert all(o.env.startswith("RC_") and o.flag.startswith("--rc-") for o in OPTIONS)
+
+
+def test_every_option_fills_the_settings_field_named_after_it() -> None:
+    from dataclasses import fields
+
+    assert {o.attr for o in OPTIONS} <= {f.name for f in fields(Settings)}
+    assert OPTIONS_BY_ATTR["base_url"].flag == "--rc-base-url"
 
 
 def test_secrets_lists_configured_secrets_only() -> None:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.datastructures import MutableHeaders
 
 from redcloud_check.simulator import Simulator
+from redcloud_check.simulator.held_response import HeldResponse, send_whole
 
 from .suite_runner import run_suite
 
@@ -38,11 +40,8 @@ async def _body(receive: Any) -> bytes:
     return b"".join(chunks)
 
 
-class _SilentDeviations:
+class _SilentDeviations(HeldResponse):
     """ASGI middleware: the deviations above, Content-Length kept right."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -50,9 +49,12 @@ class _SilentDeviations:
             return
         auth = dict(scope["headers"]).get(b"authorization", b"")
         if auth.startswith(b"bearer "):
-            await self._answer(send, 401, {"error": {"code": "UNAUTHORIZED", "details": {},
-                                                     "message": "use the scheme Bearer"},
-                                           "requestId": "req_lowercase_refused"})
+            start = {"type": "http.response.start", "status": 401,
+                     "headers": [(b"content-type", b"application/json")]}
+            body = {"error": {"code": "UNAUTHORIZED", "details": {},
+                              "message": "use the scheme Bearer"},
+                    "requestId": "req_lowercase_refused"}
+            await self.respond(False, scope, start, json.dumps(body).encode(), send)
             return
         raw = await _body(receive)
         narrow = scope["path"] == "/api/core/numbers/search" and b'"nxx"' in raw
@@ -65,41 +67,22 @@ class _SilentDeviations:
             sent = True
             return {"type": "http.request", "body": raw, "more_body": False}
 
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
+        await self.relay(narrow, scope, replay, send)
 
-        async def rewrite(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = b"".join(chunks)
-            try:
-                doc = json.loads(body)
-            except ValueError:
-                doc = None
-            if isinstance(doc, dict) and isinstance(doc.get("assignedNumbers"), dict):
-                doc["assignedNumbers"]["total"] += 1
-            if narrow and isinstance(doc, dict):
-                doc.update(groups=[], providerResultCount=0)
-            if doc is not None:
-                body = json.dumps(doc).encode()
-            await self._answer(send, start["status"], body, start["headers"])
-
-        await self.app(scope, replay, rewrite)
-
-    @staticmethod
-    async def _answer(send: Any, status: int, body: Any,
-                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        kept = [(k, v) for k, v in headers or [(b"content-type", b"application/json")]
-                if k.lower() not in (b"content-length", b"x-request-id")]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*kept, (b"content-length", str(len(raw)).encode()),
-                                (b"x-request-id", SHARED_HEADER_ID.encode())]})
-        await send({"type": "http.response.body", "body": raw})
+    async def respond(self, narrow: bool, scope: Any, start: Any, body: bytes,
+                      send: Any) -> None:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("assignedNumbers"), dict):
+            doc["assignedNumbers"]["total"] += 1
+        if narrow and isinstance(doc, dict):
+            doc.update(groups=[], providerResultCount=0)
+        if doc is not None:
+            body = json.dumps(doc).encode()
+        MutableHeaders(scope=start)["x-request-id"] = SHARED_HEADER_ID
+        await send_whole(send, start, body)
 
 
 class _SilentDeviationsSimulator(Simulator):

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from redcloud_check.cli.probe import document
+from redcloud_check.cli.probe_output import document
 from redcloud_check.core.config import load_settings
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
 from redcloud_check.core.models import Cause

@@ -18,11 +18,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.exit_codes import PROBE_EXIT_CODES as EXIT_CODES
 from redcloud_check.probe.fleet import SEVERITY, FleetTarget, load_targets, run_fleet, worst
-from redcloud_check.probe.runner import EXIT_CODES, ProbeResult, Status
+from redcloud_check.probe.runner import ProbeResult, Status
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
+from .probe_documents import probe_violations
 from .test_metrics import stand_in_gateway
 
 CREDENTIALS = {"FLEET_ID": "rc_test_client_123", "FLEET_SECRET": "rc_secret_abc123",
@@ -70,14 +72,17 @@ def run_fleet_cli(tmp: Path, text: str, *args: str, **env: str) -> FleetRun:
         for secret in SECRETS:
             assert secret not in output
     docs = [json.loads(line) for line in proc.stdout.splitlines()]
+    fleet = json.loads(report.read_text()) if report.exists() else None
+    for doc in docs:
+        assert not probe_violations(doc), doc
+    assert fleet is None or not probe_violations(fleet, "fleet"), fleet
     metrics = {}
     if prom.exists():
         for family in text_string_to_metric_families(prom.read_text()):
             for s in family.samples:
                 metrics[(s.name, s.labels.get("target"), s.labels.get("stage"))] = s.value
     return FleetRun(proc.returncode, proc.stdout, proc.stderr,
-                    {d.get("name", ""): d for d in docs},
-                    json.loads(report.read_text()) if report.exists() else None, metrics)
+                    {d.get("name", ""): d for d in docs}, fleet, metrics)
 
 
 # -- the file ----------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import CANONICAL, Settings, load_settings
 from redcloud_check.core.errors import TargetUnreachable, TunnelError
+from redcloud_check.core.exit_codes import PROBE_EXIT_CODES
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.probe.runner import (
-    EXIT_CODES,
     ProbeResult,
     StageResult,
     probe,
-    public_target,
     run_probe,
 )
 from redcloud_check.reporting.diagnosis import diagnose, one_line
@@ -167,14 +167,14 @@ def test_embedded_simulator_faults_come_from_settings() -> None:
 
 
 def test_exit_codes_are_the_documented_ones() -> None:
-    assert EXIT_CODES == {"healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3,
+    assert PROBE_EXIT_CODES == {"healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3,
                           "tool_error": 3, "unreachable": 4}
 
 
-def test_public_target_drops_credentials() -> None:
-    assert public_target("https://user:pw@api.example.com:8443/base") == \
+def test_the_probe_shows_its_target_without_credentials() -> None:
+    assert without_userinfo("https://user:pw@api.example.com:8443/base") == \
         "https://api.example.com:8443/base"
-    assert public_target("http://[::1]:8080") == "http://[::1]:8080"
+    assert without_userinfo("http://[::1]:8080") == "http://[::1]:8080"
 
 
 def test_diagnosis_names_the_guide_section(clean_sim: Simulator) -> None:

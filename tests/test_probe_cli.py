@@ -23,6 +23,7 @@ from redcloud_check.rules.schemas import schemas_dir
 from redcloud_check.simulator import Simulator
 
 from .bad_targets import closed_port_url
+from .probe_documents import probe_violations
 from .remote_env import REMOTE
 from .test_metrics import stand_in_gateway
 
@@ -65,8 +66,11 @@ def run_probe_cli(tmp: Path, *args: str, timeout: float = 60, **env: str) -> Pro
                  prom.read_text() if prom.exists() else ""):
         for secret in SECRETS:
             assert secret not in text
-    return ProbeRun(proc.returncode, proc.stdout, proc.stderr, elapsed, json.loads(lines[0]),
-                    json.loads(report.read_text()) if report.exists() else None, values)
+    summary = json.loads(lines[0])
+    written = json.loads(report.read_text()) if report.exists() else None
+    for document in (summary, written):
+        assert not probe_violations(document or summary), document
+    return ProbeRun(proc.returncode, proc.stdout, proc.stderr, elapsed, summary, written, values)
 
 
 @pytest.fixture(scope="module")

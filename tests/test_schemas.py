@@ -148,152 +148,60 @@ def test_every_schema_has_a_documented_example_or_a_stated_reason() -> None:
 # --- documented rules reject what breaks them -------------------------------------------
 
 CORE = "core_error_request.json"
+SCHEMA_OF = {e["file"]: e["schema"] for e in INDEX["examples"]}
+
+
+def broken(description: str, file: str, pointer: str, value: Any = ..., *,
+           at: str | None = None) -> tuple[str, str, Any, str]:
+    """A case: the example `file` with the member at `pointer` set to `value` (none given:
+    deleted), which the example's own schema rejects with a violation at `at` (by default
+    `pointer`; for a deleted member, its parent)."""
+    deleted = value is ...
+    instance = changed(file, pointer, delete=True) if deleted else changed(file, pointer, value)
+    default = pointer.rpartition("/")[0] if deleted else pointer
+    return description, SCHEMA_OF[file], instance, default if at is None else at
+
+
 NEGATIVE = [
     ("a CORE error wrapper is not an OAuth error", "oauth_error", example(CORE), "/error"),
-    (
-        "expires_in as the string 3600 is rejected",
-        "token_response",
-        changed("token_response.json", "/expires_in", "3600"),
-        "/expires_in",
-    ),
-    (
-        "expires_in of 0 is rejected",
-        "token_response",
-        changed("token_response.json", "/expires_in", 0),
-        "/expires_in",
-    ),
-    (
-        "token_type mac is rejected",
-        "token_response",
-        changed("token_response.json", "/token_type", "mac"),
-        "/token_type",
-    ),
-    (
-        "an empty access_token is rejected",
-        "token_response",
-        changed("token_response.json", "/access_token", ""),
-        "/access_token",
-    ),
-    (
-        "whoami without capabilities is rejected",
-        "whoami",
-        changed("whoami.json", "/capabilities", delete=True),
-        "",
-    ),
-    (
-        "a negative assigned-number count is rejected",
-        "whoami",
-        changed("whoami.json", "/assignedNumbers/total", -1),
-        "/assignedNumbers/total",
-    ),
-    (
-        'smsEnabled as the string "true" is rejected',
-        "numbers_list",
-        changed("numbers_list.json", "/numbers/0/smsEnabled", "true"),
-        "/numbers/0/smsEnabled",
-    ),
-    (
-        "an E.164 number without the leading + is rejected",
-        "numbers_list",
-        changed("numbers_list.json", "/numbers/0/e164", "15551234567"),
-        "/numbers/0/e164",
-    ),
-    (
-        "a send result without messageId is rejected",
-        "send_response",
-        changed("send_response.json", "/results/0/messageId", delete=True),
-        "/results/0",
-    ),
-    (
-        "a per-recipient send error without details is rejected",
-        "send_response",
-        changed("send_response_partial.json", "/errors/0/error/details", delete=True),
-        "/errors/0/error",
-    ),
-    (
-        "a send response without errors is rejected",
-        "send_response",
-        changed("send_response.json", "/errors", delete=True),
-        "",
-    ),
-    (
-        "an update request with an unknown field is rejected",
-        "update_request",
-        {"campaignRegId": "A1B2C3"},
-        "",
-    ),
-    (
-        "an empty eventType is rejected",
-        "webhook_event",
-        changed("webhook_event.json", "/eventType", ""),
-        "/eventType",
-    ),
-    (
-        "an occurredAt that is not an integer is rejected",
-        "webhook_event",
-        changed("webhook_event.json", "/occurredAt", "2026-04-01T00:00:00Z"),
-        "/occurredAt",
-    ),
-    (
-        "an SMS send with media is rejected",
-        "send_request",
-        changed("send_request_mms.json", "/messageType", "SMS"),
-        "/media",
-    ),
-    (
-        "an MMS send without media is rejected",
-        "send_request",
-        changed("send_request_mms.json", "/media", delete=True),
-        "",
-    ),
-    (
-        "a send to no recipient is rejected",
-        "send_request",
-        changed("send_request_sms.json", "/to", []),
-        "/to",
-    ),
-    (
-        "a send without externalReference is rejected",
-        "send_request",
-        changed("send_request_sms.json", "/externalReference", delete=True),
-        "",
-    ),
-    (
-        "a send with neither text nor media is rejected",
-        "send_request",
-        changed("send_request_sms.json", "/text", delete=True),
-        "",
-    ),
-    (
-        "a send whose only text is empty, without media, is rejected",
-        "send_request",
-        changed("send_request_sms.json", "/text", ""),
-        "",
-    ),
-    (
-        "a send with no E.164 recipient at all is rejected",
-        "send_request",
-        changed("send_request_sms.json", "/to", ["invalid", "15551234567"]),
-        "/to",
-    ),
-    (
-        "a media item with an undocumented field is rejected",
-        "send_request",
-        changed("send_request_mms.json", "/media/0/caption", "x"),
-        "/media/0",
-    ),
-    (
-        "a search response with a non-integer count is rejected",
-        "search_response",
-        changed("search_response.json", "/providerResultCount", "1"),
-        "/providerResultCount",
-    ),
-    (
-        "a CORE error without requestId is rejected",
-        "core_error",
-        changed(CORE, "/requestId", delete=True),
-        "",
-    ),
+    broken("expires_in as the string 3600 is rejected",
+           "token_response.json", "/expires_in", "3600"),
+    broken("expires_in of 0 is rejected", "token_response.json", "/expires_in", 0),
+    broken("token_type mac is rejected", "token_response.json", "/token_type", "mac"),
+    broken("an empty access_token is rejected", "token_response.json", "/access_token", ""),
+    broken("whoami without capabilities is rejected", "whoami.json", "/capabilities"),
+    broken("a negative assigned-number count is rejected",
+           "whoami.json", "/assignedNumbers/total", -1),
+    broken('smsEnabled as the string "true" is rejected',
+           "numbers_list.json", "/numbers/0/smsEnabled", "true"),
+    broken("an E.164 number without the leading + is rejected",
+           "numbers_list.json", "/numbers/0/e164", "15551234567"),
+    broken("a send result without messageId is rejected",
+           "send_response.json", "/results/0/messageId"),
+    broken("a per-recipient send error without details is rejected",
+           "send_response_partial.json", "/errors/0/error/details"),
+    broken("a send response without errors is rejected", "send_response.json", "/errors"),
+    ("an update request with an unknown field is rejected", "update_request",
+     {"campaignRegId": "A1B2C3"}, ""),
+    broken("an empty eventType is rejected", "webhook_event.json", "/eventType", ""),
+    broken("an occurredAt that is not an integer is rejected",
+           "webhook_event.json", "/occurredAt", "2026-04-01T00:00:00Z"),
+    broken("an SMS send with media is rejected",
+           "send_request_mms.json", "/messageType", "SMS", at="/media"),
+    broken("an MMS send without media is rejected", "send_request_mms.json", "/media"),
+    broken("a send to no recipient is rejected", "send_request_sms.json", "/to", []),
+    broken("a send without externalReference is rejected",
+           "send_request_sms.json", "/externalReference"),
+    broken("a send with neither text nor media is rejected", "send_request_sms.json", "/text"),
+    broken("a send whose only text is empty, without media, is rejected",
+           "send_request_sms.json", "/text", "", at=""),
+    broken("a send with no E.164 recipient at all is rejected",
+           "send_request_sms.json", "/to", ["invalid", "15551234567"]),
+    broken("a media item with an undocumented field is rejected",
+           "send_request_mms.json", "/media/0/caption", "x", at="/media/0"),
+    broken("a search response with a non-integer count is rejected",
+           "search_response.json", "/providerResultCount", "1"),
+    broken("a CORE error without requestId is rejected", CORE, "/requestId"),
 ]
 
 
@@ -550,8 +458,9 @@ def test_openapi_wires_every_schema_file() -> None:
     assert refs == {f"{n}.schema.json" for n in schemas.names()}
 
 
-def test_the_send_schema_and_the_simulator_share_one_e164_pattern() -> None:
-    from redcloud_check.core.config import E164
+def test_the_schemas_and_the_code_share_one_e164_pattern() -> None:
+    from redcloud_check.core.e164 import E164
 
     assert schemas.load("send_request")["properties"]["to"]["contains"]["pattern"] == \
         E164.pattern
+    assert schemas.load("number")["properties"]["e164"]["pattern"] == E164.pattern

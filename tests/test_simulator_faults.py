@@ -23,6 +23,7 @@ from .sim_helpers import (
     Api,
     Receiver,
     api_fixture,
+    assert_switch_shows,
     new_key,
     route_webhooks,
     send_body,
@@ -291,14 +292,7 @@ def test_every_fault_has_a_probe() -> None:
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_changes_the_behaviour(api: Api, receiver: Receiver, name: str) -> None:
-    api.receiver = receiver
-    probe, expected = PROBES[name]
-    clean = probe(api)
-    api.sim.set_faults([name])
-    faulty = probe(api)
-    api.sim.set_faults(())
-    assert faulty == expected, f"{name}: observed {faulty!r}"
-    assert clean != expected, f"{name}: the clean simulator already shows {clean!r}"
+    assert_switch_shows(api, receiver, name, api.sim.set_faults, PROBES)
 
 
 # Which stage each fault must fail (the fault matrix holds the suite to it): moving a fault

@@ -29,6 +29,7 @@ from .sim_helpers import (
     Received,
     Receiver,
     api_fixture,
+    assert_switch_shows,
     route_webhooks,
     send_body,
     sim_fixture,
@@ -180,14 +181,7 @@ def test_every_variant_has_a_probe() -> None:
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_changes_what_it_names(api: Api, receiver: Receiver, name: str) -> None:
-    api.receiver = receiver
-    probe, expected = PROBES[name]
-    plain = probe(api)
-    api.sim.set_variants([name])
-    varied = probe(api)
-    api.sim.set_variants(())
-    assert varied == expected, f"{name}: observed {varied!r}"
-    assert plain != expected, f"{name}: the plain simulator already shows {plain!r}"
+    assert_switch_shows(api, receiver, name, api.sim.set_variants, PROBES)
 
 
 def test_an_idempotent_replay_is_byte_for_byte_under_every_body_variant(api: Api) -> None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 
 from redcloud_check.results.ledger import RunLedger
-from redcloud_check.rules.stages import STAGE_NAMES, blocked_reason, stage_index
+from redcloud_check.rules.stages import STAGE_NAMES, STAGES, blocked_reason, stage_index
 
 from .results_builder import result
 
 
 def test_stages_follow_the_troubleshooting_order() -> None:
     assert STAGE_NAMES == ("token", "whoami", "numbers", "send", "webhooks")
+    assert tuple(stage.name for stage in STAGES) == STAGE_NAMES
+
+
+def test_the_simulator_catalog_names_the_same_stages() -> None:
+    from redcloud_check.simulator.faults import STAGES as FAULT_STAGES
+
+    assert FAULT_STAGES == STAGE_NAMES  # until faults.py takes core.stage_names' list
 
 
 def test_a_failed_gate_blocks_only_later_stages() -> None:

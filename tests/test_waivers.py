@@ -16,7 +16,7 @@ from redcloud_check.reporting.artifacts import validate_escalation
 from redcloud_check.results.catalog import stage_of
 from redcloud_check.rules.stages import STAGES
 
-from .suite_runner import REPO, run_suite
+from .suite_runner import REPO, SuiteRun, run_suite
 from .test_probe_cli import run_probe_cli
 
 GATE = "test_api_client_is_active"
@@ -87,11 +87,18 @@ def test_each_stage_names_its_gate_check() -> None:
 
 # -- the suite --------------------------------------------------------------------------------
 
+def _run_waiving_the_gate_and_a_passing_check(tmp_path: Path, gate_reason: str,
+                                              passing_reason: str, expires: str) -> SuiteRun:
+    """The suite against FAULT (whoami's gate fails), with waivers for that gate and for a
+    check that passes anyway; escalation.json and the other reports in tmp_path/reports."""
+    path = waiver_file(tmp_path, (GATE, gate_reason, expires), (PASSING, passing_reason, expires))
+    return run_suite(tmp_path / "reports", RC_SIM_FAULTS=FAULT, RC_WAIVERS=str(path))
+
+
 def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    path = waiver_file(tmp_path, (GATE, "SUP-1234 client migration", "2099-12-31"),
-                       (PASSING, "SUP-77 fixed since", "2099-12-31"))
-    run = run_suite(reports, RC_SIM_FAULTS=FAULT, RC_WAIVERS=str(path))
+    run = _run_waiving_the_gate_and_a_passing_check(tmp_path, "SUP-1234 client migration",
+                                                    "SUP-77 fixed since", "2099-12-31")
     assert run.returncode == 0, run.stdout[-3000:]
     gate = next(c for c in run.cases if c.name.endswith(GATE))
     assert gate.outcome == "skipped" and gate.message.startswith("waived: SUP-1234")
@@ -119,9 +126,7 @@ def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path:
 
 def test_an_expired_waiver_is_a_failure_that_says_so(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    path = waiver_file(tmp_path, (GATE, "SUP-1234", "2020-01-01"),
-                       (PASSING, "SUP-77", "2020-01-01"))
-    run = run_suite(reports, RC_SIM_FAULTS=FAULT, RC_WAIVERS=str(path))
+    run = _run_waiving_the_gate_and_a_passing_check(tmp_path, "SUP-1234", "SUP-77", "2020-01-01")
     assert run.returncode == 1, run.stdout[-3000:]
     passing = next(c for c in run.cases if c.name.endswith(PASSING.rpartition("::")[2]))
     assert passing.outcome == "passed"  # an expired waiver on a passing check fails nothing

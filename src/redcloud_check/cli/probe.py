@@ -9,17 +9,11 @@ parser and must stay fast.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from redcloud_check.probe.metrics import GaugeFamily
     from redcloud_check.probe.runner import ProbeResult
 
 SETTINGS_HELP = """\
@@ -90,15 +84,13 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     """(result, secrets to redact, reports dir); a ConfigError becomes a config_error result."""
     from redcloud_check.core.config import env_secrets, load_settings
     from redcloud_check.core.errors import ConfigError
-    from redcloud_check.probe.runner import (
-        config_error_result,
-        public_target,
-        run_probe,
-    )
+    from redcloud_check.core.urls import without_userinfo
+    from redcloud_check.probe.runner import config_error_result, run_probe
 
     options = {"timeout": None if args.timeout is None else repr(args.timeout),
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
                "sim_faults": ",".join(args.fault) or None}
+    from redcloud_check.cli.probe_output import given_reports_dir
     from redcloud_check.core import run_log
 
     fallback_dir = given_reports_dir(args)
@@ -107,10 +99,14 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
                 env_secrets(), fallback_dir)
     try:
         settings = load_settings(options)
+        if settings.sim_faults or settings.sim_variants:  # the simulator's own catalogs
+            from redcloud_check.simulator.names import check_names
+
+            check_names(settings)
     except ConfigError as error:
         return config_error_result(str(error), canary=args.canary), env_secrets(), fallback_dir
     run_log.use(settings.reports_dir / run_log.PROBE_LOG, settings.secrets)
-    target = public_target(settings.base_url) if settings.base_url else ""
+    target = without_userinfo(settings.base_url) if settings.base_url else ""
     if args.canary and not settings.sends_allowed:
         message = ("RC_ALLOW_SEND: --canary sends a real SMS to RC_TO; set RC_ALLOW_SEND=1 to "
                    "allow it (4-sending-messages.txt)")
@@ -139,60 +135,12 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
     return result, settings.secrets(), settings.reports_dir
 
 
-def document(result: ProbeResult) -> dict[str, Any]:
-    """The machine-readable summary (probe.json and the stdout line)."""
-    from redcloud_check import __version__
-    from redcloud_check.core.timefmt import iso_utc
-
-    stages = []
-    for s in result.stages:
-        latency = None if s.latency is None else {
-            "connect": s.latency.connect, "tls": s.latency.tls,
-            "first_byte": s.latency.first_byte, "total": s.latency.total}
-        stages.append({"stage": s.stage, "checkId": s.check_id, "verdict": s.verdict,
-                       "latency_s": latency,
-                       "http_status": s.http_status, "request_id": s.request_id,
-                       "title": s.title, "detail": s.detail, "clause": s.clause,
-                       "cause": s.cause, "diagnosis": s.diagnosis,
-                       "blocked_by": s.blocked_by, "slow": s.slow, "waiver": s.waiver})
-    return {"probe": "redcloud-check", "version": __version__, "status": result.status,
-            "exit_code": result.exit_code, "started_at": iso_utc(result.started_at),
-            "finished_at": iso_utc(result.finished_at), "duration_s": result.duration_s,
-            "target": result.target or None, "embedded": result.embedded,
-            "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
-            "error": result.error, "override_recovery": result.override_recovery,
-            "stages": stages, "waivers": result.waivers}
-
-
 def _metrics(args: argparse.Namespace, result: ProbeResult) -> list[str]:
+    from redcloud_check.cli.probe_output import write_metrics
     from redcloud_check.probe import metrics
 
     return write_metrics(args, lambda path: metrics.write_prom_file(path, result),
                          lambda: metrics.gauges(result))
-
-
-def write_metrics(args: argparse.Namespace, write_file: Callable[[Path], None],
-                  families: Callable[[], list[GaugeFamily]]) -> list[str]:
-    """Write (`--prom-file`) / push (`--pushgateway`) the metrics; the problems, one line
-    each (never raises)."""
-    if args.prom_file is None and args.pushgateway is None:
-        return []
-    from redcloud_check.probe import metrics
-
-    problems = []
-    if args.prom_file is not None:
-        try:
-            write_file(args.prom_file)
-        except OSError as error:
-            problems.append(f"--prom-file {args.prom_file}: {error}")
-    if args.pushgateway is not None:
-        try:
-            metrics.push_families(args.pushgateway, families(),
-                                  instance=args.instance or socket.gethostname(),
-                                  timeout=args.timeout or 10.0)
-        except (OSError, ValueError) as error:
-            problems.append(f"--pushgateway: {type(error).__name__}: {error}")
-    return problems
 
 
 def _append_history(reports_dir: Path, result: ProbeResult) -> None:
@@ -208,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     """The probe (one target, or a fleet with --targets). A bug of ours that escapes is never
     reported as the API's health: the command line's one handler (cli.ended_by) makes it
     exit 7, its traceback in <reports>/probe.log (core.run_log)."""
+    from redcloud_check.cli.probe_output import given_reports_dir
     from redcloud_check.core import run_log
 
     run_log.use(given_reports_dir(args) / run_log.PROBE_LOG)  # until the settings say
@@ -221,44 +170,8 @@ def run(args: argparse.Namespace) -> int:
     return _run(args)
 
 
-def given_reports_dir(args: argparse.Namespace) -> Path:
-    """The reports dir before the settings are loaded: --reports-dir, RC_REPORTS_DIR or
-    `reports` (what a configuration error's probe.json and the probe's log use)."""
-    return Path(args.reports_dir or os.environ.get("RC_REPORTS_DIR") or "reports")
-
-
-def wants_json(args: argparse.Namespace) -> bool:
-    """JSON when asked (--json) or when stdout is not a terminal (pipes, cron, CI)."""
-    return bool(args.json) or not sys.stdout.isatty()
-
-
-def emit(args: argparse.Namespace, result: ProbeResult, json_line: str, secrets: list[str],
-         name: str | None = None) -> None:
-    """The JSON line when asked (--json) or when stdout is not a terminal (pipes, cron, CI
-    keep their contract); a person at a terminal gets the human lines (cli.probe_text):
-    a line per stage, or for a fleet's target (`name`) one line."""
-    if wants_json(args):
-        print(json_line, flush=True)
-        return
-    from redcloud_check.cli import probe_text
-    from redcloud_check.core.redaction import redact
-
-    lines = ([probe_text.target_line(name, result)] if name is not None
-             else probe_text.text_lines(result))
-    print(redact("\n".join(lines), secrets), flush=True)
-
-
-def probe_vocabulary() -> frozenset[str]:
-    """The probe document's own words (statuses, verdicts, stage names): never redacted."""
-    from typing import get_args
-
-    from redcloud_check.probe.runner import Status, Verdict
-    from redcloud_check.rules.stages import STAGE_NAMES
-
-    return frozenset((*get_args(Status), *get_args(Verdict), *STAGE_NAMES, "redcloud-check"))
-
-
 def _run(args: argparse.Namespace) -> int:
+    from redcloud_check.cli.probe_output import document, emit, json_line
     from redcloud_check.core.exit_codes import ExitCode
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
@@ -266,8 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     result, found, reports_dir = _probe(args)
     secrets = [s for s in found if s]
     problems = _metrics(args, result)
-    text = json.dumps(redact(document(result), secrets, keep=probe_vocabulary()),
-                      separators=(",", ":"), ensure_ascii=False)
+    text = json_line(document(result), secrets)
     code = result.exit_code
     try:
         atomic_write(reports_dir / "probe.json", text + "\n", durable=False)

@@ -10,7 +10,6 @@ fleet.json could not be written. A file that cannot be used is one config_error 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,14 +23,6 @@ if TYPE_CHECKING:
 FLEET_JSON = "fleet.json"
 
 
-def _line(document: dict[str, Any], secrets: list[str]) -> str:
-    from redcloud_check.cli.probe import probe_vocabulary
-    from redcloud_check.core.redaction import redact
-
-    return json.dumps(redact(document, secrets, keep=probe_vocabulary()), separators=(",", ":"),
-                      ensure_ascii=False)
-
-
 def _secrets(targets: tuple[FleetTarget, ...]) -> list[str]:
     """Every credential the targets name, and the RC_* secrets: redacted from every output."""
     from redcloud_check.core.config import env_secrets
@@ -41,18 +32,18 @@ def _secrets(targets: tuple[FleetTarget, ...]) -> list[str]:
 
 
 def _config_error(args: argparse.Namespace, message: str, reports_dir: Path) -> int:
-    from redcloud_check.cli.probe import document, emit
+    from redcloud_check.cli.probe_output import document, emit, json_line
     from redcloud_check.core.config import env_secrets
     from redcloud_check.probe.runner import config_error_result
 
     result = config_error_result(message)
-    emit(args, result, _line(document(result), env_secrets()), env_secrets())
+    emit(args, result, json_line(document(result), env_secrets()), env_secrets())
     print(f"redcloud-check probe: configuration error: {message}", file=sys.stderr)
     return result.exit_code
 
 
 def run_fleet_command(args: argparse.Namespace) -> int:
-    from redcloud_check.cli.probe import given_reports_dir
+    from redcloud_check.cli.probe_output import given_reports_dir
     from redcloud_check.core import run_log
     from redcloud_check.core.config import given_value
     from redcloud_check.core.errors import ConfigError
@@ -78,13 +69,12 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
                  waiver_file: Path | None, reports_dir: Path) -> int:
     from functools import partial
 
-    from redcloud_check.cli.probe import document, emit, wants_json
-    from redcloud_check.core.exit_codes import ExitCode
+    from redcloud_check.cli.probe_output import document, emit, json_line, wants_json
+    from redcloud_check.core.exit_codes import PROBE_EXIT_CODES, ExitCode
     from redcloud_check.core.files import atomic_write
     from redcloud_check.core.redaction import redact
     from redcloud_check.core.timefmt import iso_utc
     from redcloud_check.probe.fleet import DEFAULT_CONCURRENCY, probe_target, run_fleet, worst
-    from redcloud_check.probe.runner import EXIT_CODES
 
     secrets = _secrets(targets)
     concurrency = args.concurrency or DEFAULT_CONCURRENCY
@@ -96,14 +86,14 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
     results: dict[str, ProbeResult] = {}
     for target, result in run_fleet(targets, concurrency=concurrency, probe=probe):
         results[target.name] = result
-        emit(args, result, _line({"name": target.name, **document(result)}, secrets), secrets,
+        emit(args, result, json_line({"name": target.name, **document(result)}, secrets), secrets,
              name=target.name)
         if result.status == "config_error":
             print(f"redcloud-check probe: configuration error: {redact(result.error, secrets)}",
                   file=sys.stderr)
     ordered = [(t.name, results[t.name]) for t in targets]
     status = worst([r.status for _, r in ordered])
-    code = EXIT_CODES[status]
+    code = int(PROBE_EXIT_CODES[status])
     problems = _metrics(args, ordered)
     from redcloud_check import __version__
 
@@ -116,7 +106,7 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
              "counts": counts,
              "targets": [{"name": name, **document(r)} for name, r in ordered]}
     try:
-        atomic_write(reports_dir / FLEET_JSON, _line(fleet, secrets) + "\n")
+        atomic_write(reports_dir / FLEET_JSON, json_line(fleet, secrets) + "\n")
     except OSError as error:
         code = int(ExitCode.EVIDENCE_INCOMPLETE)
         print(f"redcloud-check probe: evidence incomplete: {FLEET_JSON} was not written "
@@ -132,7 +122,7 @@ def _probe_fleet(args: argparse.Namespace, targets: tuple[FleetTarget, ...], wai
 
 
 def _metrics(args: argparse.Namespace, results: list[tuple[str, ProbeResult]]) -> list[str]:
-    from redcloud_check.cli.probe import write_metrics
+    from redcloud_check.cli.probe_output import write_metrics
     from redcloud_check.probe import metrics
 
     return write_metrics(args, lambda path: metrics.write_fleet_prom_file(path, results),

@@ -8,7 +8,7 @@
 
 Rendered from the same ProbeResult as probe.json (never parsed back); a fleet prints one
 line per target instead (`target_line`), then its verdict (`fleet_line`). Stdout that is
-not a terminal, or `--json`, gets the JSON line instead (cli.probe.emit).
+not a terminal, or `--json`, gets the JSON line instead (cli.probe_output.emit).
 """
 
 from __future__ import annotations

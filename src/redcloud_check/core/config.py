@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.urls import is_loopback_host
 from redcloud_check.core.waivers import find_waivers_file
-
-# An E.164 phone number. Use fullmatch: as in JSON Schema (ECMA-262), "$" then admits no
-# trailing newline; the same pattern as send_request.schema.json's to[] "contains".
-E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # The docs' canonical test values (1-quickstart.txt, Section 3; 2-examples.txt).
 CANONICAL = {
@@ -35,10 +31,14 @@ CANONICAL = {
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    attr: str
+    """A setting: its environment variable; its Settings field and flag are named after it."""
     env: str
     help: str
     secret: bool = False
+
+    @property
+    def attr(self) -> str:
+        return self.env.removeprefix("RC_").lower()
 
     @property
     def flag(self) -> str:
@@ -46,30 +46,28 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("base_url", "RC_BASE_URL", "API host; unset = run against the embedded simulator"),
-    Option("client_id", "RC_CLIENT_ID", "API client id from the Red Cloud portal"),
-    Option("client_secret", "RC_CLIENT_SECRET", "API client secret", secret=True),
-    Option("number_id", "RC_NUMBER_ID", "numberId to send from (not the E.164 number)"),
-    Option("to", "RC_TO", "E.164 recipient for the test send"),
-    Option("webhook_secret", "RC_WEBHOOK_SECRET", "secret that signs lifecycle webhooks",
-           secret=True),
-    Option("allow_send", "RC_ALLOW_SEND", "1 = real sends to a remote target are allowed"),
-    Option("reports_dir", "RC_REPORTS_DIR", "where report.html, junit.xml, escalation.json go"),
-    Option("webhook_timeout", "RC_WEBHOOK_TIMEOUT", "seconds to wait for the lifecycle events"),
-    Option("webhook_mode", "RC_WEBHOOK_MODE", "override (PATCH the number) | preconfigured"),
-    Option("tunnel", "RC_TUNNEL", "auto | none | ngrok: how the target reaches the listener"),
-    Option("public_url", "RC_PUBLIC_URL", "a public URL that already reaches the listener"),
-    Option("timeout", "RC_TIMEOUT", "HTTP connect/read timeout, seconds"),
-    Option("listen_host", "RC_LISTEN_HOST", "listener bind address (default 127.0.0.1)"),
-    Option("listen_port", "RC_LISTEN_PORT", "listener port (0 = any; preconfigured: 8787)"),
-    Option("listen_path", "RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
-    Option("ngrok_path", "RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
-    Option("sim_faults", "RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
-    Option("sim_variants", "RC_SIM_VARIANTS",
-           "embedded simulator only: comma-separated conformant variants"),
-    Option("waivers", "RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations "
-           "with an expiry (default ./redcloud-waivers.toml when present)"),
-    Option("keep_runs", "RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
+    Option("RC_BASE_URL", "API host; unset = run against the embedded simulator"),
+    Option("RC_CLIENT_ID", "API client id from the Red Cloud portal"),
+    Option("RC_CLIENT_SECRET", "API client secret", secret=True),
+    Option("RC_NUMBER_ID", "numberId to send from (not the E.164 number)"),
+    Option("RC_TO", "E.164 recipient for the test send"),
+    Option("RC_WEBHOOK_SECRET", "secret that signs lifecycle webhooks", secret=True),
+    Option("RC_ALLOW_SEND", "1 = real sends to a remote target are allowed"),
+    Option("RC_REPORTS_DIR", "where report.html, junit.xml, escalation.json go"),
+    Option("RC_WEBHOOK_TIMEOUT", "seconds to wait for the lifecycle events"),
+    Option("RC_WEBHOOK_MODE", "override (PATCH the number) | preconfigured"),
+    Option("RC_TUNNEL", "auto | none | ngrok: how the target reaches the listener"),
+    Option("RC_PUBLIC_URL", "a public URL that already reaches the listener"),
+    Option("RC_TIMEOUT", "HTTP connect/read timeout, seconds"),
+    Option("RC_LISTEN_HOST", "listener bind address (default 127.0.0.1)"),
+    Option("RC_LISTEN_PORT", "listener port (0 = any; preconfigured: 8787)"),
+    Option("RC_LISTEN_PATH", "listener path (default /webhooks/red-cloud)"),
+    Option("RC_NGROK_PATH", "path of the ngrok agent binary (never downloaded)"),
+    Option("RC_SIM_FAULTS", "embedded simulator only: comma-separated faults"),
+    Option("RC_SIM_VARIANTS", "embedded simulator only: comma-separated conformant variants"),
+    Option("RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations with an expiry "
+           "(default ./redcloud-waivers.toml when present)"),
+    Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -117,11 +115,7 @@ class Settings:
 
     @property
     def target_is_loopback(self) -> bool:
-        if self.base_url is None:
-            return True
-        return (urlsplit(self.base_url).hostname or "") in LOOPBACK_HOSTS or (
-            urlsplit(self.base_url).hostname or ""
-        ).startswith("127.")
+        return self.base_url is None or is_loopback_host(urlsplit(self.base_url).hostname or "")
 
     @property
     def sends_allowed(self) -> bool:
@@ -183,7 +177,11 @@ def _parse_float(env: str, value: str) -> float:
 
 def _parse_url(env: str, value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:  # urlsplit reads the port when asked: ValueError for one not from 0 to 65535
+        url = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        url = False
+    if not url:
         raise ConfigError(env, f"not an http(s) URL: {value!r}", "e.g. https://api.example.com")
     if parts.query or parts.fragment:
         raise ConfigError(env, "must not carry a query or fragment")
@@ -200,10 +198,8 @@ def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str,
                  file_values: Mapping[str, str]) -> str | None:
     """The setting as given: option beats environment beats .env; empty means unset."""
     opt = OPTIONS_BY_ATTR[attr]
-    for source in (options.get(attr), env.get(opt.env), file_values.get(opt.env)):
-        if source is not None and source != "":
-            return source
-    return None
+    return next((given for given in (options.get(attr), env.get(opt.env),
+                                     file_values.get(opt.env)) if given), None)
 
 
 def given_value(attr: str, options: Mapping[str, str | None] | None = None,
@@ -226,21 +222,12 @@ def split_names(value: str | None) -> tuple[str, ...]:
 
 
 def _simulator_names(env: str, value: str | None, base_url: str | None) -> tuple[str, ...]:
-    """Comma-separated simulator fault or variant names, checked against their catalog
-    (imported only when a name is given: the simulator's catalogs are ~5 ms of import)."""
+    """Comma-separated simulator fault or variant names, for the embedded simulator only
+    (whether the simulator has them is its own check: simulator.names.check_names)."""
     names = split_names(value)
-    if not names:
-        return names
-    if base_url is not None:
+    if names and base_url is not None:
         raise ConfigError(env, "applies only to the embedded simulator",
                           f"unset RC_BASE_URL or {env}")
-    from redcloud_check.simulator.faults import validate_faults
-    from redcloud_check.simulator.variants import validate_variants
-
-    try:
-        (validate_faults if env == "RC_SIM_FAULTS" else validate_variants)(names)
-    except ValueError as error:
-        raise ConfigError(env, str(error)) from None
     return names
 
 
@@ -274,14 +261,14 @@ def load_settings(
 
     allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
-    if E164.fullmatch(number_id):
+    if is_e164(number_id):
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
                           "use the numberId from /api/core/numbers, e.g. num_abc123")
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:
         raise ConfigError("RC_TO", "is required when RC_ALLOW_SEND=1")
-    if to and not E164.fullmatch(to):
+    if to and not is_e164(to):
         raise ConfigError("RC_TO", f"{to!r} is not an E.164 number", "e.g. +15551234567")
     webhook_secret = value("webhook_secret")
     if sends and not webhook_secret:

@@ -17,8 +17,8 @@ import sys
 from enum import IntEnum
 from typing import NoReturn
 
-__all__ = ["OTHER_COMMANDS", "TABLE", "ExitCode", "UsageParser", "for_error", "from_pytest",
-           "help_text", "meanings", "settle"]
+__all__ = ["OTHER_COMMANDS", "PROBE_EXIT_CODES", "TABLE", "ExitCode", "UsageParser",
+           "for_error", "from_pytest", "help_text", "meanings", "settle"]
 
 
 class ExitCode(IntEnum):
@@ -52,6 +52,18 @@ TABLE: dict[ExitCode, tuple[str, str]] = {
                                    "evidence incomplete: probe.json was not written"),
     ExitCode.INTERNAL_ERROR: ("internal error: a bug in redcloud-check, not the API",
                               "internal error: a bug in redcloud-check, not the API"),
+}
+
+
+# probe.json's `status` -> the probe's exit code (the table's `probe` column; a tool error
+# is 3 as a configuration error is: the probe could not do its job, never a verdict)
+PROBE_EXIT_CODES: dict[str, ExitCode] = {
+    "healthy": ExitCode.OK,
+    "unhealthy": ExitCode.CHECK_FAILED,
+    "degraded": ExitCode.INTERRUPTED_OR_DEGRADED,
+    "config_error": ExitCode.CONFIG_ERROR,
+    "tool_error": ExitCode.CONFIG_ERROR,
+    "unreachable": ExitCode.UNREACHABLE,
 }
 
 
@@ -94,7 +106,7 @@ def help_text(command: str, more: str = "") -> str:
     """What `command`'s --help says of its exit codes: its column of the table (then `more`,
     lines of the command's own), that a usage error is 3 and where the traceback of an
     internal error goes."""
-    from redcloud_check.core.run_log import LOG_NAME, PROBE_LOG
+    from redcloud_check.core.log_names import LOG_NAME, PROBE_LOG
 
     rows = [f"  {int(code)}  {text}" for code, text in meanings(command).items()]
     log = _LOGS.get(command, "a file in the temp directory").format(run=LOG_NAME,

@@ -32,14 +32,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from redcloud_check.core.log_names import LOG_NAME, PROBE_LOG
+
 if TYPE_CHECKING:  # the rest loads when an error is written: every command imports this
     from redcloud_check.core.secret_index import Secrets
 
 __all__ = ["BUG", "LOG_NAME", "PROBE_LOG", "begin", "describe", "ended_by", "internal_error",
            "path", "use"]
 
-LOG_NAME = "redcloud-check.log"  # in a run's own folder (reporting.run_folder)
-PROBE_LOG = "probe.log"  # in the probe's reports dir, next to probe.json
 BUG = "internal error (a bug in redcloud-check, not the API)"
 SHOWN_CHARS = 300  # of an error's message on the terminal's one line
 

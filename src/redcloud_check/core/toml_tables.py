@@ -5,24 +5,68 @@
 The waiver file (`core.waivers`) and the fleet's targets file (`probe.fleet`) are both such
 files. Every problem is a ConfigError for `setting` that names the file (and, from
 tomllib, the line and column of a syntax error); the caller validates each table's keys
-and names its line.
+and names its line: `FromTable` (the record's `where`), `complaint` (its errors) and
+`checked_keys` serve both.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from redcloud_check.core.errors import ConfigError
 
-__all__ = ["read_tables"]
+__all__ = ["Complaint", "FromTable", "checked_keys", "complaint", "read_tables", "where"]
+
+Complaint = Callable[..., ConfigError]  # (problem, hint="") -> the error to raise
 
 
 def where(source: str, line: int | None) -> str:
     """How messages point at a table: "file:line", or the file alone when the line is unknown."""
     return f"{source}:{line}" if line else source
+
+
+class FromTable:
+    """A record read from a `[[name]]` table (a dataclass declaring `source`, the file's
+    name, and `line`, its header's): `where` points messages at it."""
+
+    __slots__ = ()
+    source: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return where(self.source, self.line)
+
+
+def complaint(setting: str, place: str) -> Complaint:
+    """How one table's problems are raised: ConfigError(`setting`, "<place>: <problem>",
+    hint), `place` saying which table ("waivers.toml:6: waiver #2")."""
+
+    def bad(problem: str, hint: str = "") -> ConfigError:
+        return ConfigError(setting, f"{place}: {problem}", hint)
+
+    return bad
+
+
+def checked_keys(table: Any, keys: Sequence[str], name: str, bad: Complaint) -> dict[str, Any]:
+    """`table`, once it is a `[[name]]` table of exactly `keys` (its values are the caller's
+    to check); else raises `bad(problem, hint)`."""
+    if not isinstance(table, dict):
+        raise bad("not a table")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(unknown)}", f"keys are {', '.join(keys)}")
+    missing = [key for key in keys if key not in table]
+    if missing:
+        listed = f"{', '.join(keys[:-1])} and {keys[-1]}"
+        raise bad(f"{', '.join(repr(k) for k in missing)} "
+                  f"{'is' if len(missing) == 1 else 'are'} missing",
+                  f"each [[{name}]] has {listed}")
+    return table
 
 
 def _header_lines(text: str, name: str) -> list[int]:

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from redcloud_check.core.errors import ConfigError
-from redcloud_check.core.toml_tables import read_tables
-from redcloud_check.core.toml_tables import where as table_where
+from redcloud_check.core.toml_tables import FromTable, checked_keys, complaint, read_tables, where
 
 __all__ = ["DEFAULT_FILE", "WAIVED_PREFIX", "Use", "Waiver", "WaiverBook", "book_for",
            "find_waivers_file", "load_waivers", "waived_reason"]
@@ -45,17 +44,13 @@ _KEYS = ("check", "reason", "expires")
 
 
 @dataclass(frozen=True, slots=True)
-class Waiver:
+class Waiver(FromTable):
     check: str  # a function name or a node id
     reason: str
     expires: date  # the last day (UTC) the waiver applies
     index: int  # 1-based position in the file
     line: int | None  # line of its [[waiver]] header
     source: str  # the file's name, for messages
-
-    @property
-    def where(self) -> str:
-        return table_where(self.source, self.line)
 
     @property
     def label(self) -> str:
@@ -108,20 +103,8 @@ def load_waivers(path: Path) -> tuple[Waiver, ...]:
 
 
 def _waiver(table: Any, index: int, line: int | None, path: Path) -> Waiver:
-    where = f"{path}:{line}" if line else str(path)
-
-    def bad(problem: str, hint: str = "") -> ConfigError:
-        return ConfigError(SETTING, f"{where}: waiver #{index}: {problem}", hint)
-
-    if not isinstance(table, dict):
-        raise bad("not a table")
-    unknown = sorted(set(table) - set(_KEYS))
-    if unknown:
-        raise bad(f"unknown key(s) {', '.join(unknown)}", "keys are check, reason, expires")
-    missing = [key for key in _KEYS if key not in table]
-    if missing:
-        raise bad(f"{', '.join(repr(k) for k in missing)} {'is' if len(missing) == 1 else 'are'}"
-                  " missing", "each [[waiver]] has check, reason and expires")
+    bad = complaint(SETTING, f"{where(str(path), line)}: waiver #{index}")
+    table = checked_keys(table, _KEYS, "waiver", bad)
     for key in ("check", "reason"):
         value = table.get(key)
         if not isinstance(value, str) or not value.strip():

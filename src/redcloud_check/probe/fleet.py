@@ -35,14 +35,13 @@ from typing import Any
 
 from redcloud_check.core.config import Settings, load_settings
 from redcloud_check.core.errors import ConfigError
-from redcloud_check.core.toml_tables import read_tables
-from redcloud_check.core.toml_tables import where as table_where
+from redcloud_check.core.toml_tables import FromTable, checked_keys, complaint, read_tables, where
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.core.waivers import Waiver, WaiverBook
 from redcloud_check.probe.runner import (
     ProbeResult,
     Status,
     config_error_result,
-    public_target,
     run_probe,
 )
 
@@ -65,7 +64,7 @@ SEVERITY: tuple[Status, ...] = ("config_error", "tool_error", "unreachable", "un
 
 
 @dataclass(frozen=True, slots=True)
-class FleetTarget:
+class FleetTarget(FromTable):
     name: str
     base_url: str
     number_id: str
@@ -73,10 +72,6 @@ class FleetTarget:
     client_secret_env: str  # ... and the client secret
     line: int | None  # of its [[target]] header
     source: str  # the file's name, for messages
-
-    @property
-    def where(self) -> str:
-        return table_where(self.source, self.line)
 
     @property
     def label(self) -> str:
@@ -107,21 +102,8 @@ def load_targets(path: Path) -> tuple[FleetTarget, ...]:
 
 
 def _target(table: Any, index: int, line: int | None, path: Path) -> FleetTarget:
-    where = f"{path.name}:{line}" if line else path.name
-
-    def bad(problem: str, hint: str = "") -> ConfigError:
-        return ConfigError(SETTING, f"{where}: target #{index}: {problem}", hint)
-
-    if not isinstance(table, dict):
-        raise bad("not a table")
-    unknown = sorted(set(table) - set(KEYS))
-    if unknown:
-        raise bad(f"unknown key(s) {', '.join(unknown)}", f"keys are {', '.join(KEYS)}")
-    missing = [key for key in KEYS if key not in table]
-    if missing:
-        raise bad(f"{', '.join(repr(k) for k in missing)} "
-                  f"{'is' if len(missing) == 1 else 'are'} missing",
-                  f"each [[target]] has {', '.join(KEYS)}")
+    bad = complaint(SETTING, f"{where(path.name, line)}: target #{index}")
+    table = checked_keys(table, KEYS, "target", bad)
     for key in KEYS:
         value = table[key]
         if not isinstance(value, str) or not value.strip() or "\n" in value:
@@ -160,13 +142,6 @@ def target_settings(target: FleetTarget, options: Mapping[str, str | None] | Non
                           error.hint) from None
 
 
-def _shown_url(base_url: str) -> str:
-    try:
-        return public_target(base_url)
-    except ValueError:  # a port that is not a number: the settings said so already
-        return ""
-
-
 def probe_target(target: FleetTarget, *, options: Mapping[str, str | None] | None = None,
                  environ: Mapping[str, str] | None = None,
                  warn_latency_ms: float | None = None, waivers: Sequence[Waiver] = (),
@@ -176,7 +151,7 @@ def probe_target(target: FleetTarget, *, options: Mapping[str, str | None] | Non
     try:
         settings = target_settings(target, options, environ)
     except ConfigError as error:
-        return config_error_result(str(error), target=_shown_url(target.base_url))
+        return config_error_result(str(error), target=without_userinfo(target.base_url))
     return run_probe(settings, warn_latency_ms=warn_latency_ms,
                      waivers=WaiverBook(waivers, file=waiver_file))
 

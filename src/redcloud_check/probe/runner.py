@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from redcloud_check.core.config import Settings
 from redcloud_check.core.errors import (
@@ -33,7 +32,9 @@ from redcloud_check.core.errors import (
     TargetUnreachable,
 )
 from redcloud_check.core.exchange import Exchange, Timings
-from redcloud_check.core.urls import bracket_host
+from redcloud_check.core.exit_codes import PROBE_EXIT_CODES
+from redcloud_check.core.stage_names import CANARY, STAGE_NAMES
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.core.waivers import WaiverBook
 from redcloud_check.results.catalog import spec_of_id
 from redcloud_check.results.ledger import CheckResult, Outcome, Skip, SkipCode
@@ -47,12 +48,7 @@ Status = Literal["healthy", "degraded", "unhealthy", "config_error", "tool_error
                  "unreachable"]
 Verdict = Literal["pass", "fail", "unreachable", "blocked", "waived"]
 
-EXIT_CODES: dict[str, int] = {
-    "healthy": 0, "unhealthy": 1, "degraded": 2, "config_error": 3, "tool_error": 3,
-    "unreachable": 4,
-}
-READ_ONLY_STAGES = ("token", "whoami", "numbers")
-CANARY_STAGES = ("send", "webhooks")
+READ_ONLY_STAGES = tuple(name for name in STAGE_NAMES if name not in CANARY)
 
 WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
 
@@ -61,7 +57,6 @@ WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no deli
 class StageResult:
     stage: str
     verdict: Verdict
-    check_id: str | None = None  # the stage's gate check (the probe runs its gates only)
     # seconds, summed over the stage's requests (the lifecycle stage: its wait); connect and
     # tls are None (requests hides them); first_byte is requests' `elapsed`
     latency: Timings | None = None
@@ -75,6 +70,7 @@ class StageResult:
     blocked_by: str | None = None
     slow: bool = False  # slower than --warn-latency-ms
     waiver: str | None = None  # waived (the reason), expired or stale: what a waiver made of it
+    check_id: str | None = None  # the stage's gate check (the probe runs its gates only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +90,7 @@ class ProbeResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return int(PROBE_EXIT_CODES[self.status])
 
     @property
     def passed(self) -> bool:
@@ -126,14 +122,6 @@ def tool_error_result(error: RedcloudCheckError, *, stage: str | None = None, ta
     return ProbeResult(status=status, started_at=started,
                        duration_s=round(max(0.0, time.time() - started), 6), target=target,
                        embedded=embedded, stages=stages, canary=canary, error=message)
-
-
-def public_target(base_url: str) -> str:
-    """The URL without any user:password part."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    netloc = bracket_host(host) + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 # -- the stages ------------------------------------------------------------------------------
@@ -288,7 +276,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     """Run the stages against `rc`'s target; stop at the first failure."""
     from redcloud_check.reporting.latency import endpoint_latency, medians
 
-    names = READ_ONLY_STAGES + (CANARY_STAGES if canary else ())
+    names = READ_ONLY_STAGES + (CANARY if canary else ())
     started = time.time()
     t0 = time.perf_counter()
     stages: list[StageResult] = []
@@ -302,7 +290,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
         try:
             result = run_stage(rc, name)
         except RedcloudCheckError as tool:  # the tool could not do the stage: not the API's
-            return tool_error_result(tool, stage=name, target=public_target(rc.client.base_url),
+            return tool_error_result(tool, stage=name, target=without_userinfo(rc.client.base_url),
                                      canary=canary, embedded=embedded, started_at=started,
                                      stages=tuple(stages))
         stages.append(result)
@@ -311,7 +299,7 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     unreachable = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
                         if s.verdict == "unreachable"), None)
     return ProbeResult(status=status, started_at=started, duration_s=round(duration, 6),
-                       target=public_target(rc.client.base_url), embedded=embedded,
+                       target=without_userinfo(rc.client.base_url), embedded=embedded,
                        stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
                        error=unreachable, waivers=rc.waivers.summary(),
                        latency_ms=medians(endpoint_latency(rc.recorder.all())))

@@ -37,6 +37,7 @@ from redcloud_check.core.files import atomic_write
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.redaction import Secrets, redact
 from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.reporting.diagnosis import diagnose
 from redcloud_check.reporting.ticket import ticket_markdown
 from redcloud_check.results.ledger import CheckResult, Outcome
@@ -185,15 +186,13 @@ def write_misconfigured(reports_dir: Path, error: ConfigError, *, run_id: str | 
 
     `target` is RC_BASE_URL as given, when it was: the bundle names it (without any
     user:password part) unless RC_BASE_URL itself is the setting at fault."""
-    from redcloud_check.probe.runner import public_target
-
     secrets = env_secrets()
     reason = f"configuration error: {error} (setting {error.setting}; nothing was sent)"
     case = JunitCase(nodeid="redcloud-check::configuration", name="configuration",
                      outcome="error", reason=reason)
     write_junit(reports_dir / "junit.xml", [case], secrets=secrets)
     now = time.time()
-    known = public_target(target) if target and error.setting != "RC_BASE_URL" else None
+    known = without_userinfo(target) if target and error.setting != "RC_BASE_URL" else None
     run = run_info(run_id=run_id or new_run_id(now), started_at=now, finished_at=now,
                    target=known, embedded=None if known is None else False, client_id=None,
                    number_id=None, exit_status=int(ExitCode.CONFIG_ERROR))

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
+from redcloud_check.core.urls import without_userinfo
 from redcloud_check.reporting.guide import GuideEntry, Observation, entries, lookup
 from redcloud_check.reporting.ruled_out import API_BREAKS_RULE, RunFacts, ruled_out
 
@@ -99,15 +99,6 @@ def failure_kind(error: BaseException | None) -> Failure:
     return "config" if isinstance(error, ConfigError) else "tool"
 
 
-def _public(url: str) -> str:
-    """The URL without any user:password part."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def observe(error: BaseException | None, *, stage: str | None = None, check: str | None = None,
             exchange: Exchange | None = None, timeout: float | None = None) -> Observation:
     """What the failure looked like: the one place an Observation is built."""
@@ -122,7 +113,7 @@ def observe(error: BaseException | None, *, stage: str | None = None, check: str
         failure=failure, stage=stage, check=check, status=status,
         error_code=ex.error_code if ex is not None else None,
         kind=getattr(error, "kind", None) or (ex.error_kind if ex is not None else None),
-        body_json=body_json, url=_public(url) if url else "",
+        body_json=body_json, url=without_userinfo(url, keep_query=True) if url else "",
         endpoint=ex.endpoint if ex is not None else "",
         timeout=f"{timeout:g} s" if timeout else "",
         setting=getattr(error, "setting", ""),

@@ -33,6 +33,7 @@ from redcloud_check.rules.schemas import report_vocabulary
 __all__ = ["HAR_NAME", "har_document", "write_run_har"]
 
 HAR_NAME = "exchanges.har"
+HAR_VERSION = "1.2"  # the HAR format's version: the document says it, redaction keeps it
 _REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
             400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
@@ -122,10 +123,10 @@ def har_document(exchanges: Sequence[Exchange], *, secrets: Secrets,
             pages[page] = {"startedDateTime": iso_utc(ex.started_at), "id": page,
                            "title": f"redcloud-check stage: {page}", "pageTimings": {}}
         entries.append(_entry(ex, page))
-    doc = {"log": {"version": "1.2",
+    doc = {"log": {"version": HAR_VERSION,
                    "creator": {"name": "redcloud-check", "version": creator_version},
                    "pages": list(pages.values()), "entries": entries}}
-    return redact(doc, secrets, keep=report_vocabulary() | {"1.2", "redcloud-check"})
+    return redact(doc, secrets, keep=report_vocabulary() | {HAR_VERSION})
 
 
 def write_run_har(reports_dir: Path, exchanges: Sequence[Exchange],

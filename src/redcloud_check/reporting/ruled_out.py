@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from redcloud_check.core.config import E164
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.exchange import Exchange
 
 __all__ = ["API_BREAKS_RULE", "RunFacts", "facts_from", "ruled_out"]
@@ -61,7 +61,7 @@ def facts_from(exchanges: Iterable[Exchange], number_id: str = "") -> RunFacts:
             if e.path == "/api/core/numbers" and isinstance(body, dict):
                 usable = usable or _usable(body.get("numbers"), number_id)
     return RunFacts(issued, accepted, active, usable,
-                    bool(number_id) and not E164.match(number_id), len(set(keys)) < len(keys))
+                    bool(number_id) and not is_e164(number_id), len(set(keys)) < len(keys))
 
 
 def _usable(numbers: object, number_id: str) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.redaction import redact
 from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.core.urls import is_loopback_host
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
@@ -33,8 +34,7 @@ EXPOSURE = {"public-url": "public URL (RC_PUBLIC_URL)", "ngrok": "tunnel (ngrok)
 def _exposure(kind: str, url: str) -> str:
     if kind != "direct":
         return EXPOSURE.get(kind, kind)
-    host = (urlsplit(url).hostname or "").lower()
-    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    loopback = is_loopback_host(urlsplit(url).hostname or "")
     return "loopback" if loopback else "direct (no tunnel)"
 
 

@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.exchange import REQUEST_ID_HEADERS, Exchange
 
 __all__ = ["Comparison", "Mismatch", "assigned_counts", "body_request_id", "compare_counts",
@@ -32,7 +33,6 @@ COUNTS = ("total", "smsEnabledCount", "mmsEnabledCount")
 NUMBERING_FILTERS = ("npa", "nxx", "zipCode")  # exact by nature: digits
 LOCATION_FILTERS = ("city", "state", "rateCenter")  # names: spelling may differ
 _NANP = re.compile(r"^\+1([2-9]\d{2})(\d{3})\d{4}$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ def search_numbers(body: Any) -> list[str]:
     for group in _groups(body):
         for value in group.values():
             items = value if isinstance(value, list) else [value]
-            found.extend(v for v in items if isinstance(v, str) and _E164.match(v))
+            found.extend(v for v in items if is_e164(v))
     return found
 
 

@@ -154,10 +154,12 @@ def _judge(name: str, instance: object) -> tuple[SchemaViolation, ...]:
 
 @cache
 def report_vocabulary() -> frozenset[str]:
-    """Our own words in the documents we write: every string the report schemas enumerate
-    (enum, const) and the stage names. Redaction never changes a value equal to one of them
+    """Our own words in the documents we write (escalation.json, probe.json, fleet.json,
+    exchanges.har, the terminal): every string the report schemas (`schemas/reports/`)
+    enumerate (enum, const: verdicts, statuses, the tool's name) and the stage names. The
+    one list of the words redaction keeps: it never changes a value equal to one of them
     (`redaction.redact(keep=...)`), so a secret such as "passed" cannot corrupt a verdict."""
-    from redcloud_check.rules.stages import STAGE_NAMES
+    from redcloud_check.core.stage_names import STAGE_NAMES
 
     words: set[str] = set(STAGE_NAMES)
 

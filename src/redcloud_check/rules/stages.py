@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redcloud_check.core.stage_names import NUMBERS, SEND, STAGE_NAMES, TOKEN, WEBHOOKS, WHOAMI
+
+__all__ = ["STAGES", "STAGE_NAMES", "Stage", "blocked_reason", "stage_index"]
+
 
 @dataclass(frozen=True, slots=True)
 class Stage:
@@ -20,23 +24,22 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("token", "Token acquisition", "a bearer token is issued",
+    Stage(TOKEN, "Token acquisition", "a bearer token is issued",
           "5-troubleshooting.txt, Symptom: token request fails",
           "RC-TOKEN-01"),
-    Stage("whoami", "Client context (/api/core/whoami)", "the API client is ACTIVE",
+    Stage(WHOAMI, "Client context (/api/core/whoami)", "the API client is ACTIVE",
           "5-troubleshooting.txt, Symptom: /api/core/whoami fails",
           "RC-WHOAMI-01"),
-    Stage("numbers", "Assigned numbers (/api/core/numbers)", "a usable numberId",
+    Stage(NUMBERS, "Assigned numbers (/api/core/numbers)", "a usable numberId",
           "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail",
           "RC-NUMBERS-01"),
-    Stage("send", "Send (POST /api/core/messages/send)", "the send is accepted",
+    Stage(SEND, "Send (POST /api/core/messages/send)", "the send is accepted",
           "5-troubleshooting.txt, Symptom: send request returns 400 INVALID_REQUEST",
           "RC-SEND-01"),
-    Stage("webhooks", "Webhook receipt and signatures", "lifecycle events are received",
+    Stage(WEBHOOKS, "Webhook receipt and signatures", "lifecycle events are received",
           "5-troubleshooting.txt, Symptom: no webhook events arrive",
           "RC-WEBHOOKS-02"),
 )
-STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 _INDEX = {name: i for i, name in enumerate(STAGE_NAMES)}
 
 

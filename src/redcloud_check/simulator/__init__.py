@@ -5,10 +5,11 @@ Public surface: ``Simulator`` (in-process server, see ``server``), ``FAULTS`` / 
 lazily so ``redcloud_check.simulator.faults`` stays cheap to import.
 
 Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules, messages
-(send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard),
-state (store), seed (seed.json), faults, variants (conformant variations), variant_layer
-(their response side), server (threaded runner), process and child (the simulator of
-`redcloud-check run` in a process of its own), cli.
+(send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard), state
+(store), seed (seed.json), faults, variants (conformant variations), variant_layer (their
+response side, on held_response: a whole response held for rewriting), server (threaded
+runner), process and child (the simulator of `redcloud-check run` in a process of its
+own), cli.
 """
 
 from __future__ import annotations

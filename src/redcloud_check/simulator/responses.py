@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 JSON = "application/json"
 
 
-class CoreError(Exception):
-    """A CORE route refuses the request."""
+class Refusal(Exception):
+    """A route refuses the request: the HTTP `status`, a machine-readable `code`, the
+    `message` for people, and `headers` to send with the answer."""
 
     def __init__(self, status: int, code: str, message: str,
                  headers: dict[str, str] | None = None) -> None:
@@ -35,16 +36,13 @@ class CoreError(Exception):
         self.headers = dict(headers or {})
 
 
-class OAuthError(Exception):
-    """The token endpoint refuses the request (RFC 6749 section 5.2)."""
+class CoreError(Refusal):
+    """A CORE route refuses the request (the CORE wrapper's code and message)."""
 
-    def __init__(self, status: int, error: str, description: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-        self.headers = dict(headers or {})
+
+class OAuthError(Refusal):
+    """The token endpoint refuses the request (RFC 6749 section 5.2): `code` is the body's
+    `error`, `message` its `error_description`."""
 
 
 def runtime(request: Request) -> Runtime:
@@ -82,10 +80,10 @@ def render_oauth_error(request: Request, error: OAuthError) -> Response:
     """The OAuth-style body, or the CORE wrapper under token-error-core-wrapper."""
     if runtime(request).state.has("token-error-core-wrapper"):
         body: dict[str, Any] = {
-            "error": {"code": error.error.upper(), "message": error.description, "details": {}},
+            "error": {"code": error.code.upper(), "message": error.message, "details": {}},
             "requestId": request_id(request)}
     else:
-        body = {"error": error.error, "error_description": error.description}
+        body = {"error": error.code, "error_description": error.message}
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **error.headers}
     return json_response(body, error.status, headers)
 

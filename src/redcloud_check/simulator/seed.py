@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redcloud_check.core.config import E164
+from redcloud_check.core.e164 import is_e164
 
 DEFAULT_SEED = Path(__file__).with_name("seed.json")
 
@@ -157,7 +157,7 @@ def _number(r: _Reader, owners: set[str]) -> Number:
                     webhook_delivery_override=r.optional_text("webhookDeliveryOverride"))
     if number.owner not in owners:
         raise SeedError(f"seed: {r.path}.owner: no client {number.owner!r}")
-    if not E164.fullmatch(number.e164):
+    if not is_e164(number.e164):
         raise SeedError(f"seed: {r.path}.e164: not an E.164 number: {number.e164!r}")
     return number
 

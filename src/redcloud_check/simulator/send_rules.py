@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redcloud_check.core.config import E164
+from redcloud_check.core.e164 import is_e164
 from redcloud_check.simulator.responses import CoreError
 from redcloud_check.simulator.seed import Client, Number
 from redcloud_check.simulator.state import SimState
@@ -88,7 +88,7 @@ def _resolve_number(state: SimState, client: Client, send_from: str) -> Number |
     """The sending number; None only when a fault lets an unknown number through."""
     with state.lock:
         number = state.numbers.get(send_from)
-        if E164.fullmatch(send_from):
+        if is_e164(send_from):
             if not state.has("send-e164-sendfrom-accepted"):
                 raise _bad("sendFrom must be a Red Cloud numberId (such as num_abc123), "
                            "not an E.164 phone number")
@@ -124,8 +124,8 @@ def _check_content(state: SimState, body: dict[str, Any]) -> None:
 def _split_recipients(state: SimState, to: list[str]) -> tuple[tuple[str, ...], ...]:
     if not to and not state.has("send-empty-to-accepted"):
         raise _bad("to must contain at least one recipient")
-    accepted = tuple(t for t in to if E164.fullmatch(t))
-    rejected = tuple(t for t in to if not E164.fullmatch(t))
+    accepted = tuple(t for t in to if is_e164(t))
+    rejected = tuple(t for t in to if not is_e164(t))
     if rejected and state.has("send-partial-all-or-nothing"):
         raise _bad(f"Invalid recipient: {rejected[0]}")
     if to and not accepted:
@@ -146,7 +146,7 @@ def plan_send(state: SimState, client: Client, body: dict[str, Any]) -> SendPlan
     return SendPlan(
         number_id=number.number_id if number is not None else send_from,
         send_from=number.e164 if number is not None else
-        (send_from if E164.fullmatch(send_from) else PLACEHOLDER_E164),
+        (send_from if is_e164(send_from) else PLACEHOLDER_E164),
         webhook_url=override or client.delivery_webhook_url,
         external_reference=body["externalReference"],
         accepted=accepted, rejected=rejected)

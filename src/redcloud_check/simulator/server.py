@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from starlette.types import ASGIApp
 
@@ -25,6 +25,27 @@ from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.seed import load_seed
 from redcloud_check.simulator.state import DeliveryAttempt, RequestRecord, SimConfig, SimState
 from redcloud_check.simulator.webhooks import Deliverer
+
+T = TypeVar("T")
+
+
+class _Log(Generic[T]):
+    """A read-only attribute of the simulator: a copy of the state's log of the same name,
+    taken under the state's lock (the server thread appends to it meanwhile)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, sim: None, owner: type) -> _Log[T]: ...
+    @overload
+    def __get__(self, sim: Simulator, owner: type) -> list[T]: ...
+
+    def __get__(self, sim: Simulator | None, owner: type) -> _Log[T] | list[T]:
+        if sim is None:
+            return self
+        with sim.state.lock:
+            return list(getattr(sim.state, self.name))
 
 
 class Simulator(HTTPServerBase):
@@ -137,27 +158,12 @@ class Simulator(HTTPServerBase):
             client = self.state.clients.get(client_id)
         return None if client is None else webhook_secret(client, self.state.faults)
 
-    @property
-    def issued_tokens(self) -> list[str]:
-        with self.state.lock:
-            return list(self.state.issued_tokens)
-
-    @property
-    def deliveries(self) -> list[DeliveryAttempt]:
-        with self.state.lock:
-            return list(self.state.deliveries)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self.state.lock:
-            return list(self.state.requests)
-
-    @property
-    def refused_credentials(self) -> list[str]:
-        """The client_id each refused token request named ("" when none), in order: what
-        an account lockout policy would count."""
-        with self.state.lock:
-            return list(self.state.refused_credentials)
+    issued_tokens: _Log[str] = _Log()
+    deliveries: _Log[DeliveryAttempt] = _Log()  # every webhook attempt
+    requests: _Log[RequestRecord] = _Log()
+    # the client_id each refused token request named ("" when none), in order: what an
+    # account lockout policy would count
+    refused_credentials: _Log[str] = _Log()
 
     def wait_until(self, predicate: Callable[[Simulator], bool],
                    timeout: float | None = 10.0) -> bool:

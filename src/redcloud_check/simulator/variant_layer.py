@@ -20,8 +20,9 @@ import gzip
 import json
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Scope, Send
 
+from redcloud_check.simulator.held_response import HeldResponse, send_whole
 from redcloud_check.simulator.runtime import Runtime
 from redcloud_check.simulator.variants import SLOW_RESPONSE_S, with_additive_fields
 
@@ -61,33 +62,17 @@ def rewrite(body: bytes, headers: MutableHeaders, variants: frozenset[str],
     return body
 
 
-class VariantLayer:
+class VariantLayer(HeldResponse):
     def __init__(self, app: ASGIApp, rt: Runtime) -> None:
-        self.app = app
+        super().__init__(app)
         self.rt = rt
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        variants = self.rt.state.variants & RESPONSE_VARIANTS
-        if scope["type"] != "http" or not variants:
-            await self.app(scope, receive, send)
-            return
-        start: Message = {}
-        chunks: list[bytes] = []
+    def hold(self, scope: Scope) -> frozenset[str] | None:
+        """The response variants active for this request; None when there is none."""
+        return self.rt.state.variants & RESPONSE_VARIANTS or None
 
-        async def hold(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    await self._emit(scope, start, b"".join(chunks), variants, send)
-            else:
-                await send(message)
-
-        await self.app(scope, receive, hold)
-
-    async def _emit(self, scope: Scope, start: Message, body: bytes,
-                    variants: frozenset[str], send: Send) -> None:
+    async def respond(self, variants: frozenset[str], scope: Scope, start: Message,
+                      body: bytes, send: Send) -> None:
         headers = MutableHeaders(scope=start)
         body = rewrite(body, headers, variants, _accepts_gzip(scope))
         if "slow-responses" in variants:
@@ -101,6 +86,4 @@ class VariantLayer:
                 await send({"type": "http.response.body", "body": piece,
                             "more_body": index < len(pieces) - 1})
             return
-        headers["content-length"] = str(len(body))
-        await send(start)
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send_whole(send, start, body)

@@ -24,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from redcloud_check.core.urls import is_loopback_host, without_userinfo
 from redcloud_check.simulator.lifecycle import (
     Step,
     event_body,
@@ -58,23 +58,9 @@ def refusal(url: str | None, allowed: frozenset[str]) -> str | None:
         return "the webhook URL is malformed"
     if parts.scheme not in ("http", "https") or not host:
         return "the webhook URL is not an absolute http(s) URL"
-    if host in allowed or host == "localhost":
-        return None
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None and (ip.is_loopback or (
-            isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None
-            and ip.ipv4_mapped.is_loopback)):
+    if host in allowed or is_loopback_host(host):
         return None
     return f"host {host} is not loopback and not in allow_webhook_hosts"
-
-
-def _loggable(url: str) -> str:
-    """The URL without query or fragment (they may carry tokens)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 class Deliverer:
@@ -149,7 +135,7 @@ class Deliverer:
                                                     step.sequence, 0, refused=refused))
         if steps:
             log.info("webhook %s: %d event(s) -> %s refused: %s", message.message_id,
-                     len(steps), _loggable(url) if url else "(none)", refused)
+                     len(steps), without_userinfo(url) if url else "(none)", refused)
 
     def _record(self, message: Message, step: Step, attempt: int, *,
                 status: int | None = None, error: str | None = None,
@@ -159,7 +145,7 @@ class Deliverer:
                                                 step.sequence, attempt, status, error, refused))
         outcome = (refused and f"refused: {refused}") or error or f"HTTP {status}"
         log.info("webhook %s %s seq %d -> %s attempt %d: %s", step.event_type,
-                 message.message_id, step.sequence, _loggable(url) if url else "(none)",
+                 message.message_id, step.sequence, without_userinfo(url) if url else "(none)",
                  attempt, outcome)
 
     async def _http(self, url: str) -> httpx.AsyncClient:

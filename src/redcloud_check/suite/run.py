@@ -62,6 +62,10 @@ class SuiteRun:
         from redcloud_check.webhooks.tunnel import preflight
 
         settings = load_settings(given, dotenv=dotenv)
+        if settings.sim_faults or settings.sim_variants:  # the simulator's own catalogs
+            from redcloud_check.simulator.names import check_names
+
+            check_names(settings)
         preflight(settings)
         ledger = RunLedger(waivers=book_for(settings.waivers))
         run = cls(settings, start_run(settings.reports_dir, run_id), ledger)

@@ -38,8 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redcloud_check.context import AcceptedMessage
 from redcloud_check.core.findings import Severity
+from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.rules.consistency import Mismatch

@@ -33,15 +33,17 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from redcloud_check.context import RunContext
 from redcloud_check.core.config import Settings
 from redcloud_check.core.errors import RedcloudCheckError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.files import atomic_write
 from redcloud_check.core.timefmt import iso_utc
+from redcloud_check.core.urls import without_userinfo
+
+if TYPE_CHECKING:  # the run context opens the session, whose override this is
+    from redcloud_check.context import RunContext
 
 FIELD = "webhookDeliveryOverride"
 JOURNAL_NAME = ".webhook-override-journal.json"
@@ -90,10 +92,7 @@ def journal_path(settings: Settings) -> Path:
 
 def shown(url: str | None) -> str:
     """A URL for messages: no query, fragment or userinfo (they may carry tokens)."""
-    if url is None:
-        return "null"
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    return "null" if url is None else without_userinfo(url)
 
 
 def read_number(rc: RunContext, label: str, number_id: str | None = None

@@ -20,9 +20,8 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redcloud_check.context import RunContext
 from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.models import AcceptedMessage
@@ -38,6 +37,9 @@ from redcloud_check.webhooks.lifecycle import (
 from redcloud_check.webhooks.listener import Delivery, WebhookListener
 from redcloud_check.webhooks.override import OverrideStatus, RecoveryResult, WebhookOverride
 from redcloud_check.webhooks.tunnel import Exposure, Tunnel
+
+if TYPE_CHECKING:  # the run context opens the session (RunContext.open_webhooks)
+    from redcloud_check.context import RunContext
 
 # Once every final event is in, how long to wait for an earlier event still missing.
 STRAGGLER_GRACE_S = 2.0
