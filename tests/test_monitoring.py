@@ -6,8 +6,13 @@ test file (top-level `rule_files` and `tests`) that passes `promtool test rules`
 has a case where it fires and one where it does not. Every metric a rule or a dashboard panel
 names is one `redcloud_check.probe.metrics` exports, or a recording rule of ours.
 
-promtool comes with Debian's `prometheus` package (.ci/run installs it). Without it these
-tests skip on a workstation and fail in CI (environment variable CI set), which must run them.
+One test runs it all for real: the probe's textfile, scraped by a real Prometheus loaded
+with the shipped rules, fires RedcloudProbeFailing on the third failed run and resolves it on
+a pass, and every dashboard expression returns data.
+
+promtool and prometheus come with Debian's `prometheus` package (.ci/run installs it).
+Without them these tests skip on a workstation and fail in CI (environment variable CI set),
+which must run them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +49,20 @@ LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s
 WORKBOOK = {(14.4, "1h", "5m", "page"), (6.0, "6h", "30m", "page"), (1.0, "3d", "6h", "ticket")}
 
 
-def promtool() -> str:
-    found = shutil.which("promtool")
+def tool(name: str) -> str:
+    """The path of `name` from Debian's prometheus package: skipped without it, except in CI."""
+    found = shutil.which(name)
     if found:
         return found
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail("promtool is not installed, and CI must check the Prometheus rules: "
+        pytest.fail(f"{name} is not installed, and CI must check the Prometheus rules: "
                     "apt-get install --no-install-recommends prometheus (.ci/run does as root)")
-    pytest.skip("promtool is not installed (Debian: apt-get install --no-install-recommends "
+    pytest.skip(f"{name} is not installed (Debian: apt-get install --no-install-recommends "
                 "prometheus)")
+
+
+def promtool() -> str:
+    return tool("promtool")
 
 
 def run_promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -265,3 +281,120 @@ def test_every_panel_expression_is_valid_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard-expressions.yml"
     path.write_text(yaml.safe_dump(rules), encoding="utf-8")
     run_promtool("check", "rules", path)
+
+
+# ---- all of it, for real ------------------------------------------------------------------
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def get(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as response:
+            body = json.load(response)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return list(self.get("/api/v1/query", query=expr)["result"])
+
+    def firing(self) -> set[str]:
+        return {alert["labels"]["alertname"] for alert in self.get("/api/v1/alerts")["alerts"]
+                if alert["state"] == "firing"}
+
+    def wait(self, what: str, ready: Callable[[], bool], timeout: float = 30) -> None:
+        """Poll Prometheus until `ready()` (it scrapes and evaluates twice a second)."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert time.monotonic() < deadline, f"Prometheus never showed {what}"
+            time.sleep(0.1)
+
+
+@contextmanager
+def textfile_server(path: Path) -> Iterator[str]:
+    """`path` served at /metrics on loopback port 0, as node_exporter serves a textfile;
+    yields host:port."""
+    from .bad_targets import serve
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = path.read_bytes() if path.exists() else b""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve(Handler) as url:
+        yield url.removeprefix("http://")
+
+
+@contextmanager
+def prometheus(tmp: Path, scrape: str) -> Iterator[Prometheus]:
+    """A real Prometheus on loopback, scraping `scrape` and evaluating the shipped rules, each
+    twice a second."""
+    from .bad_targets import closed_port_url
+
+    address = closed_port_url().removeprefix("http://")  # a free port: Prometheus needs one
+    config = tmp / "prometheus.yml"
+    config.write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "500ms", "evaluation_interval": "500ms"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [{"job_name": "node", "static_configs": [{"targets": [scrape]}]}],
+    }), encoding="utf-8")
+    log = (tmp / "prometheus.log").open("w")
+    proc = subprocess.Popen([tool("prometheus"), f"--config.file={config}",
+                             f"--storage.tsdb.path={tmp / 'tsdb'}",
+                             f"--web.listen-address={address}"],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = Prometheus(f"http://{address}")
+
+    def ready() -> bool:
+        assert proc.poll() is None, (tmp / "prometheus.log").read_text()
+        try:
+            return server.get("/api/v1/status/runtimeinfo") is not None
+        except OSError:
+            return False
+
+    try:
+        server.wait("its API", ready)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_a_real_prometheus_alerts_on_the_probes_textfile_and_fills_every_panel(
+        tmp_path: Path) -> None:
+    from .test_probe_cli import run_probe_cli
+
+    tool("promtool")
+    with textfile_server(tmp_path / "probe.prom") as scrape, \
+            prometheus(tmp_path, scrape) as server:
+        def count_is(n: int) -> Callable[[], bool]:
+            return lambda: [s["value"][1] for s in server.query(
+                metrics.CONSECUTIVE_FAILURES)] == [str(n)]
+
+        for n in (1, 2, 3):  # the first wait also covers Prometheus's 5-second discovery
+            assert run_probe_cli(tmp_path, "--fault", "whoami-client-inactive").code == 1
+            server.wait(f"{n} consecutive failures", count_is(n))
+            if n < 3:
+                assert "RedcloudProbeFailing" not in server.firing()
+        server.wait("RedcloudProbeFailing", lambda: "RedcloudProbeFailing" in server.firing())
+        assert run_probe_cli(tmp_path, "--canary").code == 0
+        server.wait("the canary's stages", lambda: bool(server.query(
+            f'{metrics.STAGE_SUCCESS}{{stage="webhooks"}} == 1')) and count_is(0)())
+        server.wait("RedcloudProbeFailing resolved",
+                    lambda: "RedcloudProbeFailing" not in server.firing())
+        empty = [(title, expr) for title, expr in expressions(dashboard()) if not server.query(
+            expr.replace("$instance", ".*").replace("$target", ".*"))]
+        assert not empty, f"panels without data: {empty}"
