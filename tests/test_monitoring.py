@@ -17,6 +17,7 @@ which must run them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -72,13 +73,17 @@ def run_promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def _yaml_files() -> Iterator[tuple[Path, list[Any]]]:
+@functools.cache
+def _yaml_files() -> tuple[tuple[Path, tuple[Any, ...]], ...]:
+    """Every YAML file in the repository (hidden and generated directories aside), parsed."""
+    found = []
     for top, dirs, files in os.walk(ROOT):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in NOT_SHIPPED)
         for name in sorted(files):
             if name.endswith((".yml", ".yaml")):
                 path = Path(top) / name
-                yield path, list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+                found.append((path, tuple(yaml.safe_load_all(path.read_text(encoding="utf-8")))))
+    return tuple(found)
 
 
 def _rules_files() -> list[Path]:
@@ -377,7 +382,6 @@ def test_a_real_prometheus_alerts_on_the_probes_textfile_and_fills_every_panel(
         tmp_path: Path) -> None:
     from .test_probe_cli import run_probe_cli
 
-    tool("promtool")
     with textfile_server(tmp_path / "probe.prom") as scrape, \
             prometheus(tmp_path, scrape) as server:
         def count_is(n: int) -> Callable[[], bool]:
