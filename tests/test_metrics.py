@@ -104,12 +104,15 @@ class Received:
 @dataclass
 class Gateway:
     url: str
-    received: list[Received] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)  # pushes (POST, PUT, DELETE)
+    page: str = ""  # what GET /metrics serves: the groups' metrics, as a Pushgateway does
+    reads: list[str] = field(default_factory=list)  # the paths of GET requests
 
 
 @contextmanager
 def stand_in_gateway() -> Iterator[Gateway]:
-    """A stand-in Pushgateway on loopback port 0 that records every request."""
+    """A stand-in Pushgateway on loopback port 0 that records every request and serves
+    `page` on GET."""
     gw = Gateway(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -124,6 +127,15 @@ def stand_in_gateway() -> Iterator[Gateway]:
             self.end_headers()
 
         do_POST = do_PUT = do_DELETE = _record
+
+        def do_GET(self) -> None:
+            gw.reads.append(self.path)
+            body = gw.page.encode()
+            self.send_response(200 if self.path == "/metrics" else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -185,3 +197,96 @@ def test_the_exposition_writes_go_style_numbers_and_escapes_labels() -> None:
     assert metrics.exposition([family]) == (
         '# HELP x a "help"\\\\ line\\n2\n# TYPE x gauge\n'
         'x{stage="to\\"k\\\\en\\n"} 1.70000000025e+09\nx{stage="b"} 0.5\n')
+
+
+def test_consecutive_failures_count_failed_runs_in_a_row_in_the_textfile(tmp_path: Path) -> None:
+    path = tmp_path / "probe.prom"
+    counts = []
+    for i, status in enumerate(["healthy", "unhealthy", "unreachable", "config_error",
+                                "degraded", "unhealthy"]):
+        metrics.write_prom_file(path, result(status, started=1_700_000_000.0 + 300 * i))
+        counts.append(value(path.read_text(), "redcloud_probe_consecutive_failures"))
+    assert counts == [0, 1, 2, 3, 0, 1]  # a degraded run passed: the count starts again
+
+
+def test_a_first_failed_run_counts_one(tmp_path: Path) -> None:
+    path = tmp_path / "probe.prom"
+    metrics.write_prom_file(path, result("unhealthy"))
+    assert value(path.read_text(), "redcloud_probe_consecutive_failures") == 1
+
+
+def test_the_fleet_textfile_counts_failures_per_target(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.prom"
+    for statuses in (("healthy", "unhealthy"), ("unreachable", "unhealthy"),
+                     ("unhealthy", "unhealthy")):
+        metrics.write_fleet_prom_file(path, list(zip(("a", "b"), map(result, statuses),
+                                                     strict=True)))
+    text = path.read_text()
+    assert value(text, "redcloud_probe_consecutive_failures", target="a") == 2
+    assert value(text, "redcloud_probe_consecutive_failures", target="b") == 3
+
+
+GATEWAY_PAGE = """\
+# HELP redcloud_probe_consecutive_failures Probe runs in a row that failed
+# TYPE redcloud_probe_consecutive_failures gauge
+redcloud_probe_consecutive_failures{instance="other-host",job="redcloud_probe"} 7
+redcloud_probe_consecutive_failures{instance="probe-host-1",job="redcloud_probe"} 2
+redcloud_probe_consecutive_failures{instance="probe-host-1",job="another_job"} 9
+# HELP push_time_seconds Last Unix time when changing this group in the Pushgateway succeeded.
+# TYPE push_time_seconds gauge
+push_time_seconds{instance="probe-host-1",job="redcloud_probe"} 1.7e+09
+"""
+
+
+def test_a_failed_push_continues_the_groups_count(gateway: Gateway) -> None:
+    gateway.page = GATEWAY_PAGE
+    metrics.push(gateway.url, result("unhealthy"), instance="probe-host-1")
+    assert gateway.reads == ["/metrics"]
+    [got] = gateway.received
+    assert value(got.body, "redcloud_probe_consecutive_failures") == 3  # its group's 2, + 1
+
+
+def test_a_passed_push_resets_the_count_without_reading_the_gateway(gateway: Gateway) -> None:
+    gateway.page = GATEWAY_PAGE
+    metrics.push(gateway.url, result("degraded"), instance="probe-host-1")
+    assert gateway.reads == []
+    [got] = gateway.received
+    assert value(got.body, "redcloud_probe_consecutive_failures") == 0
+
+
+def test_a_new_group_counts_from_one_and_the_url_needs_no_scheme(gateway: Gateway) -> None:
+    gateway.page = GATEWAY_PAGE
+    metrics.push(gateway.url.removeprefix("http://"), result("unreachable"), instance="new")
+    [got] = gateway.received
+    assert value(got.body, "redcloud_probe_consecutive_failures") == 1
+
+
+def test_a_fleet_push_continues_each_targets_count(gateway: Gateway) -> None:
+    gateway.page = ('redcloud_probe_consecutive_failures{instance="fleet-1",job="redcloud_probe",'
+                    'target="a"} 4\nredcloud_probe_consecutive_failures{instance="fleet-1",'
+                    'job="redcloud_probe",target="b"} 0\n')
+    families = metrics.fleet_gauges([("a", result("unhealthy")), ("b", result("unhealthy")),
+                                     ("c", result("healthy"))])
+    metrics.push_families(gateway.url, families, instance="fleet-1")
+    [got] = gateway.received
+    assert [value(got.body, "redcloud_probe_consecutive_failures", target=t)
+            for t in "abc"] == [5, 1, 0]
+
+
+@pytest.mark.parametrize("page", [
+    'redcloud_probe_consecutive_failures{instance="probe-host-1",job="redcloud_probe"} two\n',
+    'redcloud_probe_consecutive_failures{job="redcloud_probe" 1\n'])
+def test_an_unreadable_count_pushes_the_rest_and_says_so(gateway: Gateway, page: str) -> None:
+    gateway.page = page
+    with pytest.raises(OSError, match="pushed without redcloud_probe_consecutive_failures"):
+        metrics.push(gateway.url, result("unhealthy"), instance="probe-host-1")
+    [got] = gateway.received  # success 0 still reaches the gateway; the old count stays
+    assert value(got.body, "redcloud_probe_success") == 0
+    assert "redcloud_probe_consecutive_failures" not in got.body
+
+
+def test_a_gateway_that_refuses_the_read_pushes_the_rest_and_says_so(gateway: Gateway) -> None:
+    with pytest.raises(OSError, match="HTTPError"):
+        metrics.push(gateway.url + "/prefix", result("unhealthy"), instance="probe-host-1")
+    assert [r.path for r in gateway.received] == [
+        "/prefix/metrics/job/redcloud_probe/instance/probe-host-1"]
