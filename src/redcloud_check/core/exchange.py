@@ -97,6 +97,19 @@ class Exchange:
         return err if isinstance(err, str) else None
 
     @property
+    def error_message(self) -> str | None:
+        """The API's own words: error.message of the CORE wrapper, or the OAuth
+        `error_description`."""
+        body = self.json_or_none()
+        if not isinstance(body, dict):
+            return None
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+        described = body.get("error_description")
+        return described if isinstance(described, str) else None
+
+    @property
     def request_id(self) -> str | None:
         """requestId from the CORE error wrapper, else from a request-id response header."""
         body = self.json_or_none()

@@ -69,6 +69,9 @@ class Entry:
     likely_causes: tuple[str, ...]
     next_action: str
     note: str = ""
+    side: str = "unknown"  # whose side this symptom is on when nothing more is known
+    proof: str = ""  # for side "api": what proves the integration is not at fault
+    decide: str = ""  # for side "unknown": what would decide it
 
     def score(self, obs: Observation) -> int | None:
         """The entry's specificity for `obs`, or None when a field does not match."""
@@ -93,6 +96,9 @@ class GuideEntry:
     note: str
     score: int
     also: tuple[str, ...] = field(default=())  # other applicable guide sections
+    side: str = "unknown"
+    proof: str = ""
+    decide: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,7 +136,9 @@ def entries() -> tuple[Entry, ...]:
         out.append(Entry(id=item["id"], match=dict(item["match"]), symptom=item["symptom"],
                          section=item["section"], check=tuple(item["check"]),
                          likely_causes=tuple(item["likely_causes"]),
-                         next_action=item["next_action"], note=item.get("note", "")))
+                         next_action=item["next_action"], note=item.get("note", ""),
+                         side=item["side"], proof=item.get("proof", ""),
+                         decide=item.get("decide", "")))
     return tuple(out)
 
 
@@ -166,5 +174,5 @@ def lookup(obs: Observation, ruled_out: frozenset[str] = frozenset()) -> GuideEn
         check=tuple(_fill(c, obs) for c in best.check),
         likely_causes=tuple(_fill(c, obs) for c in best.likely_causes),
         next_action=_fill(best.next_action, obs), note=_fill(best.note, obs), score=score,
-        also=also,
+        also=also, side=best.side, proof=best.proof, decide=_fill(best.decide, obs),
     )

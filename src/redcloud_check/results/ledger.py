@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Literal
 
 from redcloud_check.core.errors import CheckFailure, TargetUnreachable
 from redcloud_check.core.findings import FindingLog
-from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.models import AcceptedMessage, Side
 from redcloud_check.core.waivers import Waiver, WaiverBook
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.rules.stages import STAGE_NAMES, stage_index
 
-__all__ = ["CheckResult", "InternalError", "Outcome", "RunLedger", "Skip", "SkipCode"]
+__all__ = ["CheckResult", "InternalError", "Outcome", "RootCause", "RunLedger", "Skip",
+           "SkipCode"]
 
 
 class Outcome(str, Enum):
@@ -88,6 +89,7 @@ class CheckResult:
     evidence: Mapping[str, Any] | None = None
     duration_s: float = 0.0
     phase: str = "call"  # where it ended: setup, call or teardown
+    explained_by: str | None = None  # the root cause (id) an earlier failure established
 
     @property
     def check_id(self) -> str:
@@ -125,6 +127,32 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RootCause:
+    """One root cause of the run's failures: whose side it is on, with its proof.
+
+    `side`: "api" only when the run proves the integration is not at fault, "integration"
+    when the evidence points at a setting (`setting`), "tool" for an error of ours, else
+    "unknown" (`decide`: what would decide it). `evidence`: facts, each citing an exchange.
+    `checks`: the failures it explains, the first (`lead`, its node id) carrying the bundle.
+    """
+
+    id: str
+    side: Side
+    title: str
+    evidence: tuple[str, ...]
+    checks: tuple[str, ...]
+    next: str
+    decide: str = ""
+    setting: str | None = None
+    lead: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "side": self.side, "title": self.title,
+                "evidence": list(self.evidence), "checks": list(self.checks),
+                "next": self.next, "decide": self.decide or None, "setting": self.setting}
+
+
+@dataclass(frozen=True, slots=True)
 class InternalError:
     """An error of ours (a bug, or a server of ours failing): never the API's."""
 
@@ -152,6 +180,7 @@ class RunLedger:
     _results: dict[str, CheckResult] = field(default_factory=dict)
     _deselected: list[CheckSpec] = field(default_factory=list)
     _internal: list[InternalError] = field(default_factory=list)
+    _roots: dict[str, RootCause] = field(default_factory=dict)  # group -> its root cause
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- results -----------------------------------------------------------------------
@@ -186,6 +215,41 @@ class RunLedger:
             for spec in self._deselected:
                 counts[spec.stage] = counts.get(spec.stage, 0) + 1
             return counts
+
+    # --- root causes -------------------------------------------------------------------
+
+    def root(self, group: str) -> RootCause | None:
+        with self._lock:
+            return self._roots.get(group)
+
+    def add_root(self, group: str, root: RootCause) -> None:
+        with self._lock:
+            self._roots.setdefault(group, root)
+
+    def explain(self, group: str, check_id: str) -> RootCause:
+        """`check_id` failed for the root cause of `group` too: listed under it."""
+        with self._lock:
+            root = self._roots[group]
+            if check_id not in root.checks:
+                root = replace(root, checks=(*root.checks, check_id))
+                self._roots[group] = root
+            return root
+
+    def drop_from_roots(self, check_id: str) -> None:
+        """Take `check_id` out of the root causes (re-attributed); an emptied one goes."""
+        with self._lock:
+            for group, root in list(self._roots.items()):
+                if check_id in root.checks:
+                    left = tuple(c for c in root.checks if c != check_id)
+                    if left:
+                        self._roots[group] = replace(root, checks=left)
+                    else:
+                        del self._roots[group]
+
+    def root_causes(self) -> list[RootCause]:
+        """In the order they were established: the first is the run's lead."""
+        with self._lock:
+            return list(self._roots.values())
 
     # --- gates -------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from redcloud_check.reporting.own_errors import explain
 from redcloud_check.results.ledger import CheckResult
 from redcloud_check.suite import declare, reports
 from redcloud_check.suite.recording import PhaseReport, failure_text, result_of
+from redcloud_check.suite.root_causes import attribute_failure, explained_line, found
 from redcloud_check.suite.run import SuiteRun
 from redcloud_check.suite.stash import SPEC, WAIVER
 
@@ -104,21 +105,29 @@ def settle_report(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
                        book=ledger.waivers)
     secrets = run.secrets()
     if result is not None:
+        result, attribution = attribute_failure(run, result)
         bundle, extras = reports.evidence(run, CheckInfo.of(spec, item.nodeid, item.name),
                                           result)
         result = replace(result, evidence=bundle)
         ledger.record(result)
+        if attribution is not None:
+            found(run, result, attribution)
         _settle_waiver(run, item, report, result)
-        _render(report, item, result, bundle, extras, secrets)
+        _render(run, report, item, result, bundle, extras)
     _redact(report, secrets)
 
 
-def _render(report: pytest.TestReport, item: pytest.Item, result: CheckResult,
-            bundle: dict[str, Any] | None, extras: list[dict[str, Any]],
-            secrets: dict[str, str]) -> None:
-    """The result onto pytest's report: the failure's text with its diagnosis, report.html's
-    extras, junit.xml's properties."""
+def _render(run: SuiteRun, report: pytest.TestReport, item: pytest.Item, result: CheckResult,
+            bundle: dict[str, Any] | None, extras: list[dict[str, Any]]) -> None:
+    """The result onto pytest's report: the failure's text with its diagnosis (or the root
+    cause that explains it), report.html's extras, junit.xml's properties."""
+    secrets = run.secrets()
     lines: list[str] = []
+    root = next((r for r in run.ledger.root_causes() if r.id == result.explained_by
+                 and result.check_id in r.checks), None) if result.explained_by else None
+    if root is not None:
+        lines = [explained_line(root)]
+        item.user_properties.append(("rc_root_cause", root.id))
     if bundle is not None:
         request_id = bundle["escalation"].get("requestId")
         lines = terminal_lines(bundle["diagnosis"], request_id=request_id)

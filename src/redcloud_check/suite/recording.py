@@ -17,6 +17,7 @@ from typing import Any
 
 from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
 from redcloud_check.core.waivers import Waiver, WaiverBook
+from redcloud_check.reporting.timeline import quote
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.results.ledger import CheckResult, Outcome, Skip, SkipCode
 
@@ -115,6 +116,9 @@ def failure_text(result: CheckResult, diagnosis: Sequence[str] = (),
     where = f"  check:    {spec.id} ({result.nodeid})"
     if isinstance(problem, CheckFailure):
         head, body = problem.title, f"{problem.message}\n{where}"
+        said = quote(problem.exchange) if problem.exchange is not None else None
+        if said:
+            body += f"\n  api said: {said}"
     elif isinstance(problem, TargetUnreachable):
         head = f"Target unreachable ({problem.kind})"
         body = f"{head}: {problem.detail}\n{where}"

@@ -61,7 +61,8 @@ def evidence(run: SuiteRun, info: CheckInfo,
                  if stage5 and result.phase == "call" else [])
     extras: list[Extra] = []
     bundle = None
-    if result.failing and result.problem is not None and rc is not None:
+    if result.failing and result.problem is not None and rc is not None \
+            and result.explained_by is None:  # an explained failure is listed under its cause
         accepted = [m.message_id for m in rc.accepted if m.check == info.nodeid or stage5]
         bundle = build_bundle(
             info, result.problem, exchanges=rc.recorder.for_check(info.nodeid),

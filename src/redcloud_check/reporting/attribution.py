@@ -1,0 +1,181 @@
+"""Whose side a failure is on, and why: the run-level differential.
+
+    attribute(problem, check_id, exchange, seen, diagnosis) -> Attribution
+
+Decided from what the run proves, never guessed (DESIGN.md, Attribution):
+
+* a cause the check established itself (`Cause`, with its side and evidence) leads;
+* the run's timeline (`reporting.timeline`): the run's own token refused before its
+  expires_in is the API's; a credential refused that was accepted earlier in the run is the
+  API's; a refused pair never accepted is "unknown" (only the console can tell a wrong pair
+  from an inactive client), naming RC_CLIENT_ID / RC_CLIENT_SECRET;
+* a 404 on the token route that is not the API's error shape: no Red Cloud API at
+  RC_BASE_URL (integration);
+* the diagnosis' lead otherwise: "api-breaks-rule" (every likely cause ruled out by the
+  run) is the API's, with what ruled them out; a guide entry carries its side, and its
+  proof or what would decide it.
+
+`Attribution.cause()` is the `Cause` a failure then carries, so that its bundle leads with
+the same cause and side as the root cause it belongs to. Failures with the same `group`
+are one root cause (`results.ledger.RunLedger.attribute`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redcloud_check.core.errors import (
+    CheckFailure,
+    ConfigError,
+    RedcloudCheckError,
+    TargetUnreachable,
+)
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.models import Cause, Side
+from redcloud_check.reporting.ruled_out import API_BREAKS_RULE
+from redcloud_check.reporting.timeline import (
+    cite,
+    pair_accepted_before,
+    quote,
+    token_refused_early,
+)
+
+__all__ = ["Attribution", "attribute"]
+
+TOKEN_CLAUSE = "5-troubleshooting.txt, Symptom: token request fails"
+CORE_AUTH = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+SETUP = "1-quickstart.txt, Section 3 — Prerequisites (base URL)"
+PAIR = "RC_CLIENT_ID / RC_CLIENT_SECRET"
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    id: str
+    side: Side
+    title: str
+    evidence: tuple[str, ...]
+    next: str
+    clause: str = ""
+    decide: str = ""  # side "unknown": what would decide it
+    setting: str | None = None  # side "integration": the setting to correct
+    group: str = ""  # failures of one group are one root cause (default: the id)
+
+    @property
+    def key(self) -> str:
+        return self.group or self.id
+
+    def cause(self) -> Cause:
+        detail = self.title if not self.decide else f"{self.title}. Unknown side: {self.decide}"
+        return Cause(self.id, detail, self.next, self.clause, self.side, self.evidence,
+                     self.setting)
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = " ".join(text.split()).partition(". ")
+    return head + ("." if dot else "")
+
+
+def _from_cause(cause: Cause, exchange: Exchange | None) -> Attribution:
+    evidence = cause.evidence or ((cite(exchange),) if exchange is not None else ())
+    return Attribution(cause.id, cause.side, _first_sentence(cause.detail), evidence,
+                       cause.next_action, cause.clause, setting=cause.setting)
+
+
+def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | None:
+    """A token request the API refused, or a token route that is not the API's."""
+    if exchange.path != "/api/auth/token" or exchange.wrong_credential:
+        return None
+    body = exchange.json_or_none()
+    shaped = isinstance(body, dict) and ("error" in body or "access_token" in body)
+    if exchange.status == 404 and not shaped:
+        return Attribution(
+            "no-api-at-base-url", "integration",
+            f"No Red Cloud API at RC_BASE_URL: {exchange.endpoint} answered HTTP 404 without "
+            "the API's error shape", (cite(exchange, "HTTP 404, no OAuth or CORE error body"),),
+            "Set RC_BASE_URL to the API host only (scheme, host and port): the suite adds "
+            "/api/auth/token and /api/core/... itself.", SETUP, setting="RC_BASE_URL")
+    if exchange.status not in (400, 401) or not shaped:
+        return None
+    earlier = pair_accepted_before(exchange, seen)
+    if earlier is not None:
+        return Attribution(
+            "credential-refused-after-accepted", "api",
+            f"The token endpoint refused {PAIR} after issuing a token for the very same pair",
+            (cite(earlier, "HTTP 200: a token issued for this pair"), cite(exchange)),
+            "Report it to Red Cloud with this bundle: the same credentials were accepted "
+            "earlier in this run, so they are right.", TOKEN_CLAUSE)
+    said = quote(exchange)
+    return Attribution(
+        "credentials-refused", "unknown",
+        f"The token endpoint refused {PAIR}" + (f" ({said})" if said else ""),
+        (cite(exchange),),
+        f"Check {PAIR} against the Red Cloud console: the guide's likely causes are a wrong "
+        "pair, or an inactive API client or parent account. The run sends no more token "
+        "requests with this pair, so that an account with a lockout policy stays safe.",
+        TOKEN_CLAUSE, decide="whether the pair is the one the Red Cloud console shows, and "
+        "whether the client and its account are active: only the console (or Red Cloud "
+        "support) can tell those apart", setting=PAIR)
+
+
+def _from_diagnosis(check_id: str, diagnosis: Mapping[str, Any],
+                    exchange: Exchange | None) -> Attribution:
+    lead = diagnosis["lead"]
+    cited = (cite(exchange),) if exchange is not None else ()
+    said = quote(exchange)
+    title = lead["summary"] if lead["source"] == "finding" else diagnosis["symptom"]
+    if lead["cause"] == API_BREAKS_RULE:
+        ruled = tuple(f"ruled out: {r}" for r in diagnosis.get("ruled_out", ()))
+        return Attribution(API_BREAKS_RULE, "api", _first_sentence(title), (*cited, *ruled),
+                           lead["next_action"], lead["reference"],
+                           group=f"{API_BREAKS_RULE}:{check_id}")
+    side = diagnosis.get("side", "unknown")
+    symptom = f"{diagnosis['symptom']}" + (f" ({said})" if said else "")
+    if side == "api":
+        return Attribution(lead["cause"], "api", symptom,
+                           (*cited, f"proof: {diagnosis.get('proof')}"),
+                           lead["next_action"], lead["reference"])
+    return Attribution(lead["cause"], side, symptom, cited, lead["next_action"],
+                       lead["reference"], decide=diagnosis.get("decide", ""),
+                       setting=diagnosis.get("setting") or None)
+
+
+def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
+              seen: Sequence[Exchange], diagnosis: Mapping[str, Any]) -> Attribution:
+    """The attribution of one failure (`problem`, the exception that ended `check_id`),
+    from its failing exchange, the exchanges the run made before it and its diagnosis."""
+    if isinstance(problem, ConfigError):
+        return Attribution("config-error", "integration", str(problem), (),
+                           f"Fix {problem.setting} and run again.", setting=problem.setting)
+    if isinstance(problem, RedcloudCheckError) and not isinstance(problem, TargetUnreachable):
+        return Attribution("tool-error", "tool",
+                           f"redcloud-check could not do the check: {type(problem).__name__}",
+                           (f"{type(problem).__name__}: {problem}",),
+                           "Not a finding about the API: see the run's log; report it to the "
+                           "redcloud-check maintainers if it is a bug of ours.",
+                           group=f"tool-error:{type(problem).__name__}")
+    if not isinstance(problem, CheckFailure | TargetUnreachable):
+        return Attribution("tool-error", "tool", f"A bug in redcloud-check: "
+                           f"{type(problem).__name__}", (f"{type(problem).__name__}: {problem}",),
+                           "Report it to the redcloud-check maintainers with the run's log; "
+                           "it says nothing about the API.")
+    cause = problem.cause if isinstance(problem, CheckFailure) else None
+    if cause is not None:
+        return _from_cause(cause, exchange)
+    refusal = token_refused_early(exchange, seen)
+    if refusal is not None:
+        return Attribution(
+            "token-refused-before-expiry", "api",
+            f"The API refused its own token {refusal.age_s:g} s after issuing it, with "
+            f"expires_in {refusal.expires_in:g}" + (f" ({quote(refusal.refused)})"
+                                                   if quote(refusal.refused) else ""),
+            refusal.evidence(),
+            "Report it to Red Cloud with this bundle: the token was refused long before the "
+            "expires_in it was issued with; the credentials are right (it was issued).",
+            CORE_AUTH)
+    if exchange is not None and isinstance(problem, CheckFailure):
+        token = _token_route(exchange, seen)
+        if token is not None:
+            return token
+    return _from_diagnosis(check_id, diagnosis, exchange)
