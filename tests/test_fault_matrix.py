@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from redcloud_check.rules.stages import stage_index
-from redcloud_check.simulator.faults import FAULTS
+from redcloud_check.simulator.catalog import FAULTS
 
 from .suite_runner import SuiteRun, run_suite
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from redcloud_check.core.client import basic_header
-from redcloud_check.simulator import FAULTS, Fault, Simulator
-from redcloud_check.simulator.faults import STAGES, describe_faults
+from redcloud_check.simulator import FAULTS, Entry, Simulator
+from redcloud_check.simulator.catalog import STAGES, describe_faults
 
 from .sim_helpers import (
     CLIENT_ID,
@@ -342,7 +342,7 @@ def test_catalog_is_well_formed() -> None:
     assert {stage: [f.name for f in FAULTS.values() if f.stage == stage]
             for stage in STAGES} == CATALOG_BY_STAGE
     for name, fault in FAULTS.items():
-        assert fault == Fault(name, fault.stage, fault.description)
+        assert fault == Entry("fault", name, fault.description, stage=fault.stage)
         assert fault.description.strip() == fault.description and "\n" not in fault.description
         assert len(fault.description) >= 20, f"{name}: say what the fault breaks"
     descriptions = [f.description for f in FAULTS.values()]
