@@ -14,7 +14,8 @@ from .suite_runner import run_suite
 
 
 @pytest.mark.parametrize(("fault", "cause", "words"), [
-    ("webhook-wrong-secret", "secret-mismatch", "RC_WEBHOOK_SECRET"),
+    ("webhook-wrong-secret", "signature-unexplained", "RC_WEBHOOK_SECRET"),
+    ("webhook-signs-pretty-body", "signed-body-differs", "pretty-printed"),
     ("webhook-hmac-body-only", "hmac-body-only", "timestamp"),
     ("webhook-not-delivered", "no-requests", "reach"),
     ("webhook-no-final-event", "incomplete", "message.delivery"),

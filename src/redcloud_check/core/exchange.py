@@ -97,6 +97,17 @@ class Exchange:
         return err if isinstance(err, str) else None
 
     @property
+    def error_message(self) -> str | None:
+        """The API's own words for an error: error.message of the CORE error wrapper, or the
+        OAuth `error_description`."""
+        body = self.json_or_none()
+        if not isinstance(body, dict):
+            return None
+        err = body.get("error")
+        text = err.get("message") if isinstance(err, dict) else body.get("error_description")
+        return text if isinstance(text, str) and text else None
+
+    @property
     def request_id(self) -> str | None:
         """requestId from the CORE error wrapper, else from a request-id response header."""
         body = self.json_or_none()

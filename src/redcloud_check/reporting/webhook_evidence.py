@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["section", "send_exchange", "sends", "terminal_lines", "ticket_lines", "timelines"]
 
-SEND = "/api/core/messages/send"
 EXPOSURE = {"public-url": "public URL (RC_PUBLIC_URL)", "ngrok": "tunnel (ngrok)"}
 
 
@@ -38,22 +37,11 @@ def _exposure(kind: str, url: str) -> str:
     return "loopback" if loopback else "direct (no tunnel)"
 
 
-def _produced(exchange: Exchange, message_id: str) -> bool:
-    body = exchange.json_or_none()
-    results = body.get("results") if isinstance(body, dict) else None
-    return isinstance(results, list) and any(
-        isinstance(r, dict) and r.get("messageId") == message_id for r in results)
-
-
 def sends(rc: RunContext) -> list[tuple[str, Exchange]]:
     """(messageId, the send exchange that produced it) for every accepted message."""
-    posts = [e for e in rc.recorder.all() if e.path == SEND and e.status is not None]
-    out = []
-    for m in rc.accepted:
-        found = next((e for e in posts if _produced(e, m.message_id)), None)
-        if found is not None:
-            out.append((m.message_id, found))
-    return out
+    from redcloud_check.webhooks.session import sends as produced
+
+    return produced(rc)
 
 
 def send_exchange(rc: RunContext | None) -> Exchange | None:
