@@ -153,6 +153,30 @@ def test_without_the_doctor_a_failing_signature_is_still_unexplained_not_blamed(
     assert cause is not None and (cause.id, cause.side) == ("signature-unexplained", "unknown")
 
 
+@pytest.mark.parametrize(("clock", "whose"), [
+    ((0.4, "the API's Date header is +0 s from this machine's clock (GET /x)"),
+     "the clocks agree, so the timestamps are off at the sender"),
+    ((-240.0, "the API's Date header is -240 s from this machine's clock (GET /x)"),
+     "this machine's clock may be the one that is off"),
+    (None, "whose clock is off is open"),
+])
+def test_a_timestamp_far_from_the_clock_is_a_warning_saying_whose_clock(
+        clock: tuple[float, str] | None, whose: str) -> None:
+    stale = "timestamp outside tolerance (+600 s from receipt, tolerance 300 s)"
+    verified = [ok(e, at=0.1 * i, warnings=(stale,)) for i, e in enumerate(
+        d.event for d in lifecycle() if d.event is not None)]
+    old = str(int((NOW - 600) * 1000))
+    unverified = [replace(d, timestamp=old, headers={**d.headers, "x-redcloud-timestamp": old})
+                  for d in _signed(lambda raw, ts: sign("not ours", ts, raw), n=1)]
+    report = analyze([MSG], verified + unverified, replace(CTX, api_clock=clock))
+    assert report.complete and not report.failures("timestamp")
+    warnings = report.of("timestamp", "warning")
+    assert [w.detail.split(":")[0] for w in warnings] == ["3 delivery(ies)", "1 delivery(ies)"]
+    assert "signature unverified" in warnings[1].detail
+    assert all(whose in w.detail and "the docs name no tolerance" in w.detail
+               for w in warnings)
+
+
 def test_events_without_message_ids_are_malformed() -> None:
     deliveries = []
     for payload in (e for e in (d.event for d in lifecycle()) if e):
@@ -331,6 +355,8 @@ def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
 def test_the_clean_simulator_completes_and_the_verdict_is_immediate(tmp_path: Path) -> None:
     report, session, returned_at = simulated_run(tmp_path, (), timeout=10)
     assert report.complete and report.cause is None, report.issues
+    clock = session.context().api_clock  # the simulator's Date headers: the same clock
+    assert clock is not None and abs(clock[0]) <= 1.5 and "requestId req_" in clock[1]
     assert [i for i in report.issues if i.severity == "fail"] == []
     assert session.override_status is not None and session.override_status.ok
     latency = returned_at - max(d.received_at for d in session.deliveries())

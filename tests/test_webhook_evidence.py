@@ -79,7 +79,11 @@ def test_a_consistent_signature_failure_gets_its_verdict_at_once(tmp_path: Path)
     verdict = json.loads((tmp_path / "escalation.json").read_text())["webhooks"]["verdict"]
     assert verdict["early"] and verdict["after_first_delivery_s"] < 3
     assert "cause:     signature-unexplained" in run.stdout
-    assert "RC_WEBHOOK_SECRET, RC_CLIENT_SECRET and the" in run.stdout
+    assert re.search(r"none of the \d+ combinations tried on each verifies them: \d+ keys "
+                     r"\(RC_WEBHOOK_SECRET; RC_CLIENT_SECRET; the \d+ access tokens", run.stdout)
+    assert "Copy RC_WEBHOOK_SECRET again" not in run.stdout
+    assert re.search(r"webhook signatures: \d+ verify with none of the combinations tried",
+                     run.stdout)
 
 
 def test_a_valid_event_after_an_early_verdict_is_recorded_and_shown(tmp_path: Path) -> None:

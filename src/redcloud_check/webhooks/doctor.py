@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redcloud_check.core.models import Cause
 from redcloud_check.core.timefmt import iso_utc
@@ -95,6 +96,26 @@ class Forensics:
     def signings(self) -> tuple[tuple[Signing | None, int], ...]:
         """The failing deliveries' signings, most common first."""
         return tuple(Counter(f.signing for f in self.failing).most_common())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (escalation.json's webhooks.signatures): labels only."""
+        judged = [x.verdict for x in self.findings if x.verdict.status is not None]
+        spaces = [x.space for x in self.failing if x.space is not None]
+        widest = max(spaces, key=lambda s: s.combinations) if spaces else None
+        return {
+            "failing": len(self.failing),
+            "docs_listener": {"accepted": sum(1 for v in judged if v.accepted),
+                              "refused": sum(1 for v in judged if v.refused),
+                              "not_judged": len(self.findings) - len(judged)},
+            "made_with": [{"count": n, "signing": None if s is None else s.describe(),
+                           "documented": s is not None and s.documented}
+                          for s, n in self.signings],
+            "tried": None if widest is None else {
+                "combinations": widest.combinations, "key_count": len(widest.keys),
+                "keys": list(widest.keys_shown()),
+                "bodies": list(widest.bodies), "messages": list(widest.messages),
+                "encodings": list(widest.encodings)},
+        }
 
     def keys_shown(self) -> str:
         """The keys tried, in words: 'RC_WEBHOOK_SECRET, RC_CLIENT_SECRET and the 4 access
@@ -265,18 +286,18 @@ def _unexplained(failing: Sequence[Finding], f: Forensics, url: str,
                  evidence: tuple[str, ...]) -> Cause:
     spaces = [x.space for x in failing if x.space is not None]
     widest = max(spaces, key=lambda s: s.combinations) if spaces else None
-    counts = "" if widest is None else (
-        f": none of the {widest.combinations} combinations tried on each verifies "
-        f"({len(widest.keys)} keys ({'; '.join(widest.keys)}) x {len(widest.bodies)} bodies "
-        f"x {len(widest.messages)} messages x {len(widest.encodings)} encodings, each listed "
-        "in the evidence)")
+    counts = f" with any key this run holds ({f.keys_shown()})" if widest is None else (
+        f", and none of the {widest.combinations} combinations tried on each verifies them: "
+        f"{len(widest.keys)} keys ({'; '.join(widest.keys_shown())}) x {len(widest.bodies)} "
+        f"bodies x {len(widest.messages)} messages x {len(widest.encodings)} encodings, each "
+        "listed in the evidence")
     listed = () if widest is None else tuple(
         f"tried on each delivery, {what}: {'; '.join(items)}" for what, items in (
-            ("keys", widest.keys), ("bodies", widest.bodies),
+            ("keys", widest.keys_shown()), ("bodies", widest.bodies),
             ("messages", widest.messages), ("encodings", widest.encodings)))
     return Cause(
-        "signature-unexplained", f"{len(failing)} signed deliveries arrived at {url} and none "
-        f"verifies with any key this run holds ({f.keys_shown()}){counts}.",
+        "signature-unexplained", f"{len(failing)} signed deliveries arrived at {url}"
+        + (" and none verifies" if widest is None else "") + f"{counts}.",
         f"What decides it: compare {WEBHOOK_KEY}, character for character, with the webhook "
         "signing secret Red Cloud shows for this client. If they differ, the setting is "
         "wrong; if they are the same, the API signs in a way none of these combinations "

@@ -131,13 +131,21 @@ class Space:
     def combinations(self) -> int:
         return prod(len(d) for d in (self.keys, self.bodies, self.messages, self.encodings))
 
+    def keys_shown(self) -> tuple[str, ...]:
+        """The key labels, the access tokens issued in the run counted as one entry."""
+        named = tuple(k for k in self.keys if "access token" not in k)
+        tokens = len(self.keys) - len(named)
+        return named + ((("the access token issued in this run",) if tokens == 1 else
+                         (f"the {tokens} access tokens issued in this run",)) if tokens else ())
+
     def describe(self) -> str:
         """'N combinations: K keys (...) x B bodies (...) x M messages (...) x E encodings'."""
-        parts = (("key", "keys", self.keys), ("body", "bodies", self.bodies),
+        parts = (("key", "keys", self.keys_shown()), ("body", "bodies", self.bodies),
                  ("message", "messages", self.messages),
                  ("encoding", "encodings", self.encodings))
-        shown = " x ".join(f"{len(items)} {one if len(items) == 1 else many} "
-                           f"({'; '.join(items)})" for one, many, items in parts)
+        counts = (len(self.keys), len(self.bodies), len(self.messages), len(self.encodings))
+        shown = " x ".join(f"{n} {one if n == 1 else many} ({'; '.join(items)})"
+                           for n, (one, many, items) in zip(counts, parts, strict=True))
         return f"{self.combinations} combinations: {shown}"
 
 

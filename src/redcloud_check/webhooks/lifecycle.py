@@ -23,6 +23,7 @@ from typing import Any
 
 from redcloud_check.core.findings import Severity
 from redcloud_check.core.models import AcceptedMessage, Cause
+from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
 from redcloud_check.webhooks.causes import find_cause
@@ -42,7 +43,7 @@ from redcloud_check.webhooks.events import (
     unlisted,
 )
 from redcloud_check.webhooks.forensics import SIGNED
-from redcloud_check.webhooks.listener import Delivery
+from redcloud_check.webhooks.listener import DEFAULT_TOLERANCE_S, Delivery
 from redcloud_check.webhooks.receipt import (
     CONSISTENCY,
     NO_DELIVERY,
@@ -130,6 +131,30 @@ def lifecycle_done(messages: Sequence[AcceptedMessage], *, final_only: bool = Fa
     return done
 
 
+def _skew(d: Delivery) -> str:
+    """For an unverified delivery whose timestamp is far from its receipt: the warning (as
+    the listener words it for a verified one), else ""."""
+    try:
+        skew = d.received_at - timestamp_seconds(d.timestamp or "")
+    except ValueError:
+        return ""
+    return (f"timestamp outside tolerance ({skew:+.0f} s from receipt, tolerance "
+            f"{DEFAULT_TOLERANCE_S:.0f} s), signature unverified"
+            if abs(skew) > DEFAULT_TOLERANCE_S else "")
+
+
+def _whose_clock(ctx: ReceiptContext) -> str:
+    """Whose clock a timestamp skew is on: the API's Date header decides."""
+    if ctx.api_clock is None:
+        return ("whose clock is off is open: no answer of the API carried a Date header to "
+                "compare this machine's clock with")
+    offset, shown = ctx.api_clock
+    if abs(offset) <= 2:
+        return f"{shown}: the clocks agree, so the timestamps are off at the sender"
+    return (f"{shown}: this machine's clock may be the one that is off; check it (NTP) "
+            "before reporting the timestamps")
+
+
 def _reference_issues(findings: Sequence[Finding]) -> list[Issue]:
     """Deliveries our verifier accepted and the docs' own listener would refuse (DESIGN.md:
     reference receiver): they fail, each kind of refusal once."""
@@ -154,10 +179,12 @@ def _delivery_issues(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> lis
         issues += _reference_issues(ctx.forensics.findings)
     stale = Counter(w for d in at_path if d.verified for w in d.warnings)
     stale.update(d.reason for d in at_path if d.verified and d.status_returned == 401)
+    stale.update(_skew(d) for d in at_path if not d.verified and _skew(d))
     for warning, count in stale.items():
         issues.append(Issue("timestamp", "warning", "Webhook timestamp far from receipt time",
-                            f"{count} delivery(ies): {warning}; the docs name no tolerance",
-                            SIGNED))
+                            f"{count} delivery(ies): {warning}; the docs name no tolerance "
+                            f"(receivers with one, e.g. 5 minutes, refuse them); "
+                            f"{_whose_clock(ctx)}", SIGNED))
     for d in at_path:
         if d.verified and d.event is None and d.status_returned == 400:
             issues.append(Issue("schema", "fail", "A signed webhook body is not a JSON object",

@@ -54,3 +54,6 @@ class ReceiptContext:
     # the sends that produced the messages, e.g. "POST /api/core/messages/send answered 202
     # at ..., requestId req_1 (msg_1)": what support looks the delivery log up by
     sends: tuple[str, ...] = ()
+    # the API's clock against this machine's, from its Date headers: (seconds the API is
+    # ahead, the exchange that shows it); None when no answer carried a Date
+    api_clock: tuple[float, str] | None = None

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from redcloud_check.context import RunContext
@@ -77,6 +78,25 @@ def cite_exchange(exchange: Exchange) -> str:
     rid = exchange.request_id
     return (f"{exchange.endpoint} answered HTTP {exchange.status} at "
             f"{iso_utc(exchange.started_at)}" + (f", requestId {rid}" if rid else ""))
+
+
+def api_clock(rc: RunContext) -> tuple[float, str] | None:
+    """How far the API's clock is ahead of this machine's, from the Date headers of its
+    answers (the median; a Date has whole seconds), and the exchange that shows it."""
+    offsets = []
+    for e in rc.recorder.all():
+        date = e.header("Date") if e.status is not None else ""
+        try:
+            at = parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError):
+            at = None
+        if at is not None:
+            offsets.append((at - (e.started_at + e.timings.total / 2), e))
+    if not offsets:
+        return None
+    offset, exchange = sorted(offsets, key=lambda o: o[0])[len(offsets) // 2]
+    return offset, (f"the API's Date header is {round(offset):+d} s from this machine's "
+                    f"clock ({cite_exchange(exchange)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +233,8 @@ class WebhookSession:
                               override_patched=None if patch is None or patch.status is None
                               else 200 <= patch.status < 300,
                               sends=tuple(f"the send of {mid}: {cite_exchange(e)}"
-                                          for mid, e in sends(self.rc)[:3]))
+                                          for mid, e in sends(self.rc)[:3]),
+                              api_clock=api_clock(self.rc))
 
     def wait_lifecycle(self, messages: Sequence[AcceptedMessage] | None = None,
                        timeout: float | None = None) -> LifecycleReport:
