@@ -3,6 +3,7 @@ every issue kind, the timeline rows."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -338,9 +339,10 @@ FAULT_DIAGNOSIS = {
 
 
 def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
-                  to: str | None = None) -> tuple[LifecycleReport, WebhookSession, float]:
+                  to: str | None = None, **environ: str
+                  ) -> tuple[LifecycleReport, WebhookSession, float]:
     with Simulator(faults=faults, delivery_attempts=2, delivery_backoff_s=0.05) as sim:
-        settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)})
+        settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path), **environ})
         settings = embedded_webhook_secret(settings, sim.webhook_secret(settings.client_id))
         rc = RunContext.create(settings, sim.base_url)
         with WebhookSession(rc) as session:
@@ -382,6 +384,23 @@ def test_each_webhook_fault_gets_its_diagnosis(tmp_path: Path, fault: str) -> No
     assert cause.evidence, cause  # a side is never given without the facts behind it
     assert (cause.setting is not None) == (cause.side == "integration"), cause
     assert "rc_secret_abc123" not in repr(report)  # the webhook secret is never shown
+
+
+@pytest.mark.parametrize(("stored", "how"), [
+    (base64.b64encode(b"rc_secret_abc123").decode(), "Store RC_WEBHOOK_SECRET base64-decoded"),
+    ("rc_secret_abc123\n", "Store RC_WEBHOOK_SECRET without the whitespace around it"),
+])
+def test_a_secret_stored_in_another_form_is_the_integrations_setting(
+        tmp_path: Path, stored: str, how: str) -> None:
+    """The clean simulator, RC_WEBHOOK_SECRET stored wrong: the setting is named, with how to
+    store it; the API is not blamed."""
+    report, _, _ = simulated_run(tmp_path, (), timeout=1.0, RC_WEBHOOK_SECRET=stored)
+    cause = report.cause
+    assert cause is not None, report.issues
+    assert (cause.id, cause.side, cause.setting) == ("webhook-secret-form", "integration",
+                                                     "RC_WEBHOOK_SECRET")
+    assert cause.next_action.startswith(how)
+    assert stored.strip() not in repr(report)
 
 
 def test_a_target_gone_at_close_keeps_the_journal_and_warns(tmp_path: Path) -> None:

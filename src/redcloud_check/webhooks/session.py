@@ -276,6 +276,8 @@ class WebhookSession:
         if not deliveries or not (len(deliveries) >= EARLY_DELIVERIES or
                                   time.time() >= deliveries[0].received_at + EARLY_AFTER_S):
             return False
+        if any(d.verified for d in deliveries):  # settled by the lifecycle, not early
+            return False
         return consistent_failure(examine(deliveries, keys))
 
     def _wake(self, remaining: float) -> float:
