@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from redcloud_check.core.models import Cause
-from redcloud_check.webhooks.doctor import cite, signature_cause
+from redcloud_check.webhooks.delivery_view import cite
+from redcloud_check.webhooks.doctor import signature_cause
 from redcloud_check.webhooks.forensics import SIGNED
 from redcloud_check.webhooks.listener import Delivery
 from redcloud_check.webhooks.receipt import NO_EVENTS, REUSED, SEQUENCE, Issue, ReceiptContext

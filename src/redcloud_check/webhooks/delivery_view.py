@@ -10,7 +10,11 @@ come in by label and only labels go out).
 
 `timeline` is one message's rows for report.html's SVG and the ticket.
 
-Public surface: `claimed`, `claimed_message_id`, `delivery_rows`, `timeline`, `SHOWN_HEADERS`.
+`cite` is a group of deliveries as a cause's evidence (how many, where, when, what their bodies
+claim).
+
+Public surface: `cite`, `claimed`, `claimed_message_id`, `delivery_rows`, `timeline`,
+`SHOWN_HEADERS`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from redcloud_check.webhooks.forensics import WEBHOOK_KEY, identify
 from redcloud_check.webhooks.listener import Delivery
 from redcloud_check.webhooks.reference import judge
 
-__all__ = ["SHOWN_HEADERS", "claimed", "claimed_message_id", "delivery_rows", "timeline"]
+__all__ = ["SHOWN_HEADERS", "cite", "claimed", "claimed_message_id", "delivery_rows",
+           "timeline"]
 
 SHOWN_HEADERS = ("x-redcloud-timestamp", "x-redcloud-signature", "content-type",
                  "content-length", "user-agent")
@@ -56,6 +61,23 @@ def claimed_message_id(d: Delivery) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def cite(deliveries: Sequence[Delivery]) -> str:
+    """The deliveries as evidence: how many, where, when, and what their bodies claim."""
+    times = sorted(d.received_at for d in deliveries)
+    paths = ", ".join(sorted({d.path for d in deliveries}))
+    when = iso_utc(times[0]) + (f" to {iso_utc(times[-1])}" if len(times) > 1 else "")
+    events = []
+    for d in deliveries:
+        event = claimed(d) or {}
+        label = f"{event.get('eventType')} seq {event.get('sequence')} of {event.get('messageId')}"
+        if event and label not in events:
+            events.append(label)
+    shown = "; ".join(events[:4]) + (f"; +{len(events) - 4} more" if len(events) > 4 else "")
+    claim = "" if not shown else (f" ({shown})" if all(d.verified for d in deliveries)
+                                  else f" (as their bodies claim: {shown})")
+    return f"{len(deliveries)} POST {paths} at {when}{claim}"
 
 
 def _body(raw: bytes) -> str | None:

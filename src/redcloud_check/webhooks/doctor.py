@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redcloud_check.core.models import Cause
-from redcloud_check.core.timefmt import iso_utc
-from redcloud_check.webhooks.delivery_view import claimed
+from redcloud_check.webhooks.delivery_view import cite
 from redcloud_check.webhooks.forensics import (
     AS_STORED,
     BODY_ONLY,
@@ -50,6 +49,7 @@ from redcloud_check.webhooks.forensics import (
     WEBHOOK_KEY,
     Signing,
     Space,
+    keys_shown,
     try_signature,
 )
 from redcloud_check.webhooks.listener import Delivery
@@ -120,11 +120,7 @@ class Forensics:
     def keys_shown(self) -> str:
         """The keys tried, in words: 'RC_WEBHOOK_SECRET, RC_CLIENT_SECRET and the 4 access
         tokens issued in this run'."""
-        named = [k for k in self.keys_tried if "access token" not in k]
-        tokens = len(self.keys_tried) - len(named)
-        if tokens:
-            named.append("the access token issued in this run" if tokens == 1 else
-                         f"the {tokens} access tokens issued in this run")
+        named = keys_shown(self.keys_tried)
         if not named:
             return "no key"
         return ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
@@ -163,23 +159,6 @@ def consistent_failure(f: Forensics) -> bool:
     if f.unsigned:
         return f.unsigned == f.at_path
     return len(f.signings) == 1 and len(f.failing) == f.at_path
-
-
-def cite(deliveries: Sequence[Delivery]) -> str:
-    """The deliveries as evidence: how many, where, when, and what their bodies claim."""
-    times = sorted(d.received_at for d in deliveries)
-    paths = ", ".join(sorted({d.path for d in deliveries}))
-    when = iso_utc(times[0]) + (f" to {iso_utc(times[-1])}" if len(times) > 1 else "")
-    events = []
-    for d in deliveries:
-        event = claimed(d) or {}
-        label = f"{event.get('eventType')} seq {event.get('sequence')} of {event.get('messageId')}"
-        if event and label not in events:
-            events.append(label)
-    shown = "; ".join(events[:4]) + (f"; +{len(events) - 4} more" if len(events) > 4 else "")
-    claim = "" if not shown else (f" ({shown})" if all(d.verified for d in deliveries)
-                                  else f" (as their bodies claim: {shown})")
-    return f"{len(deliveries)} POST {paths} at {when}{claim}"
 
 
 def _store(form: str) -> str:

@@ -37,14 +37,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any
 
 __all__ = ["AS_STORED", "BODY_ONLY", "DOCS", "HEX", "HEX_CASE", "IN_MS", "IN_SECONDS",
            "NOT_TEXT", "NO_DOT", "RAW", "SIGNED", "WEBHOOK_KEY", "Signing", "Space", "identify",
-           "key_forms", "space", "try_signature"]
+           "key_forms", "keys_shown", "space", "try_signature"]
 
 SIGNED = ('1-quickstart.txt, Section 9 — Minimal Webhook Example '
           '(HMAC_SHA256(secret, "${timestamp}.${rawBody}"))')
@@ -132,11 +132,7 @@ class Space:
         return prod(len(d) for d in (self.keys, self.bodies, self.messages, self.encodings))
 
     def keys_shown(self) -> tuple[str, ...]:
-        """The key labels, the access tokens issued in the run counted as one entry."""
-        named = tuple(k for k in self.keys if "access token" not in k)
-        tokens = len(self.keys) - len(named)
-        return named + ((("the access token issued in this run",) if tokens == 1 else
-                         (f"the {tokens} access tokens issued in this run",)) if tokens else ())
+        return keys_shown(self.keys)
 
     def describe(self) -> str:
         """'N combinations: K keys (...) x B bodies (...) x M messages (...) x E encodings'."""
@@ -147,6 +143,16 @@ class Space:
         shown = " x ".join(f"{n} {one if n == 1 else many} ({'; '.join(items)})"
                            for n, (one, many, items) in zip(counts, parts, strict=True))
         return f"{self.combinations} combinations: {shown}"
+
+
+def keys_shown(labels: Sequence[str]) -> tuple[str, ...]:
+    """Key labels for a person: the access tokens issued in the run counted as one entry."""
+    named = tuple(k for k in labels if "access token" not in k)
+    tokens = len(labels) - len(named)
+    if not tokens:
+        return named
+    return (*named, "the access token issued in this run" if tokens == 1 else
+            f"the {tokens} access tokens issued in this run")
 
 
 def _b64(text: str) -> bytes | None:

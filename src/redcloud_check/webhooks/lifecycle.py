@@ -27,7 +27,8 @@ from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
 from redcloud_check.webhooks.causes import find_cause
-from redcloud_check.webhooks.doctor import Finding, cite
+from redcloud_check.webhooks.delivery_view import cite
+from redcloud_check.webhooks.doctor import Finding
 from redcloud_check.webhooks.event_consistency import TITLES as CONSISTENCY_TITLES
 from redcloud_check.webhooks.event_consistency import mismatches
 from redcloud_check.webhooks.events import (
