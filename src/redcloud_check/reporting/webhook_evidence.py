@@ -107,8 +107,10 @@ def _signature_lines(signatures: Mapping[str, Any] | None) -> list[str]:
     lines = [f"{signatures['failing']} failing (the docs' listener would accept "
              f"{docs['accepted']}, refuse {docs['refused']})"]
     for made in signatures["made_with"]:
-        lines.append(f"{made['count']} made with {made['signing']}" if made["signing"] else
-                     f"{made['count']} verify with none of the combinations tried")
+        lines.append(f"{made['count']} verify with none of the combinations tried"
+                     if not made["signing"] else f"{made['count']} made with "
+                     f"{made['signing']}" + (" (as the docs sign)" if made["documented"]
+                                             else ""))
     tried = signatures["tried"]
     if tried and any(m["signing"] is None for m in signatures["made_with"]):
         lines.append(f"tried on each: {tried['combinations']} combinations = "
