@@ -192,15 +192,19 @@ class Received:
     def event(self) -> dict[str, Any]:
         return dict(json.loads(self.body))
 
-    def signature_kind(self, secret: str = WEBHOOK_SECRET) -> str:
-        """docs | body-only | missing | other: how the signature was computed."""
+    def signature_kind(self, secret: str | bytes = WEBHOOK_SECRET, *,
+                       body: bytes | None = None) -> str:
+        """docs | body-only | missing | other: how the signature was computed (over `body`,
+        by default the body received; hex compared in any case)."""
         timestamp = self.headers.get(signing.TIMESTAMP_HEADER.lower(), "")
         signature = self.headers.get(signing.SIGNATURE_HEADER.lower())
         if signature is None:
             return "missing"
-        if signing.verify(secret, timestamp, self.body, signature):
+        signed = self.body if body is None else body
+        if signing.sign(secret, timestamp, signed) == signature.lower():
             return "docs"
-        body_only = hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
+        key = secret.encode() if isinstance(secret, str) else secret
+        body_only = hmac.new(key, signed, hashlib.sha256).hexdigest()
         return "body-only" if hmac.compare_digest(body_only, signature) else "other"
 
 

@@ -105,6 +105,7 @@ def test_one_failure_leads_with_the_same_cause_in_every_renderer(tmp_path: Path)
     probed = document(run_probe(settings, canary=True))
     [webhooks] = [s for s in probed["stages"] if s["stage"] == "webhooks"]
     causes["probe.json"] = webhooks["cause"]
-    assert re.match(r"All \d+ signature\(s\) are an HMAC of the raw body", webhooks["diagnosis"])
+    assert re.match(r"All \d+ deliveries' signatures are an HMAC of the raw body",
+                    webhooks["diagnosis"])
 
     assert set(causes.values()) == {"hmac-body-only"}, causes

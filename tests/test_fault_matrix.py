@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from redcloud_check.rules.stages import stage_index
-from redcloud_check.simulator.faults import FAULTS
+from redcloud_check.simulator.catalog import FAULTS
 
 from .suite_runner import SuiteRun, run_suite
 
@@ -130,7 +130,11 @@ DIAGNOSIS = {
     "webhook-sequence-regression": "sequence",
     "webhook-signed-with-client-secret": "wrong-signing-key",
     "webhook-wrong-event-type": "incomplete",
-    "webhook-wrong-secret": "secret-mismatch",
+    "webhook-wrong-secret": "signature-unexplained",
+    "webhook-signs-pretty-body": "signed-body-differs",
+    "webhook-uppercase-signature": "signature-variant",
+    "webhook-content-type-text": "docs-listener-refuses",
+    "webhook-secret-base64-decoded": "webhook-secret-form",
     "whoami-client-inactive": "whoami-fails",
     "whoami-count-mismatch": "answers-disagree",
     "whoami-missing-capabilities": "api-breaks-rule",
@@ -142,7 +146,11 @@ NEVER = {
     "send-accepted-200": ("not accepted", "E.164 in sendFrom"),
     "send-status-sent": ("E.164 in sendFrom", "not owned"),
     "token-basic-auth-rejected": ("invalid credentials",),
-    "webhook-wrong-secret": ("did not arrive", "webhook.site", "no webhook events arrive"),
+    "webhook-wrong-secret": ("did not arrive", "webhook.site", "no webhook events arrive",
+                             "Copy RC_WEBHOOK_SECRET again"),
+    "webhook-signs-pretty-body": ("did not arrive", "Copy RC_WEBHOOK_SECRET again",
+                                  "secret-mismatch"),
+    "webhook-secret-base64-decoded": ("did not arrive", "Copy RC_WEBHOOK_SECRET again"),
     "webhook-signed-with-client-secret": ("did not arrive", "webhook.site",
                                           "no webhook events arrive", "Check that "
                                           "RC_WEBHOOK_SECRET"),

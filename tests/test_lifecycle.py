@@ -3,7 +3,14 @@ every issue kind, the timeline rows."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import re
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +19,7 @@ import pytest
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import embedded_webhook_secret, load_settings
 from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.signing import sign
 from redcloud_check.simulator import Simulator
 from redcloud_check.webhooks.delivery_view import timeline
 from redcloud_check.webhooks.lifecycle import (
@@ -20,14 +28,17 @@ from redcloud_check.webhooks.lifecycle import (
     analyze,
     lifecycle_done,
 )
-from redcloud_check.webhooks.listener import Delivery, SignatureMistake
+from redcloud_check.webhooks.listener import Delivery
 from redcloud_check.webhooks.session import WebhookSession
+from redcloud_check.webhooks.signature_doctor import examine
 
 from .webhook_support import accepted_send, event
 
 NOW = time.time()
 MSG = AcceptedMessage("msg_1", "+15551234567", "order_789", "idem", "num_abc123", NOW, None,
                       api_client_id="rc_test_client_123", send_from_e164="+15551234567")
+SECRET = "test_webhook_secret_9f2c"
+KEYS = {"RC_WEBHOOK_SECRET": SECRET, "RC_CLIENT_SECRET": "rc_secret_abc123"}
 CTX = ReceiptContext(public_url="https://abc.ngrok.app/webhooks/red-cloud", override_ok=True,
                      override_detail="webhookDeliveryOverride set and verified")
 
@@ -39,10 +50,8 @@ def ok(payload: dict[str, Any], *, at: float = 0.1, duplicate: bool = False,
                     duplicate=duplicate, warnings=warnings)
 
 
-def rejected(reason: str, status: int = 401, *, mistake: SignatureMistake | None = None,
-             path: str = "/webhooks/red-cloud") -> Delivery:
-    return Delivery(NOW + 0.1, "POST", path, {}, 300, False, reason, status,
-                    signature_mistake=mistake)
+def rejected(reason: str, status: int = 401, *, path: str = "/webhooks/red-cloud") -> Delivery:
+    return Delivery(NOW + 0.1, "POST", path, {}, 300, False, reason, status)
 
 
 def lifecycle(final: str = "message.delivery", final_data: dict[str, Any] | None = None,
@@ -102,19 +111,71 @@ def test_missing_headers_are_named() -> None:
     assert issue.detail.startswith("3 request(s)")
 
 
+def _signed(signature: Callable[[bytes, str], str], n: int = 3) -> list[Delivery]:
+    """`n` failing deliveries of msg_1's events, signed by `signature(raw, timestamp)`."""
+    out = []
+    for i, kind in enumerate(("message.queued", "message.sent", "message.delivery")[:n]):
+        raw = json.dumps(event("msg_1", kind, i + 1), separators=(",", ":")).encode()
+        ts = str(int((NOW + i) * 1000))
+        out.append(Delivery(NOW + 0.1 * (i + 1), "POST", "/webhooks/red-cloud",
+                            {"x-redcloud-timestamp": ts, "x-redcloud-signature":
+                             signature(raw, ts), "content-type": "application/json",
+                             "content-length": str(len(raw))},
+                            len(raw), False, "invalid signature", 401, timestamp=ts,
+                            raw_body=raw))
+    return out
+
+
+def _examined(deliveries: list[Delivery]) -> ReceiptContext:
+    return replace(CTX, forensics=examine(deliveries, KEYS))
+
+
 def test_body_only_hmac_is_told_apart_from_a_wrong_secret() -> None:
-    mistake = SignatureMistake.BODY_ONLY
-    report = analyze([MSG], [rejected("invalid signature: " + mistake.value,
-                                      mistake=mistake)] * 3, CTX)
-    assert report.cause is not None and report.cause.id == "hmac-body-only"
+    deliveries = _signed(lambda raw, _: hmac.new(SECRET.encode(), raw, hashlib.sha256)
+                         .hexdigest())
+    cause = analyze([MSG], deliveries, _examined(deliveries)).cause
+    assert cause is not None and (cause.id, cause.side) == ("hmac-body-only", "api")
 
 
-def test_every_signature_failing_is_a_secret_mismatch_naming_the_setting() -> None:
-    report = analyze([MSG], [rejected("invalid signature")] * 3, CTX)
+def test_no_combination_verifying_is_unknown_with_what_would_decide_it() -> None:
+    deliveries = _signed(lambda raw, ts: sign("somebody_elses_secret", ts, raw))
+    report = analyze([MSG], deliveries, _examined(deliveries))
     cause = report.cause
-    assert cause is not None and cause.id == "secret-mismatch"
-    assert "RC_WEBHOOK_SECRET" in cause.detail + cause.next_action
+    assert cause is not None and (cause.id, cause.side) == ("signature-unexplained", "unknown")
+    assert re.search(r"none of the \d+ combinations tried on each verifies", cause.detail)
+    assert "What decides it: compare RC_WEBHOOK_SECRET" in cause.next_action
+    assert "again" not in cause.next_action  # no advice to re-copy a secret nothing points at
+    assert any(e.startswith("tried on each delivery, bodies:") for e in cause.evidence)
     assert report.failures("signature") and report.failures("incomplete")
+
+
+def test_without_the_doctor_a_failing_signature_is_still_unexplained_not_blamed() -> None:
+    cause = analyze([MSG], [rejected("invalid signature")] * 3, CTX).cause
+    assert cause is not None and (cause.id, cause.side) == ("signature-unexplained", "unknown")
+
+
+@pytest.mark.parametrize(("clock", "whose"), [
+    ((0.4, "the API's Date header is +0 s from this machine's clock (GET /x)"),
+     "the clocks agree, so the timestamps are off at the sender"),
+    ((-240.0, "the API's Date header is -240 s from this machine's clock (GET /x)"),
+     "this machine's clock may be the one that is off"),
+    (None, "whose clock is off is open"),
+])
+def test_a_timestamp_far_from_the_clock_is_a_warning_saying_whose_clock(
+        clock: tuple[float, str] | None, whose: str) -> None:
+    stale = "timestamp outside tolerance (+600 s from receipt, tolerance 300 s)"
+    verified = [ok(e, at=0.1 * i, warnings=(stale,)) for i, e in enumerate(
+        d.event for d in lifecycle() if d.event is not None)]
+    old = str(int((NOW - 600) * 1000))
+    unverified = [replace(d, timestamp=old, headers={**d.headers, "x-redcloud-timestamp": old})
+                  for d in _signed(lambda raw, ts: sign("not ours", ts, raw), n=1)]
+    report = analyze([MSG], verified + unverified, replace(CTX, api_clock=clock))
+    assert report.complete and not report.failures("timestamp")
+    warnings = report.of("timestamp", "warning")
+    assert [w.detail.split(":")[0] for w in warnings] == ["3 delivery(ies)", "1 delivery(ies)"]
+    assert "signature unverified" in warnings[1].detail
+    assert all(whose in w.detail and "the docs name no tolerance" in w.detail
+               for w in warnings)
 
 
 def test_events_without_message_ids_are_malformed() -> None:
@@ -249,31 +310,39 @@ def test_timeline_rows_have_offsets_and_mark_unverified_requests() -> None:
 
 # -- against the simulator: the whole webhook session, one fault at a time ----------------
 
+# (cause id, side) per fault: the side only where the run proves it (DESIGN.md, Attribution)
 FAULT_DIAGNOSIS = {
-    "webhook-wrong-secret": "secret-mismatch",
-    "webhook-hmac-body-only": "hmac-body-only",
-    "webhook-missing-signature": "missing-headers",
-    "webhook-sequence-regression": "sequence",
-    "event-sequence-reused-final": "sequence-reused",
-    "webhook-signed-with-client-secret": "wrong-signing-key",
-    "event-wrong-client": "client",
-    "event-wrong-message-in-data": "ids",
-    "event-wrong-recipient": "message",
-    "event-wrong-sender-number": "message",
-    "event-direction-inbound": "message",
-    "event-status-contradicts-type": "status",
-    "webhook-no-final-event": "incomplete",
-    "webhook-wrong-event-type": "incomplete",
-    "webhook-not-delivered": "no-requests",
-    "webhook-malformed-event": "malformed",
-    "patch-ignored": "override-ignored",
+    "webhook-wrong-secret": ("signature-unexplained", "unknown"),
+    "webhook-hmac-body-only": ("hmac-body-only", "api"),
+    "webhook-signs-pretty-body": ("signed-body-differs", "api"),
+    "webhook-uppercase-signature": ("signature-variant", "api"),
+    "webhook-content-type-text": ("docs-listener-refuses", "api"),
+    "webhook-secret-base64-decoded": ("webhook-secret-form", "api"),
+    "webhook-missing-signature": ("missing-headers", "api"),
+    "webhook-sequence-regression": ("sequence", "api"),
+    "event-sequence-reused-final": ("sequence-reused", "api"),
+    # the docs' example uses one value for both secrets: which one is the webhook's is open
+    "webhook-signed-with-client-secret": ("wrong-signing-key", "unknown"),
+    "event-wrong-client": ("client", "api"),
+    "event-wrong-message-in-data": ("ids", "api"),
+    "event-wrong-recipient": ("message", "api"),
+    "event-wrong-sender-number": ("message", "api"),
+    "event-direction-inbound": ("message", "api"),
+    "event-status-contradicts-type": ("status", "api"),
+    # only the final is missing: it may come after RC_WEBHOOK_TIMEOUT
+    "webhook-no-final-event": ("incomplete", "unknown"),
+    "webhook-wrong-event-type": ("incomplete", "unknown"),
+    "webhook-not-delivered": ("no-requests", "unknown"),
+    "webhook-malformed-event": ("malformed", "api"),
+    "patch-ignored": ("override-ignored", "api"),
 }
 
 
 def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
-                  to: str | None = None) -> tuple[LifecycleReport, WebhookSession, float]:
+                  to: str | None = None, **environ: str
+                  ) -> tuple[LifecycleReport, WebhookSession, float]:
     with Simulator(faults=faults, delivery_attempts=2, delivery_backoff_s=0.05) as sim:
-        settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path)})
+        settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path), **environ})
         settings = embedded_webhook_secret(settings, sim.webhook_secret(settings.client_id))
         rc = RunContext.create(settings, sim.base_url)
         with WebhookSession(rc) as session:
@@ -288,6 +357,8 @@ def simulated_run(tmp_path: Path, faults: tuple[str, ...], timeout: float,
 def test_the_clean_simulator_completes_and_the_verdict_is_immediate(tmp_path: Path) -> None:
     report, session, returned_at = simulated_run(tmp_path, (), timeout=10)
     assert report.complete and report.cause is None, report.issues
+    clock = session.context().api_clock  # the simulator's Date headers: the same clock
+    assert clock is not None and abs(clock[0]) <= 1.5 and "requestId req_" in clock[1]
     assert [i for i in report.issues if i.severity == "fail"] == []
     assert session.override_status is not None and session.override_status.ok
     latency = returned_at - max(d.received_at for d in session.deliveries())
@@ -307,9 +378,29 @@ def test_a_failed_delivery_is_complete_with_a_warning(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fault", sorted(FAULT_DIAGNOSIS))
 def test_each_webhook_fault_gets_its_diagnosis(tmp_path: Path, fault: str) -> None:
     report, _, _ = simulated_run(tmp_path, (fault,), timeout=1.0)
-    assert report.cause is not None, report.issues
-    assert report.cause.id == FAULT_DIAGNOSIS[fault], report.cause
+    cause = report.cause
+    assert cause is not None, report.issues
+    assert (cause.id, cause.side) == FAULT_DIAGNOSIS[fault], cause
+    assert cause.evidence, cause  # a side is never given without the facts behind it
+    assert (cause.setting is not None) == (cause.side == "integration"), cause
     assert "rc_secret_abc123" not in repr(report)  # the webhook secret is never shown
+
+
+@pytest.mark.parametrize(("stored", "how"), [
+    (base64.b64encode(b"rc_secret_abc123").decode(), "Store RC_WEBHOOK_SECRET base64-decoded"),
+    ("rc_secret_abc123\n", "Store RC_WEBHOOK_SECRET without the whitespace around it"),
+])
+def test_a_secret_stored_in_another_form_is_the_integrations_setting(
+        tmp_path: Path, stored: str, how: str) -> None:
+    """The clean simulator, RC_WEBHOOK_SECRET stored wrong: the setting is named, with how to
+    store it; the API is not blamed."""
+    report, _, _ = simulated_run(tmp_path, (), timeout=1.0, RC_WEBHOOK_SECRET=stored)
+    cause = report.cause
+    assert cause is not None, report.issues
+    assert (cause.id, cause.side, cause.setting) == ("webhook-secret-form", "integration",
+                                                     "RC_WEBHOOK_SECRET")
+    assert cause.next_action.startswith(how)
+    assert stored.strip() not in repr(report)
 
 
 def test_a_target_gone_at_close_keeps_the_journal_and_warns(tmp_path: Path) -> None:

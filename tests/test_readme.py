@@ -99,7 +99,7 @@ def test_run_with_variants_passes(tmp_path: Path) -> None:
 
 
 def test_every_variant_is_documented() -> None:
-    from redcloud_check.simulator.variants import VARIANTS
+    from redcloud_check.simulator.catalog import VARIANTS
 
     rows = {r[0].strip("`") for r in _table_rows("Conformant variants")}
     assert rows == set(VARIANTS)

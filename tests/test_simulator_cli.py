@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from redcloud_check.simulator import FAULTS, Simulator
+from redcloud_check.simulator.catalog import VARIANTS
 from redcloud_check.simulator.seed import DEFAULT_SEED, SeedError, load_seed
-from redcloud_check.simulator.variants import VARIANTS
 
 from .sim_helpers import CLIENT_ID, CLIENT_SECRET, FORM, NUMBER_ID, Receiver, send_body
 

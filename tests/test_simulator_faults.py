@@ -3,6 +3,8 @@ which differs between the clean simulator and the simulator with that fault on."
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,8 +12,8 @@ from typing import Any
 import pytest
 
 from redcloud_check.core.client import basic_header
-from redcloud_check.simulator import FAULTS, Fault, Simulator
-from redcloud_check.simulator.faults import STAGES, describe_faults
+from redcloud_check.simulator import FAULTS, Entry, Simulator
+from redcloud_check.simulator.catalog import STAGES, describe_faults
 
 from .sim_helpers import (
     CLIENT_ID,
@@ -174,6 +176,15 @@ def _events(api: Api) -> list[Any]:
     return list(api.receiver.events_for(reference))
 
 
+def _decoded_key_signs(api: Api) -> tuple[str, set[str]]:
+    """(how the client's webhook secret is shown, how the events are signed with it: as
+    given, or 'whsec_' + base64 and then with the decoded bytes)."""
+    shown = api.sim.webhook_secret(CLIENT_ID) or ""
+    if not shown.startswith("whsec_"):
+        return "as given", {r.signature_kind(shown) for r in _events(api)}
+    return "whsec_", {r.signature_kind(base64.b64decode(shown[6:])) for r in _events(api)}
+
+
 PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "token-basic-auth-rejected": (_token_statuses, (401, 200)),
     "token-body-credentials-rejected": (_token_statuses, (200, 401)),
@@ -253,6 +264,15 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
                                {"body-only"}),
     "webhook-missing-signature": (lambda a: {r.signature_kind() for r in _events(a)},
                                   {"missing"}),
+    "webhook-signs-pretty-body": (
+        lambda a: {r.signature_kind(body=json.dumps(r.event, indent=2).encode())
+                   for r in _events(a)}, {"docs"}),
+    "webhook-uppercase-signature": (
+        lambda a: {(r.signature_kind(), r.headers["x-redcloud-signature"].isupper())
+                   for r in _events(a)}, {("docs", True)}),
+    "webhook-content-type-text": (
+        lambda a: {r.headers["content-type"] for r in _events(a)}, {"text/plain"}),
+    "webhook-secret-base64-decoded": (_decoded_key_signs, ("whsec_", {"docs"})),
     "webhook-sequence-regression": (
         lambda a: [(r.event["eventType"], r.event["sequence"]) for r in _events(a)],
         [("message.queued", 2), ("message.sent", 1), ("message.delivery", 3)]),
@@ -322,6 +342,8 @@ CATALOG_BY_STAGE = {
              "send-replay-current-status", "message-ids-repeat"],
     "webhooks": ["webhook-wrong-secret", "webhook-signed-with-client-secret",
                  "webhook-hmac-body-only", "webhook-missing-signature",
+                 "webhook-signs-pretty-body", "webhook-uppercase-signature",
+                 "webhook-content-type-text", "webhook-secret-base64-decoded",
                  "webhook-sequence-regression", "event-sequence-reused-final",
                  "event-wrong-client", "event-wrong-message-in-data", "event-wrong-recipient",
                  "event-wrong-sender-number", "event-direction-inbound",
@@ -336,7 +358,7 @@ def test_catalog_is_well_formed() -> None:
     assert {stage: [f.name for f in FAULTS.values() if f.stage == stage]
             for stage in STAGES} == CATALOG_BY_STAGE
     for name, fault in FAULTS.items():
-        assert fault == Fault(name, fault.stage, fault.description)
+        assert fault == Entry("fault", name, fault.description, stage=fault.stage)
         assert fault.description.strip() == fault.description and "\n" not in fault.description
         assert len(fault.description) >= 20, f"{name}: say what the fault breaks"
     descriptions = [f.description for f in FAULTS.values()]

@@ -14,13 +14,8 @@ import pytest
 
 from redcloud_check.core.signing import TIMESTAMP_HEADER
 from redcloud_check.simulator import Simulator
-from redcloud_check.simulator.variants import (
-    ADDITIVE,
-    EXTRA_NUMBERS,
-    SLOW_RESPONSE_S,
-    VARIANTS,
-    describe_variants,
-)
+from redcloud_check.simulator.catalog import VARIANTS, describe_variants
+from redcloud_check.simulator.variants import ADDITIVE, EXTRA_NUMBERS, SLOW_RESPONSE_S
 
 from .sim_helpers import (
     NUMBER_ID,

@@ -15,12 +15,6 @@ def test_stages_follow_the_troubleshooting_order() -> None:
     assert tuple(stage.name for stage in STAGES) == STAGE_NAMES
 
 
-def test_the_simulator_catalog_names_the_same_stages() -> None:
-    from redcloud_check.simulator.faults import STAGES as FAULT_STAGES
-
-    assert FAULT_STAGES == STAGE_NAMES  # until faults.py takes core.stage_names' list
-
-
 def test_a_failed_gate_blocks_only_later_stages() -> None:
     board = RunLedger()
     board.record(result("numbers", "failed", "RC_NUMBER_ID is not assigned"))

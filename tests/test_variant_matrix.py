@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE, VARIANTS
+from redcloud_check.simulator.catalog import VARIANTS
+from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE
 
 from .suite_runner import SuiteRun, run_suite
 

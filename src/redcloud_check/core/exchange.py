@@ -98,16 +98,14 @@ class Exchange:
 
     @property
     def error_message(self) -> str | None:
-        """The API's own words: error.message of the CORE wrapper, or the OAuth
-        `error_description`."""
+        """The API's own words for an error: error.message of the CORE error wrapper, or the
+        OAuth `error_description`."""
         body = self.json_or_none()
         if not isinstance(body, dict):
             return None
         err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])
-        described = body.get("error_description")
-        return described if isinstance(described, str) else None
+        text = err.get("message") if isinstance(err, dict) else body.get("error_description")
+        return text if isinstance(text, str) and text else None
 
     @property
     def request_id(self) -> str | None:

@@ -19,10 +19,12 @@ SIGNATURE_HEADER = "X-RedCloud-Signature"
 _MS_THRESHOLD = 10**11
 
 
-def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
-    """The hex signature of `raw_body` sent at `timestamp`."""
+def sign(secret: str | bytes, timestamp: str, raw_body: bytes) -> str:
+    """The hex signature of `raw_body` sent at `timestamp` (a text secret is used as its
+    UTF-8 bytes, as the docs' listener uses it)."""
     message = timestamp.encode("utf-8") + b"." + raw_body
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    key = secret if isinstance(secret, bytes) else secret.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def verify(secret: str, timestamp: str, raw_body: bytes, signature: str) -> bool:

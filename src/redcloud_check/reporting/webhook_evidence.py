@@ -2,8 +2,10 @@
 
 `section(rc)` is the "webhooks" object of escalation.json: the webhook URL and how it was
 exposed (loopback, public URL, tunnel), the override mode, when the stage-5 verdict came (and
-whether early), the send exchanges that produced the messageIds (with their requestIds), and
-every delivery, identical ones collapsed with a count (`webhooks.delivery_view`).
+whether early), the send exchanges that produced the messageIds (with their requestIds), what
+the signature doctor found (`webhooks.doctor`: how failing signatures were made, what the
+docs' listener would answer, every combination tried), and every delivery, identical ones
+collapsed with a count (`webhooks.delivery_view`).
 `send_exchange(rc)` is the send a webhook failure's escalation fields are filled from;
 `terminal_lines` and `ticket_lines` render the section. Nothing here sends anything.
 
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["section", "send_exchange", "sends", "terminal_lines", "ticket_lines", "timelines"]
 
-SEND = "/api/core/messages/send"
 EXPOSURE = {"public-url": "public URL (RC_PUBLIC_URL)", "ngrok": "tunnel (ngrok)"}
 
 
@@ -38,22 +39,11 @@ def _exposure(kind: str, url: str) -> str:
     return "loopback" if loopback else "direct (no tunnel)"
 
 
-def _produced(exchange: Exchange, message_id: str) -> bool:
-    body = exchange.json_or_none()
-    results = body.get("results") if isinstance(body, dict) else None
-    return isinstance(results, list) and any(
-        isinstance(r, dict) and r.get("messageId") == message_id for r in results)
-
-
 def sends(rc: RunContext) -> list[tuple[str, Exchange]]:
     """(messageId, the send exchange that produced it) for every accepted message."""
-    posts = [e for e in rc.recorder.all() if e.path == SEND and e.status is not None]
-    out = []
-    for m in rc.accepted:
-        found = next((e for e in posts if _produced(e, m.message_id)), None)
-        if found is not None:
-            out.append((m.message_id, found))
-    return out
+    from redcloud_check.webhooks.session import sends as produced
+
+    return produced(rc)
 
 
 def send_exchange(rc: RunContext | None) -> Exchange | None:
@@ -81,6 +71,7 @@ def timelines(rc: RunContext | None, secrets: Mapping[str, str]) -> list[dict[st
 def section(rc: RunContext | None) -> dict[str, Any] | None:
     """The run's webhook evidence (None: no webhook session was started)."""
     from redcloud_check.webhooks.delivery_view import delivery_rows
+    from redcloud_check.webhooks.signature_doctor import examine
 
     session = _session(rc)
     if rc is None or session is None or session.exposure is None:
@@ -101,10 +92,33 @@ def section(rc: RunContext | None) -> dict[str, Any] | None:
                    "http_status": e.status, "request_timestamp": iso_utc(e.started_at),
                    "label": e.label} for mid, e in sends(rc)],
         "received": len(deliveries), "verified": sum(1 for d in deliveries if d.verified),
+        "signatures": examine(deliveries, session.signing_keys()).as_dict(),
         "deliveries": delivery_rows(deliveries, public_url=exposure.url,
                                     keys=session.signing_keys(),
                                     verdict_at=early.at if early else None),
     }
+
+
+def _signature_lines(signatures: Mapping[str, Any] | None) -> list[str]:
+    """What the signature doctor found, in words (nothing when every delivery passes)."""
+    if not signatures or not signatures["failing"]:
+        return []
+    docs = signatures["docs_listener"]
+    lines = [f"{signatures['failing']} failing (the docs' listener would accept "
+             f"{docs['accepted']}, refuse {docs['refused']})"]
+    for made in signatures["made_with"]:
+        lines.append(f"{made['count']} verify with none of the combinations tried"
+                     if not made["signing"] else f"{made['count']} made with "
+                     f"{made['signing']}" + (" (as the docs sign)" if made["documented"]
+                                             else ""))
+    tried = signatures["tried"]
+    if tried and any(m["signing"] is None for m in signatures["made_with"]):
+        lines.append(f"tried on each: {tried['combinations']} combinations = "
+                     f"{tried['key_count']} keys x {len(tried['bodies'])} bodies x "
+                     f"{len(tried['messages'])} messages x {len(tried['encodings'])} encodings")
+        lines += [f"  {what}: {'; '.join(tried[what])}"
+                  for what in ("keys", "bodies", "messages", "encodings")]
+    return lines
 
 
 def terminal_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
@@ -113,6 +127,8 @@ def terminal_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
         return []
     lines = [f"  webhook deliveries: {webhooks['received']} received, {webhooks['verified']} "
              f"verified ({webhooks['exposure_detail']}, {webhooks['mode']} mode)"]
+    lines += [f"  webhook signatures: {line}" if not line.startswith("  ") else f"    {line}"
+              for line in _signature_lines(webhooks.get("signatures"))]
     verdict = webhooks.get("verdict")
     if verdict:
         late = sum(r["count"] for r in webhooks["deliveries"] if r["after_verdict"])
@@ -134,6 +150,11 @@ def ticket_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
     if verdict:
         lines.append(f"- Verdict given early, {verdict['after_first_delivery_s']:.1f} s after "
                      f"the first delivery: {verdict['reason']}")
+    found = _signature_lines(webhooks.get("signatures"))
+    if found:
+        lines += ["", "Signatures (the signature doctor):", ""]
+        lines += [f"  - {line.strip()}" if line.startswith("  ") else f"- {line}"
+                  for line in found]
     lines += ["", "Sends that produced the messageIds:", ""]
     lines += [f"- {s['messageId']}: {s['endpoint']} HTTP {s['http_status']}, requestId "
               f"**{s['requestId'] or '—'}** at {s['request_timestamp']}"
@@ -143,6 +164,8 @@ def ticket_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
         what = f"{r['eventType'] or 'unattributed'} seq {r['sequence']} of {r['messageId']}"
         lines.append(f"- {r['count']}x {r['method']} {r['url']} — {what} "
                      f"({'verified' if r['verified'] else 'UNVERIFIED body'}) — {r['verdict']}"
+                     + (f" — the docs' listener: {r['docs_listener']}"
+                        if r.get("docs_listener") else "")
                      + (" — after the verdict" if r["after_verdict"] else ""))
         headers = ", ".join(f"{k}: {v}" for k, v in r["headers"].items())
         if headers:

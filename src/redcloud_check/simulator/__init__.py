@@ -1,28 +1,29 @@
 """The embedded reference simulator of the Red Cloud CORE API.
 
-Public surface: ``Simulator`` (in-process server, see ``server``), ``FAULTS`` / ``Fault``
-(the fault catalog), ``DELIVERY_OUTCOMES`` (magic recipients). ``Simulator`` is imported
-lazily so ``redcloud_check.simulator.faults`` stays cheap to import.
+Public surface: ``Simulator`` (in-process server, see ``server``), ``FAULTS`` /
+``VARIANTS`` / ``Entry`` (the fault and variant catalogs), ``DELIVERY_OUTCOMES`` (magic
+recipients). ``Simulator`` is imported lazily so the catalogs stay cheap to import.
 
 Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules, messages
-(send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard), state
-(store), seed (seed.json), faults, variants (conformant variations), variant_layer (their
-response side, on held_response: a whole response held for rewriting), server (threaded
-runner), process and child (the simulator of `redcloud-check run` in a process of its
-own), cli.
+(send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard),
+state (store), seed (seed.json), catalog (catalog.json: the faults and the conformant
+variants), variants and variant_layer (the variants' helpers and their response side, on
+held_response: a whole response held for rewriting), names (a run's fault and variant names
+checked against the catalog), server (threaded runner), process and child (the simulator of
+`redcloud-check run` in a process of its own), cli.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redcloud_check.simulator.faults import FAULTS, Fault
+from redcloud_check.simulator.catalog import FAULTS, VARIANTS, Entry
 
 if TYPE_CHECKING:
     from redcloud_check.simulator.lifecycle import DELIVERY_OUTCOMES
     from redcloud_check.simulator.server import Simulator
 
-__all__ = ["DELIVERY_OUTCOMES", "FAULTS", "Fault", "Simulator"]
+__all__ = ["DELIVERY_OUTCOMES", "FAULTS", "VARIANTS", "Entry", "Simulator"]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,9 +17,13 @@ import logging
 import sys
 from typing import Any
 
-from redcloud_check.simulator.faults import describe_faults, validate_faults
+from redcloud_check.simulator.catalog import (
+    describe_faults,
+    describe_variants,
+    validate_faults,
+    validate_variants,
+)
 from redcloud_check.simulator.retention import DAY_S, MAX_ENTRIES
-from redcloud_check.simulator.variants import describe_variants, validate_variants
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

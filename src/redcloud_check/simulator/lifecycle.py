@@ -14,6 +14,7 @@ Signed per ``redcloud_check.core.signing``: ``X-RedCloud-Timestamp`` (ms) and
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,21 +28,30 @@ from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE, with_additive
 
 WRONG_SECRET = "rc_whsec_not_the_client_secret"  # used under webhook-wrong-secret
 CLIENT_KEY_FAULT = "webhook-signed-with-client-secret"
+DECODED_KEY_FAULT = "webhook-secret-base64-decoded"
+WHSEC = "whsec_"
 
 
 def webhook_secret(client: Client, faults: frozenset[str]) -> str:
     """The client's webhook signing secret. The docs' examples use one value for the client
     secret and the webhook secret; under webhook-signed-with-client-secret the client gets a
-    signing secret of its own, so that signing with the wrong one shows."""
+    signing secret of its own, so that signing with the wrong one shows. Under
+    webhook-secret-base64-decoded it is shown the Standard Webhooks way: 'whsec_' + the
+    base64 of 24 random-looking bytes (derived from the client secret: stable per client)."""
     if CLIENT_KEY_FAULT in faults and client.webhook_secret == client.client_secret:
         return "rc_whsec_" + client.client_secret.removeprefix("rc_secret_")
+    if DECODED_KEY_FAULT in faults:
+        key = hashlib.sha256(b"whsec:" + client.client_secret.encode()).digest()[:24]
+        return WHSEC + base64.b64encode(key).decode("ascii")
     return client.webhook_secret
 
 
-def signing_key(client: Client, faults: frozenset[str]) -> str:
+def signing_key(client: Client, faults: frozenset[str]) -> str | bytes:
     """The key the simulator signs the client's webhooks with (the wrong one under a fault)."""
     if CLIENT_KEY_FAULT in faults:
         return client.client_secret
+    if DECODED_KEY_FAULT in faults:  # the shown secret, decoded: not what the docs sign with
+        return base64.b64decode(webhook_secret(client, faults).removeprefix(WHSEC))
     return webhook_secret(client, faults)
 
 
@@ -159,18 +169,23 @@ def event_body(message: Message, step: Step, faults: frozenset[str],
     return json.dumps(event, separators=(",", ":")).encode("utf-8")
 
 
-def signed_headers(secret: str, body: bytes, faults: frozenset[str],
+def signed_headers(secret: str | bytes, body: bytes, faults: frozenset[str],
                    variants: frozenset[str] = frozenset()) -> dict[str, str]:
     """Content-Type and the signing headers for one delivery attempt."""
     timestamp = str(int(time.time())) if "second-timestamps" in variants else now_ms()
-    content_type = "application/json" + (
-        "; charset=utf-8" if "json-charset" in variants else "")
+    content_type = "text/plain" if "webhook-content-type-text" in faults else (
+        "application/json" + ("; charset=utf-8" if "json-charset" in variants else ""))
     headers = {"Content-Type": content_type, TIMESTAMP_HEADER: timestamp}
     if "webhook-missing-signature" in faults:
         return headers
+    key = secret.encode() if isinstance(secret, str) else secret
+    if "webhook-signs-pretty-body" in faults:  # signs JSON.stringify(event, null, 2)
+        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False).encode("utf-8")
     if "webhook-hmac-body-only" in faults:
-        headers[SIGNATURE_HEADER] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        signature = hmac.new(key, body, hashlib.sha256).hexdigest()
     else:
-        key = WRONG_SECRET if "webhook-wrong-secret" in faults else secret
-        headers[SIGNATURE_HEADER] = sign(key, timestamp, body)
+        signature = sign(WRONG_SECRET if "webhook-wrong-secret" in faults else key,
+                         timestamp, body)
+    headers[SIGNATURE_HEADER] = (signature.upper() if "webhook-uppercase-signature" in faults
+                                 else signature)
     return headers

@@ -14,11 +14,11 @@ def check_names(settings: Settings) -> Settings:
     """`settings`, once RC_SIM_FAULTS and RC_SIM_VARIANTS name only faults and variants the
     simulator has; ConfigError naming the setting and the valid names otherwise."""
     if settings.sim_faults:
-        from redcloud_check.simulator.faults import validate_faults
+        from redcloud_check.simulator.catalog import validate_faults
 
         _check("RC_SIM_FAULTS", lambda: validate_faults(settings.sim_faults))
     if settings.sim_variants:
-        from redcloud_check.simulator.variants import validate_variants
+        from redcloud_check.simulator.catalog import validate_variants
 
         _check("RC_SIM_VARIANTS", lambda: validate_variants(settings.sim_variants))
     return settings

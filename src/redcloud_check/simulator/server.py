@@ -52,7 +52,7 @@ class Simulator(HTTPServerBase):
     """The Red Cloud CORE API simulator, in-process.
 
     Keyword arguments: host/port (127.0.0.1, 0 = any free port); faults (names from
-    ``faults.FAULTS``); variants (conformant variations, names from ``variants.VARIANTS``);
+    ``catalog.FAULTS``); variants (conformant variations, names from ``catalog.VARIANTS``);
     token_ttl (s); latency_ms (added to every response); seed (path,
     dict or None for the shipped seed.json); allow_webhook_hosts (non-loopback hosts that
     may receive webhooks); lifecycle_delay_ms (between a message's events);

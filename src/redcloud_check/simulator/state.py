@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from redcloud_check.simulator.faults import validate_faults
+from redcloud_check.simulator.catalog import validate_faults, validate_variants
 from redcloud_check.simulator.retention import DEFAULT, Retained, Retention
 from redcloud_check.simulator.seed import Client, InventoryGroup, Number, Seed
-from redcloud_check.simulator.variants import extra_numbers, validate_variants
+from redcloud_check.simulator.variants import extra_numbers
 
 
 @dataclass(frozen=True, slots=True)

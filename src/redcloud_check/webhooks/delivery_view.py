@@ -4,12 +4,17 @@ One row per group of identical deliveries (same URL, message, event, body, statu
 verdict: a sender's retries of one event), with a count: what was received (the signing
 headers, the body, attributed to the messageId it names even when its signature failed,
 and then marked unverified) and the verdict (what the listener answered, and for a failing
-signature what it was made with: `webhooks.forensics`). Pure: no servers, no secrets (keys
+signature what it was made with: `webhooks.forensics`), and what the docs' own listener
+answers to it (`webhooks.reference`). Pure: no servers, no secrets (keys
 come in by label and only labels go out).
 
 `timeline` is one message's rows for report.html's SVG and the ticket.
 
-Public surface: `claimed`, `claimed_message_id`, `delivery_rows`, `timeline`, `SHOWN_HEADERS`.
+`cite` is a group of deliveries as a cause's evidence (how many, where, when, what their bodies
+claim).
+
+Public surface: `cite`, `claimed`, `claimed_message_id`, `delivery_rows`, `timeline`,
+`SHOWN_HEADERS`.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from urllib.parse import urlsplit
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.webhooks.events import unlisted
-from redcloud_check.webhooks.forensics import identify
+from redcloud_check.webhooks.forensics import WEBHOOK_KEY, identify
 from redcloud_check.webhooks.listener import Delivery
+from redcloud_check.webhooks.reference import judge
 
-__all__ = ["SHOWN_HEADERS", "claimed", "claimed_message_id", "delivery_rows", "timeline"]
+__all__ = ["SHOWN_HEADERS", "cite", "claimed", "claimed_message_id", "delivery_rows",
+           "timeline"]
 
 SHOWN_HEADERS = ("x-redcloud-timestamp", "x-redcloud-signature", "content-type",
                  "content-length", "user-agent")
@@ -56,6 +63,23 @@ def claimed_message_id(d: Delivery) -> str | None:
     return None
 
 
+def cite(deliveries: Sequence[Delivery]) -> str:
+    """The deliveries as evidence: how many, where, when, and what their bodies claim."""
+    times = sorted(d.received_at for d in deliveries)
+    paths = ", ".join(sorted({d.path for d in deliveries}))
+    when = iso_utc(times[0]) + (f" to {iso_utc(times[-1])}" if len(times) > 1 else "")
+    events = []
+    for d in deliveries:
+        event = claimed(d) or {}
+        label = f"{event.get('eventType')} seq {event.get('sequence')} of {event.get('messageId')}"
+        if event and label not in events:
+            events.append(label)
+    shown = "; ".join(events[:4]) + (f"; +{len(events) - 4} more" if len(events) > 4 else "")
+    claim = "" if not shown else (f" ({shown})" if all(d.verified for d in deliveries)
+                                  else f" (as their bodies claim: {shown})")
+    return f"{len(deliveries)} POST {paths} at {when}{claim}"
+
+
 def _body(raw: bytes) -> str | None:
     if not raw:
         return None
@@ -66,11 +90,19 @@ def _body(raw: bytes) -> str | None:
 def _verdict(d: Delivery, keys: Mapping[str, str]) -> str:
     verdict = f"HTTP {d.status_returned}: {d.reason}"
     signature = d.headers.get("x-redcloud-signature")
-    if not d.verified and d.timestamp and signature and d.raw_body:
-        found = identify(keys, d.timestamp, d.raw_body, signature)
+    if d.timestamp and signature and d.raw_body and (
+            not d.verified or signature != signature.lower()):
+        found = identify(keys, d.timestamp, d.raw_body, signature.split(", ")[0])
         verdict += (f"; the signature is {found.describe()}" if found is not None else
-                    "; no key this run holds verifies it")
+                    "; no combination tried verifies it")
     return verdict
+
+
+def _docs_listener(d: Delivery, keys: Mapping[str, str]) -> str | None:
+    """What the docs' listener answers to it (webhooks.reference); None off the path."""
+    if d.method != "POST" or d.status_returned in (404, 405):
+        return None
+    return judge(d, keys.get(WEBHOOK_KEY, "")).reason
 
 
 def delivery_rows(deliveries: Sequence[Delivery], *, public_url: str | None,
@@ -105,7 +137,7 @@ def delivery_rows(deliveries: Sequence[Delivery], *, public_url: str | None,
             "headers": {h: d.headers[h] for h in SHOWN_HEADERS if h in d.headers},
             "body": _body(d.raw_body), "body_verified": d.verified,
             "status_returned": d.status_returned, "verdict": verdict,
-            "after_verdict": late,
+            "docs_listener": _docs_listener(d, keys), "after_verdict": late,
         }
     return list(rows.values())
 

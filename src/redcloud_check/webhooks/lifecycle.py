@@ -3,32 +3,14 @@
 For every message the send stage accepted: its verified events ordered by sequence, whether
 the lifecycle is complete (``message.queued``, ``message.sent``, then ``message.delivery`` or
 ``message.failed``; 1-quickstart.txt, Section 8), and every problem as an `Issue` of a
-``kind`` (one stage-5 check per kind) and a severity (fail | warning | info). When events
-are missing or wrong, a `Cause` (redcloud_check.core.models) says which of these it is; a
-failing check carries it, and the diagnosis pipeline leads with it:
+``kind`` (one stage-5 check per kind) and a severity (fail | warning | info). A delivery
+fails when our verifier refuses it, and also when the docs' own listener would
+(`webhooks.reference`, DESIGN.md: reference receiver). When events are missing or wrong, the
+`Cause` that explains it (`webhooks.causes`, with `webhooks.doctor` for signatures) rides on
+the report; a failing check carries it, and the diagnosis pipeline leads with it.
 
-    no-requests        nothing reached the listener: reachability or webhook configuration
-    override-ignored   ... and the number's webhookDeliveryOverride never pointed at us
-    wrong-path         requests arrived, none at the listener's path
-    missing-headers    requests arrived without the signing headers
-    hmac-body-only     every signature is an HMAC of the raw body only
-    wrong-signing-key  every signature verifies with another key the run holds (e.g.
-                       RC_CLIENT_SECRET), not RC_WEBHOOK_SECRET (webhooks.forensics)
-    signature-variant  every signature is RC_WEBHOOK_SECRET's, in a construction the docs do
-                       not use ('sha256=' prefix, base64, the timestamp in seconds, ...)
-    secret-mismatch    every signature failed, and none verifies with any key the run holds
-    malformed          verified events that break the event schema
-    incomplete         some lifecycle events never arrived
-    sequence-reused    two different events share one (messageId, sequence): a sequence
-                       violation, never a duplicate
-    sequence           sequences do not increase with lifecycle order
-    ids                messageId / data.messageId / externalReference do not match
-    client             an event names another API client (event_consistency.py)
-    message            an event describes another message: direction, recipient, number
-    status             an event's data.status contradicts its eventType
-
-Public surface: `analyze`, `lifecycle_done`, `unlisted`, `find_cause`, `Issue`,
-`MessageLifecycle`, `LifecycleReport`, `ReceiptContext`.
+Public surface: `analyze`, `lifecycle_done`, `unlisted`, `Issue`, `MessageLifecycle`,
+`LifecycleReport`, `ReceiptContext`, and the clauses stage 5 cites (`webhooks.receipt`).
 """
 
 from __future__ import annotations
@@ -41,8 +23,11 @@ from typing import Any
 
 from redcloud_check.core.findings import Severity
 from redcloud_check.core.models import AcceptedMessage, Cause
+from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
+from redcloud_check.webhooks.causes import find_cause
+from redcloud_check.webhooks.delivery_view import cite
 from redcloud_check.webhooks.event_consistency import TITLES as CONSISTENCY_TITLES
 from redcloud_check.webhooks.event_consistency import mismatches
 from redcloud_check.webhooks.events import (
@@ -57,37 +42,24 @@ from redcloud_check.webhooks.events import (
     type_label,
     unlisted,
 )
-from redcloud_check.webhooks.forensics import SIGNED, Forensics, signing_cause
-from redcloud_check.webhooks.listener import Delivery, SignatureMistake
+from redcloud_check.webhooks.forensics import SIGNED
+from redcloud_check.webhooks.listener import DEFAULT_TOLERANCE_S, Delivery
+from redcloud_check.webhooks.receipt import (
+    CONSISTENCY,
+    NO_DELIVERY,
+    NO_EVENTS,
+    PAYLOAD,
+    REUSED,
+    SEQUENCE,
+    Issue,
+    ReceiptContext,
+)
+from redcloud_check.webhooks.reference import REFERENCE
+from redcloud_check.webhooks.signature_doctor import Finding
 
-PAYLOAD = "1-quickstart.txt, Section 9 — Minimal Webhook Example (event payload)"
-NO_EVENTS = "5-troubleshooting.txt, Symptom: no webhook events arrive"
-NO_DELIVERY = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
-SEQUENCE = STEP5 + " (queued, sent, then delivery or failed); DESIGN.md: webhook sequence"
-CONSISTENCY = PAYLOAD + "; DESIGN.md: event consistency"
-REUSED = "Two different events share one (messageId, sequence)"
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    kind: str  # signature | timestamp | schema | ids | sequence | incomplete | order | unlisted
-    #            | client | message | status (event_consistency.py) | ...
-    severity: Severity
-    title: str
-    detail: str
-    clause: str
-    message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptContext:
-    """What the diagnosis names: where the target should have posted, and the override."""
-
-    public_url: str | None = None
-    listen_path: str = "/webhooks/red-cloud"
-    override_ok: bool | None = None  # None: no override attempted (preconfigured mode)
-    override_detail: str = ""
-    forensics: Forensics | None = None  # what the failing signatures were made with
+__all__ = ["CONSISTENCY", "NO_DELIVERY", "NO_EVENTS", "PAYLOAD", "REUSED", "SEQUENCE", "SIGNED",
+           "Issue", "LifecycleReport", "MessageLifecycle", "ReceiptContext", "analyze",
+           "lifecycle_done", "unlisted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,19 +132,60 @@ def lifecycle_done(messages: Sequence[AcceptedMessage], *, final_only: bool = Fa
     return done
 
 
-def _delivery_issues(deliveries: Sequence[Delivery]) -> list[Issue]:
+def _skew(d: Delivery) -> str:
+    """For an unverified delivery whose timestamp is far from its receipt: the warning (as
+    the listener words it for a verified one), else ""."""
+    try:
+        skew = d.received_at - timestamp_seconds(d.timestamp or "")
+    except ValueError:
+        return ""
+    return (f"timestamp outside tolerance ({skew:+.0f} s from receipt, tolerance "
+            f"{DEFAULT_TOLERANCE_S:.0f} s), signature unverified"
+            if abs(skew) > DEFAULT_TOLERANCE_S else "")
+
+
+def _whose_clock(ctx: ReceiptContext) -> str:
+    """Whose clock a timestamp skew is on: the API's Date header decides."""
+    if ctx.api_clock is None:
+        return ("whose clock is off is open: no answer of the API carried a Date header to "
+                "compare this machine's clock with")
+    offset, shown = ctx.api_clock
+    if abs(offset) <= 2:
+        return f"{shown}: the clocks agree, so the timestamps are off at the sender"
+    return (f"{shown}: this machine's clock may be the one that is off; check it (NTP) "
+            "before reporting the timestamps")
+
+
+def _reference_issues(findings: Sequence[Finding]) -> list[Issue]:
+    """Deliveries our verifier accepted and the docs' own listener would refuse (DESIGN.md:
+    reference receiver): they fail, each kind of refusal once."""
+    refused: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.delivery.verified and f.verdict.refused:
+            refused.setdefault(f.verdict.reason, []).append(f)
+    return [Issue("signature", "fail", "The docs' listener would refuse these deliveries",
+                  f"{cite([f.delivery for f in group])}: the docs' listener answers {reason}, "
+                  "although redcloud-check's verifier accepted them", REFERENCE)
+            for reason, group in refused.items()]
+
+
+def _delivery_issues(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> list[Issue]:
     issues: list[Issue] = []
     at_path = [d for d in deliveries if d.status_returned not in (404, 405)]
     unsigned = Counter(d.reason for d in at_path if not d.verified)
     for reason, count in unsigned.items():
         issues.append(Issue("signature", "fail", "Webhook request failed signature verification",
                             f"{count} request(s): {reason}", SIGNED))
+    if ctx.forensics is not None:
+        issues += _reference_issues(ctx.forensics.findings)
     stale = Counter(w for d in at_path if d.verified for w in d.warnings)
     stale.update(d.reason for d in at_path if d.verified and d.status_returned == 401)
+    stale.update(_skew(d) for d in at_path if not d.verified and _skew(d))
     for warning, count in stale.items():
         issues.append(Issue("timestamp", "warning", "Webhook timestamp far from receipt time",
-                            f"{count} delivery(ies): {warning}; the docs name no tolerance",
-                            SIGNED))
+                            f"{count} delivery(ies): {warning}; the docs name no tolerance "
+                            f"(receivers with one, e.g. 5 minutes, refuse them); "
+                            f"{_whose_clock(ctx)}", SIGNED))
     for d in at_path:
         if d.verified and d.event is None and d.status_returned == 400:
             issues.append(Issue("schema", "fail", "A signed webhook body is not a JSON object",
@@ -287,98 +300,16 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     return issues
 
 
-def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
-               ctx: ReceiptContext) -> Cause | None:
-    """Which of the causes in the module docstring explains the failing issues, if any."""
-    fails = {i.kind for i in report_issues if i.severity == "fail"}
-    if not fails:
-        return None
-    url = ctx.public_url or "(no public URL)"
-    at_path = [d for d in deliveries if d.status_returned not in (404, 405)]
-    good = [d for d in at_path if d.verified]
-    if "incomplete" in fails and not good:
-        if not deliveries:
-            if ctx.override_ok is False:
-                return Cause(
-                    "override-ignored", "No request reached the listener, and the number's "
-                    f"webhookDeliveryOverride does not point at {url}: {ctx.override_detail}",
-                    "Check that PATCH /api/core/numbers/{numberId} stores "
-                    "webhookDeliveryOverride, or use RC_WEBHOOK_MODE=preconfigured.", NO_EVENTS)
-            override = ("set and verified" if ctx.override_ok else
-                        "not used (preconfigured mode)" if ctx.override_ok is None else "")
-            return Cause(
-                "no-requests", f"No request reached the listener. The target should have "
-                f"posted to {url} (override {override}).",
-                "Check that the URL is publicly reachable from the target (RC_TUNNEL / "
-                "RC_PUBLIC_URL) and that delivery webhooks are enabled for this client or "
-                "number.", NO_EVENTS)
-        if not at_path:
-            paths = ", ".join(sorted({d.path for d in deliveries})[:3])
-            return Cause(
-                "wrong-path", f"Requests reached the listener at {paths}, not {ctx.listen_path}.",
-                "Point the webhook configuration at the full URL including the path.", NO_EVENTS)
-        if all(d.reason.startswith("missing signing headers") for d in at_path):
-            return Cause(
-                "missing-headers", f"{len(at_path)} request(s) arrived without "
-                "X-RedCloud-Timestamp / X-RedCloud-Signature.",
-                "The sender must sign every webhook (both headers).", SIGNED)
-        signed = signing_cause(ctx.forensics)
-        if signed is not None:
-            return signed
-        if all(d.signature_mistake is SignatureMistake.BODY_ONLY for d in at_path):
-            return Cause(
-                "hmac-body-only", f"All {len(at_path)} signature(s) are an HMAC of the raw body "
-                "only; the docs sign \"{timestamp}.{rawBody}\".",
-                "The sender must include the timestamp and '.' before the body.", SIGNED)
-        tried = ctx.forensics.keys_shown() if ctx.forensics else "RC_WEBHOOK_SECRET"
-        return Cause(
-            "secret-mismatch", f"{len(at_path)} signed deliveries arrived at {url} and none "
-            f"verifies, with any key this run holds ({tried}) in any signing variant tried "
-            "(the docs' \"{timestamp}.{rawBody}\", the body only, no '.', the timestamp in "
-            "seconds or milliseconds; hex, 'sha256=' hex, base64).",
-            "Deliveries do arrive, so the endpoint is reachable. Copy RC_WEBHOOK_SECRET again "
-            "from this client's webhook settings; if it is right, the API signs with a key you "
-            "were not given: report it to Red Cloud with this bundle.", SIGNED)
-    reused = [i for i in report_issues if i.kind == "sequence" and i.title == REUSED]
-    if reused and "schema" not in fails:
-        return Cause(
-            "sequence-reused", "A sequence violation, not a duplicate: "
-            + "; ".join(i.detail for i in reused)[:600] + ". Both events were recorded; "
-            "none was dropped as a redelivery.",
-            "Report it to Red Cloud with this bundle: each (messageId, sequence) must name one "
-            "event, and sequences must increase queued < sent < final.", SEQUENCE)
-    for cause, kind, action in (
-            ("malformed", "schema", "Compare the events with the documented payload."),
-            ("incomplete", "incomplete", "Inspect webhook receipts; look for the missing "
-                                         "events in the target's delivery logs."),
-            ("sequence", "sequence", "Sequences must increase queued < sent < final, "
-                                     "and each (messageId, sequence) must name one event."),
-            ("ids", "ids", "Events must carry the messageId and externalReference of the "
-                           "send."),
-            ("client", "client", "Events must name the API client that sent the message; "
-                                 "report the misattribution to Red Cloud."),
-            ("message", "message", "Events must describe the message that was sent: "
-                                   "outbound, its recipient, its sending number."),
-            ("status", "status", "Each event's data.status must agree with its eventType.")):
-        if kind in fails:
-            failed = [i for i in report_issues if i.kind == kind and i.severity == "fail"]
-            detail = "; ".join(i.detail for i in failed)[:600]
-            clause = failed[0].clause
-            return Cause(cause, detail, action, clause)
-    first = next(i for i in report_issues if i.severity == "fail")
-    return Cause(first.kind, first.detail, "See the failing check.", first.clause)
-
-
 def analyze(messages: Sequence[AcceptedMessage], deliveries: Sequence[Delivery],
             context: ReceiptContext | None = None) -> LifecycleReport:
     """Judge every recorded delivery against the lifecycles of `messages`."""
     ctx = context or ReceiptContext()
     lifecycles = [_lifecycle(m, deliveries) for m in messages]
-    issues = _delivery_issues(deliveries)
+    issues = _delivery_issues(deliveries, ctx)
     issues += _event_issues(deliveries, {m.message_id: m for m in messages})
     for lc in lifecycles:
         issues += _lifecycle_issues(lc)
     return LifecycleReport(tuple(lifecycles), tuple(issues),
-                           find_cause(issues, deliveries, ctx),
+                           find_cause(issues, deliveries, ctx, lifecycles),
                            received=len(deliveries),
                            verified=sum(1 for d in deliveries if d.verified))

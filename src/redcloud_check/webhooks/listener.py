@@ -34,6 +34,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from redcloud_check.core.asgi_request import AsgiRequest, ClientDisconnect, lifespan
 from redcloud_check.core.http_server import HTTPServerBase
 from redcloud_check.core.signing import (
     SIGNATURE_HEADER,
@@ -46,6 +47,12 @@ MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
 # Never kept, although Red Cloud sends none of them: a listener behind a proxy might get them.
 _DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# A repeated header is recorded as Node's http module presents it to the docs' listener
+# (webhooks.reference): these keep their first value, every other one joins its values ", ".
+_FIRST_WINS = frozenset({"content-type", "content-length", "user-agent", "referer", "host",
+                         "if-modified-since", "if-unmodified-since", "from", "location",
+                         "max-forwards", "retry-after", "etag", "last-modified", "server",
+                         "age", "expires"})
 
 
 class SignatureMistake(Enum):
@@ -63,7 +70,8 @@ class Delivery:
     received_at: float  # epoch seconds
     method: str
     path: str
-    headers: dict[str, str]  # lower-cased names; nothing secret is ever in them
+    headers: dict[str, str]  # lower-cased names, a repeated one as Node presents it; nothing
+    #                          secret is ever in them
     body_size: int
     verified: bool  # the signature matched the configured secret
     reason: str  # "signature ok", or why it was rejected
@@ -226,11 +234,11 @@ class WebhookListener(HTTPServerBase):
 
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        status, body = await self._endpoint(_Request(scope, receive))
+        status, body = await self._endpoint(AsgiRequest(scope, receive))
         payload = json.dumps(body, ensure_ascii=False, allow_nan=False,
                              separators=(",", ":")).encode("utf-8")
         await send({"type": "http.response.start", "status": status,
@@ -238,9 +246,15 @@ class WebhookListener(HTTPServerBase):
                                 (b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": payload})
 
-    async def _endpoint(self, request: _Request) -> tuple[int, dict[str, Any]]:
-        headers = {k.lower(): v for k, v in request.header_items
-                   if k.lower() not in _DROPPED_HEADERS}
+    async def _endpoint(self, request: AsgiRequest) -> tuple[int, dict[str, Any]]:
+        headers: dict[str, str] = {}
+        for key, value in request.header_items:
+            name = key.lower()
+            if name in headers:
+                if name not in _FIRST_WINS:
+                    headers[name] += ", " + value
+            elif name not in _DROPPED_HEADERS:
+                headers[name] = value
         base = Delivery(received_at=time.time(), method=request.method,
                         path=request.path, headers=headers, body_size=0, verified=False,
                         reason="", status_returned=400)
@@ -258,7 +272,7 @@ class WebhookListener(HTTPServerBase):
                                 else {"error": delivery.reason})
         return delivery.status_returned, body
 
-    async def _judge(self, request: _Request, base: Delivery) -> tuple[Delivery, bytes]:
+    async def _judge(self, request: AsgiRequest, base: Delivery) -> tuple[Delivery, bytes]:
         if request.path != self.path:
             return replace(base, status_returned=404,
                            reason=f"not the webhook path {self.path}"), b""
@@ -296,8 +310,8 @@ class WebhookListener(HTTPServerBase):
             if self.strict:
                 return replace(base, status_returned=401, reason=why), raw
             base = replace(base, warnings=(why,))
-        try:
-            event = json.loads(raw.decode("utf-8"))
+        try:  # a UTF-8 byte order mark is dropped, as express.json() drops it
+            event = json.loads(raw.decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError, RecursionError):
             event = None
         if not isinstance(event, dict):
@@ -309,7 +323,7 @@ class WebhookListener(HTTPServerBase):
         return replace(base, event=event, status_returned=200, duplicate=duplicate,
                        sequence_reused=reused, reason=reason), raw
 
-    async def _read_limited(self, request: _Request) -> bytes | None:
+    async def _read_limited(self, request: AsgiRequest) -> bytes | None:
         """The raw body, or None once it is known to exceed `max_body` (reading stops)."""
         declared = request.header("content-length") or ""
         if declared.isdigit() and int(declared) > self.max_body:
@@ -328,42 +342,6 @@ class WebhookListener(HTTPServerBase):
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-class ClientDisconnect(Exception):
-    """The sender closed the connection before its body was read."""
-
-
-class _Request:
-    """What the listener reads of one ASGI HTTP request: method, path, headers (`header`:
-    case-insensitive, a name's first value, as HTTP frameworks answer; `header_items`: all of
-    them, in order) and the body's messages (`receive`)."""
-
-    __slots__ = ("_first", "header_items", "method", "path", "receive")
-
-    def __init__(self, scope: Scope, receive: Receive) -> None:
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.header_items = [(k.decode("latin-1"), v.decode("latin-1"))
-                             for k, v in scope["headers"]]
-        self._first: dict[str, str] = {}
-        for name, value in self.header_items:
-            self._first.setdefault(name.lower(), value)
-        self.receive = receive
-
-    def header(self, name: str) -> str | None:
-        return self._first.get(name.lower())
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    """Answer uvicorn's start-up and shutdown messages: the listener has nothing to do then."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 __all__ = ["DEFAULT_TOLERANCE_S", "MAX_BODY", "Delivery", "SignatureMistake", "WebhookListener",

@@ -20,14 +20,17 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from redcloud_check.core.client import basic_header
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
+from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.core.urls import http_url
 from redcloud_check.webhooks.delivery_view import timeline
-from redcloud_check.webhooks.forensics import WEBHOOK_KEY, consistent_failure, examine
+from redcloud_check.webhooks.forensics import WEBHOOK_KEY
 from redcloud_check.webhooks.lifecycle import (
     LifecycleReport,
     ReceiptContext,
@@ -36,6 +39,7 @@ from redcloud_check.webhooks.lifecycle import (
 )
 from redcloud_check.webhooks.listener import Delivery, WebhookListener
 from redcloud_check.webhooks.override import OverrideStatus, RecoveryResult, WebhookOverride
+from redcloud_check.webhooks.signature_doctor import consistent_failure, examine
 from redcloud_check.webhooks.tunnel import Exposure, Tunnel
 
 if TYPE_CHECKING:  # the run context opens the session (RunContext.open_webhooks)
@@ -48,6 +52,53 @@ STRAGGLER_GRACE_S = 2.0
 # fixing a webhook secret should not wait RC_WEBHOOK_TIMEOUT for what the first second settled).
 EARLY_DELIVERIES = 3
 EARLY_AFTER_S = 2.0
+
+
+SEND = "/api/core/messages/send"
+
+
+def _produced(exchange: Exchange, message_id: str) -> bool:
+    body = exchange.json_or_none()
+    results = body.get("results") if isinstance(body, dict) else None
+    return isinstance(results, list) and any(
+        isinstance(r, dict) and r.get("messageId") == message_id for r in results)
+
+
+def sends(rc: RunContext) -> list[tuple[str, Exchange]]:
+    """(messageId, the send exchange that produced it) for every accepted message."""
+    posts = [e for e in rc.recorder.all() if e.path == SEND and e.status is not None]
+    out = []
+    for m in rc.accepted:
+        found = next((e for e in posts if _produced(e, m.message_id)), None)
+        if found is not None:
+            out.append((m.message_id, found))
+    return out
+
+
+def cite_exchange(exchange: Exchange) -> str:
+    """An exchange as evidence: what, when, the answer, and its requestId."""
+    rid = exchange.request_id
+    return (f"{exchange.endpoint} answered HTTP {exchange.status} at "
+            f"{iso_utc(exchange.started_at)}" + (f", requestId {rid}" if rid else ""))
+
+
+def api_clock(rc: RunContext) -> tuple[float, str] | None:
+    """How far the API's clock is ahead of this machine's, from the Date headers of its
+    answers (the median; a Date has whole seconds), and the exchange that shows it."""
+    offsets = []
+    for e in rc.recorder.all():
+        date = e.header("Date") if e.status is not None else ""
+        try:
+            at = parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError):
+            at = None
+        if at is not None:
+            offsets.append((at - (e.started_at + e.timings.total / 2), e))
+    if not offsets:
+        return None
+    offset, exchange = sorted(offsets, key=lambda o: o[0])[len(offsets) // 2]
+    return offset, (f"the API's Date header is {round(offset):+d} s from this machine's "
+                    f"clock ({cite_exchange(exchange)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +220,23 @@ class WebhookSession:
     def context(self, deliveries: Sequence[Delivery] | None = None) -> ReceiptContext:
         status = self.override_status
         seen = self.listener.deliveries() if deliveries is None else deliveries
+        patch = None if status is None else status.exchange
+        override = () if status is None else tuple(
+            f"webhookDeliveryOverride: {cite_exchange(e)}" + (
+                f' ({e.error_code}: "{e.error_message or "no message"}")' if e.error_code
+                else "")
+            for e in (status.exchange, status.check) if e is not None)
         return ReceiptContext(public_url=self.public_url, listen_path=self.listener.path,
                               override_ok=None if status is None else status.ok,
                               override_detail="" if status is None else status.detail,
-                              forensics=examine(seen, self.signing_keys()))
+                              forensics=examine(seen, self.signing_keys()),
+                              exposure=None if self.exposure is None else self.exposure.kind,
+                              override_evidence=override,
+                              override_patched=None if patch is None or patch.status is None
+                              else 200 <= patch.status < 300,
+                              sends=tuple(f"the send of {mid}: {cite_exchange(e)}"
+                                          for mid, e in sends(self.rc)[:3]),
+                              api_clock=api_clock(self.rc))
 
     def wait_lifecycle(self, messages: Sequence[AcceptedMessage] | None = None,
                        timeout: float | None = None) -> LifecycleReport:
@@ -214,6 +278,8 @@ class WebhookSession:
         if not deliveries or not (len(deliveries) >= EARLY_DELIVERIES or
                                   time.time() >= deliveries[0].received_at + EARLY_AFTER_S):
             return False
+        if any(d.verified for d in deliveries):  # settled by the lifecycle, not early
+            return False
         return consistent_failure(examine(deliveries, keys))
 
     def _wake(self, remaining: float) -> float:
@@ -232,3 +298,4 @@ class WebhookSession:
         if message is None:
             return []
         return timeline(message, self.listener.deliveries())
+
