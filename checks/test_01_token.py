@@ -56,8 +56,7 @@ def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
 @check("RC-TOKEN-02", clause=BODY_CREDENTIALS)
 def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with client_id and client_secret in the body issues a token."""
-    exchange = _token_request(rc, "token: body credentials", basic=False,
-                              grant="client_credentials")
+    exchange = gates.body_token(rc)  # shared with the gate's scheme check: asked once
     try:
         expect.json_response(exchange, 200, "token_response", clause=BODY_CREDENTIALS,
                              title="Body credentials did not issue a bearer token")
@@ -68,9 +67,10 @@ def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
 
 
 @check("RC-TOKEN-03", clause=TOKEN_SHAPE)
-def test_token_response_matches_schema(rc: RunContext) -> None:
+def test_token_response_matches_schema(rc_pair: RunContext) -> None:
     """The token response is JSON with access_token, token_type bearer and a positive integer
     expires_in."""
+    rc = rc_pair
     exchange = _token_request(rc, "token: response shape", basic=True,
                               grant="client_credentials")
     body = expect.json_response(exchange, 200, "token_response", clause=TOKEN_SHAPE,
@@ -83,9 +83,10 @@ def test_token_response_matches_schema(rc: RunContext) -> None:
 
 
 @check("RC-TOKEN-04", clause=OAUTH_ERRORS)
-def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
+def test_wrong_secret_gives_401_oauth_error(rc_pair: RunContext) -> None:
     """A wrong client_secret is refused with 401 and an OAuth-style error body, not the CORE
     error wrapper."""
+    rc = rc_pair
     exchange = _token_request(rc, "token: wrong client_secret", basic=False,
                               grant="client_credentials", secret="rc-check-wrong-secret")
     body = expect.oauth_error(exchange, 401, clause=OAUTH_ERRORS,
@@ -97,7 +98,7 @@ def test_wrong_secret_gives_401_oauth_error(rc: RunContext) -> None:
 
 
 @cases("case", TOKEN_CASES, clause=NEAR_MISS)
-def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -> None:
+def test_token_refuses_a_near_miss_credential(rc_pair: RunContext, case: TokenCase) -> None:
     """A near-miss credential is refused with 400 or 401 and an OAuth-style body.
 
     A credential that is not exactly the right pair issues no token: one request per case
@@ -109,6 +110,7 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
     guide names invalid credentials as what makes a token request fail; a near miss is an
     invalid credential. 400 (invalid_request) and 401 (invalid_client) both refuse. The
     cases are bounded (rules/credentials.py) so a run never locks the account."""
+    rc = rc_pair
     attempt = case.build(rc.settings.client_id, rc.settings.client_secret)
     if attempt is None:
         skip(SkipCode.NOT_APPLICABLE, f"not applicable to these credentials: {case.statement}",
@@ -127,16 +129,18 @@ def test_token_refuses_a_near_miss_credential(rc: RunContext, case: TokenCase) -
 
 
 @check("RC-TOKEN-12", clause=GRANT_REQUIRED)
-def test_missing_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
+def test_missing_grant_type_gives_400_oauth_error(rc_pair: RunContext) -> None:
     """A token request without grant_type is refused with 400 and an OAuth-style body."""
+    rc = rc_pair
     exchange = _token_request(rc, "token: missing grant_type", basic=True, grant=None)
     expect.oauth_error(exchange, 400, clause=GRANT_REQUIRED,
                        title="A token request without grant_type was not refused with 400")
 
 
 @check("RC-TOKEN-13", clause=GRANT_VALUE)
-def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
+def test_unsupported_grant_type_gives_400_oauth_error(rc_pair: RunContext) -> None:
     """A grant_type other than client_credentials is refused with 400 and an OAuth-style body."""
+    rc = rc_pair
     exchange = _token_request(rc, "token: unsupported grant_type", basic=True,
                               grant="password")
     body = expect.oauth_error(exchange, 400, clause=GRANT_VALUE,
@@ -148,8 +152,9 @@ def test_unsupported_grant_type_gives_400_oauth_error(rc: RunContext) -> None:
 
 
 @check("RC-TOKEN-14", clause=TOKEN_AUTHORIZES)
-def test_issued_token_works_on_a_core_route(rc: RunContext) -> None:
+def test_issued_token_works_on_a_core_route(rc_pair: RunContext) -> None:
     """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
+    rc = rc_pair
     exchange = _token_request(rc, "token: fresh token for a CORE call", basic=True,
                               grant="client_credentials")
     token = parse_token(exchange)

@@ -61,7 +61,13 @@ def test_a_body_signed_pretty_printed_leads_with_that_one_cause(tmp_path: Path) 
     assert all(r["docs_listener"] == "401 Invalid signature"
                for r in doc["webhooks"]["deliveries"])
     out = run.stdout
-    assert out.count("cause:     signed-body-differs") == len(run.failed)
+    # one root cause, the API's: its first failure leads, the others are listed under it
+    [root] = doc["summary"]["rootCauses"]
+    assert (root["id"], root["side"]) == ("signed-body-differs", "api")
+    assert len(root["checks"]) == len(run.failed) and len(doc["bundles"]) == 1
+    assert out.count("cause:     signed-body-differs") == 1
+    assert out.count("explained: by root cause signed-body-differs [api]") == \
+        len(run.failed) - 1
     assert f"webhook signatures: {signatures['failing']} made with HMAC-SHA256" in out
     assert "webhook signatures:" in out and PRETTY in out
     for text in (out, (tmp_path / "escalation.md").read_text()):

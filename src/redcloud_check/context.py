@@ -13,14 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redcloud_check.core.client import ApiClient, SecretSet, basic_header
 from redcloud_check.core.config import Settings
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.findings import Advisory, Finding, FindingLog
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.core.models import AcceptedMessage
+from redcloud_check.core.models import AcceptedMessage, Shared
+from redcloud_check.core.rate_limit import RateLimits, RateLimitWait
 from redcloud_check.core.recorder import Recorder
 from redcloud_check.core.tokens import TokenProvider
 from redcloud_check.core.waivers import WaiverBook
@@ -32,13 +33,19 @@ if TYPE_CHECKING:  # the session holds a RunContext: a type-only import, no cycl
 T = TypeVar("T")
 
 
-class Shared(Generic[T]):
-    """A typed key for per-run state several checks share (as pytest's StashKey)."""
+RATE_LIMITS = "DESIGN.md, rate limits (429, or 503 with Retry-After, is conformant behaviour)"
 
-    __slots__ = ("name",)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+def rate_limit_warning(wait: RateLimitWait, recorder: Recorder) -> Finding:
+    """The warning a rate limit leaves: the status, the API's Retry-After and the wait."""
+    ex = wait.exchange
+    return Finding("warning", f"Rate-limited: HTTP {wait.status} with Retry-After "
+                   f"{wait.retry_after or '(none)'}",
+                   f"{ex.endpoint} answered HTTP {wait.status} (Retry-After "
+                   f"{wait.retry_after or 'absent'}); the run waited {wait.waited_s:g} s and "
+                   "sent the same request again (a send with the same Idempotency-Key). Not "
+                   "a failure: a rate limit is conformant.", RATE_LIMITS,
+                   check=recorder.current_check)
 
 
 @dataclass
@@ -57,10 +64,14 @@ class RunContext:
                ledger: RunLedger | None = None) -> RunContext:
         secrets = SecretSet(settings.secrets())
         secrets.add(basic_header(settings.client_id, settings.client_secret).split(" ", 1)[1])
-        client = ApiClient(base_url, timeout=settings.timeout, recorder=Recorder(),
-                           secrets=secrets)
+        ledger = ledger if ledger is not None else RunLedger()
+        recorder = Recorder()
+        limits = RateLimits(settings.retry_budget,
+                            lambda wait: ledger.findings.add(rate_limit_warning(wait, recorder)))
+        client = ApiClient(base_url, timeout=settings.timeout, recorder=recorder,
+                           secrets=secrets, rate_limits=limits)
         context = cls(settings=settings, client=client, tokens=TokenProvider(client, settings),
-                      ledger=ledger if ledger is not None else RunLedger())
+                      ledger=ledger)
         if run_id is not None:
             context.run_id = run_id  # the run's folder under the reports dir is named by it
         return context

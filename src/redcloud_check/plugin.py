@@ -22,7 +22,7 @@ from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.results.ledger import SkipCode
-from redcloud_check.rules.stages import STAGE_NAMES, blocked_reason, stage_index
+from redcloud_check.rules.stages import STAGE_NAMES, STAGES, blocked_reason, stage_index
 from redcloud_check.suite import declare
 from redcloud_check.suite.declare import skip
 from redcloud_check.suite.stash import SPEC, SUITE
@@ -247,6 +247,20 @@ def rc(request: pytest.FixtureRequest) -> RunContext:
         skip(SkipCode.OTHER, "not a redcloud-check suite run (rc_suite is not set in the ini "
              "file)")
     return context
+
+
+@pytest.fixture
+def rc_pair(rc: RunContext) -> RunContext:
+    """The run context, for a check that sends the configured RC_CLIENT_ID / RC_CLIENT_SECRET
+    (or a near miss of them): blocked once the token gate saw the pair refused and no token
+    was issued for it. A refused pair is never sent again, so that a wrong secret costs two
+    token requests at most and an account with a lockout policy stays safe."""
+    gate = rc.ledger.by_id(STAGES[0].gate_id)
+    if gate is not None and gate.failing and not rc.tokens.issued():
+        skip(SkipCode.BLOCKED, "blocked by token: RC_CLIENT_ID / RC_CLIENT_SECRET were "
+             "refused; a refused pair is never sent again (an account with a lockout policy "
+             "stays safe)", short="blocked by token", blocked_by="token")
+    return rc
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import urllib3
 
 from redcloud_check.core.errors import TargetUnreachable
 from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.rate_limit import RateLimits
 from redcloud_check.core.recorder import Recorder
 
 USER_AGENT = "redcloud-check"
@@ -111,8 +112,10 @@ class ApiClient:
         recorder: Recorder,
         secrets: SecretSet,
         session: requests.Session | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.rate_limits = rate_limits  # None: a rate-limited answer is returned as it is
         self.timeout = timeout
         self.recorder = recorder
         self.secrets = secrets
@@ -151,15 +154,34 @@ class ApiClient:
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
         hdrs.setdefault("Accept", "application/json")
         url = self.base_url + path
-        return self._send(method, url, hdrs, body, label, token_fresh, token_age_s,
-                          wrong_credential)
+        return self._honouring_rate_limits(method, url, hdrs, body, label, token_fresh,
+                                           token_age_s, wrong_credential)
 
     def replay(self, exchange: Exchange) -> Exchange:
         """Send the same request again (same method, URL, headers, body)."""
-        return self._send(exchange.method, exchange.url, dict(exchange.request_headers),
-                          exchange.request_body, f"replay of: {exchange.label}".strip(),
-                          exchange.token_fresh, exchange.token_age_s,
-                          exchange.wrong_credential)
+        return self._honouring_rate_limits(
+            exchange.method, exchange.url, dict(exchange.request_headers),
+            exchange.request_body, f"replay of: {exchange.label}".strip(),
+            exchange.token_fresh, exchange.token_age_s, exchange.wrong_credential)
+
+    def _honouring_rate_limits(self, method: str, url: str, headers: dict[str, str],
+                               body: bytes | None, label: str, token_fresh: bool | None,
+                               token_age_s: float | None,
+                               wrong_credential: bool) -> Exchange:
+        """Send; on a rate limit, wait what the API asks and send the very same request
+        again, within the run's budget (core.rate_limit; RateLimited past it)."""
+        limits = self.rate_limits
+        if limits is not None:
+            limits.pace()
+        exchange = self._send(method, url, headers, body, label, token_fresh, token_age_s,
+                              wrong_credential)
+        rounds = 0
+        while limits is not None and (delay := limits.delay(exchange, rounds)) is not None:
+            limits.wait(delay, exchange)
+            rounds += 1
+            exchange = self._send(method, url, headers, body, label, token_fresh,
+                                  token_age_s, wrong_credential)
+        return exchange
 
     def _send(
         self,

@@ -7,7 +7,6 @@ with the docs' canonical test values. Validation names the setting that is wrong
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,15 @@ from urllib.parse import urlsplit
 
 from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.errors import ConfigError
+from redcloud_check.core.setting_values import (
+    api_host,
+    choice,
+    parse_bool,
+    parse_float,
+    parse_url,
+    read_dotenv,
+    split_names,
+)
 from redcloud_check.core.urls import is_loopback_host
 from redcloud_check.core.waivers import find_waivers_file
 
@@ -68,6 +76,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("RC_WAIVERS", "TOML file of [[waiver]] tables: accepted deviations with an expiry "
            "(default ./redcloud-waivers.toml when present)"),
     Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
+    Option("RC_RETRY_BUDGET", "seconds of Retry-After waits a run may spend on rate limits "
+           "(429, or 503 with Retry-After; default 30)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -81,6 +91,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     return [value for name in SECRET_ENV if (value := env.get(name))]
 KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
+RETRY_BUDGET_DEFAULT = 30.0  # seconds of the API's Retry-After a run honours (DESIGN.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,7 @@ class Settings:
     sim_variants: tuple[str, ...] = ()
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     keep_runs: int = KEEP_RUNS_DEFAULT
+    retry_budget: float = RETRY_BUDGET_DEFAULT
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -134,66 +146,6 @@ class Settings:
         return [v for v in (*values, self.ngrok_authtoken or "") if v]
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """The settings in a .env file as python-dotenv reads it (`export`, quotes, escapes,
-    comments, inline comments); {} when there is no file.
-
-    Never expands ${VAR}: a secret may hold a "$". A key with no "=" has no value and is
-    left out, as python-dotenv does. A line python-dotenv cannot parse is a ConfigError
-    naming the file and line, where python-dotenv itself would log a warning and skip it:
-    a setting that silently does not apply is worse than a stop.
-    """
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # only with a file: ~2 ms of import (and 15 patterns)
-    from dotenv.parser import parse_stream
-
-    text = path.read_text(encoding="utf-8")
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            raise ConfigError(f"{path}:{binding.original.line}", "not a KEY=VALUE line")
-    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _parse_bool(env: str, value: str) -> bool:
-    v = value.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("", "0", "false", "no", "off"):
-        return False
-    raise ConfigError(env, f"expected 1 or 0, got {value!r}")
-
-
-def _parse_float(env: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(env, f"expected a number of seconds, got {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise ConfigError(env, f"must be a positive number of seconds, got {value!r}")
-    return number
-
-
-def _parse_url(env: str, value: str) -> str:
-    parts = urlsplit(value)
-    try:  # urlsplit reads the port when asked: ValueError for one not from 0 to 65535
-        url = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:
-        url = False
-    if not url:
-        raise ConfigError(env, f"not an http(s) URL: {value!r}", "e.g. https://api.example.com")
-    if parts.query or parts.fragment:
-        raise ConfigError(env, "must not carry a query or fragment")
-    return value.rstrip("/")
-
-
-def _choice(env: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(env, f"must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
 def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
                  file_values: Mapping[str, str]) -> str | None:
     """The setting as given: option beats environment beats .env; empty means unset."""
@@ -214,11 +166,6 @@ def given_value(attr: str, options: Mapping[str, str | None] | None = None,
         file_values = {}
     env = os.environ if environ is None else environ
     return _first_given(attr, options or {}, env, file_values)
-
-
-def split_names(value: str | None) -> tuple[str, ...]:
-    """A comma-separated list of names (RC_SIM_FAULTS, RC_SIM_VARIANTS), blanks left out."""
-    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
 
 
 def _simulator_names(env: str, value: str | None, base_url: str | None) -> tuple[str, ...]:
@@ -246,7 +193,7 @@ def load_settings(
 
     base_url = raw("base_url")
     if base_url is not None:
-        base_url = _parse_url("RC_BASE_URL", base_url)
+        base_url = api_host("RC_BASE_URL", parse_url("RC_BASE_URL", base_url))
         missing = [o.env for o in OPTIONS if o.attr in ("client_id", "client_secret",
                                                         "number_id") and raw(o.attr) is None]
         if missing:
@@ -259,7 +206,7 @@ def load_settings(
             return CANONICAL[attr] if base_url is None else ""
         return got
 
-    allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
+    allow_send = parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
     if is_e164(number_id):
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
@@ -277,14 +224,14 @@ def load_settings(
 
     def number(attr: str, default: float) -> float:
         got = raw(attr)
-        return default if got is None else _parse_float(OPTIONS_BY_ATTR[attr].env, got)
+        return default if got is None else parse_float(OPTIONS_BY_ATTR[attr].env, got)
 
-    mode = _choice("RC_WEBHOOK_MODE", raw("webhook_mode") or "override",
+    mode = choice("RC_WEBHOOK_MODE", raw("webhook_mode") or "override",
                    ("override", "preconfigured"))
-    tunnel = _choice("RC_TUNNEL", raw("tunnel") or "auto", ("auto", "none", "ngrok"))
+    tunnel = choice("RC_TUNNEL", raw("tunnel") or "auto", ("auto", "none", "ngrok"))
     public_url = raw("public_url")
     if public_url is not None:
-        public_url = _parse_url("RC_PUBLIC_URL", public_url)
+        public_url = parse_url("RC_PUBLIC_URL", public_url)
     port_raw = raw("listen_port")
     default_port = 8787 if mode == "preconfigured" else 0
     try:
@@ -327,8 +274,18 @@ def load_settings(
         sim_variants=variants,
         waivers=find_waivers_file(raw("waivers")),
         keep_runs=keep_runs,
+        retry_budget=_budget(raw("retry_budget")),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
+
+
+def _budget(given: str | None) -> float:
+    """RC_RETRY_BUDGET: seconds, 0 meaning never wait (a rate limit is then inconclusive)."""
+    if given is None:
+        return RETRY_BUDGET_DEFAULT
+    if given.strip() in ("0", "0.0"):
+        return 0.0
+    return parse_float("RC_RETRY_BUDGET", given)
 
 
 def embedded_webhook_secret(settings: Settings, simulator_secret: str | None) -> Settings:

@@ -6,6 +6,7 @@ apart from "the tool broke"):
     RedcloudCheckError            the tool cannot do its job (not a finding about the API)
     ├── ConfigError               a setting is missing or malformed; names the setting
     ├── TargetUnreachable         no HTTP answer at all (refused, DNS, timeout, TLS)
+    ├── RateLimited               the API rate-limited the run past RC_RETRY_BUDGET
     ├── TunnelError               the public tunnel for the webhook listener failed
     └── HandlerError              code of ours raised while our server was serving (a bug)
 
@@ -51,6 +52,23 @@ class TargetUnreachable(RedcloudCheckError):
         self.kind = kind
         self.detail = detail
         super().__init__(f"target unreachable ({kind}) at {url}: {detail}")
+
+
+class RateLimited(RedcloudCheckError):
+    """The API rate-limited the run past RC_RETRY_BUDGET: the stage is inconclusive (exit 2),
+    never failed; a rate limit is conformant behaviour (DESIGN.md, rate limits)."""
+
+    def __init__(self, exchange: Any, asked_s: float, spent_s: float, budget_s: float) -> None:
+        self.exchange = exchange
+        self.asked_s = asked_s
+        self.spent_s = spent_s
+        self.budget_s = budget_s
+        said = exchange.header("Retry-After") if exchange is not None else ""
+        super().__init__(
+            f"rate-limited: HTTP {getattr(exchange, 'status', '?')} with Retry-After "
+            f"{said or '(none)'} on {getattr(exchange, 'endpoint', '?')}, after {spent_s:g} s "
+            f"of waits; RC_RETRY_BUDGET ({budget_s:g} s) leaves too little to wait "
+            f"{asked_s:g} s more")
 
 
 class TunnelError(RedcloudCheckError):

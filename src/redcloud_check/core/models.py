@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
-__all__ = ["SIDES", "AcceptedMessage", "Cause", "Side", "Token"]
+T = TypeVar("T")
+
+__all__ = ["SIDES", "AcceptedMessage", "Cause", "Shared", "Side", "Token"]
 
 # Whose side a root cause is on (DESIGN.md, Attribution): "api" only when the run proves the
 # integration is not at fault; "integration" when the evidence points at a setting (named);
@@ -65,3 +67,13 @@ class Cause:
     side: Side = "unknown"
     evidence: tuple[str, ...] = ()
     setting: str | None = None
+
+
+class Shared(Generic[T]):
+    """A typed key for per-run state that checks (and the gates) share, as pytest's
+    StashKey: `RunContext.shared(key, make)` makes the value once per run."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name

@@ -38,6 +38,11 @@ class TokenProvider:
                 self._token = token
         return exchange, token
 
+    def issued(self) -> bool:
+        """A token was issued for the configured pair in this run (the pair is right)."""
+        with self._lock:
+            return self._token is not None
+
     def current(self) -> Token | None:
         with self._lock:
             if self._token is not None and self._token.fresh():

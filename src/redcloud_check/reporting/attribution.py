@@ -13,7 +13,8 @@ Decided from what the run proves, never guessed (DESIGN.md, Attribution):
   RC_BASE_URL (integration);
 * the diagnosis' lead otherwise: "api-breaks-rule" (every likely cause ruled out by the
   run) is the API's, with what ruled them out; a guide entry carries its side, and its
-  proof or what would decide it.
+  proof or what would decide it. Each documented rule the API breaks is a root cause of
+  its own; failures that got the same answer (endpoint, status, error code) share one.
 
 `Attribution.cause()` is the `Cause` a failure then carries, so that its bundle leads with
 the same cause and side as the root cause it belongs to. Failures with the same `group`
@@ -29,6 +30,7 @@ from typing import Any
 from redcloud_check.core.errors import (
     CheckFailure,
     ConfigError,
+    RateLimited,
     RedcloudCheckError,
     TargetUnreachable,
 )
@@ -132,19 +134,32 @@ def _from_diagnosis(check_id: str, diagnosis: Mapping[str, Any],
                            group=f"{API_BREAKS_RULE}:{check_id}")
     side = diagnosis.get("side", "unknown")
     symptom = f"{diagnosis['symptom']}" + (f" ({said})" if said else "")
-    if side == "api":
+    if side == "api":  # each documented rule broken is a root cause of its own
         return Attribution(lead["cause"], "api", symptom,
                            (*cited, f"proof: {diagnosis.get('proof')}"),
-                           lead["next_action"], lead["reference"])
+                           lead["next_action"], lead["reference"],
+                           group=f"{lead['cause']}:{check_id}")
+    answer = (f"{exchange.endpoint}:{exchange.status}:{exchange.error_code}"
+              if exchange is not None else "")
     return Attribution(lead["cause"], side, symptom, cited, lead["next_action"],
                        lead["reference"], decide=diagnosis.get("decide", ""),
-                       setting=diagnosis.get("setting") or None)
+                       setting=diagnosis.get("setting") or None,
+                       group=f"{lead['cause']}:{answer}")  # the same answer: one cause
 
 
 def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
               seen: Sequence[Exchange], diagnosis: Mapping[str, Any]) -> Attribution:
     """The attribution of one failure (`problem`, the exception that ended `check_id`),
     from its failing exchange, the exchanges the run made before it and its diagnosis."""
+    if isinstance(problem, RateLimited):
+        return Attribution(
+            "rate-limited", "unknown",
+            f"The API rate-limited the run past RC_RETRY_BUDGET: {problem}",
+            (cite(problem.exchange, f"HTTP {problem.exchange.status}, Retry-After "
+                  f"{problem.exchange.header('Retry-After') or '(none)'}"),),
+            "Run again later, or raise RC_RETRY_BUDGET: a rate limit is conformant, so this "
+            "stage is inconclusive, not failed.", "DESIGN.md, rate limits",
+            decide="whether the check passes once the API's rate limit allows the request")
     if isinstance(problem, ConfigError):
         return Attribution("config-error", "integration", str(problem), (),
                            f"Fix {problem.setting} and run again.", setting=problem.setting)

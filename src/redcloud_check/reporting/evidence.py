@@ -144,6 +144,9 @@ REMOTE_SEND = ("a send (never sent twice to a remote target: a broken idempotenc
                "would queue one more real message)")
 
 
+TOKEN_PATH = "/api/auth/token"
+REFUSED_PAIR = ("a refused credential (never sent again: a wrong secret costs two token "
+                "requests at most, so that an account with a lockout policy stays safe)")
 WRONG_CREDENTIAL = ("a deliberately wrong credential (sent once: the run's wrong-credential "
                     "budget keeps an account with a lockout policy safe)")
 
@@ -157,6 +160,8 @@ def replay_policy(exchange: Exchange | None, *, embedded: bool = False) -> tuple
         return False, "the first attempt already waited the whole RC_TIMEOUT"
     if exchange.wrong_credential:
         return False, WRONG_CREDENTIAL
+    if exchange.path == TOKEN_PATH and exchange.status in (400, 401, 403):
+        return False, REFUSED_PAIR
     method, path = exchange.method.upper(), exchange.path
     if method in ("GET", "HEAD"):
         return True, f"{method} is read-only"

@@ -12,6 +12,7 @@ from typing import Any
 from redcloud_check.core.redaction import short_secret_note
 from redcloud_check.reporting.diagnosis import terminal_lines
 from redcloud_check.reporting.drift_view import drift_lines
+from redcloud_check.reporting.root_cause_view import terminal_lines as root_cause_lines
 from redcloud_check.reporting.waiver_view import waiver_lines
 
 __all__ = ["diagnosis_lines", "show_summary", "summary_lines"]
@@ -27,7 +28,9 @@ def show_summary(terminalreporter: Any, data: Mapping[str, Any], bundles: int,
     notes = [note for env, value in secret_settings if (note := short_secret_note(env, value))]
     headline, lines = summary_lines(data, bundles, notes)
     if exposure is not None:
-        lines.insert(len(data["stages"]), f"  webhooks: {exposure[0]} ({exposure[1]})")
+        at = next(i for i, line in enumerate(lines) if line.startswith(
+            f"  {data['stages'][-1]['name']:<9} "))
+        lines.insert(at + 1, f"  webhooks: {exposure[0]} ({exposure[1]})")
     lines += extra
     terminalreporter.write_sep("=", headline)
     for line in lines:
@@ -38,7 +41,8 @@ def summary_lines(data: Mapping[str, Any], bundles: int,
                   notes: Sequence[str] = ()) -> tuple[str, list[str]]:
     """(the headline, the lines under it): a misrouted webhook override, per-stage verdicts,
     warnings, bundle count, and `notes` about the run's own settings."""
-    lines = [f"  unhealthy: {data['misrouted']}"] if data.get("misrouted") else []
+    lines = root_cause_lines(data.get("rootCauses") or [])
+    lines += [f"  unhealthy: {data['misrouted']}"] if data.get("misrouted") else []
     for s in data["stages"]:
         note = s["reason"] or (f"gate failed: {s['gate_failed']}" if s["gate_failed"] else "")
         lines.append(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redcloud_check.reporting.diagnosis import lead_of
+from redcloud_check.reporting.root_cause_view import ticket_lines as root_cause_lines
 from redcloud_check.reporting.webhook_evidence import ticket_lines
 
 __all__ = ["ticket_markdown"]
@@ -126,6 +127,7 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
              f"- Number id: {_cell(run.get('number_id'))}",
              f"- Started / finished (UTC): {run['started_at']} / {run['finished_at']}",
              f"- Versions: {versions}", f"- Exit status: {_cell(run.get('exit_status'))}", ""]
+    lines += root_cause_lines(summary.get("rootCauses") or [])
     config = summary.get("config_error")
     if config:
         diag = config["diagnosis"]

@@ -1,8 +1,7 @@
 """The run's timeline as evidence: what the run saw before a failure, each fact citing the
 exchange it rests on (its requestId, or its time and endpoint).
 
-    cite(exchange)                  one exchange, as a root cause's evidence cites it
-    quote(exchange)                 the API's own error code and message, redacted later
+    cite(exchange), quote(exchange) re-exported from core.citation
     token_refused_early(ex, seen)   the run's own bearer token refused by a CORE route before
                                     its expires_in: when it was issued, where it was accepted
                                     since, and the refusal (None when that is not what
@@ -18,36 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from redcloud_check.core.citation import cite, quote
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.core.timefmt import iso_utc
 
 __all__ = ["TokenRefusal", "cite", "pair_accepted_before", "quote", "token_refused_early"]
 
 TOKEN_PATH = "/api/auth/token"
-
-
-def quote(exchange: Exchange | None) -> str | None:
-    """The API's error code and message, as it said them: `invalid_client: "..."`."""
-    if exchange is None:
-        return None
-    code, message = exchange.error_code, exchange.error_message
-    if message:
-        return f'{code}: "{message}"' if code else f'"{message}"'
-    return code
-
-
-def cite(exchange: Exchange, what: str = "") -> str:
-    """`POST /api/auth/token at 2026-...Z (requestId req_1): HTTP 401 invalid_client: "..."`,
-    with `what` (what the exchange shows) in place of the status when given."""
-    rid = exchange.request_id
-    where = f"{exchange.endpoint} at {iso_utc(exchange.started_at)}"
-    where += f" (requestId {rid})" if rid else ""
-    if what:
-        return f"{where}: {what}"
-    if exchange.status is None:
-        return f"{where}: no answer ({exchange.error_kind})"
-    said = quote(exchange)
-    return f"{where}: HTTP {exchange.status}" + (f" {said}" if said else "")
 
 
 def _bearer(exchange: Exchange) -> str | None:

@@ -42,6 +42,7 @@ class Outcome(str, Enum):
     SKIPPED = "skipped"  # did not run, for the reason its Skip gives
     DESELECTED = "deselected"  # -k, -m or --deselect
     ERROR = "error"  # the tool could not do the check (its own error, never the API's)
+    INCONCLUSIVE = "inconclusive"  # rate-limited past RC_RETRY_BUDGET: neither pass nor fail
 
 
 class SkipCode(str, Enum):
@@ -111,6 +112,11 @@ class CheckResult:
     def failing(self) -> bool:
         """It counts against the run: failed, or the tool's own error."""
         return self.outcome in (Outcome.FAILED, Outcome.ERROR)
+
+    @property
+    def unproven(self) -> bool:
+        """It failed, errored or was inconclusive: it has a root cause to name."""
+        return self.failing or self.outcome is Outcome.INCONCLUSIVE
 
     @property
     def reason(self) -> str:
@@ -254,10 +260,11 @@ class RunLedger:
     # --- gates -------------------------------------------------------------------------
 
     def failed_gates(self) -> dict[str, str]:
-        """stage -> why its gate failed, for every stage whose gate check failed."""
+        """stage -> why its gate failed, for every stage whose gate check failed (or was
+        inconclusive: what it proves is not proven)."""
         failed: dict[str, str] = {}
         for r in self.results():
-            if r.spec.gate and r.failing:
+            if r.spec.gate and (r.failing or r.outcome is Outcome.INCONCLUSIVE):
                 title = r.failure.title if r.failure is not None else type(r.problem).__name__
                 failed.setdefault(r.stage, title)
         return failed

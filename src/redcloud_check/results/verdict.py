@@ -15,7 +15,7 @@ from typing import Any
 from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.exit_codes import ExitCode, from_pytest
 from redcloud_check.core.findings import Finding
-from redcloud_check.results.ledger import CheckResult, Outcome, RunLedger
+from redcloud_check.results.ledger import CheckResult, Outcome, RootCause, RunLedger
 from redcloud_check.rules.stages import STAGES, blocked_reason, stage_index
 
 __all__ = ["DESELECTED", "counts", "exit_code", "headline", "summarize"]
@@ -25,7 +25,8 @@ NOT_RUN = (Outcome.SKIPPED, Outcome.BLOCKED)
 
 
 def counts(results: Iterable[CheckResult]) -> dict[str, int]:
-    tally = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0, "waived": 0, "total": 0}
+    tally = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0, "waived": 0,
+             "inconclusive": 0, "total": 0}
     for r in results:
         tally["total"] += 1
         key = "failed" if r.failing else r.outcome.value
@@ -51,6 +52,9 @@ def _stage_row(stage_name: str, checks: list[CheckResult],
     gate = next((c for c in checks if c.spec.gate), None)
     if any(c.failing for c in checks):
         verdict = "failed"
+    elif any(c.outcome is Outcome.INCONCLUSIVE for c in checks):
+        verdict, reason, short = "inconclusive", next(
+            c.reason for c in checks if c.outcome is Outcome.INCONCLUSIVE), "rate-limited"
     elif checks and all(c.outcome in NOT_RUN for c in checks):
         blocker = next((c for c in checks if c.blocked_by), None)
         verdict = "blocked" if blocker else "skipped"
@@ -90,7 +94,8 @@ def headline(verdict: str, stages: Sequence[Mapping[str, Any]]) -> str:
     ones (or the checks) that did not run, with why."""
     if verdict == "passed":
         return verdict
-    parts = [f"{label}: {', '.join(names)}" for label in ("failed", "passed", "waived")
+    parts = [f"{label}: {', '.join(names)}"
+             for label in ("failed", "inconclusive", "passed", "waived")
              if (names := [s["name"] for s in stages if s["verdict"] == label])]
     grouped: dict[str, list[str]] = {}
     for s in stages:
@@ -116,7 +121,8 @@ def summarize(results: Sequence[CheckResult], *, findings: Iterable[Finding] = (
               drift: Sequence[Mapping[str, Any]] = (),
               deselected: Mapping[str, int] | None = None,
               misrouted: str | None = None,
-              config_diagnosis: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              config_diagnosis: Mapping[str, Any] | None = None,
+              root_causes: Sequence[RootCause] = ()) -> dict[str, Any]:
     """Per-stage verdicts, counts, what blocked what, and the warnings. `misrouted`: a
     number's webhook override left pointing at a listener of ours that is gone."""
     gates = dict(gates_failed or {})
@@ -134,6 +140,8 @@ def summarize(results: Sequence[CheckResult], *, findings: Iterable[Finding] = (
         verdict = "unhealthy"  # production delivery events go nowhere, whatever passed
     elif tally["failed"]:
         verdict = "failed"
+    elif tally["inconclusive"]:
+        verdict = "inconclusive"  # rate-limited past RC_RETRY_BUDGET: nothing failed
     elif tally["blocked"]:
         verdict = "blocked"
     elif all(st["verdict"] in ("passed", "waived") and not st["reason"] for st in stages):
@@ -147,6 +155,7 @@ def summarize(results: Sequence[CheckResult], *, findings: Iterable[Finding] = (
                   "diagnosis": dict(config_diagnosis or {})}
     return {
         "verdict": verdict, "headline": headline(verdict, stages), "counts": tally,
+        "rootCauses": [r.as_dict() for r in root_causes],
         "stages": stages,
         "blocked": [{"stage": s["name"], "blocked_by": s["blocked_by"], "reason": s["reason"]}
                     for s in stages if s["verdict"] == "blocked" and s["blocked_by"]],
@@ -175,4 +184,6 @@ def exit_code(ledger: RunLedger, *, pytest_status: int, missing_artifacts: int =
         return code
     if any(r.failing for r in results) or ledger.misrouted:
         return ExitCode.CHECK_FAILED
+    if any(r.outcome is Outcome.INCONCLUSIVE for r in results):
+        return ExitCode.INTERRUPTED_OR_DEGRADED  # inconclusive: rate-limited past the budget
     return ExitCode.OK

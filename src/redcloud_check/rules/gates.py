@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from redcloud_check.core.citation import cite
 from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.core.models import AcceptedMessage, Cause, Token
+from redcloud_check.core.models import AcceptedMessage, Cause, Shared, Token
 from redcloud_check.rules import expect
 from redcloud_check.rules.schemas import errors as schema_errors
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from redcloud_check.webhooks.lifecycle import LifecycleReport
 
 __all__ = [
+    "BODY_TOKEN",
     "CLIENT_ACTIVE",
     "NUMBERS_LIST",
     "NUMBER_USABLE",
@@ -42,6 +44,7 @@ __all__ = [
     "STEP2",
     "STEP3",
     "WHOAMI",
+    "body_token",
     "client_active",
     "number_usable",
     "numbers",
@@ -85,25 +88,39 @@ def token_issued(rc: RunContext, label: str = "token: HTTP Basic credentials"
     return exchange, token
 
 
+BODY_TOKEN = Shared[Exchange]("the run's token request with body credentials")
+
+
+def body_token(rc: RunContext) -> Exchange:
+    """The run's one token request with client_id and client_secret in the body: the body
+    credentials check and the scheme check below share it, so a refused pair costs two token
+    requests at most (HTTP Basic and body), never more."""
+    def ask() -> Exchange:
+        form = {"grant_type": "client_credentials", "client_id": rc.settings.client_id,
+                "client_secret": rc.settings.client_secret}
+        return rc.client.request("POST", "/api/auth/token", form=form,
+                                 label="token: body credentials")
+    return rc.shared(BODY_TOKEN, ask)
+
+
 def scheme_refused(rc: RunContext, refused: Exchange, *, basic: bool) -> Cause | None:
     """When one way of sending the client credentials was refused: whether the other way,
     with the same client_id and secret, issues a token. Then the credentials are ruled out
-    and the scheme is the cause. The other way is taken from the run's exchanges, or asked
-    once (a token request changes nothing on the target)."""
+    and the scheme is the cause (the API's side: the same pair worked). The other way is
+    taken from the run's exchanges, or asked once (`body_token`)."""
     from redcloud_check.core.tokens import parse_token
 
     other = "body credentials" if basic else "HTTP Basic credentials"
     worked = next((e for e in rc.recorder.all() if e.label == f"token: {other}"
                    and parse_token(e) is not None), None)
     if worked is None and basic:
-        form = {"grant_type": "client_credentials", "client_id": rc.settings.client_id,
-                "client_secret": rc.settings.client_secret}
-        probe = rc.client.request("POST", "/api/auth/token", form=form,
-                                  label="token: body credentials (is the secret right?)")
+        probe = body_token(rc)
         worked = probe if parse_token(probe) is not None else None
     if worked is None:
         return None
     refused_way = "HTTP Basic" if basic else "client_id/client_secret in the body"
+    evidence = (cite(worked, "HTTP 200: a token issued for the same client_id and secret"),
+                cite(refused))
     return Cause(
         "basic-auth-refused" if basic else "body-credentials-refused",
         f"{refused_way} was refused (HTTP {refused.status} {refused.error_code or ''}) while "
@@ -113,7 +130,7 @@ def scheme_refused(rc: RunContext, refused: Exchange, *, basic: bool) -> Cause |
         f"{other}. Do not rotate the secret: it is right.",
         "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token (This "
         "endpoint supports: HTTP Basic client authentication; request-body client_id and "
-        "client_secret)")
+        "client_secret)", "api", evidence)
 
 
 def whoami(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict[str, Any]]:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from redcloud_check.simulator.auth import authenticate
 from redcloud_check.simulator.responses import JSON, CoreError, json_object, runtime
 from redcloud_check.simulator.send_rules import plan_send
-from redcloud_check.simulator.state import Message, StoredSend
+from redcloud_check.simulator.state import Message, SimState, StoredSend
 from redcloud_check.simulator.variants import new_id
 
 MAX_KEY_LENGTH = 255
@@ -65,11 +65,27 @@ def _replayed(stored: bytes, current_status: bool) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
+RETRY_AFTER_S = 1
+
+
+def _rate_limit(state: SimState) -> None:
+    """The rate-limit variant: the run's first send attempt is refused with 429 and
+    Retry-After, as a conformant API may; the same send again goes through."""
+    if not state.variant("rate-limit"):
+        return
+    with state.lock:
+        first, state.rate_limited = not state.rate_limited, True
+    if first:
+        raise CoreError(429, "RATE_LIMITED", f"Too many requests: retry after "
+                        f"{RETRY_AFTER_S} second(s)", {"Retry-After": str(RETRY_AFTER_S)})
+
+
 async def send_message(request: Request) -> Response:
     """POST /api/core/messages/send."""
     client = authenticate(request)
     rt = runtime(request)
     state = rt.state
+    _rate_limit(state)
     key = _idempotency_key(request, state.has("send-idempotency-optional"))
     body = await json_object(request)
     canonical = fingerprint(body)

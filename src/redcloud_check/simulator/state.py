@@ -126,6 +126,7 @@ class SimState:
             # client_id of each refused token request
             self.refused_credentials: deque[str] = deque(maxlen=keep.max_log_entries)
             self.deliveries: deque[DeliveryAttempt] = deque(maxlen=keep.max_log_entries)
+            self.rate_limited = False  # the rate-limit variant refused the first send once
             self.faults: frozenset[str] = validate_faults(faults)
             self.variants: frozenset[str] = frozenset()
             self.set_variants(chosen)

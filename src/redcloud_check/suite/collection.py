@@ -136,7 +136,7 @@ def _render(run: SuiteRun, report: pytest.TestReport, item: pytest.Item, result:
         item.user_properties.append(("rc_diagnosis", bundle["diagnosis"]["id"]))
     note = (WaiverBook.expired_message(result.waiver)
             if result.waiver is not None and result.waiver_use == "expired" else None)
-    text = failure_text(result, lines, note) if result.failing else None
+    text = failure_text(result, lines, note) if result.unproven else None
     if text is not None:
         text.text = redact(text.text, secrets)
         text.reprcrash = type(text.reprcrash)(redact(text.reprcrash.message, secrets))

@@ -15,9 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from redcloud_check.core.errors import CheckFailure, RedcloudCheckError, TargetUnreachable
+from redcloud_check.core.citation import quote
+from redcloud_check.core.errors import (
+    CheckFailure,
+    RateLimited,
+    RedcloudCheckError,
+    TargetUnreachable,
+)
 from redcloud_check.core.waivers import Waiver, WaiverBook
-from redcloud_check.reporting.timeline import quote
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.results.ledger import CheckResult, Outcome, Skip, SkipCode
 
@@ -49,7 +54,10 @@ def _skip_of(problem: BaseException | None) -> tuple[Skip, str | None]:
 
 
 def _failed_outcome(problem: BaseException | None) -> Outcome:
-    """The API's failure (a broken rule, no answer) or the tool's own error."""
+    """The API's failure (a broken rule, no answer), a rate limit past the budget
+    (inconclusive), or the tool's own error."""
+    if isinstance(problem, RateLimited):
+        return Outcome.INCONCLUSIVE
     if isinstance(problem, CheckFailure | TargetUnreachable):
         return Outcome.FAILED
     if isinstance(problem, AssertionError):  # an assert in a check: a rule, not our error
@@ -76,7 +84,9 @@ def result_of(spec: CheckSpec, nodeid: str, name: str, report: PhaseReport, *,
         outcome = Outcome.BLOCKED if skip.code in BLOCKING else Outcome.SKIPPED
         return replace(base, outcome=outcome, skip=skip, blocked_by=blocked_by)
     if report.failed:
-        outcome = Outcome.ERROR if report.phase == "setup" else _failed_outcome(report.problem)
+        outcome = _failed_outcome(report.problem)
+        if report.phase == "setup" and outcome is not Outcome.INCONCLUSIVE:
+            outcome = Outcome.ERROR
         expired = (outcome is Outcome.FAILED and waiver is not None and book is not None
                    and not book.active(waiver))
         return replace(base, outcome=outcome, problem=report.problem,
@@ -122,6 +132,9 @@ def failure_text(result: CheckResult, diagnosis: Sequence[str] = (),
     elif isinstance(problem, TargetUnreachable):
         head = f"Target unreachable ({problem.kind})"
         body = f"{head}: {problem.detail}\n{where}"
+    elif isinstance(problem, RateLimited):
+        head = f"Inconclusive: {problem}"
+        body = f"{head}\n  (a rate limit is conformant: not a failure)\n{where}"
     elif isinstance(problem, RedcloudCheckError):
         head = f"{type(problem).__name__}: {problem}"
         body = (f"{head}\n  (redcloud-check could not run this check; not a finding about "

@@ -61,7 +61,7 @@ def evidence(run: SuiteRun, info: CheckInfo,
                  if stage5 and result.phase == "call" else [])
     extras: list[Extra] = []
     bundle = None
-    if result.failing and result.problem is not None and rc is not None \
+    if result.unproven and result.problem is not None and rc is not None \
             and result.explained_by is None:  # an explained failure is listed under its cause
         accepted = [m.message_id for m in rc.accepted if m.check == info.nodeid or stage5]
         bundle = build_bundle(
@@ -95,7 +95,7 @@ def summary(run: SuiteRun) -> dict[str, Any]:
                      gates_failed=ledger.failed_gates(), waivers=ledger.waivers.summary(),
                      drift=_facts(run, "drift"), deselected=ledger.deselected(),
                      unreachable=ledger.unreachable, misrouted=ledger.misrouted,
-                     interrupted=ledger.interrupted)
+                     interrupted=ledger.interrupted, root_causes=ledger.root_causes())
 
 
 def bundles(run: SuiteRun) -> list[dict[str, Any]]:
@@ -157,11 +157,13 @@ def html_summary(run: SuiteRun, prefix: list[str], postfix: list[str]) -> None:
         from redcloud_check.reporting.drift_view import drift_html
         from redcloud_check.reporting.history import history_html
         from redcloud_check.reporting.latency import chart_rows
+        from redcloud_check.reporting.root_cause_view import html_block
         from redcloud_check.reporting.waiver_view import waivers_html
 
         secrets, keep = run.secrets(), report_vocabulary()
         data = redact(summary(run), secrets, keep=keep)
-        prefix.append(html_render.STYLE + html_render.stage_summary_html(data)
+        prefix.append(html_render.STYLE + html_block(data["rootCauses"])
+                      + html_render.stage_summary_html(data)
                       + html_render.first_failure_html(bundles(run)[:1])
                       + waivers_html(data["waivers"])
                       + html_render.warnings_html(data["warnings"])

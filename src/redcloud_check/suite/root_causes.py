@@ -28,7 +28,7 @@ def attribute_failure(run: SuiteRun,
     """`result` explained by an earlier root cause (`explained_by` set; no attribution
     returned), or with the attribution of the root cause it will lead."""
     rc, problem = run.rc, result.problem
-    if rc is None or problem is None or not result.failing:
+    if rc is None or problem is None or not result.unproven:
         return result, None
     seen = rc.recorder.all()
     exchange = failing_exchange(problem, rc.recorder.for_check(result.nodeid))
