@@ -18,6 +18,7 @@ from redcloud_check.rules.consistency import (
     search_numbers,
 )
 from redcloud_check.rules.gates import NUMBER_USABLE, NUMBERS_LIST, STEP3, WHOAMI
+from redcloud_check.rules.number_causes import ids_are_phone_numbers
 from redcloud_check.suite.declare import check, skip
 
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
@@ -63,7 +64,8 @@ def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
                           actual=f"numberId {phone_like[0]!r}" +
                                  (f" (+{len(phone_like) - 1} more)" if len(phone_like) > 1
                                   else ""),
-                          clause=NOT_PHONE, exchange=exchange)
+                          clause=NOT_PHONE, exchange=exchange,
+                          cause=ids_are_phone_numbers(exchange, numbers, NOT_PHONE))
 
 
 @check("RC-NUMBERS-04", clause=SEARCH_SHAPE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from redcloud_check.context import RunContext
+from redcloud_check.core.citation import cite
 from redcloud_check.core.models import Cause
 from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
@@ -85,7 +86,9 @@ def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -
                                       "Lifecycle events go to the old target, so none can "
                                       "reach this run.", "Report it to Red Cloud with this "
                                       "bundle; meanwhile use RC_WEBHOOK_MODE=preconfigured.",
-                                      UPDATE) if patched else None)
+                                      UPDATE, "api", tuple(cite(e) for e in (
+                                          status.exchange, status.check) if e is not None))
+                          if patched else None)
 
 
 @check("RC-WEBHOOKS-02", clause=STEP5)

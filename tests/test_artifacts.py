@@ -75,7 +75,7 @@ def test_summary_verdicts_per_stage() -> None:
                         "webhooks": ("blocked", "numbers")}
     assert summary["verdict"] == "failed"
     assert summary["counts"] == {"passed": 2, "failed": 1, "skipped": 0, "blocked": 1,
-                                 "waived": 0, "total": 4}
+                                 "waived": 0, "inconclusive": 0, "total": 4}
     assert {"stage": "send", "blocked_by": "numbers",
             "reason": "blocked by numbers: fix that first"} in summary["blocked"]
     assert summary["warnings"][0]["title"] == "Token response is cacheable"

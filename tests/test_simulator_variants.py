@@ -149,6 +149,12 @@ def _many_numbers(api: Api) -> Any:
             ids.index(NUMBER_ID) > 0, "SUSPENDED" in statuses)
 
 
+def _rate_limited(api: Api) -> Any:
+    first, second = api.send(), api.send()
+    return (first.status_code, first.headers.get("retry-after"),
+            (first.json().get("error") or {}).get("code"), second.status_code)
+
+
 PROBES: dict[str, tuple[Any, Any]] = {
     "redeliver-every-event": (_redelivered, (["message.queued", "message.sent",
                                               "message.delivery"], True, 6)),
@@ -167,6 +173,7 @@ PROBES: dict[str, tuple[Any, Any]] = {
     "slow-responses": (_slow, True),
     "connection-close": (_connection_close, (True, True)),
     "many-numbers": (_many_numbers, (EXTRA_NUMBERS + 2, EXTRA_NUMBERS + 2, True, True)),
+    "rate-limit": (_rate_limited, (429, "1", "RATE_LIMITED", 202)),
 }
 
 

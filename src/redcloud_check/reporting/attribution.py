@@ -13,8 +13,10 @@ Decided from what the run proves, never guessed (DESIGN.md, Attribution):
   RC_BASE_URL (integration);
 * the diagnosis' lead otherwise: "api-breaks-rule" (every likely cause ruled out by the
   run) is the API's, with what ruled them out; a guide entry carries its side, and its
-  proof or what would decide it. Each documented rule the API breaks is a root cause of
-  its own; failures that got the same answer (endpoint, status, error code) share one.
+  proof or what would decide it; for a check that is not a gate, with every gate up to its
+  stage passed, the request is the docs' own case built with proven settings: the API's.
+  Failures with the same defect (the same broken rule and answer, or the same endpoint,
+  status and error code) share one root cause.
 
 `Attribution.cause()` is the `Cause` a failure then carries, so that its bundle leads with
 the same cause and side as the root cause it belongs to. Failures with the same `group`
@@ -121,26 +123,35 @@ def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | 
         "support) can tell those apart", setting=PAIR)
 
 
-def _from_diagnosis(check_id: str, diagnosis: Mapping[str, Any],
-                    exchange: Exchange | None) -> Attribution:
+def _from_diagnosis(failure: CheckFailure | TargetUnreachable, diagnosis: Mapping[str, Any],
+                    exchange: Exchange | None, proven: Sequence[str]) -> Attribution:
     lead = diagnosis["lead"]
     cited = (cite(exchange),) if exchange is not None else ()
     said = quote(exchange)
-    title = lead["summary"] if lead["source"] == "finding" else diagnosis["symptom"]
-    if lead["cause"] == API_BREAKS_RULE:
+    answer = (f"{exchange.endpoint}:{exchange.status}:{exchange.error_code}"
+              if exchange is not None else "")
+    if lead["cause"] == API_BREAKS_RULE and isinstance(failure, CheckFailure):
         ruled = tuple(f"ruled out: {r}" for r in diagnosis.get("ruled_out", ()))
-        return Attribution(API_BREAKS_RULE, "api", _first_sentence(title), (*cited, *ruled),
-                           lead["next_action"], lead["reference"],
-                           group=f"{API_BREAKS_RULE}:{check_id}")
+        return Attribution(API_BREAKS_RULE, "api", f"{failure.title}: {failure.actual}",
+                           (*cited, *ruled), lead["next_action"], lead["reference"],
+                           group=f"{API_BREAKS_RULE}:{failure.title}:{failure.actual}")
     side = diagnosis.get("side", "unknown")
     symptom = f"{diagnosis['symptom']}" + (f" ({said})" if said else "")
-    if side == "api":  # each documented rule broken is a root cause of its own
+    if side == "api":  # one defect, however many checks meet the same answer
         return Attribution(lead["cause"], "api", symptom,
                            (*cited, f"proof: {diagnosis.get('proof')}"),
                            lead["next_action"], lead["reference"],
-                           group=f"{lead['cause']}:{check_id}")
-    answer = (f"{exchange.endpoint}:{exchange.status}:{exchange.error_code}"
-              if exchange is not None else "")
+                           group=f"{lead['cause']}:{answer}")
+    if proven and isinstance(failure, CheckFailure):
+        title = f"{failure.title}" + (f" ({said})" if said else "")
+        return Attribution(
+            lead["cause"], "api", title,
+            (*cited, f"proof: the request is the docs' own case for this rule "
+                     f"({failure.clause}); the settings it uses were proven by "
+                     f"{', '.join(proven)} passing in this run"),
+            "Report it to Red Cloud with this bundle: the request follows the docs and the "
+            "run's settings were proven right.", failure.clause,
+            group=f"{lead['cause']}:{answer}")
     return Attribution(lead["cause"], side, symptom, cited, lead["next_action"],
                        lead["reference"], decide=diagnosis.get("decide", ""),
                        setting=diagnosis.get("setting") or None,
@@ -148,9 +159,12 @@ def _from_diagnosis(check_id: str, diagnosis: Mapping[str, Any],
 
 
 def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
-              seen: Sequence[Exchange], diagnosis: Mapping[str, Any]) -> Attribution:
+              seen: Sequence[Exchange], diagnosis: Mapping[str, Any],
+              proven: Sequence[str] = ()) -> Attribution:
     """The attribution of one failure (`problem`, the exception that ended `check_id`),
-    from its failing exchange, the exchanges the run made before it and its diagnosis."""
+    from its failing exchange, the exchanges the run made before it and its diagnosis.
+    `proven`: for a check that is not its stage's gate, the gates up to its stage, when all
+    of them passed (the settings its request uses are proven right); else empty."""
     if isinstance(problem, RateLimited):
         return Attribution(
             "rate-limited", "unknown",
@@ -193,4 +207,4 @@ def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
         token = _token_route(exchange, seen)
         if token is not None:
             return token
-    return _from_diagnosis(check_id, diagnosis, exchange)
+    return _from_diagnosis(problem, diagnosis, exchange, proven)

@@ -216,8 +216,21 @@ def reproduce(exchange: Exchange | None, replay: Callable[[Exchange], Exchange] 
     result.update(retried=True, consistent=consistent, replay=second)
     verb = "reproduced" if consistent else "did not reproduce"
     result["note"] = (f"{verb}: {_describe(first)}, then {_describe(second)} on one retry "
-                      "(compared: status and error code)")
+                      f"{_reused(exchange)} (compared: status and error code)")
     return result, again
+
+
+def _reused(exchange: Exchange) -> str:
+    """What the one retry reused, and why: the very same request, so that its answer tells
+    whether the failure reproduces (a fresh token would hide a token refused early)."""
+    bearer = any(k.lower() == "authorization" and v.lower().startswith("bearer ")
+                 for k, v in exchange.request_headers.items())
+    if bearer:
+        age = f", {exchange.token_age_s:g} s old when first sent" \
+            if exchange.token_age_s is not None else ""
+        return (f"with the same token{age} (not a fresh one: a fresh token would hide a "
+                "token the API stopped honouring)")
+    return "with the same request (headers and body)"
 
 
 def _body_text(body: bytes | None) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 from redcloud_check.core.errors import CheckFailure
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
-from redcloud_check.rules import schemas
+from redcloud_check.rules import number_causes, schemas
 
 
 def _snippet(exchange: Exchange, limit: int = 300) -> str:
@@ -137,19 +137,23 @@ def refused(exchange: Exchange, *, sent: str, reveals: str, clause: str,
 
 def usable_number(exchange: Exchange, numbers: list[dict[str, Any]], number_id: str, *,
                   clause: str) -> dict[str, Any]:
-    """The `number_id` entry of /api/core/numbers, listed, ACTIVE and smsEnabled."""
+    """The `number_id` entry of /api/core/numbers, listed, ACTIVE and smsEnabled. A failure
+    carries its side: RC_NUMBER_ID's (integration), or the API's when the list itself is
+    off (phone numbers as numberIds, a flag that is not a boolean)."""
     __tracebackhide__ = True
     found = next((n for n in numbers if n.get("numberId") == number_id), None)
     if found is None:
         listed = ", ".join(str(n.get("numberId")) for n in numbers[:10]) or "none"
         raise fail("RC_NUMBER_ID is not assigned to this API client",
                    expected=f"numberId {number_id!r} in /api/core/numbers",
-                   actual=f"listed numberIds: {listed}", clause=clause, exchange=exchange)
+                   actual=f"listed numberIds: {listed}", clause=clause, exchange=exchange,
+                   cause=number_causes.not_listed(exchange, numbers, number_id, clause))
     problems = [f"status {found.get('status')!r}"] if found.get("status") != "ACTIVE" else []
     if found.get("smsEnabled") is not True:
         problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
     if problems:
         raise fail(f"Number {number_id} cannot send SMS",
                    expected="status ACTIVE and smsEnabled true",
-                   actual=", ".join(problems), clause=clause, exchange=exchange)
+                   actual=", ".join(problems), clause=clause, exchange=exchange,
+                   cause=number_causes.not_usable(exchange, numbers, found, clause))
     return dict(found)

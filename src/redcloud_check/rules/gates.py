@@ -147,10 +147,18 @@ def client_active(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict
     """The authenticated API client's apiClientStatus is ACTIVE."""
     __tracebackhide__ = True
     exchange, body = whoami(rc, label)
-    if body["apiClientStatus"] != "ACTIVE":
+    status = body["apiClientStatus"]
+    if status != "ACTIVE":
         raise expect.fail("The API client is not active", expected="apiClientStatus ACTIVE",
-                          actual=f"apiClientStatus {body['apiClientStatus']!r}",
-                          clause=CLIENT_ACTIVE, exchange=exchange)
+                          actual=f"apiClientStatus {status!r}",
+                          clause=CLIENT_ACTIVE, exchange=exchange, cause=Cause(
+                              "client-not-active", f"The API client RC_CLIENT_ID is {status}, "
+                              "not ACTIVE: its token is issued, but the docs expect an ACTIVE "
+                              "client before sending.", "Have the client activated in the Red "
+                              "Cloud console, or use an ACTIVE client's credentials.",
+                              CLIENT_ACTIVE, "integration",
+                              (cite(exchange, f"HTTP 200: apiClientStatus {status!r}"),),
+                              "RC_CLIENT_ID"))
     return exchange, body
 
 
@@ -194,7 +202,9 @@ def send_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any], k
                                   "QUEUED: the request and the sendFrom number are fine; the "
                                   "answer reports a later lifecycle state at acceptance.",
                                   "Report it to Red Cloud with this bundle; nothing to change "
-                                  "in the request.", QUEUED))
+                                  "in the request.", QUEUED, "api", (cite(exchange, (
+                                      f"HTTP {exchange.status}: status {result['status']!r} "
+                                      "for an accepted recipient")),)))
         if result["to"] in payload["to"]:
             rc.accepted.append(AcceptedMessage(
                 message_id=result["messageId"], to=result["to"],
@@ -224,7 +234,8 @@ def _accepted_with_another_status(exchange: Exchange, clause: str) -> None:
                     "status code is wrong; the sendFrom number and the payload are fine.",
                     "Report it to Red Cloud with this bundle; an integration that checks for "
                     "202 would treat this accepted message as failed and might send it again.",
-                    clause))
+                    clause, "api", (cite(exchange, f"HTTP {exchange.status} with messageIds "
+                                                   f"{', '.join(map(str, ids))}"),)))
 
 
 def sms_accepted(rc: RunContext, exchange: Exchange, payload: dict[str, Any],

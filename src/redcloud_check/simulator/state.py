@@ -39,6 +39,7 @@ class SimConfig:
 class TokenRecord:
     client_id: str
     expires_at: float  # on SimConfig.clock
+    issued_at: float = 0.0  # on SimConfig.clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from redcloud_check.reporting.attribution import Attribution, attribute
 from redcloud_check.reporting.diagnosis import diagnose
 from redcloud_check.reporting.evidence import failing_exchange
 from redcloud_check.reporting.ruled_out import facts_from
-from redcloud_check.results.ledger import CheckResult, RootCause
+from redcloud_check.results.ledger import CheckResult, Outcome, RootCause
+from redcloud_check.rules.stages import STAGES, stage_index
 from redcloud_check.suite.run import SuiteRun
 
 __all__ = ["attribute_failure", "explained_line", "found"]
@@ -35,7 +36,8 @@ def attribute_failure(run: SuiteRun,
     diagnosis = diagnose(problem, stage=result.stage, check=result.check_id, exchange=exchange,
                          timeout=rc.settings.timeout,
                          facts=facts_from(seen, rc.settings.number_id)).as_dict()
-    attribution = attribute(problem, result.check_id, exchange, seen, diagnosis)
+    attribution = attribute(problem, result.check_id, exchange, seen, diagnosis,
+                            _proven(run, result))
     earlier = run.ledger.root(attribution.key)
     if earlier is not None:
         run.ledger.explain(attribution.key, result.check_id)
@@ -44,6 +46,18 @@ def attribute_failure(run: SuiteRun,
             and attribution.id != diagnosis["lead"]["cause"]:
         problem.cause = attribution.cause()  # the bundle then leads with the root cause
     return result, attribution
+
+
+def _proven(run: SuiteRun, result: CheckResult) -> tuple[str, ...]:
+    """For a check that is not its stage's gate: the gates up to its stage, when every one
+    of them passed (the settings its request uses are then proven right)."""
+    if result.spec.gate:
+        return ()
+    ids = [s.gate_id for s in STAGES[:stage_index(result.stage) + 1]]
+    gates = [run.ledger.by_id(i) for i in ids]
+    if all(g is not None and g.outcome is Outcome.PASSED for g in gates):
+        return tuple(ids)
+    return ()
 
 
 def found(run: SuiteRun, result: CheckResult, attribution: Attribution) -> None:
