@@ -55,6 +55,16 @@ def test_prune_keeps_the_newest_and_never_the_current(tmp_path: Path) -> None:
         "20260101T000003Z-aaaaaa", "20260101T000004Z-aaaaaa"]
 
 
+def test_prune_never_removes_a_protected_run_and_counts_it(tmp_path: Path) -> None:
+    """A replay's run is protected: kept, and counted towards `keep`."""
+    names = [f"20260101T00000{i}Z-aaaaaa" for i in range(5)]
+    for i, name in enumerate(names):
+        _fake_run(tmp_path, name, str(i))
+    removed = prune(tmp_path, 3, current=names[4], protect=[names[0], "not-a-folder"])
+    assert [p.name for p in removed] == names[1:3]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [names[0], *names[3:]]
+
+
 def _printed(stdout: str) -> dict[str, Path]:
     return {m[1]: Path(m[2]) for m in re.finditer(r"^(HTML report|JUnit XML|Escalation bundle|"
                                                   r"Ticket text): (.+)$", stdout, re.M)}

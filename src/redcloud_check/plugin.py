@@ -23,7 +23,7 @@ from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules.stages import STAGE_NAMES, STAGES, blocked_reason, stage_index
-from redcloud_check.suite import declare
+from redcloud_check.suite import declare, selection
 from redcloud_check.suite.declare import skip
 from redcloud_check.suite.stash import SPEC, SUITE
 
@@ -38,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for opt in OPTIONS:
         group.addoption(opt.flag, dest=f"rc_{opt.attr}", default=None,
                         help=f"{opt.help} [env {opt.env}]")
+    selection.add_options(group)  # --rc-checks, --rc-replay-of
     parser.addini("rc_suite", type="bool", default=False,
                   help="this rootdir holds the redcloud-check conformance suite")
 
@@ -131,6 +132,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from redcloud_check.suite.collection import declare_items
 
     declare_items(items, run.ledger.waivers)
+    selection.select(config, items, run)  # --rc-checks, --rc-replay-of
     items.sort(key=lambda item: stage_index(item.stash[SPEC].stage))  # stable: file order
 
 

@@ -1,10 +1,11 @@
-"""`redcloud-check run|probe|simulate|listen|diff`.
+"""`redcloud-check run|probe|simulate|listen|diff|replay`.
 
     run       the conformance suite (pytest) against RC_BASE_URL or the embedded simulator
     probe     a cheap production health probe (read-only unless --canary)
     simulate  the reference simulator, standalone
     listen    the signed-webhook listener alone, like `stripe listen`
     diff      what changed between two runs (checks, drift, latency), to gate CI
+    replay    the checks that failed in a run, run again: fixed or still failing
 
 Subcommands import their machinery lazily so each starts fast.
 
@@ -37,11 +38,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("redcloud_check.cli.listen", "run the signed-webhook listener"),
     "diff": ("redcloud_check.cli.diff", "compare two runs' escalation.json (exit 1: a check "
              "newly fails)"),
+    "replay": ("redcloud_check.cli.replay", "run again the checks that failed in a run (exit "
+               "0: all fixed, 1: one still fails)"),
 }
 # Commands that import their machinery inside run() and call startup_gc.resume() where
 # their work begins (the probe before its stages, the suite when its checks start); the
 # others get the collector back before run().
-RESUME_GC_THEMSELVES = frozenset({"run", "probe"})
+RESUME_GC_THEMSELVES = frozenset({"run", "probe", "replay"})
 
 
 def suite_root() -> tuple[Path, Path]:
@@ -54,15 +57,20 @@ def suite_root() -> tuple[Path, Path]:
     return packaged, packaged / "pytest.ini"
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    from redcloud_check.core.config import OPTIONS
-    from redcloud_check.core.exit_codes import help_text
-
+def simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    """--fault and --variant: the embedded simulator's (run, replay)."""
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: break one documented rule (repeatable)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME",
                         help="embedded simulator only: a conformant variation the suite must "
                              "pass (repeatable; redcloud-check simulate --list-variants)")
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from redcloud_check.core.config import OPTIONS
+    from redcloud_check.core.exit_codes import help_text
+
+    simulator_arguments(parser)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     width = max(len(o.env) for o in OPTIONS)
     parser.epilog = (

@@ -1,13 +1,13 @@
 """The exit codes of every `redcloud-check` command: one table.
 
 `TABLE` is the table of `run` and `probe` (README.md, "Exit codes", shows it; a test keeps
-the two in step); `OTHER_COMMANDS` gives the codes `simulate`, `listen` and `diff` use, with
-the same meanings. 3 and 6-7 are the tool's own failures, kept apart from 1 ("the API failed
-a check"). The probe keeps its documented 0-4. `run` maps pytest's own codes onto the table
-(`from_pytest`): pytest's usage error (4) is a configuration error, its internal error (3)
-is ours (7). Every command's usage error is 3 (`UsageParser`), never argparse's 2, which is
-"interrupted or degraded" here. `for_error` maps the error that ended a command, by type.
-`help_text(command)` is what each command's --help shows.
+the two in step); `OTHER_COMMANDS` gives the codes `simulate`, `listen`, `diff` and `replay`
+use, with the same meanings. 3 and 6-7 are the tool's own failures, kept apart from 1 ("the
+API failed a check"). The probe keeps its documented 0-4. `run` maps pytest's own codes onto
+the table (`from_pytest`): pytest's usage error (4) is a configuration error, its internal
+error (3) is ours (7). Every command's usage error is 3 (`UsageParser`), never argparse's 2,
+which is "interrupted or degraded" here. `for_error` maps the error that ended a command, by
+type. `help_text(command)` is what each command's --help shows.
 """
 
 from __future__ import annotations
@@ -88,10 +88,25 @@ OTHER_COMMANDS: dict[str, dict[ExitCode, str]] = {
         ExitCode.CONFIG_ERROR: "usage error, or OLD or NEW is unreadable: missing, not JSON, "
                                "or not a run's escalation.json",
         ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check"},
+    "replay": {
+        ExitCode.OK: "every replayed check is fixed (passes now)",
+        ExitCode.CHECK_FAILED: "a replayed check still fails, or the re-run failed otherwise "
+                               "(a gate it ran as a premise fails now)",
+        ExitCode.INTERRUPTED_OR_DEGRADED: "interrupted (Ctrl-C, SIGTERM), or inconclusive: a "
+                                          "replayed check did not run (blocked, skipped) and "
+                                          "none still fails",
+        ExitCode.CONFIG_ERROR: "usage or config error, or RUN is unreadable (missing, not JSON, "
+                               "not a run's escalation.json) or has nothing to replay (no "
+                               "failed check); nothing was sent",
+        ExitCode.EVIDENCE_INCOMPLETE: "evidence incomplete: a report of the re-run was not "
+                                      "written",
+        ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check, not the API"},
 }
 # Where each command's log is (core.run_log): the one line of an internal error names it.
 _LOGS = {"run": "the run's folder, reports/runs/<run-id>/{run}",
-         "probe": "the reports dir, next to probe.json: {probe}"}
+         "probe": "the reports dir, next to probe.json: {probe}",
+         "replay": "the re-run's folder, reports/runs/<run-id>/{run} (before the re-run "
+                   "starts: a file in the temp directory)"}
 
 
 def meanings(command: str) -> dict[ExitCode, str]:

@@ -22,8 +22,8 @@ from typing import Any
 
 from redcloud_check.results.catalog import is_check_id
 
-__all__ = ["CheckChange", "LatencyChange", "Mismatch", "RunDiff", "UnreadableRun", "compare",
-           "read_run", "render"]
+__all__ = ["FAILING", "CheckChange", "LatencyChange", "Mismatch", "RunDiff", "UnreadableRun",
+           "check_id_of", "compare", "mismatches", "read_run", "render"]
 
 FAILING = frozenset({"failed", "error"})
 EMBEDDED = "the embedded simulator"
@@ -127,13 +127,17 @@ def read_run(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _key(check: Mapping[str, Any]) -> str:
-    """What a check is matched by across runs: its id (from the catalog for a file written
-    before ids were recorded), else its node id."""
+def check_id_of(check: Mapping[str, Any]) -> str | None:
+    """The id of a row of checks[]: its own, or from the catalog by its function name for
+    a file written before ids were recorded; None when neither knows it."""
     from redcloud_check.results.catalog import id_of
 
-    return (check.get("checkId") or id_of(str(check.get("name") or ""))
-            or str(check["nodeid"]))
+    return check.get("checkId") or id_of(str(check.get("name") or ""))
+
+
+def _key(check: Mapping[str, Any]) -> str:
+    """What a check is matched by across runs: its id, else its node id."""
+    return check_id_of(check) or str(check["nodeid"])
 
 
 def _outcomes(doc: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from redcloud_check.core.files import atomic_write
 
-__all__ = ["DOCUMENTED", "TITLES", "Completion", "RunFolder", "complete", "expected", "listing",
-           "prune", "publish", "start_run"]
+__all__ = ["DOCUMENTED", "RUNS", "TITLES", "Completion", "RunFolder", "complete", "expected",
+           "listing", "prune", "publish", "start_run"]
 
 DOCUMENTED = ("report.html", "junit.xml", "escalation.json", "escalation.md", "exchanges.har")
 RUNS = "runs"
@@ -136,15 +136,17 @@ def expected(run_dir: Path, *reports: str | None) -> list[Path]:
             *(Path(p) for p in reports if p)]
 
 
-def complete(folder: RunFolder | None, expected: Iterable[Path], keep: int) -> Completion:
+def complete(folder: RunFolder | None, expected: Iterable[Path], keep: int, *,
+             protect: Iterable[str] = ()) -> Completion:
     """The end of a run: note which `expected` artifacts are missing, then publish the
-    run's files at the documented paths and prune old run folders."""
+    run's files at the documented paths and prune old run folders (never those of
+    `protect`: the run a replay re-ran)."""
     missing = tuple(p.name for p in expected if not p.is_file())
     if folder is None:
         return Completion(missing)
     names = [p.name for p in folder.path.iterdir() if p.is_file() and not p.name.startswith(".")]
     published = tuple(publish(folder, names))
-    prune(folder.reports_dir, keep, current=folder.run_id)
+    prune(folder.reports_dir, keep, current=folder.run_id, protect=protect)
     return Completion(missing, published, folder)
 
 
@@ -154,15 +156,19 @@ def listing(folder: RunFolder, published: Iterable[Path]) -> list[str]:
     return [*lines, f"This run's evidence (kept): {folder.path.resolve()}"]
 
 
-def prune(reports_dir: Path, keep: int, *, current: str) -> list[Path]:
-    """Remove the oldest run folders beyond `keep` (never `current`); returns them.
+def prune(reports_dir: Path, keep: int, *, current: str,
+          protect: Iterable[str] = ()) -> list[Path]:
+    """Remove the oldest run folders beyond `keep` (never `current`, nor a folder named in
+    `protect`: they count towards `keep`); returns them.
 
     Run ids start with their UTC start time, so their names sort by age."""
     runs = reports_dir / RUNS
     if not runs.is_dir():
         return []
-    folders = sorted(p for p in runs.iterdir() if p.is_dir() and p.name != current)
-    excess = max(0, len(folders) + 1 - max(keep, 1))
+    spared = {current, *protect}
+    folders = sorted(p for p in runs.iterdir() if p.is_dir() and p.name not in spared)
+    kept = sum(1 for name in spared if (runs / name).is_dir())
+    excess = max(0, len(folders) + max(kept, 1) - max(keep, 1))
     removed = folders[:excess]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redcloud_check.reporting.diagnosis import lead_of
+from redcloud_check.reporting.replay import ticket_lines as replay_lines
 from redcloud_check.reporting.root_cause_view import ticket_lines as root_cause_lines
 from redcloud_check.reporting.webhook_evidence import ticket_lines
 
@@ -122,7 +123,8 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
         target = f"embedded simulator at {target}"
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     verdict = summary.get("headline") or summary["verdict"]
-    lines = [f"# redcloud-check: {verdict} (run {run['run_id']})", "",
+    lines = [*replay_lines(doc),  # a replay opens with its verdict: "Re-run of <id>: ..."
+             f"# redcloud-check: {verdict} (run {run['run_id']})", "",
              f"- Target: {target}", f"- Client id: {_cell(run.get('client_id'))}",
              f"- Number id: {_cell(run.get('number_id'))}",
              f"- Started / finished (UTC): {run['started_at']} / {run['finished_at']}",

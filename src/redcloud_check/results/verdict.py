@@ -20,7 +20,7 @@ from redcloud_check.rules.stages import STAGES, blocked_reason, stage_index
 
 __all__ = ["DESELECTED", "counts", "exit_code", "headline", "summarize"]
 
-DESELECTED = "deselected (-k, -m or --deselect)"
+DESELECTED = "deselected (-k, -m, --deselect, --rc-checks or a replay)"
 NOT_RUN = (Outcome.SKIPPED, Outcome.BLOCKED)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from redcloud_check.core.stage_names import NUMBERS, SEND, STAGE_NAMES, TOKEN, WEBHOOKS, WHOAMI
 
-__all__ = ["STAGES", "STAGE_NAMES", "Stage", "blocked_reason", "stage_index"]
+__all__ = ["STAGES", "STAGE_NAMES", "Stage", "blocked_reason", "gates_through", "stage_index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +54,10 @@ def stage_index(name: str) -> int:
 def blocked_reason(blocker: str) -> str:
     """Why a check of a later stage did not run: its words, written once."""
     return f"blocked by {blocker}: fix that first"
+
+
+def gates_through(stage: str) -> tuple[str, ...]:
+    """The ids of the gate checks a check of `stage` depends on: the gates of every stage up
+    to and including its own (a failed gate blocks later stages; a gate that passes sets up
+    what later checks need: the token, the number, the accepted send)."""
+    return tuple(s.gate_id for s in STAGES[:stage_index(stage) + 1])

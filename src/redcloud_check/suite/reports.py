@@ -36,6 +36,7 @@ from redcloud_check.reporting.ruled_out import facts_from
 from redcloud_check.results.ledger import CheckResult
 from redcloud_check.results.verdict import summarize
 from redcloud_check.rules.schemas import report_vocabulary
+from redcloud_check.suite import selection
 from redcloud_check.suite.run import SuiteRun
 
 __all__ = ["INTERNAL", "evidence", "finish", "html_summary", "summary", "terminal_summary",
@@ -119,6 +120,7 @@ def write_artifacts(run: SuiteRun, exit_status: int) -> None:
         doc = escalation_document(_run(run, exit_status), summary(run), bundles(run), secrets,
                                   checks=run.ledger.results(), latency=_facts(run, "latency"),
                                   webhooks=webhook_evidence.section(rc))
+        doc.update(selection.replay_fields(run, doc))  # a replay's replayOf and replay
         write_escalation(reports, doc, secrets)
     run.guard("escalation.json", write_escalation_files)
     if rc is None:
@@ -210,6 +212,7 @@ def finish(run: SuiteRun, config: pytest.Config) -> run_folder.Completion:
 
     def complete() -> None:
         run.completion = run_folder.complete(run.folder, _expected(run, config),
-                                             run.settings.keep_runs)
+                                             run.settings.keep_runs,
+                                             protect=selection.protected(config))
     run.guard("publishing the reports", complete)
     return run.completion
