@@ -194,12 +194,16 @@ def _choice(env: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
-                 file_values: Mapping[str, str]) -> str | None:
-    """The setting as given: option beats environment beats .env; empty means unset."""
+SOURCES = ("option", "environment", ".env")  # where a setting was given, first wins
+
+
+def given_from(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
+               file_values: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(the setting as given, its source in SOURCES): option beats environment beats .env;
+    empty means unset: (None, None)."""
     opt = OPTIONS_BY_ATTR[attr]
-    return next((given for given in (options.get(attr), env.get(opt.env),
-                                     file_values.get(opt.env)) if given), None)
+    given = (options.get(attr), env.get(opt.env), file_values.get(opt.env))
+    return next(((v, source) for v, source in zip(given, SOURCES, strict=True) if v), (None, None))
 
 
 def given_value(attr: str, options: Mapping[str, str | None] | None = None,
@@ -213,7 +217,7 @@ def given_value(attr: str, options: Mapping[str, str | None] | None = None,
     except (ConfigError, OSError, UnicodeDecodeError):
         file_values = {}
     env = os.environ if environ is None else environ
-    return _first_given(attr, options or {}, env, file_values)
+    return given_from(attr, options or {}, env, file_values)[0]
 
 
 def split_names(value: str | None) -> tuple[str, ...]:
@@ -235,20 +239,24 @@ def load_settings(
     options: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv: Path | None = None,
+    *,
+    judge_number_id: bool = False,
 ) -> Settings:
-    """Build validated settings. `options` maps attr -> value given on the command line."""
+    """Build validated settings. `options` maps attr -> value given on the command line.
+    `judge_number_id` (doctor): RC_NUMBER_ID may be unset ("") or an E.164; the caller
+    judges it against the client's numbers."""
     options = options or {}
     env = dict(os.environ if environ is None else environ)
     file_values = read_dotenv(dotenv) if dotenv is not None else {}
 
     def raw(attr: str) -> str | None:
-        return _first_given(attr, options, env, file_values)
+        return given_from(attr, options, env, file_values)[0]
 
     base_url = raw("base_url")
     if base_url is not None:
         base_url = _parse_url("RC_BASE_URL", base_url)
-        missing = [o.env for o in OPTIONS if o.attr in ("client_id", "client_secret",
-                                                        "number_id") and raw(o.attr) is None]
+        required = ("client_id", "client_secret") + (() if judge_number_id else ("number_id",))
+        missing = [o.env for o in OPTIONS if o.attr in required and raw(o.attr) is None]
         if missing:
             raise ConfigError(missing[0], "is required when RC_BASE_URL is set",
                               f"also missing: {', '.join(missing[1:])}" if missing[1:] else "")
@@ -261,9 +269,9 @@ def load_settings(
 
     allow_send = _parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
-    if is_e164(number_id):
+    if is_e164(number_id) and not judge_number_id:
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
-                          "use the numberId from /api/core/numbers, e.g. num_abc123")
+                          "`redcloud-check doctor` names the numberId to use")
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:
