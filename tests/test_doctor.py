@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -20,8 +20,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from redcloud_check.cli import main
-from redcloud_check.core.config import CANONICAL, read_dotenv
+from redcloud_check.core.client import ApiClient, SecretSet
+from redcloud_check.core.config import CANONICAL, load_settings, read_dotenv
 from redcloud_check.core.exit_codes import DOCTOR_EXIT_CODES, ExitCode, meanings
+from redcloud_check.core.recorder import Recorder
+from redcloud_check.core.tokens import TokenProvider
 from redcloud_check.rules.schemas import schemas_dir
 from redcloud_check.simulator import Simulator
 from redcloud_check.simulator.seed import DEFAULT_SEED
@@ -299,6 +302,10 @@ def test_a_configuration_error_exits_3_before_any_request(doctor: Any, clean_sim
     assert (got.code, got.doc["status"]) == (ExitCode.CONFIG_ERROR, "config_error")
     assert got.doc["error"].startswith(setting)
     assert setting in got.err  # --json: the error on stderr too
+    assert [s["name"] for s in got.doc["settings"]] == \
+        ["RC_BASE_URL", "RC_CLIENT_ID", "RC_CLIENT_SECRET", "RC_NUMBER_ID"]
+    assert got.doc["next"] == [{"command": "redcloud-check doctor",
+                                "why": f"once {setting} is fixed"}]
     assert len(clean_sim.requests) == before
     text = doctor(**remote(clean_sim, **env))
     assert text.code == ExitCode.CONFIG_ERROR and f"config error (exit 3): {setting}" in text.out
@@ -311,6 +318,15 @@ def test_exit_codes_are_the_tables() -> None:
     assert set(meanings("doctor")) == {ExitCode.OK, ExitCode.CHECK_FAILED,
                                        ExitCode.CONFIG_ERROR, ExitCode.UNREACHABLE,
                                        ExitCode.INTERNAL_ERROR}
+
+
+def test_the_docs_exit_codes_are_the_tables() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "doctor.md").read_text(encoding="utf-8")
+    section = doc.split("## Exit codes", 1)[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| code")]
+    assert {int(code): text for code, text in rows} == \
+        {int(code): text for code, text in meanings("doctor").items()}
 
 
 def test_the_embedded_simulator_is_started_and_said(tmp_path: Path) -> None:
@@ -442,3 +458,22 @@ def test_write_env_with_the_embedded_simulator_writes_the_numberid_only(
     got = doctor("--write-env", ".env")
     assert got.code == ExitCode.OK
     assert read_dotenv(tmp_path / ".env") == {"RC_NUMBER_ID": "num_abc123"}
+
+
+def test_doctors_token_is_never_refreshed(clean_sim: Simulator) -> None:
+    """A token that expires between the reads is not asked for again: whoami or numbers then
+    say so, and doctor stays within its three requests."""
+    settings = load_settings(environ=remote(clean_sim))
+    client = ApiClient(clean_sim.base_url, timeout=5, recorder=Recorder(), secrets=SecretSet())
+    try:
+        provider = TokenProvider(client, settings, refresh=False)
+        _, token = provider.acquire()
+        assert token is not None
+        provider._token = replace(token, issued_at=token.issued_at - 2 * token.expires_in)
+        before = len(clean_sim.requests)
+        assert provider.current() is provider._token  # expired, kept: no request
+        assert len(clean_sim.requests) == before
+        assert TokenProvider(client, settings).current() is not None  # the suite's refreshes
+        assert len(clean_sim.requests) == before + 1
+    finally:
+        client.close()

@@ -88,17 +88,38 @@ def _options(args: argparse.Namespace) -> dict[str, str | None]:
             "timeout": None if args.timeout is None else repr(args.timeout)}
 
 
-def sources(options: dict[str, str | None], file_values: dict[str, str],
-            embedded: bool) -> dict[str, str]:
-    """Where each shown setting came from: option, environment, .env, default (the
-    simulator's canonical value) or unset."""
-    from redcloud_check.core.config import CANONICAL, OPTIONS_BY_ATTR, given_from
+@dataclass(frozen=True, slots=True)
+class Given:
+    """A setting as given: where from (option, environment, .env, default: the simulator's
+    canonical value, or unset), and its value unless it is a secret."""
 
+    name: str
+    value: str | None
+    source: str
+    secret: bool
+
+
+def given_settings(options: dict[str, str | None],
+                   file_values: dict[str, str]) -> dict[str, Given]:
+    """The settings doctor shows, as given (unvalidated: a configuration error shows them
+    too); a URL without its userinfo."""
+    from redcloud_check.core.config import CANONICAL, OPTIONS_BY_ATTR, given_from
+    from redcloud_check.core.urls import without_userinfo
+
+    embedded = given_from("base_url", options, os.environ, file_values)[0] is None
     found = {}
     for attr in ("base_url", "client_id", "client_secret", "number_id"):
-        source = given_from(attr, options, os.environ, file_values)[1]
-        default = "default" if embedded and attr in CANONICAL else "unset"
-        found[OPTIONS_BY_ATTR[attr].env] = source or default
+        option = OPTIONS_BY_ATTR[attr]
+        value, source = given_from(attr, options, os.environ, file_values)
+        if value is None and embedded and attr in CANONICAL:
+            value, source = CANONICAL[attr], "default"
+        if attr == "base_url" and value is not None:
+            try:
+                value = without_userinfo(value)
+            except ValueError:  # not a URL at all: the configuration error says so
+                value = "(not a URL)"
+        found[option.env] = Given(option.env, None if option.secret else value,
+                                  source or "unset", option.secret)
     return found
 
 
@@ -117,7 +138,7 @@ def _number_to_write(result: DoctorResult) -> str | None:
 
 
 def write_env(path: Path, settings: Settings, result: DoctorResult,
-              source: dict[str, str]) -> Written:
+              given: dict[str, Given]) -> Written:
     """--write-env: what doctor verified, and an empty line for each secret the file lacks
     (remote targets only: the simulator's are known)."""
     from redcloud_check.core.config import OPTIONS
@@ -132,7 +153,7 @@ def write_env(path: Path, settings: Settings, result: DoctorResult,
         else:
             left_out.append("RC_BASE_URL: it carries credentials (user:password@), and doctor "
                             "never writes a secret")
-    if source["RC_CLIENT_ID"] not in ("default", "unset") and result.token_issued:
+    if given["RC_CLIENT_ID"].source not in ("default", "unset") and result.token_issued:
         values["RC_CLIENT_ID"] = settings.client_id
     number = _number_to_write(result)
     if number is not None:
@@ -168,7 +189,7 @@ def notes(written: Written | None) -> list[str]:
     return said
 
 
-def next_steps(settings: Settings, result: DoctorResult, source: dict[str, str],
+def next_steps(settings: Settings, result: DoctorResult, given: dict[str, Given],
                written: Written | None, said: list[str]) -> list[Step]:
     """The command to run next: the suite once the settings are usable (or doctor fixed
     RC_NUMBER_ID in ./.env), else how to apply the numberId to use, else doctor again once
@@ -194,7 +215,7 @@ def next_steps(settings: Settings, result: DoctorResult, source: dict[str, str],
                      "and escalation.json")]
     choice = result.number
     if choice is not None and choice.suggested and result.problem is not None:
-        if source["RC_NUMBER_ID"] == "environment":
+        if given["RC_NUMBER_ID"].source == "environment":
             return [Step(f"export RC_NUMBER_ID={choice.suggested}", "the numberId to use"),
                     Step("redcloud-check doctor", "to confirm")]
         return [Step(f"redcloud-check doctor --number-id {choice.suggested} --write-env .env",
@@ -222,16 +243,19 @@ def run(args: argparse.Namespace) -> int:
             check_names(settings)
     except (ConfigError, OSError, UnicodeDecodeError) as error:
         secrets = env_secrets() + [v for k, v in file_values.items() if k in SECRET_ENV and v]
-        emit(args, config_error(str(error)), secrets)
+        what = getattr(error, "setting", None) or "the setting above"
+        emit(args, config_error(str(error)), secrets,
+             given=given_settings(options, file_values),
+             steps=[Step("redcloud-check doctor", f"once {what} is fixed")])
         return int(ExitCode.CONFIG_ERROR)
     secrets = settings.secrets()
     run_log.use(None, lambda: secrets)
     result, secrets = run_doctor(settings)
-    source = sources(options, file_values, settings.embedded)
+    given = given_settings(options, file_values)
     written = None if args.write_env is None else write_env(args.write_env, settings, result,
-                                                            source)
+                                                            given)
     said = notes(written)
-    emit(args, result, secrets, settings=settings, source=source, written=written, notes=said,
-         steps=next_steps(settings, result, source, written, said))
+    emit(args, result, secrets, given=given, written=written, notes=said,
+         steps=next_steps(settings, result, given, written, said))
     return int(ExitCode.CONFIG_ERROR) if written is not None and written.error else \
         result.exit_code

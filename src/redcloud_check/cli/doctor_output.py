@@ -24,14 +24,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from redcloud_check.cli.doctor import Step, Written
-    from redcloud_check.core.config import Settings
+    from redcloud_check.cli.doctor import Given, Step, Written
     from redcloud_check.probe.doctor import DoctorResult
     from redcloud_check.probe.doctor_numbers import NumberChoice, NumberRow
 
 __all__ = ["document", "emit", "text_lines"]
 
-_SECRET = frozenset({"RC_CLIENT_SECRET"})
 _VERDICTS = {"usable": "usable (ACTIVE, smsEnabled)", "unset": "not set",
              "e164": "a phone number (E.164), not a numberId",
              "unlisted": "not one of the client's numbers", "not_usable": "cannot send SMS"}
@@ -68,19 +66,14 @@ def _problem(result: DoctorResult) -> dict[str, Any] | None:
             "diagnosis": one_line(p.diagnosis)}
 
 
-def document(result: DoctorResult, *, settings: Settings | None = None,
-             source: dict[str, str] | None = None, written: Written | None = None,
-             notes: Sequence[str] = (), steps: Sequence[Step] = ()) -> dict[str, Any]:
+def document(result: DoctorResult, *, given: dict[str, Given] | None = None,
+             written: Written | None = None, notes: Sequence[str] = (),
+             steps: Sequence[Step] = ()) -> dict[str, Any]:
     """The machine-readable report (--json)."""
     from redcloud_check import __version__
-    from redcloud_check.core.urls import without_userinfo
 
-    shown = []
-    for name, where in (source or {}).items():
-        value = None if settings is None or name in _SECRET else \
-            getattr(settings, name.removeprefix("RC_").lower()) or None
-        value = without_userinfo(value) if name == "RC_BASE_URL" and value else value
-        shown.append({"name": name, "value": value, "source": where, "secret": name in _SECRET})
+    shown = [{"name": g.name, "value": g.value, "source": g.source, "secret": g.secret}
+             for g in (given or {}).values()]
     client = result.client
     env_file = None if written is None else {
         "path": str(written.path), "error": written.error, "not_written": list(written.left_out),
@@ -136,16 +129,17 @@ def text_lines(doc: dict[str, Any]) -> list[str]:
     """The report for a person, from the document."""
     from redcloud_check.reporting.diagnosis import terminal_lines
 
-    target = doc["target"] or "(none)"
+    target = doc["target"] or "nothing was requested (configuration error)"
     lines = [f"redcloud-check doctor: {target}" + (" (embedded simulator: no RC_BASE_URL, "
                                                    "started for this check)"
                                                    if doc["embedded"] else "")]
     for i, s in enumerate(doc["settings"]):
         value = ("set" if s["source"] != "unset" else "unset") if s["secret"] else \
             (s["value"] or "unset")
-        where = "the embedded simulator" if s["name"] == "RC_BASE_URL" and doc["embedded"] \
-            else s["source"]
-        lines.append(f"{'settings' if i == 0 else '':<10}{s['name']:<18}{value} ({where})")
+        where = "the embedded simulator" if s["name"] == "RC_BASE_URL" and \
+            s["source"] == "unset" else s["source"]
+        shown = value if where == "unset" else f"{value} ({where})"
+        lines.append(f"{'settings' if i == 0 else '':<10}{s['name']:<18}{shown}")
     client = doc["client"]
     if client is not None:
         lines.append(f"client    {client['apiClientId']}  {client['apiClientName']}  "

@@ -80,6 +80,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     settings could be loaded (a configuration error)."""
     env = os.environ if environ is None else environ
     return [value for name in SECRET_ENV if (value := env.get(name))]
+_DOCTOR_NAMES = "`redcloud-check doctor` names the numberId to use"
 KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
 
 
@@ -259,7 +260,8 @@ def load_settings(
         missing = [o.env for o in OPTIONS if o.attr in required and raw(o.attr) is None]
         if missing:
             raise ConfigError(missing[0], "is required when RC_BASE_URL is set",
-                              f"also missing: {', '.join(missing[1:])}" if missing[1:] else "")
+                              f"also missing: {', '.join(missing[1:])}" if missing[1:] else
+                              _DOCTOR_NAMES if missing == ["RC_NUMBER_ID"] else "")
 
     def value(attr: str) -> str:
         got = raw(attr)
@@ -271,7 +273,7 @@ def load_settings(
     number_id = value("number_id")
     if is_e164(number_id) and not judge_number_id:
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
-                          "`redcloud-check doctor` names the numberId to use")
+                          _DOCTOR_NAMES)
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:

@@ -28,7 +28,7 @@ from redcloud_check.core.errors import CheckFailure, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.exit_codes import DOCTOR_EXIT_CODES
 from redcloud_check.core.models import Cause
-from redcloud_check.core.tokens import parse_token
+from redcloud_check.core.tokens import TokenProvider, parse_token
 from redcloud_check.core.urls import without_userinfo
 from redcloud_check.probe.doctor_numbers import NumberChoice, NumberRow, judge, rows
 from redcloud_check.rules import gates
@@ -225,6 +225,7 @@ def run_doctor(settings: Settings) -> tuple[DoctorResult, list[str]]:
 
     with open_target(settings) as (base_url, sim):
         rc = RunContext.create(settings, base_url)
+        rc.tokens = TokenProvider(rc.client, settings, refresh=False)  # three requests at most
         try:
             result = examine(rc)
         finally:

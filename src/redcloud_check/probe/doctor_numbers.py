@@ -7,8 +7,8 @@ A number is usable when `rules.expect.usable_number` accepts it (ACTIVE and smsE
 rule is asked, never restated. RC_NUMBER_ID is judged against GET /api/core/numbers' answer:
 usable; unset; an E.164 (the phone number of a listed number, whose numberId is named, or of
 none); not listed (a numberId differing only in case or spaces is named); listed but not
-usable. Every verdict but "usable" comes with the failure `usable_number` raised (or one in
-its words), carrying a `Cause` that names RC_NUMBER_ID and the numberId to use; the first
+usable. Every verdict but "usable" comes with a failure (`usable_number`'s when it names a
+numberId) carrying a `Cause` that names RC_NUMBER_ID and the numberId to use; the first
 usable number is suggested when RC_NUMBER_ID names none that can send.
 """
 
@@ -119,6 +119,14 @@ def judge(exchange: Exchange, listed: Sequence[dict[str, Any]], table: Sequence[
                                f"of the client's {len(table)} numbers can send SMS.",
                                _use(first, usable), CHOOSE, exchange)
         return NumberChoice(given, "unset", suggested=first), failure
+    if is_e164(given):
+        choice, cause = _not_usable(exchange, table, given, usable, first)
+        named = f", the E.164 of {choice.number_id}" if choice.number_id else ""
+        failure = expect.fail("RC_NUMBER_ID is a phone number, not a numberId",
+                              expected="a numberId from /api/core/numbers (sendFrom takes it)",
+                              actual=f"{given!r}{named}", clause=NOT_E164, exchange=exchange,
+                              cause=cause)
+        return choice, failure
     try:
         expect.usable_number(exchange, list(listed), given, clause=NUMBER_USABLE)
     except CheckFailure as failure:
