@@ -282,6 +282,32 @@ def test_a_404_without_the_apis_error_body_is_no_api_at_rc_base_url(doctor: Any)
     assert "there is no Red Cloud API at RC_BASE_URL" in problem["lead"]["summary"]
 
 
+class _BasicRefusedBodyBroken(BaseHTTPRequestHandler):
+    """HTTP Basic refused with an OAuth body; body credentials answered 503."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        basic = self.headers.get("Authorization") is not None
+        body = b'{"error":"invalid_client","error_description":"no"}' if basic else b"{}"
+        self.send_response(401 if basic else 503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_credentials_are_not_blamed_when_the_other_way_did_not_refuse(doctor: Any) -> None:
+    with serve(_BasicRefusedBodyBroken) as url:
+        got = doctor("--json", **{**REMOTE, "RC_BASE_URL": url})
+    assert got.code == ExitCode.CHECK_FAILED
+    assert [r["status"] for r in got.doc["requests"]] == [401, 503]
+    assert got.doc["problem"]["cause"] != "credentials-refused"
+    assert got.doc["problem"]["setting"] is None
+
+
 def test_an_unreachable_target_exits_4(doctor: Any) -> None:
     got = doctor("--json", **{**REMOTE, "RC_BASE_URL": closed_port_url()})
     assert (got.code, got.doc["status"]) == (ExitCode.UNREACHABLE, "unreachable")

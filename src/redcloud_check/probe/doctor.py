@@ -7,8 +7,9 @@ The requests are the stage gates' (`rules.gates`): POST /api/auth/token with HTT
 `scheme_refused`: the second and last refused token request, never replayed), GET
 /api/core/whoami (`client_active`: the client's id, name and status) and GET /api/core/numbers
 (`numbers`: every assigned number; what RC_NUMBER_ID names is `doctor_numbers`'). It stops at
-the first failure. No PATCH, no send, no journal recovery; redirects are not followed (the
-client's), so no request leaves the configured target. With no RC_BASE_URL it asks the
+the first failure. No PATCH, no send, no journal recovery; the token is never refreshed
+(`TokenProvider(refresh=False)`); redirects are not followed (the client's), so no request
+leaves the configured target. With no RC_BASE_URL it asks the
 embedded simulator, started in-process (`runner.open_target`).
 
 A failure is a `Problem`: the check's failure and its diagnosis by the one pipeline
@@ -134,9 +135,8 @@ def _token_cause(rc: RunContext, refused: Exchange) -> Cause | None:
             gates.QUICKSTART, side="integration", setting="RC_BASE_URL",
             evidence=(f"POST /api/auth/token: HTTP {refused.status}",))
     answers = [e for e in rc.recorder.all() if e.path == "/api/auth/token"]
-    if refused.status not in (400, 401, 403) or len(answers) < 2 or \
-            any(e.status is None or 200 <= e.status < 300 for e in answers):
-        return None
+    if len(answers) < 2 or any(e.status not in (400, 401, 403) for e in answers):
+        return None  # a way that was not refused (a token, a 5xx): not the credentials
     said = "; ".join(f"{_way(e)}: HTTP {e.status} {e.error_code or ''}".rstrip()
                      for e in answers)
     return Cause(
