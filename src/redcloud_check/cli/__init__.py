@@ -1,9 +1,10 @@
-"""`redcloud-check run|probe|simulate|listen|diff|replay`.
+"""`redcloud-check run|probe|simulate|listen|doctor|diff|replay`.
 
     run       the conformance suite (pytest) against RC_BASE_URL or the embedded simulator
     probe     a cheap production health probe (read-only unless --canary)
     simulate  the reference simulator, standalone
     listen    the signed-webhook listener alone, like `stripe listen`
+    doctor    first contact: are the credentials right, and which numberId to use
     diff      what changed between two runs (checks, drift, latency), to gate CI
     replay    the checks that failed in a run, run again: fixed or still failing
 
@@ -36,6 +37,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("redcloud_check.cli.probe", "health probe: token, whoami, numbers (+ --canary)"),
     "simulate": ("redcloud_check.simulator.cli", "run the reference simulator"),
     "listen": ("redcloud_check.cli.listen", "run the signed-webhook listener"),
+    "doctor": ("redcloud_check.cli.doctor", "first contact: are the credentials right, and "
+               "which numberId to use (3 requests, nothing sent)"),
     "diff": ("redcloud_check.cli.diff", "compare two runs' escalation.json (exit 1: a check "
              "newly fails)"),
     "replay": ("redcloud_check.cli.replay", "run again the checks that failed in a run (exit "

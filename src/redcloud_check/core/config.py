@@ -90,6 +90,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     settings could be loaded (a configuration error)."""
     env = os.environ if environ is None else environ
     return [value for name in SECRET_ENV if (value := env.get(name))]
+_DOCTOR_NAMES = "`redcloud-check doctor` names the numberId to use"
 KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
 RETRY_BUDGET_DEFAULT = 30.0  # seconds of the API's Retry-After a run honours (DESIGN.md)
 
@@ -146,12 +147,16 @@ class Settings:
         return [v for v in (*values, self.ngrok_authtoken or "") if v]
 
 
-def _first_given(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
-                 file_values: Mapping[str, str]) -> str | None:
-    """The setting as given: option beats environment beats .env; empty means unset."""
+SOURCES = ("option", "environment", ".env")  # where a setting was given, first wins
+
+
+def given_from(attr: str, options: Mapping[str, str | None], env: Mapping[str, str],
+               file_values: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(the setting as given, its source in SOURCES): option beats environment beats .env;
+    empty means unset: (None, None)."""
     opt = OPTIONS_BY_ATTR[attr]
-    return next((given for given in (options.get(attr), env.get(opt.env),
-                                     file_values.get(opt.env)) if given), None)
+    given = (options.get(attr), env.get(opt.env), file_values.get(opt.env))
+    return next(((v, source) for v, source in zip(given, SOURCES, strict=True) if v), (None, None))
 
 
 def given_value(attr: str, options: Mapping[str, str | None] | None = None,
@@ -165,7 +170,7 @@ def given_value(attr: str, options: Mapping[str, str | None] | None = None,
     except (ConfigError, OSError, UnicodeDecodeError):
         file_values = {}
     env = os.environ if environ is None else environ
-    return _first_given(attr, options or {}, env, file_values)
+    return given_from(attr, options or {}, env, file_values)[0]
 
 
 def _simulator_names(env: str, value: str | None, base_url: str | None) -> tuple[str, ...]:
@@ -182,23 +187,28 @@ def load_settings(
     options: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv: Path | None = None,
+    *,
+    judge_number_id: bool = False,
 ) -> Settings:
-    """Build validated settings. `options` maps attr -> value given on the command line."""
+    """Build validated settings. `options` maps attr -> value given on the command line.
+    `judge_number_id` (doctor): RC_NUMBER_ID may be unset ("") or an E.164; the caller
+    judges it against the client's numbers."""
     options = options or {}
     env = dict(os.environ if environ is None else environ)
     file_values = read_dotenv(dotenv) if dotenv is not None else {}
 
     def raw(attr: str) -> str | None:
-        return _first_given(attr, options, env, file_values)
+        return given_from(attr, options, env, file_values)[0]
 
     base_url = raw("base_url")
     if base_url is not None:
         base_url = api_host("RC_BASE_URL", parse_url("RC_BASE_URL", base_url))
-        missing = [o.env for o in OPTIONS if o.attr in ("client_id", "client_secret",
-                                                        "number_id") and raw(o.attr) is None]
+        required = ("client_id", "client_secret") + (() if judge_number_id else ("number_id",))
+        missing = [o.env for o in OPTIONS if o.attr in required and raw(o.attr) is None]
         if missing:
             raise ConfigError(missing[0], "is required when RC_BASE_URL is set",
-                              f"also missing: {', '.join(missing[1:])}" if missing[1:] else "")
+                              f"also missing: {', '.join(missing[1:])}" if missing[1:] else
+                              _DOCTOR_NAMES if missing == ["RC_NUMBER_ID"] else "")
 
     def value(attr: str) -> str:
         got = raw(attr)
@@ -208,9 +218,9 @@ def load_settings(
 
     allow_send = parse_bool("RC_ALLOW_SEND", raw("allow_send") or "")
     number_id = value("number_id")
-    if is_e164(number_id):
+    if is_e164(number_id) and not judge_number_id:
         raise ConfigError("RC_NUMBER_ID", f"{number_id!r} is a phone number, not a numberId",
-                          "use the numberId from /api/core/numbers, e.g. num_abc123")
+                          _DOCTOR_NAMES)
     to = value("to")
     sends = base_url is None or allow_send
     if sends and not to:

@@ -1,8 +1,8 @@
 """The exit codes of every `redcloud-check` command: one table.
 
 `TABLE` is the table of `run` and `probe` (README.md, "Exit codes", shows it; a test keeps
-the two in step); `OTHER_COMMANDS` gives the codes `simulate`, `listen`, `diff` and `replay`
-use, with the same meanings. 3 and 6-7 are the tool's own failures, kept apart from 1 ("the
+the two in step); `OTHER_COMMANDS` gives the codes `simulate`, `listen`, `doctor`, `diff` and
+`replay` use, with the same meanings. 3 and 6-7 are the tool's own failures, kept apart from 1 ("the
 API failed a check"). The probe keeps its documented 0-4. `run` maps pytest's own codes onto
 the table (`from_pytest`): pytest's usage error (4) is a configuration error, its internal
 error (3) is ours (7). Every command's usage error is 3 (`UsageParser`), never argparse's 2,
@@ -17,8 +17,8 @@ import sys
 from enum import IntEnum
 from typing import NoReturn
 
-__all__ = ["OTHER_COMMANDS", "PROBE_EXIT_CODES", "TABLE", "ExitCode", "UsageParser",
-           "for_error", "from_pytest", "help_text", "meanings", "settle"]
+__all__ = ["DOCTOR_EXIT_CODES", "OTHER_COMMANDS", "PROBE_EXIT_CODES", "TABLE", "ExitCode",
+           "UsageParser", "for_error", "from_pytest", "help_text", "meanings", "settle"]
 
 
 class ExitCode(IntEnum):
@@ -67,6 +67,15 @@ PROBE_EXIT_CODES: dict[str, ExitCode] = {
 }
 
 
+# doctor's `status` -> its exit code (OTHER_COMMANDS["doctor"] says what each means)
+DOCTOR_EXIT_CODES: dict[str, ExitCode] = {
+    "usable": ExitCode.OK,
+    "not_usable": ExitCode.CHECK_FAILED,
+    "config_error": ExitCode.CONFIG_ERROR,
+    "unreachable": ExitCode.UNREACHABLE,
+}
+
+
 # The other commands' codes, with the table's meanings (README.md, "Exit codes").
 OTHER_COMMANDS: dict[str, dict[ExitCode, str]] = {
     "simulate": {
@@ -82,6 +91,17 @@ OTHER_COMMANDS: dict[str, dict[ExitCode, str]] = {
                                "is not a path, the address cannot be bound, or the tunnel did "
                                "not open",
         ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check, not the sender"},
+    "doctor": {
+        ExitCode.OK: "usable: a token was issued, the client is ACTIVE and RC_NUMBER_ID names "
+                     "a usable number (ACTIVE, smsEnabled)",
+        ExitCode.CHECK_FAILED: "not usable, saying why and the setting to fix: credentials "
+                               "refused, no API at RC_BASE_URL, the client not ACTIVE, "
+                               "RC_NUMBER_ID unset, an E.164, not listed or not usable",
+        ExitCode.CONFIG_ERROR: "usage or config error: a setting is missing or malformed "
+                               "(nothing was requested), or --write-env FILE cannot be read "
+                               "or written",
+        ExitCode.UNREACHABLE: "unreachable: no HTTP answer from the target",
+        ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check, not the API"},
     "diff": {
         ExitCode.OK: "nothing regressed: no check fails in NEW that did not fail in OLD",
         ExitCode.CHECK_FAILED: "a check newly fails (use it to gate CI)",

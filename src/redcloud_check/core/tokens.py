@@ -14,13 +14,15 @@ __all__ = ["TokenProvider", "parse_token"]
 
 
 class TokenProvider:
-    """Acquires the run's bearer token once (HTTP Basic), and again when it expires."""
+    """Acquires the run's bearer token once (HTTP Basic), and again when it expires (unless
+    `refresh` is False: doctor's bounded requests keep the one token it was issued)."""
 
-    def __init__(self, client: ApiClient, settings: Settings) -> None:
+    def __init__(self, client: ApiClient, settings: Settings, *, refresh: bool = True) -> None:
         self._client = client
         self._settings = settings
         self._token: Token | None = None
         self._lock = threading.Lock()
+        self._refresh = refresh
 
     def acquire(
         self, label: str = "token: HTTP Basic credentials"
@@ -45,7 +47,7 @@ class TokenProvider:
 
     def current(self) -> Token | None:
         with self._lock:
-            if self._token is not None and self._token.fresh():
+            if self._token is not None and (self._token.fresh() or not self._refresh):
                 return self._token
         _, token = self.acquire("token: refresh for CORE calls")
         return token

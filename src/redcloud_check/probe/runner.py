@@ -306,8 +306,8 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
 
 
 @contextmanager
-def _target(settings: Settings) -> Iterator[tuple[str, Any]]:
-    """(base URL, the embedded simulator or None) for the run."""
+def open_target(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """(base URL, the embedded simulator or None): RC_BASE_URL, or the simulator in-process."""
     if settings.base_url is not None:
         yield settings.base_url, None
         return
@@ -328,7 +328,7 @@ def run_probe(settings: Settings, *, canary: bool = False,
     from redcloud_check.results.ledger import RunLedger
     from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
-    with _target(settings) as (base_url, sim):
+    with open_target(settings) as (base_url, sim):
         ledger = RunLedger(waivers=waivers) if waivers is not None else None
         rc = RunContext.create(settings, base_url, ledger=ledger)
         try:
