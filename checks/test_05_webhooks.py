@@ -77,18 +77,23 @@ def test_webhook_override_takes_effect(rc_sends: RunContext, rc_webhooks: Any) -
              "settings are left alone", short="RC_WEBHOOK_MODE=preconfigured")
     if not status.ok:
         patched = status.exchange is not None and status.exchange.status == 200
+        stale = patched and status.stored == status.target  # stored, yet answered otherwise
+        cited = tuple(cite(e) for e in (status.exchange, status.check) if e is not None)
         raise expect.fail("The number's webhookDeliveryOverride did not take effect",
                           expected=f"webhookDeliveryOverride {status.target} after the PATCH",
                           actual=status.detail, clause=UPDATE,
                           exchange=status.check or status.exchange,
-                          cause=Cause("override-not-stored", "The PATCH answered 200, yet the "
-                                      f"number read back does not hold it: {status.detail}. "
-                                      "Lifecycle events go to the old target, so none can "
-                                      "reach this run.", "Report it to Red Cloud with this "
-                                      "bundle; meanwhile use RC_WEBHOOK_MODE=preconfigured.",
-                                      UPDATE, "api", tuple(cite(e) for e in (
-                                          status.exchange, status.check) if e is not None))
-                          if patched else None)
+                          cause=Cause("override-answer-stale", "The PATCH stored the value "
+                                      f"but answered another: {status.detail}. An integration "
+                                      "that trusts the answer is misled.", "Report it to Red "
+                                      "Cloud with this bundle; the read-back is what to trust.",
+                                      UPDATE, "api", cited) if stale else
+                          Cause("override-not-stored", "The PATCH answered 200, yet the "
+                                f"number read back does not hold it: {status.detail}. "
+                                "Lifecycle events go to the old target, so none can "
+                                "reach this run.", "Report it to Red Cloud with this "
+                                "bundle; meanwhile use RC_WEBHOOK_MODE=preconfigured.",
+                                UPDATE, "api", cited) if patched else None)
 
 
 @check("RC-WEBHOOKS-02", clause=STEP5)

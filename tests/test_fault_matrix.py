@@ -63,84 +63,89 @@ def test_a_failed_gate_blocks_later_stages_with_the_reason(matrix: dict[str, Sui
     assert all("blocked by numbers: fix that first" in c.message for c in later)
 
 
-# The differential diagnosis, one row per fault: the cause the terminal's first failure, the
-# first bundle of escalation.json and the first diagnosis of escalation.md all lead with.
-# A fault added to the catalog without a row fails test_each_fault_leads_with_its_cause.
-DIAGNOSIS = {
-    "core-accepts-client-secret": "credential-accepted",
-    "core-accepts-malformed-token": "api-breaks-rule",
-    "core-accepts-missing-token": "api-breaks-rule",
-    "core-auth-oauth-body": "api-breaks-rule",
-    "core-errors-without-request-id": "api-breaks-rule",
-    "core-scheme-ignored": "credential-accepted",
-    "core-token-prefix-checked": "credential-accepted",
-    "event-direction-inbound": "message",
-    "event-sequence-reused-final": "sequence-reused",
-    "event-status-contradicts-type": "status",
-    "event-wrong-client": "client",
-    "event-wrong-message-in-data": "ids",
-    "event-wrong-recipient": "message",
-    "event-wrong-sender-number": "message",
-    "message-ids-repeat": "answers-disagree",
-    "number-missing": "numbers-ok-sends-fail",
-    "number-not-active": "numbers-ok-sends-fail",
-    "numbers-id-is-e164": "numbers-ok-sends-fail",
-    "numbers-sms-enabled-string": "numbers-ok-sends-fail",
-    "patch-ignored": "override-not-stored",
-    "request-ids-repeat": "answers-disagree",
-    "search-ignores-filter": "answers-disagree",
-    "search-wrong-shape": "api-breaks-rule",
-    "send-accepted-200": "accepted-wrong-status",
-    "send-conflict-ignored": "api-breaks-rule",
-    "send-e164-sendfrom-accepted": "send-rejection-rules",
-    "send-empty-to-accepted": "send-rejection-rules",
-    "send-idempotency-optional": "send-rejection-rules",
-    "send-mms-without-media-accepted": "send-rejection-rules",
-    "send-no-content-accepted": "send-rejection-rules",
-    "send-partial-all-or-nothing": "send-400-invalid-request",
-    "send-replay-current-status": "api-breaks-rule",
-    "send-replay-new-message": "api-breaks-rule",
-    "send-sms-media-accepted": "send-rejection-rules",
-    "send-status-sent": "accepted-not-queued",
-    "send-unowned-number-accepted": "send-rejection-rules",
-    "token-basic-auth-rejected": "basic-auth-refused",
-    "token-basic-colon-split": "credential-accepted",
-    "token-body-credentials-rejected": "body-credentials-refused",
-    "token-client-id-ignored": "credential-accepted",
-    "token-content-type-text": "api-breaks-rule",
-    "token-credentials-either-order": "credential-accepted",
-    "token-empty-secret-accepted": "credential-accepted",
-    "token-error-core-wrapper": "api-breaks-rule",
-    "token-expires-in-string": "api-breaks-rule",
-    "token-grant-type-unchecked": "api-breaks-rule",
-    "token-secret-case-insensitive": "credential-accepted",
-    "token-secret-prefix-match": "credential-accepted",
-    "token-secret-truncated-match": "credential-accepted",
-    "token-type-not-bearer": "api-breaks-rule",
-    "token-unusable-on-core": "api-breaks-rule",
-    "token-wrong-secret-accepted": "api-breaks-rule",
-    "update-campaignregid-refused": "api-breaks-rule",
-    "update-drops-campaignregid": "answers-disagree",
-    "update-unowned-allowed": "api-breaks-rule",
-    "webhook-hmac-body-only": "hmac-body-only",
-    "webhook-malformed-event": "malformed",
-    "webhook-missing-signature": "missing-headers",
-    "webhook-no-final-event": "incomplete",
-    "webhook-not-delivered": "no-requests",
-    "webhook-sequence-regression": "sequence",
-    "webhook-signed-with-client-secret": "wrong-signing-key",
-    "webhook-wrong-event-type": "incomplete",
-    "webhook-wrong-secret": "signature-unexplained",
-    "webhook-signs-pretty-body": "signed-body-differs",
-    "webhook-uppercase-signature": "signature-variant",
-    "webhook-content-type-text": "docs-listener-refuses",
-    "webhook-secret-base64-decoded": "webhook-secret-form",
-    "whoami-client-inactive": "whoami-fails",
-    "whoami-count-mismatch": "answers-disagree",
-    "whoami-missing-capabilities": "api-breaks-rule",
-    "whoami-no-numbers": "api-breaks-rule",
-    "whoami-wrong-client-id": "api-breaks-rule",
+# The attribution, one row per fault: the lead root cause (its id and side) that the
+# terminal, escalation.json's summary.rootCauses and escalation.md all open with, and that the
+# first bundle's diagnosis leads with. A fault added to the catalog without a row fails
+# test_each_fault_leads_with_its_root_cause. "api" only where the run proves it; "unknown"
+# where it cannot (the row is honest, never hopeful).
+ATTRIBUTION = {
+    "core-accepts-client-secret": ("credential-accepted", "api"),
+    "core-accepts-malformed-token": ("api-breaks-rule", "api"),
+    "core-accepts-missing-token": ("api-breaks-rule", "api"),
+    "core-auth-oauth-body": ("answer-breaks-schema", "api"),
+    "core-errors-without-request-id": ("answer-breaks-schema", "api"),
+    "core-scheme-ignored": ("credential-accepted", "api"),
+    "core-token-prefix-checked": ("credential-accepted", "api"),
+    "event-direction-inbound": ("message", "api"),
+    "event-sequence-reused-final": ("sequence-reused", "api"),
+    "event-status-contradicts-type": ("status", "api"),
+    "event-wrong-client": ("client", "api"),
+    "event-wrong-message-in-data": ("ids", "api"),
+    "event-wrong-recipient": ("message", "api"),
+    "event-wrong-sender-number": ("message", "api"),
+    "message-ids-repeat": ("answers-disagree", "api"),
+    "number-missing": ("number-not-listed", "integration"),
+    "number-not-active": ("number-not-usable", "integration"),
+    "numbers-id-is-e164": ("number-ids-are-phone-numbers", "api"),
+    "numbers-sms-enabled-string": ("answer-breaks-schema", "api"),
+    "patch-answers-stale": ("override-answer-stale", "api"),
+    "patch-ignored": ("override-not-stored", "api"),
+    "request-ids-repeat": ("answers-disagree", "api"),
+    "search-ignores-filter": ("answers-disagree", "api"),
+    "search-wrong-shape": ("answer-breaks-schema", "api"),
+    "send-accepted-200": ("accepted-wrong-status", "api"),
+    "send-conflict-ignored": ("api-breaks-rule", "api"),
+    "send-e164-sendfrom-accepted": ("send-rejection-rules", "api"),
+    "send-empty-to-accepted": ("send-rejection-rules", "api"),
+    "send-idempotency-optional": ("send-rejection-rules", "api"),
+    "send-mms-without-media-accepted": ("send-rejection-rules", "api"),
+    "send-no-content-accepted": ("send-rejection-rules", "api"),
+    "send-partial-all-or-nothing": ("send-400-invalid-request", "api"),
+    "send-replay-current-status": ("api-breaks-rule", "api"),
+    "send-replay-new-message": ("api-breaks-rule", "api"),
+    "send-sms-media-accepted": ("send-rejection-rules", "api"),
+    "send-status-sent": ("accepted-not-queued", "api"),
+    "send-unowned-number-accepted": ("send-rejection-rules", "api"),
+    "token-basic-auth-rejected": ("basic-auth-refused", "api"),
+    "token-basic-colon-split": ("credential-accepted", "api"),
+    "token-body-credentials-rejected": ("body-credentials-refused", "api"),
+    "token-client-id-ignored": ("credential-accepted", "api"),
+    "token-content-type-text": ("api-breaks-rule", "api"),
+    "token-credentials-either-order": ("credential-accepted", "api"),
+    "token-empty-secret-accepted": ("credential-accepted", "api"),
+    "token-error-core-wrapper": ("api-breaks-rule", "api"),
+    "token-expires-in-string": ("answer-breaks-schema", "api"),
+    "token-grant-type-unchecked": ("api-breaks-rule", "api"),
+    "token-revoked-early": ("token-refused-before-expiry", "api"),
+    "token-secret-case-insensitive": ("credential-accepted", "api"),
+    "token-secret-prefix-match": ("credential-accepted", "api"),
+    "token-secret-truncated-match": ("credential-accepted", "api"),
+    "token-type-not-bearer": ("answer-breaks-schema", "api"),
+    "token-unusable-on-core": ("token-refused-before-expiry", "api"),
+    "token-wrong-secret-accepted": ("api-breaks-rule", "api"),
+    "update-campaignregid-refused": ("api-breaks-rule", "api"),
+    "update-drops-campaignregid": ("answers-disagree", "api"),
+    "update-unowned-allowed": ("api-breaks-rule", "api"),
+    "webhook-content-type-text": ("docs-listener-refuses", "api"),
+    "webhook-hmac-body-only": ("hmac-body-only", "api"),
+    "webhook-malformed-event": ("malformed", "api"),
+    "webhook-missing-signature": ("missing-headers", "api"),
+    "webhook-no-final-event": ("incomplete", "unknown"),
+    "webhook-not-delivered": ("no-requests", "unknown"),
+    "webhook-secret-base64-decoded": ("webhook-secret-form", "api"),
+    "webhook-sequence-regression": ("sequence", "api"),
+    "webhook-signed-with-client-secret": ("wrong-signing-key", "unknown"),
+    "webhook-signs-pretty-body": ("signed-body-differs", "api"),
+    "webhook-uppercase-signature": ("signature-variant", "api"),
+    "webhook-wrong-event-type": ("incomplete", "unknown"),
+    "webhook-wrong-secret": ("signature-unexplained", "unknown"),
+    "whoami-client-inactive": ("client-not-active", "integration"),
+    "whoami-count-mismatch": ("answers-disagree", "api"),
+    "whoami-missing-capabilities": ("answer-breaks-schema", "api"),
+    "whoami-no-numbers": ("api-breaks-rule", "api"),
+    "whoami-wrong-client-id": ("api-breaks-rule", "api"),
 }
+
 # What a fault's first failure must never lead with: causes the run itself rules out.
 NEVER = {
     "send-accepted-200": ("not accepted", "E.164 in sendFrom"),
@@ -159,30 +164,50 @@ NEVER = {
 }
 
 
-def _leads(run: SuiteRun) -> tuple[str | None, str | None, str | None]:
-    """(terminal, escalation.json, escalation.md): the cause each leads with."""
-    term = re.search(r"^  cause:\s+(\S+)", run.stdout, re.M)
+def _leads(run: SuiteRun) -> tuple[tuple[str, str] | None, ...]:
+    """(terminal, escalation.json, escalation.md, the first bundle): the lead root cause's
+    (id, side) each opens with."""
+    term = re.search(r"^  root cause 1 of \d+: (\S+) \[(\w+)\]", run.stdout, re.M)
     doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
-    ticket = re.search(r"Diagnosis — cause `([^`]+)`",
-                       (run.reports / "escalation.md").read_text("utf-8"))
+    roots = doc["summary"]["rootCauses"]
+    ticket = re.search(r"^### 1\. `([^`]+)`.*\n\n- Side: \*\*(\w+)\*\*",
+                       (run.reports / "escalation.md").read_text("utf-8"), re.M)
     bundle = doc["bundles"][0]["diagnosis"]["lead"]["cause"] if doc["bundles"] else None
-    return (term.group(1) if term else None, bundle, ticket.group(1) if ticket else None)
+    return (term.groups() if term else None,
+            (roots[0]["id"], roots[0]["side"]) if roots else None,
+            ticket.groups() if ticket else None,
+            (bundle, roots[0]["side"]) if bundle and roots else None)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_each_fault_leads_with_its_cause(matrix: dict[str, SuiteRun], fault: str) -> None:
-    assert fault in DIAGNOSIS, f"{fault}: no row in the diagnosis table"
+def test_each_fault_leads_with_its_root_cause(matrix: dict[str, SuiteRun], fault: str) -> None:
+    assert fault in ATTRIBUTION, f"{fault}: no row in the attribution table"
     run = matrix[fault]
-    want = DIAGNOSIS[fault]
-    assert _leads(run) == (want, want, want), run.stdout[-3000:]
+    want = ATTRIBUTION[fault]
+    assert _leads(run) == (want, want, want, want), run.stdout[-3000:]
+    doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
+    root = doc["summary"]["rootCauses"][0]
+    assert root["evidence"], f"{fault}: a root cause without evidence"
+    if root["side"] == "unknown":
+        assert root["decide"], f"{fault}: an unknown side must say what would decide it"
     blocks = re.split(r"\n_{3,} [^\n]* _{3,}\n", run.stdout.split("= FAILURES =", 1)[-1])
     first = blocks[1] if len(blocks) > 1 else blocks[0]
-    doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
     lead = doc["bundles"][0]["diagnosis"]["lead"]
     shown = f"{doc['bundles'][0]['title']} {lead['summary']} {lead['next_action']} {first}"
     for phrase in NEVER.get(fault, ()):
         assert phrase not in shown, f"{fault}: the lead names {phrase!r}, which the run ruled out"
+    if "ruled out" in lead["next_action"]:
+        assert root["side"] == "api" and any("ruled out" in e or "proof" in e
+                                             for e in root["evidence"])
 
 
-def test_the_diagnosis_table_names_only_catalog_faults() -> None:
-    assert set(DIAGNOSIS) - set(FAULTS) == set() and set(NEVER) <= set(DIAGNOSIS)
+def test_a_ticket_with_one_root_cause_fits_in_150_lines(matrix: dict[str, SuiteRun]) -> None:
+    for fault, run in matrix.items():
+        doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))
+        lines = (run.reports / "escalation.md").read_text("utf-8").count("\n")
+        if len(doc["summary"]["rootCauses"]) == 1:
+            assert lines <= 150, f"{fault}: {lines} lines for one root cause"
+
+
+def test_the_attribution_table_names_only_catalog_faults() -> None:
+    assert set(ATTRIBUTION) - set(FAULTS) == set() and set(NEVER) <= set(ATTRIBUTION)

@@ -143,7 +143,7 @@ def test_no_combination_verifying_is_unknown_with_what_would_decide_it() -> None
     cause = report.cause
     assert cause is not None and (cause.id, cause.side) == ("signature-unexplained", "unknown")
     assert re.search(r"none of the \d+ combinations tried on each verifies", cause.detail)
-    assert "What decides it: compare RC_WEBHOOK_SECRET" in cause.next_action
+    assert cause.decide.startswith("whether RC_WEBHOOK_SECRET is, character for character")
     assert "again" not in cause.next_action  # no advice to re-copy a secret nothing points at
     assert any(e.startswith("tried on each delivery, bodies:") for e in cause.evidence)
     assert report.failures("signature") and report.failures("incomplete")
@@ -334,7 +334,7 @@ FAULT_DIAGNOSIS = {
     "webhook-wrong-event-type": ("incomplete", "unknown"),
     "webhook-not-delivered": ("no-requests", "unknown"),
     "webhook-malformed-event": ("malformed", "api"),
-    "patch-ignored": ("override-ignored", "api"),
+    "patch-ignored": ("override-not-stored", "api"),
 }
 
 

@@ -95,10 +95,12 @@ def test_fault_fails_its_stage_and_blocks_the_rest(clean_sim: Simulator, fault: 
     assert (stage.stage, stage.verdict, stage.http_status) == (failed, "fail", status)
     assert stage.title and stage.detail and stage.clause
     # HTTP Basic refused while body credentials work: the differential cause, with the
-    # clause it breaks; elsewhere the guide's section
-    assert stage.diagnosis and ("3-api-reference-0.2.0.txt, Authentication" if
-                                fault == "token-basic-auth-rejected" else
-                                "5-troubleshooting.txt") in stage.diagnosis
+    # clause it breaks; an inactive client: the quickstart's step that asks for ACTIVE; a
+    # number: the guide's section
+    assert stage.diagnosis and {
+        "token-basic-auth-rejected": "3-api-reference-0.2.0.txt, Authentication",
+        "whoami-client-inactive": "1-quickstart.txt, Section 5"}.get(
+            fault, "5-troubleshooting.txt") in stage.diagnosis
     assert stage.request_id  # from the body's requestId or the X-Request-Id header
     assert all(s.verdict == "pass" for s in result.stages[:here])
     for later in result.stages[here + 1:]:
@@ -180,8 +182,9 @@ def test_the_probe_shows_its_target_without_credentials() -> None:
 def test_diagnosis_names_the_guide_section(clean_sim: Simulator) -> None:
     clean_sim.set_faults(["whoami-client-inactive"])
     whoami = probe_sim(clean_sim).stages[1]
-    assert whoami.cause == "whoami-fails" and whoami.diagnosis
-    assert "5-troubleshooting.txt, Symptom: /api/core/whoami fails" in whoami.diagnosis
+    assert whoami.cause == "client-not-active" and whoami.diagnosis  # the gate's own cause
+    assert "RC_CLIENT_ID is SUSPENDED" in whoami.diagnosis
+    assert "1-quickstart.txt, Section 5" in whoami.diagnosis
     clean_sim.set_faults(["token-basic-auth-rejected"])  # body credentials work: not the secret
     token = probe_sim(clean_sim).stages[0]
     assert token.cause == "basic-auth-refused" and "invalid credentials" not in token.diagnosis

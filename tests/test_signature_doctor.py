@@ -125,7 +125,7 @@ def test_a_decoded_key_no_text_can_hold_is_the_apis() -> None:
 def test_the_client_secret_verifying_leaves_the_side_open_and_says_what_decides() -> None:
     cause = cause_of(deliveries(lambda raw: sign(CLIENT_SECRET, TS, raw)))
     assert (cause.id, cause.side) == ("wrong-signing-key", "unknown")
-    assert cause.next_action.startswith("What decides it:")
+    assert cause.decide.startswith("the webhook signing secret Red Cloud shows")
     assert "is not at fault" not in cause.detail + cause.next_action
 
 

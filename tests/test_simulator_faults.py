@@ -110,6 +110,15 @@ def _campaign_patch_status(api: Api) -> Any:
     return api.patch(NUMBER_ID, {"campaignregId": "A1B2C3"}).status_code
 
 
+def _second_use(api: Api) -> tuple[Any, Any, Any]:
+    """(the first CORE call's status with a new token, the second's, its message)."""
+    token = api.token()
+    first = api.core("GET", "/api/core/whoami", token=token)
+    second = api.core("GET", "/api/core/whoami", token=token)
+    said = second.json().get("error", {}).get("message") if second.status_code != 200 else None
+    return first.status_code, second.status_code, said
+
+
 def _patch_echo_and_store(api: Api) -> tuple[Any, Any]:
     try:
         echoed = api.patch(NUMBER_ID, {"mmsEnabled": False}).json()["mmsEnabled"]
@@ -196,6 +205,7 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
     "token-grant-type-unchecked": (_grant_statuses, (200, 200)),
     "token-unusable-on-core": (
         lambda a: a.core("GET", "/api/core/whoami", token=a.token()).status_code, 401),
+    "token-revoked-early": (_second_use, (200, 401, "Invalid or expired access token")),
     "token-content-type-text": (
         lambda a: a.token_response().headers["content-type"].split(";")[0], "text/plain"),
     "token-secret-prefix-match": (_token_status_for(CLIENT_ID, CLIENT_SECRET + "x"), 200),
@@ -303,6 +313,7 @@ PROBES: dict[str, tuple[Callable[[Api], Any], Any]] = {
         lambda a: {"messageId" in r.event or "messageId" in r.event["data"]
                    for r in _events(a)}, {False}),
     "patch-ignored": (_patch_echo_and_store, (False, True)),
+    "patch-answers-stale": (_patch_echo_and_store, (True, False)),
 }
 
 
@@ -325,7 +336,8 @@ CATALOG_BY_STAGE = {
               "token-secret-truncated-match", "token-secret-case-insensitive",
               "token-empty-secret-accepted", "token-basic-colon-split", "token-client-id-ignored",
               "token-credentials-either-order"],
-    "whoami": ["whoami-missing-capabilities", "whoami-client-inactive", "whoami-no-numbers",
+    "whoami": ["token-revoked-early", "whoami-missing-capabilities", "whoami-client-inactive",
+               "whoami-no-numbers",
                "whoami-wrong-client-id", "core-auth-oauth-body",
                "core-errors-without-request-id", "core-accepts-malformed-token",
                "core-accepts-missing-token", "core-token-prefix-checked", "core-scheme-ignored",
@@ -349,7 +361,7 @@ CATALOG_BY_STAGE = {
                  "event-wrong-sender-number", "event-direction-inbound",
                  "event-status-contradicts-type", "webhook-no-final-event",
                  "webhook-wrong-event-type", "webhook-not-delivered",
-                 "webhook-malformed-event", "patch-ignored"],
+                 "webhook-malformed-event", "patch-ignored", "patch-answers-stale"],
 }
 
 

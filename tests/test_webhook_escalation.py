@@ -19,7 +19,7 @@ from .suite_runner import run_suite
     ("webhook-hmac-body-only", "hmac-body-only", "timestamp"),
     ("webhook-not-delivered", "no-requests", "reach"),
     ("webhook-no-final-event", "incomplete", "message.delivery"),
-    ("patch-ignored", "override-ignored", "webhookDeliveryOverride"),
+    ("patch-ignored", "override-not-stored", "webhookDeliveryOverride"),
 ])
 def test_bundle_names_the_webhook_finding(tmp_path: Path, fault: str, cause: str,
                                           words: str) -> None:

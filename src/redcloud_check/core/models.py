@@ -58,7 +58,8 @@ class Cause:
 
     `side` is whose side it is on (`Side`); `evidence` the facts that prove it, each citing
     an exchange (its requestId, or its time and endpoint); `setting` the setting to correct
-    when the side is "integration" (e.g. "RC_WEBHOOK_SECRET")."""
+    when the side is "integration" (e.g. "RC_WEBHOOK_SECRET"); `decide` what would decide
+    it when the side is "unknown"."""
 
     id: str
     detail: str
@@ -67,6 +68,7 @@ class Cause:
     side: Side = "unknown"
     evidence: tuple[str, ...] = ()
     setting: str | None = None
+    decide: str = ""  # side "unknown": what would decide it
 
 
 class Shared(Generic[T]):

@@ -71,9 +71,8 @@ class Attribution:
         return self.group or self.id
 
     def cause(self) -> Cause:
-        detail = self.title if not self.decide else f"{self.title}. Unknown side: {self.decide}"
-        return Cause(self.id, detail, self.next, self.clause, self.side, self.evidence,
-                     self.setting)
+        return Cause(self.id, self.title, self.next, self.clause, self.side, self.evidence,
+                     self.setting, self.decide)
 
 
 def _first_sentence(text: str) -> str:
@@ -84,12 +83,22 @@ def _first_sentence(text: str) -> str:
 def _from_cause(cause: Cause, exchange: Exchange | None) -> Attribution:
     evidence = cause.evidence or ((cite(exchange),) if exchange is not None else ())
     return Attribution(cause.id, cause.side, _first_sentence(cause.detail), evidence,
-                       cause.next_action, cause.clause, setting=cause.setting)
+                       cause.next_action, cause.clause, decide=cause.decide,
+                       setting=cause.setting)
+
+
+def _client_credentials(exchange: Exchange) -> bool:
+    """A well-formed token request: grant_type=client_credentials, the configured pair."""
+    from urllib.parse import parse_qs
+
+    form = parse_qs((exchange.request_body or b"").decode("utf-8", "replace"))
+    return form.get("grant_type") == ["client_credentials"] and not exchange.wrong_credential
 
 
 def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | None:
-    """A token request the API refused, or a token route that is not the API's."""
-    if exchange.path != "/api/auth/token" or exchange.wrong_credential:
+    """A well-formed token request with the configured pair the API refused, or a token
+    route that is not the API's."""
+    if exchange.path != "/api/auth/token" or not _client_credentials(exchange):
         return None
     body = exchange.json_or_none()
     shaped = isinstance(body, dict) and ("error" in body or "access_token" in body)
@@ -121,6 +130,23 @@ def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | 
         TOKEN_CLAUSE, decide="whether the pair is the one the Red Cloud console shows, and "
         "whether the client and its account are active: only the console (or Red Cloud "
         "support) can tell those apart", setting=PAIR)
+
+
+def _shape(failure: CheckFailure, exchange: Exchange | None) -> Attribution | None:
+    """The API's answer breaks the documented shape (a schema violation): the API's side,
+    whatever the request was; one root cause per distinct violation, however many checks
+    meet it."""
+    violations = failure.details.get("violations")
+    if not violations:
+        return None
+    found = "; ".join(f"{v['path'] or '/'}: {v['message']}" for v in violations[:3])
+    cited = (cite(exchange),) if exchange is not None else ()
+    return Attribution(
+        "answer-breaks-schema", "api", f"The API's answer breaks the documented shape: {found}",
+        (*cited, "proof: the shape of an answer is the API's alone, whatever the request"),
+        "Report it to Red Cloud with this bundle: the answer does not match the documented "
+        "shape (the schema named in the clause).", failure.clause,
+        group=f"answer-breaks-schema:{found}")
 
 
 def _from_diagnosis(failure: CheckFailure | TargetUnreachable, diagnosis: Mapping[str, Any],
@@ -207,4 +233,6 @@ def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
         token = _token_route(exchange, seen)
         if token is not None:
             return token
+    if isinstance(problem, CheckFailure) and (shape := _shape(problem, exchange)) is not None:
+        return shape
     return _from_diagnosis(problem, diagnosis, exchange, proven)

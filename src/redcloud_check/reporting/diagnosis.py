@@ -43,6 +43,8 @@ class Lead:
     summary: str  # what was found, or the guide's likely causes
     next_action: str
     reference: str  # the cause's clause, or the guide's section
+    side: str = "unknown"  # whose side (core.models.Side), as proven so far
+    decide: str = ""  # side unknown: what would decide it
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +62,20 @@ class Diagnosis:
     def lead(self) -> Lead:
         if self.cause is not None:
             c = self.cause
-            return Lead("finding", c.id, c.detail, c.next_action, c.clause)
+            return Lead("finding", c.id, c.detail, c.next_action, c.clause, c.side, c.decide)
         g = self.guide
         ruled = dict(self.ruled)
         left = [c for c in g.likely_causes if c not in ruled]
         if left or not g.likely_causes:
-            return Lead("guide", g.id, "; ".join(left), g.next_action, g.section)
+            return Lead("guide", g.id, "; ".join(left), g.next_action, g.section, g.side,
+                        g.decide)
         why = "; ".join(dict.fromkeys(ruled[c] for c in g.likely_causes))
         return Lead("finding", API_BREAKS_RULE,
                     f"This run rules out every likely cause the guide gives for "
                     f"\"{g.symptom}\" ({'; '.join(g.likely_causes)}): {why}. The answer "
                     "itself breaks the documented rule above.",
                     "Report it to Red Cloud with this bundle; the integration's side is "
-                    "ruled out.", g.section)
+                    "ruled out by the facts above.", g.section, "api")
 
     def as_dict(self) -> dict[str, Any]:
         """The guide entry's fields, the check's finding (if any) and the lead."""
@@ -153,6 +156,8 @@ def terminal_lines(diagnosis: Mapping[str, Any], *, request_id: str | None = Non
             lines.append(f"  note:      {diagnosis['note']}")
         if lead["summary"]:
             lines.append(f"  likely:    {lead['summary']}")
+    lines.append(f"  side:      {lead.get('side', 'unknown')}"
+                 + (f"; what would decide it: {lead['decide']}" if lead.get("decide") else ""))
     lines.append(f"  next:      {lead['next_action']}  ({lead['reference']})")
     return lines
 

@@ -165,7 +165,8 @@ async def update_number(request: Request) -> Response:
                             True, True, None, None)
         if state.has("patch-ignored"):
             return json_response(dataclasses.replace(number, **changes).as_json())
-        answer = dataclasses.replace(number, **changes).as_json()
+        answer = (number.as_json() if state.has("patch-answers-stale")
+                  else dataclasses.replace(number, **changes).as_json())
         if state.has("update-drops-campaignregid") and "campaign_reg_id" in changes:
             changes["campaign_reg_id"] = None
         for attr, value in changes.items():

@@ -39,7 +39,6 @@ class SimConfig:
 class TokenRecord:
     client_id: str
     expires_at: float  # on SimConfig.clock
-    issued_at: float = 0.0  # on SimConfig.clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +127,7 @@ class SimState:
             self.refused_credentials: deque[str] = deque(maxlen=keep.max_log_entries)
             self.deliveries: deque[DeliveryAttempt] = deque(maxlen=keep.max_log_entries)
             self.rate_limited = False  # the rate-limit variant refused the first send once
+            self.token_uses: dict[str, int] = {}  # CORE calls per token (token-revoked-early)
             self.faults: frozenset[str] = validate_faults(faults)
             self.variants: frozenset[str] = frozenset()
             self.set_variants(chosen)

@@ -6,8 +6,9 @@ Attribution: "api" only where the run proves the integration is not at fault, "i
 naming the setting, else "unknown" saying what would decide it):
 
     no-requests        nothing reached the listener                                unknown
-    override-ignored   ... and the number's webhookDeliveryOverride never pointed  api when the
-                       at the listener                                             PATCH said 2xx
+    override-ignored   ... and the number's webhookDeliveryOverride never pointed  unknown;
+                       at the listener (override-not-stored when the PATCH said    api when the
+                       2xx: the override check's root cause)                       PATCH said 2xx
     wrong-path         requests arrived, none at the listener's path               api (override)
                                                                                    / integration
     missing-headers    requests arrived without the signing headers                api / unknown
@@ -75,25 +76,28 @@ def _nothing_arrived(ctx: ReceiptContext) -> Cause:
     url = ctx.public_url or "(no public URL)"
     if ctx.override_ok is False:
         patched = bool(ctx.override_patched)
-        return Cause(
-            "override-ignored", "No request reached the listener, and the number's "
+        return Cause(  # patched: the override check's own root cause (one, not two)
+            "override-not-stored" if patched else "override-ignored",
+            "No request reached the listener, and the number's "
             f"webhookDeliveryOverride does not point at {url}: {ctx.override_detail}",
             (f"{REPORT}: the PATCH was acknowledged but not stored; meanwhile use "
              "RC_WEBHOOK_MODE=preconfigured." if patched else
              "Check that PATCH /api/core/numbers/{numberId} stores webhookDeliveryOverride "
              "(its answer is quoted in the evidence), or use RC_WEBHOOK_MODE=preconfigured."),
             NO_EVENTS, side="api" if patched else "unknown",
-            evidence=ctx.override_evidence + ctx.sends)
+            evidence=ctx.override_evidence + ctx.sends,
+            decide="" if patched else "whether the PATCH was refused for a reason of the "
+            "request (its answer is quoted in the evidence) or the API's")
     override = ("set and verified" if ctx.override_ok else
                 "not used (preconfigured mode)" if ctx.override_ok is None else "")
     return Cause(
         "no-requests", f"No request reached the listener. The target should have posted to "
         f"{url} (override {override}).",
         "Check that the URL is publicly reachable from the target (RC_TUNNEL / RC_PUBLIC_URL) "
-        "and that delivery webhooks are enabled for this client or number. What decides it: "
-        "Red Cloud's delivery log for the messageIds in the evidence (attempted, and where "
-        "to), or a POST to the URL from outside this machine.", NO_EVENTS, side="unknown",
-        evidence=ctx.sends + ctx.override_evidence)
+        "and that delivery webhooks are enabled for this client or number.", NO_EVENTS,
+        side="unknown", evidence=ctx.sends + ctx.override_evidence,
+        decide="Red Cloud's delivery log for the messageIds in the evidence (attempted, and "
+        "where to), or a POST to the URL from outside this machine")
 
 
 def _before_signatures(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> Cause | None:
@@ -118,12 +122,12 @@ def _before_signatures(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> C
         return Cause(
             "missing-headers", f"{len(at_path)} request(s) arrived without "
             "X-RedCloud-Timestamp / X-RedCloud-Signature.",
-            ("What decides it: RC_PUBLIC_URL is a proxy of yours, which may drop headers; "
-             "post a signed request through it and see whether they reach the listener "
-             "(redcloud-check listen shows every request)." if proxy else
+            ("RC_PUBLIC_URL is a proxy of yours, which may drop headers." if proxy else
              f"{REPORT}: the sender must sign every webhook (both headers); nothing stands "
              "between it and the listener that could drop them."), SIGNED,
-            side="unknown" if proxy else "api", evidence=(cite(at_path),))
+            side="unknown" if proxy else "api", evidence=(cite(at_path),),
+            decide="post a signed request through RC_PUBLIC_URL and see whether the headers "
+            "reach the listener (redcloud-check listen shows every request)" if proxy else "")
     return None
 
 
@@ -141,10 +145,10 @@ def _incomplete(failed: Sequence[Issue], lifecycles: Sequence[MessageLifecycle],
                      evidence=evidence)
     return Cause(
         "incomplete", detail, "Inspect webhook receipts; look for the missing events in the "
-        "target's delivery logs. What decides it: whether the final event comes later than "
-        "RC_WEBHOOK_TIMEOUT (a carrier's receipt can take minutes): rerun with a longer one, "
-        "or ask Red Cloud for the message's delivery log.", failed[0].clause, side="unknown",
-        evidence=evidence)
+        "target's delivery logs.", failed[0].clause, side="unknown", evidence=evidence,
+        decide="whether the final event comes later than RC_WEBHOOK_TIMEOUT (a carrier's "
+        "receipt can take minutes): rerun with a longer one, or ask Red Cloud for the "
+        "message's delivery log")
 
 
 def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
@@ -168,9 +172,11 @@ def find_cause(report_issues: Sequence[Issue], deliveries: Sequence[Delivery],
         if not verified:  # the doctor did not examine them (no forensics given)
             return Cause(
                 "signature-unexplained", f"{len(deliveries)} deliveries arrived and none "
-                "verifies with RC_WEBHOOK_SECRET.", "What decides it: compare RC_WEBHOOK_SECRET "
-                "with the webhook signing secret Red Cloud shows for this client.", SIGNED,
-                side="unknown", evidence=(cite(deliveries),))
+                "verifies with RC_WEBHOOK_SECRET.", "Compare RC_WEBHOOK_SECRET with the webhook "
+                "signing secret Red Cloud shows for this client.", SIGNED,
+                side="unknown", evidence=(cite(deliveries),),
+                decide="whether RC_WEBHOOK_SECRET is the webhook signing secret Red Cloud "
+                "shows for this client")
     reused = [i for i in report_issues if i.kind == "sequence" and i.title == REUSED]
     if reused and "schema" not in fails:
         return Cause(

@@ -115,16 +115,33 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def answered(patch: Exchange) -> object:
+    """The field's value in the PATCH's answer (the number as updated), or MISSING."""
+    body = patch.json_or_none() if patch.status is not None and 200 <= patch.status < 300 \
+        else None
+    return body.get(FIELD, MISSING) if isinstance(body, dict) else MISSING
+
+
+MISSING = object()  # the answer did not say
+
+
 def _patch(rc: RunContext, value: str | None, label: str, number_id: str | None = None
            ) -> tuple[Exchange, Exchange, str | None, bool]:
     """PATCH the field of `number_id` (default RC_NUMBER_ID) to `value`, read it back:
-    (patch, read, stored value, took effect)."""
+    (patch, read, stored value, stored as written). Every write the run makes is verified
+    both ways: the read-back here, the answer by `reflects`."""
     number_id = number_id or rc.settings.number_id
     patch = rc.core("PATCH", f"/api/core/numbers/{number_id}", json={FIELD: value},
                     label=label)
     check, number = read_number(rc, label + " (read back)", number_id)
     stored = number.get(FIELD) if number is not None else None
     return patch, check, stored, number is not None and _same(stored, value)
+
+
+def reflects(patch: Exchange, value: str | None) -> bool:
+    """The PATCH's answer (the number as updated) shows `value`, or does not say."""
+    said = answered(patch)
+    return said is MISSING or _same(said, value)
 
 
 class WebhookOverride:
@@ -173,14 +190,22 @@ class WebhookOverride:
         self._arm()
         patch, check, stored, took = _patch(rc, self.public_url,
                                             "webhooks: set webhookDeliveryOverride")
+        said = answered(patch)
+        stored_ok, took = took, took and reflects(patch, self.public_url)
         if took:
-            detail = f"{FIELD} set to {shown(self.public_url)} and verified by reading it back"
+            detail = (f"{FIELD} set to {shown(self.public_url)}, as the PATCH answered and "
+                      "reading it back agrees")
+        elif said is not MISSING and not _same(said, self.public_url) and \
+                _same(stored, self.public_url):
+            detail = (f"the PATCH answered {FIELD} {shown(str(said) if said else None)}, not "
+                      "the value written "
+                      f"({shown(self.public_url)}), although reading it back shows it stored")
         elif patch.status is not None and 200 <= patch.status < 300:
             detail = (f"PATCH answered HTTP {patch.status} but the stored {FIELD} is still "
                       f"{shown(stored)} (expected {shown(self.public_url)})")
         else:
             detail = f"PATCH answered HTTP {patch.status}; stored {FIELD} is {shown(stored)}"
-        if not took and _same(stored, original):
+        if not stored_ok and _same(stored, original):
             self._disarm()  # nothing changed on the number: nothing to restore
         self.status = OverrideStatus(took, detail, original, self.public_url, stored, patch,
                                      check)
@@ -191,8 +216,13 @@ class WebhookOverride:
         with self._lock:
             if not self._active:
                 return None
-            _, _, stored, took = _patch(self.rc, self._original,
-                                        "webhooks: restore webhookDeliveryOverride")
+            patch, _, stored, took = _patch(self.rc, self._original,
+                                            "webhooks: restore webhookDeliveryOverride")
+            if took and not reflects(patch, self._original):
+                self.rc.warn("The restore PATCH answered another value than it wrote",
+                             f"{FIELD} read back is {shown(self._original)} as written, but "
+                             f"the PATCH answered {shown(str(answered(patch)))}: the answer "
+                             "does not reflect the write.", SAFETY, stage="webhooks")
             if not took:
                 return RecoveryResult(self.rc.settings.number_id, False,
                                       f"{FIELD} is {shown(stored)} after the restore PATCH, not "

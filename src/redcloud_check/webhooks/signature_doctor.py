@@ -208,10 +208,11 @@ def _wrong_key_cause(s: Signing, who: str, evidence: tuple[str, ...]) -> Cause:
         "webhook secret is their example client secret): either this client's webhook secret "
         f"is its client secret and {WEBHOOK_KEY} holds another value, or the API signs with "
         "the client secret instead of the webhook secret.",
-        "What decides it: the webhook signing secret Red Cloud shows for this client. If it "
-        f"is the client secret, set {WEBHOOK_KEY} to it; if it is {WEBHOOK_KEY}'s value, the "
-        f"API signs with the wrong key: {REPORT[0].lower()}{REPORT[1:]}.", SIGNED,
-        side="unknown", evidence=evidence)
+        f"If the webhook signing secret Red Cloud shows for this client is the client secret, "
+        f"set {WEBHOOK_KEY} to it; if it is {WEBHOOK_KEY}'s value, the API signs with the "
+        f"wrong key: {REPORT[0].lower()}{REPORT[1:]}.", SIGNED,
+        side="unknown", evidence=evidence,
+        decide="the webhook signing secret Red Cloud shows for this client")
 
 
 def _departures(s: Signing) -> list[str]:
@@ -277,11 +278,13 @@ def _unexplained(failing: Sequence[Finding], f: Forensics, url: str,
     return Cause(
         "signature-unexplained", f"{len(failing)} signed deliveries arrived at {url}"
         + (" and none verifies" if widest is None else "") + f"{counts}.",
-        f"What decides it: compare {WEBHOOK_KEY}, character for character, with the webhook "
-        "signing secret Red Cloud shows for this client. If they differ, the setting is "
-        "wrong; if they are the same, the API signs in a way none of these combinations "
-        f"covers: {REPORT[0].lower()}{REPORT[1:]} (it holds the signed bytes and both "
-        "headers).", SIGNED, side="unknown", evidence=evidence + listed)
+        f"Compare {WEBHOOK_KEY}, character for character, with the webhook signing secret "
+        "Red Cloud shows for this client. If they differ, the setting is wrong; if they are "
+        "the same, the API signs in a way none of these combinations covers: "
+        f"{REPORT[0].lower()}{REPORT[1:]} (it holds the signed bytes and both headers).",
+        SIGNED, side="unknown", evidence=evidence + listed,
+        decide=f"whether {WEBHOOK_KEY} is, character for character, the webhook signing "
+        "secret Red Cloud shows for this client")
 
 
 def _request_cause(refused: Sequence[Finding], evidence: tuple[str, ...]) -> Cause:
