@@ -30,13 +30,12 @@ from redcloud_check.rules.stages import STAGE_NAMES, GateBoard, stage_index
 from redcloud_check.webhooks.override import recover_at_start, still_misrouted
 
 if TYPE_CHECKING:  # the simulator and the webhook stack load only when a run needs them
-    from redcloud_check.simulator.process import SimulatorProcess
     from redcloud_check.simulator.server import Simulator
     from redcloud_check.webhooks.session import WebhookSession
 
 RUN_CONTEXT = pytest.StashKey[RunContext]()
 SETTINGS = pytest.StashKey[Settings]()
-SIMULATOR: pytest.StashKey[Simulator | SimulatorProcess] = pytest.StashKey()
+SIMULATOR: pytest.StashKey[Simulator] = pytest.StashKey()
 WAIVERS = pytest.StashKey[WaiverBook]()
 WAIVER = pytest.StashKey[Waiver]()  # the waiver naming an item
 RUN_FOLDER = pytest.StashKey[Any]()  # reporting.run_folder.RunFolder: where this run writes
@@ -162,8 +161,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings is None:
         return startup_gc.resume()
     base_url = settings.base_url
-    if settings.embedded:  # `redcloud-check run` started it in its own process
-        from redcloud_check.simulator.process import embedded_simulator
+    if settings.embedded:  # in a thread of this process, for every run
+        from redcloud_check.simulator.server import embedded_simulator
 
         simulator = embedded_simulator(settings.sim_faults, settings.sim_variants)
         config.stash[SIMULATOR] = simulator

@@ -7,8 +7,8 @@ lazily so ``redcloud_check.simulator.faults`` stays cheap to import.
 Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules, messages
 (send + idempotency), lifecycle (events, signing), webhooks (delivery, SSRF guard),
 state (store), seed (seed.json), faults, variants (conformant variations), variant_layer
-(their response side), server (threaded runner), process and child (the simulator of
-`redcloud-check run` in a process of its own), cli.
+(their response side), server (threaded runner; `embedded_simulator`, the one a run
+without RC_BASE_URL checks), cli.
 """
 
 from __future__ import annotations
