@@ -13,6 +13,7 @@ from redcloud_check.reporting.artifacts import validate_escalation
 from .suite_runner import run_suite
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "cause", "words"), [
     ("webhook-wrong-secret", "secret-mismatch", "RC_WEBHOOK_SECRET"),
     ("webhook-hmac-body-only", "hmac-body-only", "timestamp"),
