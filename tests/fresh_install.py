@@ -11,7 +11,9 @@ fails, an install included, fails the whole check, loudly: nothing is skipped.
     python tests/fresh_install.py /usr/bin/python3.12  # the interpreters named
 
 --all finds the CPythons under pyenv ($PYENV_ROOT/versions) and python3 on PATH and in
-/usr/bin and /usr/local/bin. Standard library only: it runs under any of them.
+/usr/bin and /usr/local/bin, and fails when a version pyproject.toml declares (its
+"Programming Language :: Python :: 3.x" classifiers) is not among them. Standard library
+only: it runs under any of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MINIMUM = (3, 10)
+PYPROJECT = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+_FLOOR = re.search(r'^requires-python = ">=(\d+)\.(\d+)"', PYPROJECT, re.M)
+assert _FLOOR is not None, "pyproject.toml: requires-python is not a >=X.Y floor"
+MINIMUM = (int(_FLOOR[1]), int(_FLOOR[2]))  # requires-python's floor
 INSTALL_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 300
 TESTS_TIMEOUT_S = 1800
@@ -84,6 +90,12 @@ def candidates() -> list[str]:
         found.append(on_path)
     found += [p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if Path(p).exists()]
     return found
+
+
+def declared_versions() -> set[tuple[int, int]]:
+    """The Python versions pyproject.toml's classifiers declare, e.g. {(3, 10), (3, 11)}."""
+    found = re.findall(r'"Programming Language :: Python :: (\d+)\.(\d+)"', PYPROJECT)
+    return {(int(major), int(minor)) for major, minor in found}
 
 
 def interpreters(pythons: Iterable[str]) -> list[Interpreter]:
@@ -197,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = interpreters(pythons)
     if not found:
         print(f"fresh install: no CPython {MINIMUM[0]}.{MINIMUM[1]}+ among {pythons}")
+        return 1
+    missing = sorted(declared_versions() - {i.version[:2] for i in found}) if args.all else []
+    if missing:
+        print("fresh install: no interpreter on this machine for the declared "
+              + ", ".join(f"Python {major}.{minor}" for major, minor in missing)
+              + f" (looked at {', '.join(dict.fromkeys(pythons))})")
         return 1
     tested = {i.path for i in interpreters(args.whole_suite_ran_on)}
     failures: list[str] = []
