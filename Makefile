@@ -1,12 +1,14 @@
 # Two commands for a fresh clone with only Python 3:
 #   make run    the conformance suite against the embedded simulator (or RC_BASE_URL)
 #   make test   the project's own tests, lint and types
+#   make test-fast  the same without the tests marked slow (those that run the whole
+#                   suite in a subprocess): the inner loop, under a minute on 2 cores
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean
+.PHONY: run test test-fast lint install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest tests
+
+test-fast: lint
+	$(BIN)/python -m pytest tests -m "not slow"
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json reports/*.md

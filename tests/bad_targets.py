@@ -59,10 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Serve `handler` on 127.0.0.1:0 in a thread; yields the base URL, stops on exit."""
+    """Serve `handler` on 127.0.0.1:0 in a thread; yields the base URL, stops on exit (at
+    once: the serving loop looks for a stop every 20 ms, not socketserver's 0.5 s)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

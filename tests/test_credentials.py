@@ -111,6 +111,7 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
+@pytest.mark.slow
 def test_a_full_run_stays_within_the_wrong_credential_budget(tmp_path: Path,
                                                              sim: Simulator) -> None:
     run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **SENDING)
@@ -133,6 +134,7 @@ def test_a_full_run_stays_within_the_wrong_credential_budget(tmp_path: Path,
     assert_no_secret(run.stdout + run.stderr, near_misses, "the terminal")
 
 
+@pytest.mark.slow
 def test_a_failing_wrong_credential_check_is_never_sent_again(tmp_path: Path,
                                                               sim: Simulator) -> None:
     sim.set_faults(["token-secret-case-insensitive", "core-scheme-ignored"])

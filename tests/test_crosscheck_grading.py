@@ -96,6 +96,7 @@ def target() -> Iterator[Simulator]:
         yield simulator
 
 
+@pytest.mark.slow
 def test_silent_deviations_warn_and_never_fail(tmp_path: Path, target: Simulator) -> None:
     run = run_suite(tmp_path, RC_BASE_URL=target.base_url, **CANONICAL)
     assert run.returncode == 0, run.stdout[-3000:]

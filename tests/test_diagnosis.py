@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.cli.probe_output import document
 from redcloud_check.core.config import load_settings
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
@@ -70,6 +72,7 @@ FAULT = "webhook-hmac-body-only"
 GATE = "test_lifecycle_events_arrive_for_every_accepted_message"
 
 
+@pytest.mark.slow
 def test_one_failure_leads_with_the_same_cause_in_every_renderer(tmp_path: Path) -> None:
     """The stage-5 gate failing on body-only HMACs, rendered by the suite (terminal,
     report.html, escalation.json, escalation.md) and by the canary probe (probe.json)."""

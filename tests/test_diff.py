@@ -14,6 +14,8 @@ from redcloud_check.reporting.artifacts import validate_escalation
 
 from .suite_runner import clean_env, run_suite
 
+pytestmark = pytest.mark.slow  # module fixtures run the suite in subprocesses
+
 CLI = [sys.executable, "-m", "redcloud_check.cli", "diff"]
 BROKEN = "checks/test_02_whoami.py::test_client_id_matches_credentials"
 

@@ -103,6 +103,7 @@ def drifted(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     return run
 
 
+@pytest.mark.slow
 def test_a_run_reports_undocumented_fields_in_every_report(drifted: SuiteRun) -> None:
     doc = json.loads((drifted.reports / "escalation.json").read_text(encoding="utf-8"))
     validate_escalation(doc)
@@ -127,6 +128,7 @@ def test_a_run_reports_undocumented_fields_in_every_report(drifted: SuiteRun) ->
     assert "undocumented field(s) seen (not failures)" in ticket
 
 
+@pytest.mark.slow
 def test_diff_shows_the_fields_that_appeared(drifted: SuiteRun, tmp_path: Path) -> None:
     clean = run_suite(tmp_path / "clean")
     assert "drift: none" in clean.stdout

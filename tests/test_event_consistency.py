@@ -91,6 +91,7 @@ CHECK_FOR_FAULT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(CHECK_FOR_FAULT))
 def test_each_event_fault_fails_its_check_naming_the_field(tmp_path: Path, fault: str) -> None:
     check, field = CHECK_FOR_FAULT[fault]

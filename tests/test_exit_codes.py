@@ -109,6 +109,7 @@ def test_errors_map_by_type() -> None:
         assert for_error(bug) == ExitCode.INTERNAL_ERROR
 
 
+@pytest.mark.slow
 def test_configuration_error_is_3_from_run_and_probe(tmp_path: Path) -> None:
     run = run_suite(tmp_path / "run", RC_TO="5551234567")
     assert run.returncode == ExitCode.CONFIG_ERROR, run.stderr
@@ -119,6 +120,7 @@ def test_configuration_error_is_3_from_run_and_probe(tmp_path: Path) -> None:
     assert probe.returncode == ExitCode.CONFIG_ERROR, probe.stderr
 
 
+@pytest.mark.slow
 def test_a_run_whose_escalation_could_not_be_written_exits_6_naming_it(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "-p", "tests.plugins.break_escalation")
     output = run.stdout + run.stderr
@@ -128,6 +130,7 @@ def test_a_run_whose_escalation_could_not_be_written_exits_6_naming_it(tmp_path:
     assert not (tmp_path / "escalation.json").exists()
 
 
+@pytest.mark.slow
 def test_an_internal_error_never_exits_0_even_when_every_check_passed(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "-p", "tests.plugins.break_timeline")
     assert run.returncode == ExitCode.INTERNAL_ERROR, run.stdout[-3000:]
@@ -137,6 +140,7 @@ def test_an_internal_error_never_exits_0_even_when_every_check_passed(tmp_path: 
     json.loads((tmp_path / "escalation.json").read_text())  # the evidence is all there
 
 
+@pytest.mark.slow
 def test_the_cli_run_passes_the_code_through(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "run", "-p", "tests.plugins.break_timeline", "-q"],
                           capture_output=True, text=True, timeout=120, cwd=REPO,

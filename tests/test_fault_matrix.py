@@ -28,6 +28,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
         return dict(pool.map(one, sorted(FAULTS)))
 
 
+@pytest.mark.slow
 def test_clean_simulator_passes_every_check(tmp_path: Path) -> None:
     run = run_suite(tmp_path)
     assert run.returncode == 0, run.stdout[-3000:]
@@ -37,6 +38,7 @@ def test_clean_simulator_passes_every_check(tmp_path: Path) -> None:
     assert not [c for c in run.cases if c.outcome == "skipped"], run.stdout[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_fails_its_stage_and_no_earlier_one(matrix: dict[str, SuiteRun], fault: str) -> None:
     run = matrix[fault]
@@ -49,6 +51,7 @@ def test_fault_fails_its_stage_and_no_earlier_one(matrix: dict[str, SuiteRun], f
     assert earlier == [], f"{fault}: earlier stages failed: {earlier}"
 
 
+@pytest.mark.slow
 def test_every_check_catches_at_least_one_fault(matrix: dict[str, SuiteRun],
                                                 tmp_path: Path) -> None:
     all_checks = {c.name for c in run_suite(tmp_path).cases}
@@ -56,6 +59,7 @@ def test_every_check_catches_at_least_one_fault(matrix: dict[str, SuiteRun],
     assert all_checks - caught == set()
 
 
+@pytest.mark.slow
 def test_a_failed_gate_blocks_later_stages_with_the_reason(matrix: dict[str, SuiteRun]) -> None:
     run = matrix["number-not-active"]
     later = [c for c in run.cases if c.stage in ("send", "webhooks")]
@@ -179,6 +183,7 @@ def _leads(run: SuiteRun) -> tuple[tuple[str, str] | None, ...]:
             (bundle, roots[0]["side"]) if bundle and roots else None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_each_fault_leads_with_its_root_cause(matrix: dict[str, SuiteRun], fault: str) -> None:
     assert fault in ATTRIBUTION, f"{fault}: no row in the attribution table"

@@ -52,6 +52,7 @@ def har(tmp_path_factory: pytest.TempPathFactory, sim: Simulator) -> tuple[Path,
     return path, path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_har_reader_opens_it_with_every_exchange_of_the_run(har: tuple[Path, str],
                                                               sim: Simulator) -> None:
     parser = HarParser.from_file(str(har[0]))
@@ -65,6 +66,7 @@ def test_a_har_reader_opens_it_with_every_exchange_of_the_run(har: tuple[Path, s
     assert {p.page_id for p in parser.pages} >= {"token", "whoami", "numbers", "send"}
 
 
+@pytest.mark.slow
 def test_every_required_har_1_2_field_is_there(har: tuple[Path, str]) -> None:
     log = json.loads(har[1])["log"]
     assert log.keys() >= LOG and log["creator"].keys() >= CREATOR
@@ -84,6 +86,7 @@ def test_every_required_har_1_2_field_is_there(har: tuple[Path, str]) -> None:
             assert header.keys() == {"name", "value"}
 
 
+@pytest.mark.slow
 def test_the_request_id_is_visible_in_each_entry(har: tuple[Path, str]) -> None:
     entries = json.loads(har[1])["log"]["entries"]
     for entry in entries:
@@ -95,6 +98,7 @@ def test_the_request_id_is_visible_in_each_entry(har: tuple[Path, str]) -> None:
     assert errors and all(e["_requestId"] in e["response"]["content"]["text"] for e in errors)
 
 
+@pytest.mark.slow
 def test_it_is_redacted_like_every_other_artifact(har: tuple[Path, str]) -> None:
     text = har[1]
     assert_no_secret(text, [SECRET], "exchanges.har")

@@ -35,6 +35,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return reports
 
 
+@pytest.mark.slow
 def test_each_run_and_probe_appends_one_compact_line(reports: Path) -> None:
     lines = (reports / "history.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 4
@@ -52,6 +53,7 @@ def test_each_run_and_probe_appends_one_compact_line(reports: Path) -> None:
     assert entries[0]["latency_ms"]["PATCH /api/core/numbers/{numberId}"] > 0
 
 
+@pytest.mark.slow
 def test_report_html_draws_the_last_runs_inline(reports: Path) -> None:
     html = (reports / "report.html").read_text(encoding="utf-8")
     svg = html.split('<svg class="rc-history"', 1)[1].split("</svg>", 1)[0]
@@ -94,6 +96,7 @@ def test_the_readme_documents_the_bound() -> None:
     assert f"last {HISTORY_LIMIT} lines" in readme
 
 
+@pytest.mark.slow
 def test_a_misconfigured_run_leaves_its_line_too(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_TO="5551234567")
     assert run.returncode not in (0, 1)

@@ -114,6 +114,7 @@ def test_until_restored_every_probe_is_unhealthy_naming_the_number_and_url(
     assert (code, summary["status"]) == (0, "healthy") and stored(sim) == original
 
 
+@pytest.mark.slow
 def test_until_restored_a_run_is_unhealthy_naming_the_number_and_url(
         killed_canary: tuple[Simulator, Path, str, str]) -> None:
     sim, reports, original, listener = killed_canary

@@ -155,6 +155,7 @@ def _junit_ids(path: Path) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_every_check_carries_its_id_in_every_artifact(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="send-e164-sendfrom-accepted", RC_WEBHOOK_TIMEOUT="5")
     assert run.returncode == 1, run.stdout[-3000:]
@@ -173,6 +174,7 @@ def test_every_check_carries_its_id_in_every_artifact(tmp_path: Path) -> None:
     assert stage_of(bundle["checkId"]) == bundle["check"]["stage"]
 
 
+@pytest.mark.slow
 def test_a_waiver_naming_an_id_waives_that_check(tmp_path: Path) -> None:
     waivers = tmp_path / "w.toml"
     waivers.write_text('[[waiver]]\ncheck = "RC-SEND-03"\nreason = "SUP-9"\n'

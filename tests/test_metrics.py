@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from redcloud_check.core.exchange import Timings
 from redcloud_check.probe import metrics
 from redcloud_check.probe.runner import ProbeResult, StageResult
+
+from .bad_targets import serve
 
 
 def result(status: str = "healthy", *, started: float = 1_700_000_000.0) -> ProbeResult:
@@ -137,15 +138,9 @@ def stand_in_gateway() -> Iterator[Gateway]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    gw.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(Handler) as url:
+        gw.url = url
         yield gw
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

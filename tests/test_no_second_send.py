@@ -134,6 +134,7 @@ class CountingProxy(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = _forward
 
 
+@pytest.mark.slow
 def test_a_remote_run_never_resends_a_failing_send_to_a_broken_target(tmp_path: Path) -> None:
     # The target answers accepted sends with 200 instead of 202 (so the send checks fail), and
     # its idempotency is broken: a replay of a key would queue one more real message.

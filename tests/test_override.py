@@ -181,6 +181,7 @@ def test_a_value_changed_since_is_not_clobbered(sim: Simulator, tmp_path: Path) 
     assert stored(sim) == "https://new.example.com/hook" and not path.exists()
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_suite_run_restores_the_override(tmp_path: Path) -> None:
     """The whole suite against an external simulator; SIGTERM while stage 5 waits."""
     from .suite_runner import clean_env

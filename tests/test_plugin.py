@@ -23,6 +23,7 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
+@pytest.mark.slow
 def test_misconfiguration_stops_at_once_naming_the_setting(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_BASE_URL="https://api.example.test", RC_CLIENT_ID="x",
                     RC_NUMBER_ID="num_x")
@@ -35,6 +36,7 @@ def test_misconfiguration_stops_at_once_naming_the_setting(tmp_path: Path) -> No
     assert "RC_CLIENT_SECRET" in (tmp_path / "junit.xml").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env", "setting"), [
     ({"RC_BASE_URL": "api.example.test"}, "RC_BASE_URL"),
     ({"RC_TO": "5551234567"}, "RC_TO"),
@@ -45,6 +47,7 @@ def test_malformed_setting_is_named(tmp_path: Path, env: dict[str, str], setting
     assert f"configuration error: {setting}" in run.stderr + run.stdout
 
 
+@pytest.mark.slow
 def test_remote_target_without_allow_send_receives_no_send(tmp_path: Path,
                                                            sim: Simulator) -> None:
     run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **CANONICAL)
@@ -57,6 +60,7 @@ def test_remote_target_without_allow_send_receives_no_send(tmp_path: Path,
         "the no-op update round trip still runs")
 
 
+@pytest.mark.slow
 def test_remote_target_with_allow_send_runs_every_stage(tmp_path: Path,
                                                         sim: Simulator) -> None:
     run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, RC_ALLOW_SEND="1",
@@ -66,6 +70,7 @@ def test_remote_target_with_allow_send_runs_every_stage(tmp_path: Path,
     assert any(r.path == SEND_PATH and r.status == 202 for r in sim.requests)
 
 
+@pytest.mark.slow
 def test_failed_gate_names_the_blocking_stage_in_the_terminal(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="whoami-client-inactive")
     assert run.returncode == 1
@@ -87,6 +92,7 @@ def test_plugin_is_inert_outside_the_suite(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "reports").exists()
 
 
+@pytest.mark.slow
 def test_terminal_failure_says_what_to_do_next(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="send-sms-media-accepted")
     block = run.stdout.split("test_sms_with_media_is_rejected", 1)[1].split("=====", 1)[0]
@@ -95,6 +101,7 @@ def test_terminal_failure_says_what_to_do_next(tmp_path: Path) -> None:
     assert "next:      escalate to Red Cloud with this bundle" in block
 
 
+@pytest.mark.slow
 def test_terminal_gate_failure_points_at_the_guide(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="number-not-active")
     block = run.stdout.split("test_configured_number_is_usable", 1)[1].split("=====", 1)[0]
@@ -106,6 +113,7 @@ SENDING = {**CANONICAL, "RC_TO": "+15551234567", "RC_WEBHOOK_SECRET": "rc_secret
            "RC_ALLOW_SEND": "1"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env", "setting"), [
     ({"RC_TUNNEL": "ngrok"}, "NGROK_AUTHTOKEN"),
     ({"RC_TUNNEL": "ngrok", "NGROK_AUTHTOKEN": "tok-unused",
@@ -122,6 +130,7 @@ def test_a_tunnel_that_cannot_open_stops_the_run_before_any_send(
     assert (tmp_path / "junit.xml").is_file()
 
 
+@pytest.mark.slow
 def test_a_listener_that_cannot_bind_fails_the_gate_once_without_a_traceback(
         tmp_path: Path, sim: Simulator) -> None:
     import socket
@@ -140,6 +149,7 @@ def test_a_listener_that_cannot_bind_fails_the_gate_once_without_a_traceback(
     assert {c.outcome for c in webhooks.values()} == {"skipped"}
 
 
+@pytest.mark.slow
 def test_dotenv_in_the_current_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("# the integrator's settings\nRC_TO=5551234567\n")
     run = run_suite(tmp_path / "reports", cwd=tmp_path)
@@ -147,6 +157,7 @@ def test_dotenv_in_the_current_directory_is_read(tmp_path: Path) -> None:
     assert "configuration error: RC_TO" in run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_warnings_are_listed_and_never_fail_the_run(tmp_path: Path) -> None:
     clean = run_suite(tmp_path / "clean")
     assert clean.returncode == 0 and "warnings: none" in clean.stdout
@@ -159,6 +170,7 @@ def test_warnings_are_listed_and_never_fail_the_run(tmp_path: Path) -> None:
     assert summary["summary"]["warnings"], "the warning is in escalation.json too"
 
 
+@pytest.mark.slow
 def test_an_unusable_reports_dir_is_a_configuration_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.simulator import Simulator
 
 from .suite_runner import run_suite
@@ -21,6 +23,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_preconfigured_mode_receives_events_without_touching_the_override(
         tmp_path: Path) -> None:
     port = _free_port()

@@ -73,6 +73,7 @@ def test_magic_recipients_match_the_simulator() -> None:
     assert set(documented) == set(DELIVERY_OUTCOMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["run"], ["run", "-q"]])
 def test_run_command_passes_against_the_simulator(tmp_path: Path, argv: list[str]) -> None:
     proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=REPO,
@@ -83,6 +84,7 @@ def test_run_command_passes_against_the_simulator(tmp_path: Path, argv: list[str
         assert (tmp_path / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_run_with_a_fault_fails(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "run", "-q", "--fault", "send-sms-media-accepted"],
                           capture_output=True, text=True, cwd=REPO,
@@ -91,6 +93,7 @@ def test_run_with_a_fault_fails(tmp_path: Path) -> None:
     assert "test_sms_with_media_is_rejected" in proc.stdout
 
 
+@pytest.mark.slow
 def test_run_with_variants_passes(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "run", "-q", "--variant", "uuid-ids", "--variant",
                            "reordered-delivery"], capture_output=True, text=True, cwd=REPO,

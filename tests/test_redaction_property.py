@@ -98,6 +98,7 @@ EXPLICIT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("secret", list(EXPLICIT.values()), ids=list(EXPLICIT))
 def test_a_conformant_run_with_this_secret_passes_and_leaks_nothing(tmp_path: Path,
                                                                     secret: str) -> None:
@@ -109,6 +110,7 @@ def test_a_conformant_run_with_this_secret_passes_and_leaks_nothing(tmp_path: Pa
     assert ("RC_CLIENT_SECRET is shorter than 8 characters" in run.stdout) is short
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(secret=SECRETS, fault=st.sampled_from([None, BODY_FAULT]))

@@ -80,6 +80,7 @@ def rerun_of(reports: Path, original: str) -> tuple[Path, dict[str, Any]]:
     return folder, doc
 
 
+@pytest.mark.slow
 def test_against_the_same_fault_it_still_fails(reports: Path) -> None:
     original = _run_id(reports)
     before = snapshot(reports / RUNS / original)
@@ -107,6 +108,7 @@ def test_against_the_same_fault_it_still_fails(reports: Path) -> None:
     assert snapshot(reports / RUNS / original) == before
 
 
+@pytest.mark.slow
 def test_against_the_fault_free_simulator_it_is_fixed(reports: Path) -> None:
     original = _run_id(reports)
     before = snapshot(reports / RUNS / original)
@@ -131,6 +133,7 @@ def test_against_the_fault_free_simulator_it_is_fixed(reports: Path) -> None:
         again.stderr
 
 
+@pytest.mark.slow
 def test_behind_a_gate_that_fails_now_it_is_not_run(send_run: Path, tmp_path: Path) -> None:
     reports = Path(shutil.copytree(send_run, tmp_path / "reports"))
     original = _run_id(reports)
@@ -149,6 +152,7 @@ def test_behind_a_gate_that_fails_now_it_is_not_run(send_run: Path, tmp_path: Pa
     assert snapshot(reports / RUNS / original) == before
 
 
+@pytest.mark.slow
 def test_the_default_run_is_the_latest_that_failed(reports: Path) -> None:
     original = _run_id(reports)
     fixed = replay_cli(reports)  # the only run: it failed
@@ -164,6 +168,7 @@ def test_the_default_run_is_the_latest_that_failed(reports: Path) -> None:
     assert passing.name not in proc.stdout.split("Re-run of", 1)[1].split("\n", 1)[0]
 
 
+@pytest.mark.slow
 def test_unreadable_input_exits_3_and_runs_nothing(reports: Path, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json", encoding="utf-8")
@@ -184,6 +189,7 @@ def test_unreadable_input_exits_3_and_runs_nothing(reports: Path, tmp_path: Path
     assert sorted((reports / RUNS).iterdir()) == runs, "nothing ran"
 
 
+@pytest.mark.slow
 def test_a_run_with_nothing_to_replay_exits_3(tmp_path: Path) -> None:
     misconfigured = tmp_path / "reports"
     assert run_suite(misconfigured, RC_TO="5551234567").returncode == ExitCode.CONFIG_ERROR
@@ -195,6 +201,7 @@ def test_a_run_with_nothing_to_replay_exits_3(tmp_path: Path) -> None:
     assert "has a failed check to replay" in proc.stderr
 
 
+@pytest.mark.slow
 def test_another_client_is_warned_of_on_stderr_and_in_the_run(reports: Path) -> None:
     original = _run_id(reports)
     elsewhere = reports.parent / "elsewhere.json"
@@ -211,6 +218,7 @@ def test_another_client_is_warned_of_on_stderr_and_in_the_run(reports: Path) -> 
     assert "rc_someone_else -> rc_test_client_123" in warning["detail"]
 
 
+@pytest.mark.slow
 def test_a_run_that_did_not_send_is_replayed_without_sending(tmp_path: Path) -> None:
     """A remote target (the simulator on loopback) without RC_ALLOW_SEND: the run skips
     the send stage; its replay sends nothing even where sends are allowed now."""
@@ -269,6 +277,7 @@ def test_the_exit_code(run_code: int, verdicts: list[str], expected: int) -> Non
     assert replay.exit_code(0, None) == ExitCode.EVIDENCE_INCOMPLETE
 
 
+@pytest.mark.slow
 def test_rc_checks_runs_the_checks_and_their_gates(tmp_path: Path) -> None:
     run = run_suite(tmp_path / "one", "--rc-checks", "rc-send-03")
     assert run.returncode == 0, run.stdout[-3000:]

@@ -178,6 +178,7 @@ def _error_bodies_carry_request_ids(doc: dict) -> None:
             assert esc["requestId"], bundle["check"]["nodeid"]
 
 
+@pytest.mark.slow
 def test_remote_run_with_a_fault_leaks_no_secret(tmp_path: Path) -> None:
     seed = json.loads(files("redcloud_check.simulator").joinpath("seed.json").read_text())
     client = seed["clients"][0]
@@ -218,6 +219,7 @@ def test_remote_run_with_a_fault_leaks_no_secret(tmp_path: Path) -> None:
     assert_no_secret(output, [secret, webhook, basic, *tokens], "terminal output")
 
 
+@pytest.mark.slow
 def test_embedded_run_with_a_fault_reports_the_failure(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="core-errors-without-request-id",
                     RC_WEBHOOK_TIMEOUT="5")
@@ -232,6 +234,7 @@ def test_embedded_run_with_a_fault_reports_the_failure(tmp_path: Path) -> None:
     _scan(tmp_path, [SECRET, base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()])
 
 
+@pytest.mark.slow
 def test_misconfigured_run_still_writes_junit_and_escalation(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_TO="5551234567")
     assert run.returncode == 3, run.stdout + run.stderr  # the probe's code for the same
@@ -243,6 +246,7 @@ def test_misconfigured_run_still_writes_junit_and_escalation(tmp_path: Path) -> 
     assert (tmp_path / "escalation.md").is_file()
 
 
+@pytest.mark.slow
 def test_unreachable_target_is_diagnosed_in_the_bundle(tmp_path: Path) -> None:
     url = closed_port_url()
     run = run_suite(tmp_path, RC_BASE_URL=url, RC_CLIENT_ID=CLIENT_ID,

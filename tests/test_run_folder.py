@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.reporting.run_folder import DOCUMENTED, prune, publish, start_run
 
 from .suite_runner import REPO, clean_env, read_junit, run_suite
@@ -70,6 +72,7 @@ def _printed(stdout: str) -> dict[str, Path]:
                                                   r"Ticket text): (.+)$", stdout, re.M)}
 
 
+@pytest.mark.slow
 def test_run_with_reports_dir_option_twice_prints_that_dirs_files(tmp_path: Path) -> None:
     reports = tmp_path / "DIR"
     run_ids = []
@@ -92,6 +95,7 @@ def test_run_with_reports_dir_option_twice_prints_that_dirs_files(tmp_path: Path
         assert doc["run"]["run_id"] == run_id
 
 
+@pytest.mark.slow
 def test_reports_dir_from_dotenv_is_the_one_printed(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("RC_REPORTS_DIR=from-dotenv\n")
     proc = subprocess.run([*CLI, "run", "-q", "-k", "token"], capture_output=True, text=True,
@@ -102,6 +106,7 @@ def test_reports_dir_from_dotenv_is_the_one_printed(tmp_path: Path) -> None:
                            for p in printed.values())
 
 
+@pytest.mark.slow
 def test_a_misconfigured_run_never_presents_an_older_report(tmp_path: Path) -> None:
     good = run_suite(tmp_path)
     assert good.returncode == 0 and (tmp_path / "report.html").is_file()
@@ -116,12 +121,14 @@ def test_a_misconfigured_run_never_presents_an_older_report(tmp_path: Path) -> N
     assert len(list((tmp_path / "runs").iterdir())) == 2, "the good run's evidence is kept"
 
 
+@pytest.mark.slow
 def test_keep_runs_prunes_by_count(tmp_path: Path) -> None:
     for _ in range(3):
         assert run_suite(tmp_path, "-k", "token", RC_KEEP_RUNS="2").returncode == 0
     assert len(list((tmp_path / "runs").iterdir())) == 2
 
 
+@pytest.mark.slow
 def test_a_test_path_still_selects_checks(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "run", "--rc-reports-dir", str(tmp_path),
                            str(REPO / "checks" / "test_01_token.py")], capture_output=True,

@@ -34,6 +34,7 @@ def _scan_reports(reports: Path, secrets: list[str]) -> None:
         assert_no_secret(path.read_bytes(), secrets, str(path.name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", [
     ("send-idempotency-optional", "webhook-wrong-secret"),
     ("token-wrong-secret-accepted", "core-accepts-malformed-token"),
@@ -58,6 +59,7 @@ def test_loud_remote_run_leaks_nothing(tmp_path: Path, faults: tuple[str, ...]) 
     _scan_reports(tmp_path, secrets)
 
 
+@pytest.mark.slow
 def test_loud_embedded_run_leaks_nothing(tmp_path: Path) -> None:
     run = run_suite(tmp_path, *LOUD, RC_SIM_FAULTS="send-sms-media-accepted")
     assert run.returncode == 1, run.stdout[-3000:]

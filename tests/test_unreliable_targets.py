@@ -28,11 +28,13 @@ def _assert_diagnosed(run: SuiteRun, words: str) -> None:
     assert (run.reports / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_connection_refused(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_BASE_URL=closed_port_url(), **REMOTE)
     _assert_diagnosed(run, "unreachable (refused)")
 
 
+@pytest.mark.slow
 def test_dns_failure_without_any_real_lookup(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
@@ -42,6 +44,7 @@ def test_dns_failure_without_any_real_lookup(tmp_path: Path) -> None:
     _assert_diagnosed(run, "unreachable (dns)")
 
 
+@pytest.mark.slow
 def test_read_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
     with bad_target("hang") as url:
         started = time.monotonic()
@@ -52,6 +55,7 @@ def test_read_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
     assert elapsed < 15, f"the run took {elapsed:.1f}s"
 
 
+@pytest.mark.slow
 def test_connect_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
     with full_backlog() as url:
         started = time.monotonic()
@@ -62,6 +66,7 @@ def test_connect_timeout_is_bounded_by_rc_timeout(tmp_path: Path) -> None:
     assert elapsed < 15, f"the run took {elapsed:.1f}s"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "words"),
     [

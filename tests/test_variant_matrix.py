@@ -13,6 +13,8 @@ from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE
 
 from .suite_runner import SuiteRun, run_suite
 
+pytestmark = pytest.mark.slow  # module fixtures run the suite in subprocesses
+
 ALL = "all-at-once"
 
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.simulator import Simulator
 
 from .suite_runner import REPO, clean_env, run_suite
@@ -25,6 +27,7 @@ def _headline(stdout: str) -> str:
     return match[1]
 
 
+@pytest.mark.slow
 def test_k_webhooks_proves_nothing_and_says_so(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "run", "-k", "webhooks", "--rc-reports-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=120, cwd=REPO,
@@ -39,6 +42,7 @@ def test_k_webhooks_proves_nothing_and_says_so(tmp_path: Path) -> None:
     assert doc["summary"]["verdict"] == "partial" and doc["summary"]["headline"] == headline
 
 
+@pytest.mark.slow
 def test_a_run_without_sends_names_the_stages_it_did_not_run(tmp_path: Path) -> None:
     with Simulator() as sim:
         run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, **REMOTE)
@@ -49,6 +53,7 @@ def test_a_run_without_sends_names_the_stages_it_did_not_run(tmp_path: Path) -> 
     assert "webhooks: " not in run.stdout, "no webhook session without sends"
 
 
+@pytest.mark.slow
 def test_everything_ran_is_the_only_plain_pass(tmp_path: Path) -> None:
     run = run_suite(tmp_path)
     assert run.returncode == 0 and _headline(run.stdout) == "passed"
@@ -56,6 +61,7 @@ def test_everything_ran_is_the_only_plain_pass(tmp_path: Path) -> None:
         "passed"
 
 
+@pytest.mark.slow
 def test_a_sending_run_against_a_loopback_target_shows_its_webhook_url(tmp_path: Path) -> None:
     with Simulator() as sim:
         run = run_suite(tmp_path, RC_BASE_URL=sim.base_url, RC_ALLOW_SEND="1",
@@ -69,6 +75,7 @@ def test_a_sending_run_against_a_loopback_target_shows_its_webhook_url(tmp_path:
     assert delivered and {shown[1]} == set(delivered), "the URL shown is where events went"
 
 
+@pytest.mark.slow
 def test_a_configuration_error_bundle_names_the_target(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_BASE_URL="http://user:pw@127.0.0.1:9", RC_CLIENT_ID="c")
     assert run.returncode == 3

@@ -95,6 +95,7 @@ def _run_waiving_the_gate_and_a_passing_check(tmp_path: Path, gate_reason: str,
     return run_suite(tmp_path / "reports", RC_SIM_FAULTS=FAULT, RC_WAIVERS=str(path))
 
 
+@pytest.mark.slow
 def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     run = _run_waiving_the_gate_and_a_passing_check(tmp_path, "SUP-1234 client migration",
@@ -124,6 +125,7 @@ def test_a_waived_failure_passes_the_run_everywhere_and_does_not_block(tmp_path:
     assert "## Waived" in ticket and f"{GATE}`: SUP-1234 client migration" in ticket
 
 
+@pytest.mark.slow
 def test_an_expired_waiver_is_a_failure_that_says_so(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     run = _run_waiving_the_gate_and_a_passing_check(tmp_path, "SUP-1234", "SUP-77", "2020-01-01")
@@ -141,6 +143,7 @@ def test_an_expired_waiver_is_a_failure_that_says_so(tmp_path: Path) -> None:
     assert {c.outcome for c in run.cases if c.stage == "numbers"} == {"skipped"}  # blocked
 
 
+@pytest.mark.slow
 def test_the_default_file_in_the_current_directory_is_read(tmp_path: Path) -> None:
     waiver_file(tmp_path, (GATE, "SUP-9", "2099-12-31"), name="redcloud-waivers.toml")
     run = run_suite(tmp_path / "reports", RC_SIM_FAULTS=FAULT, cwd=tmp_path)
@@ -148,6 +151,7 @@ def test_the_default_file_in_the_current_directory_is_read(tmp_path: Path) -> No
     assert "SUP-9" in run.stdout
 
 
+@pytest.mark.slow
 def test_a_malformed_waiver_file_stops_the_run_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
     path.write_text('[[waiver]]\ncheck = "x"\nreason = "y"\nexpires = "soon"\n', "utf-8")

@@ -13,6 +13,7 @@ from redcloud_check.reporting.artifacts import validate_escalation
 from .suite_runner import run_suite
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "cause", "words"), [
     ("webhook-wrong-secret", "signature-unexplained", "RC_WEBHOOK_SECRET"),
     ("webhook-signs-pretty-body", "signed-body-differs", "pretty-printed"),

@@ -10,6 +10,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.context import RunContext
 from redcloud_check.core.config import load_settings
 from redcloud_check.reporting import webhook_evidence
@@ -25,6 +27,7 @@ CLIENT_SECRET = "rc_secret_abc123"
 FAULT_WEBHOOK_SECRET = "rc_whsec_abc123"  # what webhook-signed-with-client-secret gives
 
 
+@pytest.mark.slow
 def test_a_client_secret_signed_run_carries_evidence_support_can_act_on(tmp_path: Path) -> None:
     run = run_suite(tmp_path, RC_SIM_FAULTS="webhook-signed-with-client-secret",
                     RC_WEBHOOK_TIMEOUT="30")
@@ -70,6 +73,7 @@ def test_a_client_secret_signed_run_carries_evidence_support_can_act_on(tmp_path
             assert_no_secret(path.read_bytes(), [FAULT_WEBHOOK_SECRET, CLIENT_SECRET], path.name)
 
 
+@pytest.mark.slow
 def test_a_consistent_signature_failure_gets_its_verdict_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     run = run_suite(tmp_path, RC_SIM_FAULTS="webhook-wrong-secret", RC_WEBHOOK_TIMEOUT="60")

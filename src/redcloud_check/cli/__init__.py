@@ -87,24 +87,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, pytest_args: Sequence[str] = ()) -> int:
     """The suite through pytest. Every argument goes to pytest as given: pytest's own
     parser tells option values from test paths, and with no test path the plugin runs the
-    suite's checks. The plugin prints the paths this run wrote.
-
-    The embedded simulator, when the run will use one, starts first, in a process of its
-    own (simulator.process), while pytest starts here."""
-    from redcloud_check.simulator import process
-
+    suite's checks. The plugin reads the settings (once) and prints the paths this run
+    wrote."""
     if args.fault:
         os.environ["RC_SIM_FAULTS"] = ",".join(args.fault)
     if args.variant:
         os.environ["RC_SIM_VARIANTS"] = ",".join(args.variant)
-    process.prestart(pytest_args)
-    try:
-        import pytest
+    import pytest
 
-        _, ini = suite_root()
-        code = int(pytest.main(["-c", str(ini), "--rootdir", str(ini.parent), *pytest_args]))
-    finally:
-        process.release_prestarted()
+
+    _, ini = suite_root()
+    code = int(pytest.main(["-c", str(ini), "--rootdir", str(ini.parent), *pytest_args]))
     # pytest's usage error (an unknown option) is a configuration error in our table
     return int(ExitCode.CONFIG_ERROR) if code == pytest.ExitCode.USAGE_ERROR else code
 

@@ -9,8 +9,7 @@ its traceback, redacted. The terminal gets one line naming the log, never the tr
                                 temp directory, named for the command, the time and the pid
     internal_error(where, error, secrets=())
                                 append `error` with its traceback (for a HandlerError, each
-                                error it collected; an error rebuilt from the simulator's own
-                                process carries that process's traceback) and return what
+                                error it collected) and return what
                                 the terminal shows: "<Type>: <message> (traceback in <path>)"
     path()                      where the log is (it is created by the first error written)
     ended_by(command, error)    the exit code of a command that `error` ended (mapped by type,
@@ -88,9 +87,6 @@ def describe(error: BaseException) -> str:
 
 
 def _traceback(error: BaseException) -> str:
-    child = getattr(error, "child_traceback", "")  # simulator.process.ChildError's, if any
-    if child:
-        return f"{describe(error)}\n(raised in the simulator's own process)\n{child}"
     import traceback
 
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))

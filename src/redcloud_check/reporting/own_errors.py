@@ -18,8 +18,7 @@ nothing about the API: the tool never reports its own bug as the API's (DESIGN.m
 The suite calls these (`suite.collection`, `suite.run`): a check's failure while a server it
 depends on has collected errors becomes that server's HandlerError (the gates, junit.xml,
 report.html and the bundle then all show a bug of ours); at session finish, before any
-evidence is written, the simulator is stopped and what our servers collected settled: the
-errors of the simulator's own process (simulator.process) come back only when it stops.
+evidence is written, the simulator is stopped and what our servers collected settled.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Module map: app (routes, middleware), auth (token, bearer), numbers, send_rules,
 state (store), seed (seed.json), catalog (catalog.json: the faults and the conformant
 variants), variants and variant_layer (the variants' helpers and their response side, on
 held_response: a whole response held for rewriting), names (a run's fault and variant names
-checked against the catalog), server (threaded runner), process and child (the simulator of
-`redcloud-check run` in a process of its own), cli.
+checked against the catalog), server (threaded runner; `embedded_simulator`, the one a run
+without RC_BASE_URL checks), cli.
 """
 
 from __future__ import annotations

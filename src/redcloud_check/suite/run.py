@@ -33,7 +33,6 @@ from redcloud_check.webhooks.override import recover_at_start
 
 if TYPE_CHECKING:
     from redcloud_check.reporting.run_folder import Completion, RunFolder
-    from redcloud_check.simulator.process import SimulatorProcess
     from redcloud_check.simulator.server import Simulator
 
 __all__ = ["SuiteRun"]
@@ -46,7 +45,7 @@ class SuiteRun:
     ledger: RunLedger
     rc: RunContext | None = None  # from the session's start
     session: Any = None  # pytest's Session: its exit status is set from the ledger at the end
-    simulator: Simulator | SimulatorProcess | None = None
+    simulator: Simulator | None = None
     completion: Completion | None = None  # the reports published, once
     facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # drift, latency
     finished: bool = False  # the session finished: drift and latency are final
@@ -79,8 +78,8 @@ class SuiteRun:
 
     def start_session(self) -> RunContext:
         settings, base_url = self.settings, self.settings.base_url
-        if settings.embedded:  # `redcloud-check run` may have started it in its own process
-            from redcloud_check.simulator.process import embedded_simulator
+        if settings.embedded:  # in a thread of this process, for every run
+            from redcloud_check.simulator.server import embedded_simulator
 
             simulator = embedded_simulator(settings.sim_faults, settings.sim_variants)
             self.simulator = simulator
@@ -140,10 +139,9 @@ class SuiteRun:
         return our_servers(self.simulator, self.rc)
 
     def stop(self) -> None:
-        """Once: stop the embedded simulator (its own process reports its errors only then),
-        then settle what our servers collected while serving: each is an internal error,
-        and the failures it explains become the tool's in the ledger (reporting.own_errors).
-        """
+        """Once: stop the embedded simulator, then settle what our servers collected while
+        serving: each is an internal error, and the failures it explains become the tool's
+        in the ledger (reporting.own_errors)."""
         if self.stopped:
             return
         self.stopped = True
