@@ -189,6 +189,15 @@ def pytest_report_teststatus(report: pytest.TestReport,
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C or SIGTERM (the override's handler raises KeyboardInterrupt wherever the run
+    is): drop the traceback entries without a line number (an interrupt can land on an
+    instruction that has none), on which pytest's rendering of it would crash."""
+    excinfo.traceback = excinfo.traceback.filter(
+        lambda entry: entry._rawentry.tb_lineno is not None)
+
+
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     rc = get_context(item.config)
     if rc is not None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from redcloud_check.core.citation import quote
 from redcloud_check.core.errors import CheckFailure, ConfigError, TargetUnreachable
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.redaction import redact, redact_headers
@@ -338,6 +339,7 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
             "request_timestamp": iso_utc(about.started_at) if about is not None else None,
             "requestId": request_id,
             "error_code": error_code(about),
+            "api_said": quote(about),
             "payload_shape": payload_shape(about) if about is not None else None,
             "request_header_names": sorted(about.request_headers) if about is not None else [],
             "token_fresh": about.token_fresh if about is not None else None,

@@ -85,6 +85,7 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
         _field("requestId", f"<code>{_e(esc['requestId'])}</code>", "rc-request-id"),
         _field("Endpoint", f"{_e(esc['endpoint'])} <small>{_e(esc['url'])}</small>"),
         _field("HTTP status", status),
+        _field("The API said", f"<q>{_e(esc.get('api_said'))}</q>"),
         _field("Request time (UTC)", _e(esc["request_timestamp"])),
         _field("Token freshly acquired", _e(token)),
         _field("Reproduces", _e(esc["reproduces"]["note"])),

@@ -81,6 +81,7 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
               f"- Endpoint called: {_cell(esc.get('endpoint'))} ({_cell(esc.get('url'))})",
               f"- HTTP status: {_cell(esc.get('http_status'))}"
               + (f" {esc['error_code']}" if esc.get("error_code") else ""),
+              f"- The API said: {_cell(esc.get('api_said'))}",
               f"- Request timestamp (UTC): {_cell(esc.get('request_timestamp'))}",
               f"- Token freshly acquired: {_token(esc)}",
               f"- Reproduces consistently: {esc['reproduces']['note']}",
