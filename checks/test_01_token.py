@@ -11,6 +11,7 @@ from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.credentials import TOKEN_CASES, TokenCase, derived_secrets
 from redcloud_check.rules.gates import QUICKSTART
+from redcloud_check.rules.stages import STAGES, stage_index
 from redcloud_check.suite.declare import cases, check, skip
 
 REF = "3-api-reference-0.2.0.txt, Authentication: Issue a bearer access token"
@@ -21,7 +22,7 @@ GRANT_REQUIRED = REF + " (Request Body schema: grant_type required)"
 GRANT_VALUE = REF + " (grant_type Value: client_credentials)"
 TOKEN_AUTHORIZES = ("1-quickstart.txt, Section 4 (Explanation: the token authorizes every "
                     "Authorization: Bearer call)")
-TROUBLE = "5-troubleshooting.txt, Symptom: token request fails"
+TROUBLE = STAGES[stage_index("token")].clause
 NEAR_MISS = TROUBLE + " (Likely causes: invalid credentials)"
 
 

@@ -8,10 +8,11 @@ from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
 from redcloud_check.rules.credentials import BEARER_CASES, BearerCase, derived_secrets
 from redcloud_check.rules.gates import CLIENT_ACTIVE, STEP2, WHOAMI
+from redcloud_check.rules.stages import STAGES, stage_index
 from redcloud_check.suite.declare import cases, check, skip
 
 AUTH = "DESIGN.md contract: CORE auth failure is 401 with the CORE error wrapper and a requestId"
-TROUBLE = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+TROUBLE = STAGES[stage_index("whoami")].clause
 ASSIGNED = STEP2 + " (assignedNumbers.total should be greater than 0)"
 OWN_CLIENT = ("5-troubleshooting.txt, Symptom: send request returns 403 FORBIDDEN (the token "
               "belongs to the client you think it does)")

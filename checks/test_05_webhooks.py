@@ -25,9 +25,10 @@ from redcloud_check.webhooks.lifecycle import (
     Issue,
     LifecycleReport,
 )
+from redcloud_check.webhooks.override import CLAUSE as OVERRIDE_CLAUSE
 from redcloud_check.webhooks.session import WebhookSession
 
-UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings (webhookDeliveryOverride)"
+UPDATE = OVERRIDE_CLAUSE
 IDS = PAYLOAD + " (messageId, data.messageId, data.externalReference)"
 CLIENT = CONSISTENCY + " (apiClientId)"
 MESSAGE = CONSISTENCY + " (direction, data.to, data.sendFrom)"

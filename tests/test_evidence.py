@@ -19,8 +19,8 @@ from redcloud_check.reporting.evidence import (
     iso_utc,
     named_secrets,
     payload_shape,
-    replay_policy,
 )
+from redcloud_check.reporting.reproduce import replay_policy
 
 from .bad_targets import serve
 from .leaks import assert_no_secret

@@ -18,7 +18,8 @@ from redcloud_check.context import RunContext
 from redcloud_check.core.config import load_settings
 from redcloud_check.core.errors import RedcloudCheckError
 from redcloud_check.simulator import Simulator
-from redcloud_check.webhooks.override import WebhookOverride, journal_path, recover_from_journal
+from redcloud_check.webhooks.override import WebhookOverride, journal_path
+from redcloud_check.webhooks.override_journal import recover_from_journal
 
 ORIGINAL = "https://example.com/webhooks/delivery"  # the seed's value for num_abc123
 OURS = "http://127.0.0.1:9/webhooks/red-cloud"

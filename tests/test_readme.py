@@ -58,11 +58,11 @@ def test_architecture_names_every_subpackage() -> None:
 
 
 def test_every_module_stays_small() -> None:
-    """The layout keeps one concern per module: none of src/ reaches 400 lines."""
+    """The layout keeps one concern per module: none of src/ is over 350 lines."""
     package = REPO / "src" / "redcloud_check"
     sizes = {str(p.relative_to(package)): len(p.read_text("utf-8").splitlines())
              for p in package.rglob("*.py")}
-    assert {name: n for name, n in sizes.items() if n >= 400} == {}
+    assert {name: n for name, n in sizes.items() if n > 350} == {}
 
 
 def test_magic_recipients_match_the_simulator() -> None:

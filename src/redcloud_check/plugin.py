@@ -210,7 +210,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None or run.rc is None:
         return
     from redcloud_check.suite import reports
-    from redcloud_check.webhooks.override import still_misrouted
+    from redcloud_check.webhooks.override_journal import still_misrouted
 
     run.ledger.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     run.finished = True

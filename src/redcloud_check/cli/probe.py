@@ -43,9 +43,10 @@ def _count(text: str) -> int:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    from redcloud_check.cli import simulator_arguments
     from redcloud_check.core.exit_codes import help_text
 
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = help_text("probe", FLEET_HELP) + "\n\n" + SETTINGS_HELP
     parser.description = (
         "Production health probe: token (HTTP Basic), whoami (client ACTIVE), numbers "
@@ -67,8 +68,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="Pushgateway grouping key instance (default: this host's name)")
     parser.add_argument("--reports-dir", type=Path, metavar="DIR",
                         help="where probe.json goes (overrides RC_REPORTS_DIR; default reports)")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
-                        help="embedded simulator only: break one documented rule (repeatable)")
+    simulator_arguments(parser)  # --fault, --variant: the embedded simulator's, as for run
     parser.add_argument("--json", action="store_true",
                         help="print the JSON line even on a terminal (it is always printed "
                              "when stdout is not a terminal; a terminal gets a line per stage)")
@@ -89,7 +89,8 @@ def _probe(args: argparse.Namespace) -> tuple[ProbeResult, list[str], Path]:
 
     options = {"timeout": None if args.timeout is None else repr(args.timeout),
                "reports_dir": None if args.reports_dir is None else str(args.reports_dir),
-               "sim_faults": ",".join(args.fault) or None}
+               "sim_faults": ",".join(args.fault) or None,
+               "sim_variants": ",".join(args.variant) or None}
     from redcloud_check.cli.probe_output import given_reports_dir
     from redcloud_check.core import run_log
 

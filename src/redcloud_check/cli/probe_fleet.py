@@ -51,8 +51,8 @@ def run_fleet_command(args: argparse.Namespace) -> int:
     from redcloud_check.probe.fleet import load_targets
 
     reports_dir = given_reports_dir(args)
-    if args.canary or args.fault:
-        flag = "--canary" if args.canary else "--fault"
+    if args.canary or args.fault or args.variant:
+        flag = "--canary" if args.canary else "--fault" if args.fault else "--variant"
         return _config_error(args, f"--targets: {flag} does not apply to a fleet (the fleet "
                              "probe is read-only and probes remote targets)", reports_dir)
     try:

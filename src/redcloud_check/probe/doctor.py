@@ -34,6 +34,7 @@ from redcloud_check.core.urls import without_userinfo
 from redcloud_check.probe.doctor_numbers import NumberChoice, NumberRow, judge, rows
 from redcloud_check.rules import gates
 from redcloud_check.rules.schemas import errors as schema_errors
+from redcloud_check.rules.stages import STAGES, stage_index
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
@@ -44,7 +45,7 @@ __all__ = ["ClientInfo", "DoctorResult", "Problem", "Status", "run_doctor"]
 Status = Literal["usable", "not_usable", "config_error", "unreachable"]
 Stage = Literal["token", "whoami", "numbers"]
 
-TOKEN_FAILS = "5-troubleshooting.txt, Symptom: token request fails"
+TOKEN_FAILS = STAGES[stage_index("token")].clause  # the guide's section for the token stage
 
 
 @dataclass(frozen=True, slots=True)

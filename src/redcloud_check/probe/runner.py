@@ -326,7 +326,7 @@ def run_probe(settings: Settings, *, canary: bool = False,
     while serving: the stages' verdicts are then no finding about the API."""
     from redcloud_check.context import RunContext
     from redcloud_check.results.ledger import RunLedger
-    from redcloud_check.webhooks.override import recover_at_start, still_misrouted
+    from redcloud_check.webhooks.override_journal import recover_at_start, still_misrouted
 
     with open_target(settings) as (base_url, sim):
         ledger = RunLedger(waivers=waivers) if waivers is not None else None

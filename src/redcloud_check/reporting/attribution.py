@@ -26,7 +26,7 @@ are one root cause (`results.ledger.RunLedger.attribute`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redcloud_check.core.errors import (
@@ -45,46 +45,40 @@ from redcloud_check.reporting.timeline import (
     quote,
     token_refused_early,
 )
+from redcloud_check.rules.stages import STAGES, stage_index
 
 __all__ = ["Attribution", "attribute"]
 
-TOKEN_CLAUSE = "5-troubleshooting.txt, Symptom: token request fails"
-CORE_AUTH = "5-troubleshooting.txt, Symptom: /api/core/whoami fails"
+TOKEN_CLAUSE = STAGES[stage_index("token")].clause  # the guide's section for each stage
+CORE_AUTH = STAGES[stage_index("whoami")].clause
 SETUP = "1-quickstart.txt, Section 3 — Prerequisites (base URL)"
 PAIR = "RC_CLIENT_ID / RC_CLIENT_SECRET"
 
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    id: str
-    side: Side
-    title: str
-    evidence: tuple[str, ...]
-    next: str
-    clause: str = ""
-    decide: str = ""  # side "unknown": what would decide it
-    setting: str | None = None  # side "integration": the setting to correct
-    group: str = ""  # failures of one group are one root cause (default: the id)
+    """A failure's root cause (a `Cause`: its side, evidence, and the setting to correct or
+    what would decide it) and the group of failures it stands for."""
+
+    cause: Cause
+    group: str = ""  # failures of one group are one root cause (default: the cause's id)
 
     @property
     def key(self) -> str:
-        return self.group or self.id
-
-    def cause(self) -> Cause:
-        return Cause(self.id, self.title, self.next, self.clause, self.side, self.evidence,
-                     self.setting, self.decide)
+        return self.group or self.cause.id
 
 
-def _first_sentence(text: str) -> str:
-    head, dot, _ = " ".join(text.split()).partition(". ")
-    return head + ("." if dot else "")
+def _attr(cause_id: str, side: Side, title: str, evidence: tuple[str, ...], next_action: str,
+          clause: str = "", *, decide: str = "", setting: str | None = None,
+          group: str = "") -> Attribution:
+    return Attribution(Cause(cause_id, title, next_action, clause, side, evidence, setting,
+                             decide), group)
 
 
 def _from_cause(cause: Cause, exchange: Exchange | None) -> Attribution:
-    evidence = cause.evidence or ((cite(exchange),) if exchange is not None else ())
-    return Attribution(cause.id, cause.side, _first_sentence(cause.detail), evidence,
-                       cause.next_action, cause.clause, decide=cause.decide,
-                       setting=cause.setting)
+    if cause.evidence or exchange is None:
+        return Attribution(cause)
+    return Attribution(replace(cause, evidence=(cite(exchange),)))
 
 
 def _client_credentials(exchange: Exchange) -> bool:
@@ -103,7 +97,7 @@ def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | 
     body = exchange.json_or_none()
     shaped = isinstance(body, dict) and ("error" in body or "access_token" in body)
     if exchange.status == 404 and not shaped:
-        return Attribution(
+        return _attr(
             "no-api-at-base-url", "integration",
             f"No Red Cloud API at RC_BASE_URL: {exchange.endpoint} answered HTTP 404 without "
             "the API's error shape", (cite(exchange, "HTTP 404, no OAuth or CORE error body"),),
@@ -113,14 +107,14 @@ def _token_route(exchange: Exchange, seen: Sequence[Exchange]) -> Attribution | 
         return None
     earlier = pair_accepted_before(exchange, seen)
     if earlier is not None:
-        return Attribution(
+        return _attr(
             "credential-refused-after-accepted", "api",
             f"The token endpoint refused {PAIR} after issuing a token for the very same pair",
             (cite(earlier, "HTTP 200: a token issued for this pair"), cite(exchange)),
             "Report it to Red Cloud with this bundle: the same credentials were accepted "
             "earlier in this run, so they are right.", TOKEN_CLAUSE)
     said = quote(exchange)
-    return Attribution(
+    return _attr(
         "credentials-refused", "unknown",
         f"The token endpoint refused {PAIR}" + (f" ({said})" if said else ""),
         (cite(exchange),),
@@ -141,7 +135,7 @@ def _shape(failure: CheckFailure, exchange: Exchange | None) -> Attribution | No
         return None
     found = "; ".join(f"{v['path'] or '/'}: {v['message']}" for v in violations[:3])
     cited = (cite(exchange),) if exchange is not None else ()
-    return Attribution(
+    return _attr(
         "answer-breaks-schema", "api", f"The API's answer breaks the documented shape: {found}",
         (*cited, "proof: the shape of an answer is the API's alone, whatever the request"),
         "Report it to Red Cloud with this bundle: the answer does not match the documented "
@@ -158,19 +152,19 @@ def _from_diagnosis(failure: CheckFailure | TargetUnreachable, diagnosis: Mappin
               if exchange is not None else "")
     if lead["cause"] == API_BREAKS_RULE and isinstance(failure, CheckFailure):
         ruled = tuple(f"ruled out: {r}" for r in diagnosis.get("ruled_out", ()))
-        return Attribution(API_BREAKS_RULE, "api", f"{failure.title}: {failure.actual}",
+        return _attr(API_BREAKS_RULE, "api", f"{failure.title}: {failure.actual}",
                            (*cited, *ruled), lead["next_action"], lead["reference"],
                            group=f"{API_BREAKS_RULE}:{failure.title}:{failure.actual}")
     side = diagnosis.get("side", "unknown")
     symptom = f"{diagnosis['symptom']}" + (f" ({said})" if said else "")
     if side == "api":  # one defect, however many checks meet the same answer
-        return Attribution(lead["cause"], "api", symptom,
+        return _attr(lead["cause"], "api", symptom,
                            (*cited, f"proof: {diagnosis.get('proof')}"),
                            lead["next_action"], lead["reference"],
                            group=f"{lead['cause']}:{answer}")
     if proven and isinstance(failure, CheckFailure):
         title = f"{failure.title}" + (f" ({said})" if said else "")
-        return Attribution(
+        return _attr(
             lead["cause"], "api", title,
             (*cited, f"proof: the request is the docs' own case for this rule "
                      f"({failure.clause}); the settings it uses were proven by "
@@ -178,7 +172,7 @@ def _from_diagnosis(failure: CheckFailure | TargetUnreachable, diagnosis: Mappin
             "Report it to Red Cloud with this bundle: the request follows the docs and the "
             "run's settings were proven right.", failure.clause,
             group=f"{lead['cause']}:{answer}")
-    return Attribution(lead["cause"], side, symptom, cited, lead["next_action"],
+    return _attr(lead["cause"], side, symptom, cited, lead["next_action"],
                        lead["reference"], decide=diagnosis.get("decide", ""),
                        setting=diagnosis.get("setting") or None,
                        group=f"{lead['cause']}:{answer}")  # the same answer: one cause
@@ -192,7 +186,7 @@ def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
     `proven`: for a check that is not its stage's gate, the gates up to its stage, when all
     of them passed (the settings its request uses are proven right); else empty."""
     if isinstance(problem, RateLimited):
-        return Attribution(
+        return _attr(
             "rate-limited", "unknown",
             f"The API rate-limited the run past RC_RETRY_BUDGET: {problem}",
             (cite(problem.exchange, f"HTTP {problem.exchange.status}, Retry-After "
@@ -201,17 +195,17 @@ def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
             "stage is inconclusive, not failed.", "DESIGN.md, rate limits",
             decide="whether the check passes once the API's rate limit allows the request")
     if isinstance(problem, ConfigError):
-        return Attribution("config-error", "integration", str(problem), (),
+        return _attr("config-error", "integration", str(problem), (),
                            f"Fix {problem.setting} and run again.", setting=problem.setting)
     if isinstance(problem, RedcloudCheckError) and not isinstance(problem, TargetUnreachable):
-        return Attribution("tool-error", "tool",
+        return _attr("tool-error", "tool",
                            f"redcloud-check could not do the check: {type(problem).__name__}",
                            (f"{type(problem).__name__}: {problem}",),
                            "Not a finding about the API: see the run's log; report it to the "
                            "redcloud-check maintainers if it is a bug of ours.",
                            group=f"tool-error:{type(problem).__name__}")
     if not isinstance(problem, CheckFailure | TargetUnreachable):
-        return Attribution("tool-error", "tool", f"A bug in redcloud-check: "
+        return _attr("tool-error", "tool", f"A bug in redcloud-check: "
                            f"{type(problem).__name__}", (f"{type(problem).__name__}: {problem}",),
                            "Report it to the redcloud-check maintainers with the run's log; "
                            "it says nothing about the API.")
@@ -220,7 +214,7 @@ def attribute(problem: BaseException, check_id: str, exchange: Exchange | None,
         return _from_cause(cause, exchange)
     refusal = token_refused_early(exchange, seen)
     if refusal is not None:
-        return Attribution(
+        return _attr(
             "token-refused-before-expiry", "api",
             f"The API refused its own token {refusal.age_s:g} s after issuing it, with "
             f"expires_in {refusal.expires_in:g}" + (f" ({quote(refusal.refused)})"

@@ -28,7 +28,7 @@ from redcloud_check.core.urls import without_userinfo
 from redcloud_check.reporting.guide import GuideEntry, Observation, entries, lookup
 from redcloud_check.reporting.ruled_out import API_BREAKS_RULE, RunFacts, ruled_out
 
-__all__ = ["Diagnosis", "Lead", "diagnose", "lead_of", "observe", "one_line",
+__all__ = ["Diagnosis", "Lead", "diagnose", "guide_rows", "lead_of", "observe", "one_line",
            "terminal_lines"]
 
 Failure = Literal["check", "unreachable", "tool", "config"]
@@ -160,6 +160,20 @@ def terminal_lines(diagnosis: Mapping[str, Any], *, request_id: str | None = Non
                  + (f"; what would decide it: {lead['decide']}" if lead.get("decide") else ""))
     lines.append(f"  next:      {lead['next_action']}  ({lead['reference']})")
     return lines
+
+
+def guide_rows(diagnosis: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The guide's part of a diagnosis in its JSON form, as (label, text) rows: what every
+    renderer that shows the guide (report.html, escalation.md) shows, in this order."""
+    rows = [("Note", diagnosis["note"])] if diagnosis.get("note") else []
+    rows += [("Likely causes", "; ".join(diagnosis["likely_causes"])),
+             ("Check", "; ".join(diagnosis["check"])),
+             ("Best next action", diagnosis["next_action"])]
+    if diagnosis.get("also"):
+        rows.append(("See also", "; ".join(diagnosis["also"])))
+    if diagnosis.get("ruled_out"):
+        rows.append(("Ruled out by this run", "; ".join(diagnosis["ruled_out"])))
+    return rows
 
 
 def one_line(diagnosis: Diagnosis) -> str:

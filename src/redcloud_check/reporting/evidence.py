@@ -7,16 +7,11 @@ shape without secrets, token freshness, whether it reproduces, messageId), the r
 exchanges, a curl repro and the diagnosis (`reporting.diagnosis`, the one pipeline). It is
 redacted before it is returned.
 
-Reproduce policy: the failing request is sent ONCE more only where that is safe (GET/HEAD,
-POST /api/auth/token, POST /api/core/numbers/search; a send that carries an Idempotency-Key
-only to the embedded simulator); otherwise the bundle says why it was not retried. A send to
-a remote target (anything but the embedded simulator) is never sent again, keyed or not: a
-target whose idempotency is broken would queue one more real message ("not retried: a send").
-A request carrying a deliberately wrong credential is never sent again either: it would
-spend the run's wrong-credential budget (rules/credentials.py) on an account's lockout count.
+Whether it reproduces is `reporting.reproduce`'s to say (the failing request sent once more,
+only where that is safe).
 
 Public surface: `CheckInfo`, `build_bundle`, `attributed_to_tool`, `named_secrets`,
-`failing_exchange`, `payload_shape`, `replay_policy`, `reproduce`, `exchange_record`,
+`failing_exchange`, `payload_shape`, `exchange_record`,
 `error_code`, `iso_utc`.
 """
 
@@ -36,18 +31,16 @@ from redcloud_check.core.redaction import redact, redact_headers
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.reporting.curl import to_curl
 from redcloud_check.reporting.diagnosis import diagnose
+from redcloud_check.reporting.reproduce import outcome, reproduce
 from redcloud_check.reporting.ruled_out import RunFacts
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.rules.schemas import report_vocabulary
 
 __all__ = ["CheckInfo", "attributed_to_tool", "build_bundle", "error_code", "exchange_record",
-           "failing_exchange", "iso_utc", "named_secrets", "payload_shape", "replay_policy",
-           "reproduce"]
+           "failing_exchange", "iso_utc", "named_secrets", "payload_shape"]
 
 BODY_LIMIT = 16 * 1024
 MAX_EXCHANGES = 20
-SAFE_POSTS = {"/api/auth/token": "a token request does not change state on the target",
-              "/api/core/numbers/search": "a number search only reads inventory"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,104 +129,6 @@ def payload_shape(exchange: Exchange) -> Any:
     return {k: "string" for k, _ in pairs}
 
 
-def _header(exchange: Exchange, name: str) -> str | None:
-    return next((v for k, v in exchange.request_headers.items() if k.lower() == name), None)
-
-
-SEND_PATH = "/api/core/messages/send"
-REMOTE_SEND = ("a send (never sent twice to a remote target: a broken idempotency there "
-               "would queue one more real message)")
-
-
-TOKEN_PATH = "/api/auth/token"
-REFUSED_PAIR = ("a refused credential (never sent again: a wrong secret costs two token "
-                "requests at most, so that an account with a lockout policy stays safe)")
-WRONG_CREDENTIAL = ("a deliberately wrong credential (sent once: the run's wrong-credential "
-                    "budget keeps an account with a lockout policy safe)")
-
-
-def replay_policy(exchange: Exchange | None, *, embedded: bool = False) -> tuple[bool, str]:
-    """(safe to send once more, why). `embedded`: the target is the embedded simulator;
-    anything else is remote, where no send is ever repeated."""
-    if exchange is None:
-        return False, "no HTTP request was recorded for this check"
-    if exchange.error_kind == "timeout":
-        return False, "the first attempt already waited the whole RC_TIMEOUT"
-    if exchange.wrong_credential:
-        return False, WRONG_CREDENTIAL
-    if exchange.path == TOKEN_PATH and exchange.status in (400, 401, 403):
-        return False, REFUSED_PAIR
-    method, path = exchange.method.upper(), exchange.path
-    if method in ("GET", "HEAD"):
-        return True, f"{method} is read-only"
-    if method == "POST" and path in SAFE_POSTS:
-        return True, SAFE_POSTS[path]
-    if method == "POST" and path == SEND_PATH:
-        if not embedded:
-            return False, REMOTE_SEND
-        if _header(exchange, "idempotency-key"):
-            return True, ("the same Idempotency-Key and payload return the stored response "
-                          "(4-sending-messages.txt, Idempotency behavior)")
-        return False, "a send without Idempotency-Key could create a duplicate message"
-    if method == "PATCH":
-        return False, "PATCH changes number settings"
-    return False, f"{method} {path} may change state on the target"
-
-
-def _outcome(exchange: Exchange) -> dict[str, Any]:
-    return {"status": exchange.status, "error_code": error_code(exchange),
-            "error_kind": exchange.error_kind}
-
-
-def _describe(outcome: Mapping[str, Any]) -> str:
-    if outcome["status"] is None:
-        return f"no answer ({outcome['error_kind']})"
-    code = f" {outcome['error_code']}" if outcome["error_code"] else ""
-    return f"HTTP {outcome['status']}{code}"
-
-
-def reproduce(exchange: Exchange | None, replay: Callable[[Exchange], Exchange] | None, *,
-              embedded: bool = False) -> tuple[dict[str, Any], Exchange | None]:
-    """Send the failing request once more where safe; compare status and error code."""
-    safe, why = replay_policy(exchange, embedded=embedded)
-    result: dict[str, Any] = {"retried": False, "consistent": None, "policy": why,
-                              "first": _outcome(exchange) if exchange else None,
-                              "replay": None, "note": f"not retried: {why}"}
-    if not safe or exchange is None:
-        return result, None
-    if replay is None:
-        result["note"] = "not retried: no client to replay with"
-        return result, None
-    again: Exchange | None
-    try:
-        again = replay(exchange)
-    except TargetUnreachable as error:
-        again = None
-        second = {"status": None, "error_code": None, "error_kind": error.kind}
-    else:
-        second = _outcome(again)
-    first = result["first"]
-    consistent = first == second
-    result.update(retried=True, consistent=consistent, replay=second)
-    verb = "reproduced" if consistent else "did not reproduce"
-    result["note"] = (f"{verb}: {_describe(first)}, then {_describe(second)} on one retry "
-                      f"{_reused(exchange)} (compared: status and error code)")
-    return result, again
-
-
-def _reused(exchange: Exchange) -> str:
-    """What the one retry reused, and why: the very same request, so that its answer tells
-    whether the failure reproduces (a fresh token would hide a token refused early)."""
-    bearer = any(k.lower() == "authorization" and v.lower().startswith("bearer ")
-                 for k, v in exchange.request_headers.items())
-    if bearer:
-        age = f", {exchange.token_age_s:g} s old when first sent" \
-            if exchange.token_age_s is not None else ""
-        return (f"with the same token{age} (not a fresh one: a fresh token would hide a "
-                "token the API stopped honouring)")
-    return "with the same request (headers and body)"
-
-
 def _body_text(body: bytes | None) -> str | None:
     if not body:
         return None
@@ -318,7 +213,7 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         why = ("a webhook failure is judged from the deliveries already recorded; the send "
                "is not repeated")
         repro = {"retried": False, "consistent": None, "policy": why,
-                 "first": _outcome(related), "replay": None, "note": f"not retried: {why}"}
+                 "first": outcome(related), "replay": None, "note": f"not retried: {why}"}
     about = ex if ex is not None else related
     recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else []),
                 *([related] if ex is None and related is not None else [])]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from redcloud_check.reporting.diagnosis import lead_of
+from redcloud_check.reporting.diagnosis import guide_rows, lead_of
 
 __all__ = ["STYLE", "bundle_html", "first_failure_html", "label_lanes", "label_width",
            "latency_svg", "stage_summary_html", "timeline_svg", "warnings_html"]
@@ -104,10 +104,8 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
         f"<b>{found}: {_e(lead['summary'])}</b><br>"
         f"<b>Next:</b> {_e(lead['next_action'])} <small>({_e(lead['reference'])})</small></p>"
         f"<b>Guide: {_e(diag['symptom'])}</b> <small>({_e(diag['section'])})</small>"
-        + (f"<p>{_e(diag['note'])}</p>" if diag.get("note") else "")
-        + f"<p>Likely causes:</p>{_list(diag['likely_causes'])}"
-        + f"<p>Check:</p>{_list(diag['check'])}"
-        + f"<p><b>Best next action:</b> {_e(diag['next_action'])}</p></div>")
+        + "".join(f"<p><b>{_e(label)}:</b> {_e(text)}</p>" for label, text in guide_rows(diag))
+        + "</div>")
     curl = (f"<p>Reproduce:</p><pre class=\"rc-curl\">{_e(bundle['curl'])}</pre>"
             if bundle.get("curl") else "")
     exchanges = "".join(_exchange_html(ex) for ex in bundle["exchanges"])

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from redcloud_check.reporting.diagnosis import lead_of
+from redcloud_check.reporting.diagnosis import guide_rows, lead_of
 from redcloud_check.reporting.replay import ticket_lines as replay_lines
 from redcloud_check.reporting.root_cause_view import ticket_lines as root_cause_lines
 from redcloud_check.reporting.webhook_evidence import ticket_lines
@@ -95,15 +95,7 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
               f"- {'Found' if lead['source'] == 'finding' else 'Likely'}: {lead['summary']}",
               f"- Next: {lead['next_action']} ({lead['reference']})", "",
               f"Guide — {diag['symptom']} ({diag['section']}):", ""]
-    if diag.get("note"):
-        lines.append(f"- {diag['note']}")
-    lines += [f"- Likely causes: {'; '.join(diag['likely_causes'])}",
-              f"- Check: {'; '.join(diag['check'])}",
-              f"- Best next action: {diag['next_action']}"]
-    if diag.get("also"):
-        lines.append(f"- See also: {'; '.join(diag['also'])}")
-    if diag.get("ruled_out"):
-        lines.append(f"- Ruled out by this run: {'; '.join(diag['ruled_out'])}")
+    lines += [f"- {label}: {text}" for label, text in guide_rows(diag)]
     for timeline in b.get("timeline") or []:
         if timeline["messageId"] in shown:
             continue  # each message's lifecycle once per ticket

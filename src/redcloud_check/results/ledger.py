@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from redcloud_check.core.errors import CheckFailure, TargetUnreachable
 from redcloud_check.core.findings import FindingLog
-from redcloud_check.core.models import AcceptedMessage, Side
+from redcloud_check.core.models import AcceptedMessage, Cause
+from redcloud_check.core.shared_log import SharedLog
 from redcloud_check.core.waivers import Waiver, WaiverBook
 from redcloud_check.results.catalog import CheckSpec
 from redcloud_check.rules.stages import STAGE_NAMES, stage_index
@@ -134,28 +135,26 @@ class CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class RootCause:
-    """One root cause of the run's failures: whose side it is on, with its proof.
+    """One root cause of the run's failures: its `Cause` (whose side it is on, with the
+    evidence that proves it, the setting to correct or what would decide it), the checks
+    whose failures it explains and the node id of the first (`lead`), which carries the
+    bundle."""
 
-    `side`: "api" only when the run proves the integration is not at fault, "integration"
-    when the evidence points at a setting (`setting`), "tool" for an error of ours, else
-    "unknown" (`decide`: what would decide it). `evidence`: facts, each citing an exchange.
-    `checks`: the failures it explains, the first (`lead`, its node id) carrying the bundle.
-    """
-
-    id: str
-    side: Side
-    title: str
-    evidence: tuple[str, ...]
+    cause: Cause
     checks: tuple[str, ...]
-    next: str
-    decide: str = ""
-    setting: str | None = None
     lead: str = ""
 
+    @property
+    def title(self) -> str:
+        """The cause's first sentence."""
+        head, dot, _ = " ".join(self.cause.detail.split()).partition(". ")
+        return head + ("." if dot else "")
+
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "side": self.side, "title": self.title,
-                "evidence": list(self.evidence), "checks": list(self.checks),
-                "next": self.next, "decide": self.decide or None, "setting": self.setting}
+        c = self.cause
+        return {"id": c.id, "side": c.side, "title": self.title, "evidence": list(c.evidence),
+                "checks": list(self.checks), "next": c.next_action, "decide": c.decide or None,
+                "setting": c.setting}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +183,8 @@ class RunLedger:
     webhooks_error: BaseException | None = None  # why the webhook session could not start
     interrupted: bool = False
     _results: dict[str, CheckResult] = field(default_factory=dict)
-    _deselected: list[CheckSpec] = field(default_factory=list)
-    _internal: list[InternalError] = field(default_factory=list)
+    _deselected: SharedLog[CheckSpec] = field(default_factory=SharedLog)
+    _internal: SharedLog[InternalError] = field(default_factory=SharedLog)
     _roots: dict[str, RootCause] = field(default_factory=dict)  # group -> its root cause
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -211,16 +210,15 @@ class RunLedger:
         return next((r for r in self.results() if r.check_id == check_id), None)
 
     def deselect(self, specs: Iterable[CheckSpec]) -> None:
-        with self._lock:
-            self._deselected.extend(specs)
+        for spec in specs:
+            self._deselected.add(spec)
 
     def deselected(self) -> dict[str, int]:
         """stage -> how many of its checks were deselected."""
-        with self._lock:
-            counts: dict[str, int] = {}
-            for spec in self._deselected:
-                counts[spec.stage] = counts.get(spec.stage, 0) + 1
-            return counts
+        counts: dict[str, int] = {}
+        for spec in self._deselected.all():
+            counts[spec.stage] = counts.get(spec.stage, 0) + 1
+        return counts
 
     # --- root causes -------------------------------------------------------------------
 
@@ -287,9 +285,7 @@ class RunLedger:
         self.webhooks_error = error
 
     def note_internal(self, error: InternalError) -> None:
-        with self._lock:
-            self._internal.append(error)
+        self._internal.add(error)
 
     def internal_errors(self) -> list[InternalError]:
-        with self._lock:
-            return list(self._internal)
+        return self._internal.all()

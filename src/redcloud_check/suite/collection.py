@@ -123,11 +123,11 @@ def _render(run: SuiteRun, report: pytest.TestReport, item: pytest.Item, result:
     cause that explains it), report.html's extras, junit.xml's properties."""
     secrets = run.secrets()
     lines: list[str] = []
-    root = next((r for r in run.ledger.root_causes() if r.id == result.explained_by
+    root = next((r for r in run.ledger.root_causes() if r.cause.id == result.explained_by
                  and result.check_id in r.checks), None) if result.explained_by else None
     if root is not None:
         lines = [explained_line(root)]
-        item.user_properties.append(("rc_root_cause", root.id))
+        item.user_properties.append(("rc_root_cause", root.cause.id))
     if bundle is not None:
         request_id = bundle["escalation"].get("requestId")
         lines = terminal_lines(bundle["diagnosis"], request_id=request_id)

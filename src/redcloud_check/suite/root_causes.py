@@ -41,10 +41,10 @@ def attribute_failure(run: SuiteRun,
     earlier = run.ledger.root(attribution.key)
     if earlier is not None:
         run.ledger.explain(attribution.key, result.check_id)
-        return replace(result, explained_by=earlier.id), None
+        return replace(result, explained_by=earlier.cause.id), None
     if isinstance(problem, CheckFailure) and problem.cause is None \
-            and attribution.id != diagnosis["lead"]["cause"]:
-        problem.cause = attribution.cause()  # the bundle then leads with the root cause
+            and attribution.cause.id != diagnosis["lead"]["cause"]:
+        problem.cause = attribution.cause  # the bundle then leads with the root cause
     return result, attribution
 
 
@@ -62,12 +62,10 @@ def _proven(run: SuiteRun, result: CheckResult) -> tuple[str, ...]:
 
 def found(run: SuiteRun, result: CheckResult, attribution: Attribution) -> None:
     """Record the root cause `result` leads."""
-    run.ledger.add_root(attribution.key, RootCause(
-        attribution.id, attribution.side, attribution.title, attribution.evidence,
-        (result.check_id,), attribution.next, attribution.decide, attribution.setting,
-        result.nodeid))
+    run.ledger.add_root(attribution.key, RootCause(attribution.cause, (result.check_id,),
+                                                   result.nodeid))
 
 
 def explained_line(root: RootCause) -> str:
-    return (f"  explained: by root cause {root.id} [{root.side}], first seen in "
+    return (f"  explained: by root cause {root.cause.id} [{root.cause.side}], first seen in "
             f"{root.checks[0]}: {root.title}")

@@ -29,7 +29,7 @@ from redcloud_check.core.config import Settings, embedded_webhook_secret, load_s
 from redcloud_check.core.waivers import book_for
 from redcloud_check.reporting.own_errors import OurServer, our_servers, settle
 from redcloud_check.results.ledger import InternalError, RunLedger
-from redcloud_check.webhooks.override import recover_at_start
+from redcloud_check.webhooks.override_journal import recover_at_start
 
 if TYPE_CHECKING:
     from redcloud_check.reporting.run_folder import Completion, RunFolder

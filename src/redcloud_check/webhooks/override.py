@@ -18,8 +18,9 @@ the result says the number is misrouted (`RecoveryResult.problem`, naming the nu
 URL) and every run and probe reports it as unhealthy. While a journal is not recovered, no
 new override is applied: it would take the misrouted URL for the original.
 
-Public surface: `WebhookOverride`, `OverrideStatus`, `RecoveryResult`, `recover_from_journal`,
-`recover_at_start` and `still_misrouted` (what `run` and `probe` call), `journal_path`.
+Public surface: `WebhookOverride`, `OverrideStatus`, `RecoveryResult`, `journal_path`; the
+journal's recovery is webhooks.override_journal's (`recover_from_journal`, `recover_at_start`
+and `still_misrouted`: what `run` and `probe` call).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from redcloud_check.core.config import Settings
-from redcloud_check.core.errors import RedcloudCheckError, TargetUnreachable
+from redcloud_check.core.errors import RedcloudCheckError
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.files import atomic_write
 from redcloud_check.core.timefmt import iso_utc
@@ -109,7 +110,7 @@ def read_number(rc: RunContext, label: str, number_id: str | None = None
     return exchange, None
 
 
-def _same(a: object, b: object) -> bool:
+def same_value(a: object, b: object) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return a.rstrip("/") == b.rstrip("/")
     return a == b
@@ -125,7 +126,7 @@ def answered(patch: Exchange) -> object:
 MISSING = object()  # the answer did not say
 
 
-def _patch(rc: RunContext, value: str | None, label: str, number_id: str | None = None
+def patch_field(rc: RunContext, value: str | None, label: str, number_id: str | None = None
            ) -> tuple[Exchange, Exchange, str | None, bool]:
     """PATCH the field of `number_id` (default RC_NUMBER_ID) to `value`, read it back:
     (patch, read, stored value, stored as written). Every write the run makes is verified
@@ -135,13 +136,13 @@ def _patch(rc: RunContext, value: str | None, label: str, number_id: str | None 
                     label=label)
     check, number = read_number(rc, label + " (read back)", number_id)
     stored = number.get(FIELD) if number is not None else None
-    return patch, check, stored, number is not None and _same(stored, value)
+    return patch, check, stored, number is not None and same_value(stored, value)
 
 
 def reflects(patch: Exchange, value: str | None) -> bool:
     """The PATCH's answer (the number as updated) shows `value`, or does not say."""
     said = answered(patch)
-    return said is MISSING or _same(said, value)
+    return said is MISSING or same_value(said, value)
 
 
 class WebhookOverride:
@@ -188,15 +189,15 @@ class WebhookOverride:
             "publicUrl": self.public_url, "pid": os.getpid(),
             "createdAt": iso_utc()}, indent=2))
         self._arm()
-        patch, check, stored, took = _patch(rc, self.public_url,
+        patch, check, stored, took = patch_field(rc, self.public_url,
                                             "webhooks: set webhookDeliveryOverride")
         said = answered(patch)
         stored_ok, took = took, took and reflects(patch, self.public_url)
         if took:
             detail = (f"{FIELD} set to {shown(self.public_url)}, as the PATCH answered and "
                       "reading it back agrees")
-        elif said is not MISSING and not _same(said, self.public_url) and \
-                _same(stored, self.public_url):
+        elif said is not MISSING and not same_value(said, self.public_url) and \
+                same_value(stored, self.public_url):
             detail = (f"the PATCH answered {FIELD} {shown(str(said) if said else None)}, not "
                       "the value written "
                       f"({shown(self.public_url)}), although reading it back shows it stored")
@@ -205,7 +206,7 @@ class WebhookOverride:
                       f"{shown(stored)} (expected {shown(self.public_url)})")
         else:
             detail = f"PATCH answered HTTP {patch.status}; stored {FIELD} is {shown(stored)}"
-        if not stored_ok and _same(stored, original):
+        if not stored_ok and same_value(stored, original):
             self._disarm()  # nothing changed on the number: nothing to restore
         self.status = OverrideStatus(took, detail, original, self.public_url, stored, patch,
                                      check)
@@ -216,7 +217,7 @@ class WebhookOverride:
         with self._lock:
             if not self._active:
                 return None
-            patch, _, stored, took = _patch(self.rc, self._original,
+            patch, _, stored, took = patch_field(self.rc, self._original,
                                             "webhooks: restore webhookDeliveryOverride")
             if took and not reflects(patch, self._original):
                 self.rc.warn("The restore PATCH answered another value than it wrote",
@@ -274,110 +275,3 @@ class WebhookOverride:
 
 def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum} (SIGTERM): restoring the webhook override")
-
-
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover_from_journal(rc: RunContext) -> RecoveryResult | None:
-    """Restore an override a killed run left behind (same base URL and client); else None.
-
-    Never raises; says what it did as a finding. A number it could not restore (or an
-    unreadable journal) is a result with `misrouted` set, whose `problem` names the number and
-    the URL; the journal is then kept for the next command.
-    """
-    path = journal_path(rc.settings)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        return _said(rc, RecoveryResult(
-            rc.settings.number_id, False, f"the override journal {path} is unreadable "
-            f"({type(error).__name__}); it may be for another number: check their {FIELD} and "
-            "delete the file", misrouted=True))
-    if not isinstance(record, dict) or record.get("baseUrl") != rc.client.base_url \
-            or record.get("clientId") != rc.settings.client_id:
-        return None  # another target's journal: not ours to touch
-    number_id = str(record.get("numberId"))
-    if _pid_alive(record.get("pid")):
-        return RecoveryResult(number_id, False, f"run pid {record['pid']} that wrote {path} is "
-                              "still alive; left alone")
-    original, ours = record.get("original"), record.get("publicUrl")
-    ours = ours if isinstance(ours, str) else None
-    try:
-        result = _restore_recorded(rc, number_id, original, ours)
-    except TargetUnreachable as error:
-        result = RecoveryResult(number_id, False, f"{error}; journal {path} kept",
-                                misrouted=True, url=ours)
-    if not result.misrouted:
-        path.unlink(missing_ok=True)
-    return _said(rc, result)
-
-
-def _said(rc: RunContext, result: RecoveryResult) -> RecoveryResult:
-    """The recovery as a finding: a warning while misrouted, else info."""
-    if result.problem is not None:
-        rc.warn("Webhook override left misrouted by a killed run", result.problem, SAFETY,
-                stage="webhooks")
-    else:
-        rc.warn("Webhook override journal recovered", result.detail, SAFETY, stage="webhooks",
-                severity="info")
-    return result
-
-
-def _restore_recorded(rc: RunContext, number_id: str, original: object,
-                      ours: str | None) -> RecoveryResult:
-    """Put `original` back on `number_id` if it still holds `ours`; read back to verify."""
-    path = journal_path(rc.settings)
-    if ours is None:
-        return RecoveryResult(number_id, False, f"the journal {path} names no listener URL; "
-                              f"check the number's {FIELD} by hand", misrouted=True)
-    read, number = read_number(rc, "webhooks: read number for journal recovery", number_id)
-    if number is None:
-        return RecoveryResult(number_id, False, f"cannot read {number_id} to restore it (HTTP "
-                              f"{read.status}); journal {path} kept", misrouted=True, url=ours)
-    current = number.get(FIELD)
-    if not _same(current, ours):
-        return RecoveryResult(number_id, False, f"{FIELD} of {number_id} is {shown(current)}, "
-                              "no longer the killed run's listener; left as is")
-    value = original if isinstance(original, str) else None
-    _, _, stored, took = _patch(rc, value, "webhooks: restore override from journal",
-                                number_id)
-    if not took:
-        return RecoveryResult(number_id, False, f"restoring it from {path} did not take effect "
-                              f"(stored {shown(stored)}); journal kept", misrouted=True,
-                              url=ours)
-    return RecoveryResult(number_id, True, f"an earlier run was killed with the override in "
-                          f"place; {FIELD} of {number_id} restored to {shown(value)}")
-
-
-def recover_at_start(rc: RunContext) -> RecoveryResult | None:
-    """`recover_from_journal` at the start of a command with the credentials (run, probe);
-    a number it left misrouted is the ledger's `misrouted` (its `problem`) for the whole
-    command."""
-    recovery = recover_from_journal(rc)
-    if recovery is not None and recovery.problem is not None:
-        rc.ledger.note_misrouted(recovery.problem)
-    return recovery
-
-
-def still_misrouted(rc: RunContext) -> str | None:
-    """Once the command's webhook session is closed: the ledger's `misrouted`, with the
-    problem of its own restore added (once) when that failed. None when no number is left
-    misrouted."""
-    restore = getattr(rc.webhooks, "restore_result", None)
-    known = rc.ledger.misrouted
-    if restore is not None and restore.problem is not None \
-            and restore.problem not in (known or ""):
-        rc.ledger.note_misrouted("; ".join(p for p in (known, restore.problem) if p))
-    return rc.ledger.misrouted
