@@ -14,6 +14,7 @@ from redcloud_check.reporting.history import (
     HISTORY_LIMIT,
     append_history,
     history_entry,
+    history_html,
     read_history,
 )
 
@@ -71,6 +72,18 @@ def test_the_file_keeps_only_the_last_lines(tmp_path: Path) -> None:
     entries = read_history(tmp_path, last=100)
     assert [e["run_id"] for e in entries] == ["r3", "r4", "r5", "r6", "r7"]
     assert HISTORY_LIMIT == 500  # the README's figure
+
+
+def test_the_chart_appears_from_the_second_run(tmp_path: Path) -> None:
+    def add(i: int) -> None:
+        append_history(tmp_path, history_entry(kind="run", time=1e9 + i, run_id=f"r{i}",
+                                               exit_code=0, verdict="passed", stages={},
+                                               latency_ms={}))
+    assert history_html(tmp_path) == ""  # no history.jsonl at all
+    add(0)
+    assert history_html(tmp_path) == "", "one run is not a trend"
+    add(1)
+    assert 'aria-label="last 2 runs: verdict per stage and latency"' in history_html(tmp_path)
 
 
 def test_concurrent_appends_lose_no_line_and_bad_lines_are_skipped(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ window.addEventListener("load", () => setTimeout(() => {
       ...svg.querySelectorAll("text.rc-timeline-label")].map((t) => {
         const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })}));
   document.body.setAttribute("data-geometry", JSON.stringify({
+    banner: top(".rc-verdict"), roots: top(".rc-roots"),
     verdict: top(".rc-summary"), first: top(".rc-first-failure"),
     latency: top("svg.rc-latency"), environment: top("#environment"),
     results: top("#results-table"), timelines: timelines}));
@@ -94,7 +95,8 @@ def test_the_report_opens_on_the_verdict_and_the_first_failure(tmp_path: Path) -
     found = re.search(r'data-geometry="([^"]+)"', dom)
     assert found is not None, "the page's measuring script did not run"
     geometry = json.loads(found.group(1).replace("&quot;", '"'))
-    assert geometry["verdict"] < geometry["first"] < geometry["latency"]
+    assert geometry["banner"] < geometry["roots"] < geometry["verdict"] < geometry["first"]
+    assert geometry["first"] < geometry["latency"]
     assert geometry["latency"] < geometry["environment"] < geometry["results"]
     assert geometry["timelines"], "the first failure shows its lifecycle timelines"
     # Stage 5 gives its verdict once 3 deliveries failed the same way (the fast verdict), so
@@ -127,3 +129,45 @@ def test_twelve_forged_deliveries_in_one_burst_get_labels_that_never_overlap(
     assert len(labels) == 12, "every forged delivery has its label"
     assert overlapping(labels) == [], labels
     assert all(x >= 0 and x + w <= timeline["width"] for x, _, w, _ in labels)
+
+
+def visible_text(dom: str, cls: str) -> str:
+    """The text of the first element with this class, outside any <details> (what a reader
+    sees without expanding anything)."""
+    closed = re.sub(r"<details.*?</details>", "", dom, flags=re.S)
+    found = re.search(rf'<div class="{cls}[^"]*"[^>]*>(.*?)</div>', closed, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)) if found else ""
+
+
+def test_the_report_opens_on_what_to_do(tmp_path: Path) -> None:
+    """Issue 21 item 6 in the rendered page: the verdict as a banner, the lead root cause
+    with its side and next action, the API's own error message readable without expanding
+    anything, and the history chart only from the second run in the reports folder."""
+    import html as html_lib
+
+    from redcloud_check.reporting.root_cause_view import side_words
+
+    reports = tmp_path / "reports"
+    run = run_suite(reports, RC_CLIENT_SECRET="not-the-simulator-secret")
+    assert run.returncode == 1, run.stdout[-3000:]
+    doc = json.loads((reports / "escalation.json").read_text())
+    lead = doc["summary"]["rootCauses"][0]
+    said = doc["bundles"][0]["escalation"]["api_said"]
+    assert said, "the first bundle quotes the API"
+    dom = html_lib.unescape(dump_dom(reports / "report.html", tmp_path / "profile"))
+    banner = re.search(r'<div class="rc-verdict rc-verdict-bad" role="status" '
+                       r'data-verdict="failed">(.*?)</div>', dom, re.S)
+    assert banner is not None, "the verdict is a banner"
+    text = re.sub(r"<[^>]+>", "", banner.group(1))
+    assert text.startswith("FAILED failed — failed: token")
+    assert lead["id"] == "credentials-refused"
+    assert lead["id"] in text and side_words(lead) in text and lead["next"] in text
+    root = re.search(rf'data-root-cause="{lead["id"]}" data-side="{lead["side"]}"', dom)
+    assert root is not None, "the lead root cause carries its side"
+    assert said in visible_text(dom, "rc-first-failure"), "the API's words need no click"
+    assert 'class="rc-history"' not in dom, "one run is not a trend: no history chart"
+
+    assert run_suite(reports).returncode == 0
+    dom = html_lib.unescape(dump_dom(reports / "report.html", tmp_path / "profile"))
+    assert re.search(r'data-verdict="passed"', dom) and "rc-verdict-ok" in dom
+    assert '<svg class="rc-history"' in dom and 'aria-label="last 2 runs' in dom

@@ -163,8 +163,12 @@ def record_run(reports_dir: Path, *, run_id: str | None, exit_code: int | None,
 
 
 def history_html(reports_dir: Path) -> str:
-    """report.html's History section: the last runs and probes of this reports dir."""
+    """report.html's History section: the last runs and probes of this reports dir, drawn
+    only once there are at least two (one run is not a trend)."""
     from redcloud_check.rules.stages import STAGE_NAMES
 
+    entries = read_history(reports_dir)
+    if len(entries) < 2:
+        return ""
     return ("<div class=\"rc-history\"><h3>History (history.jsonl)</h3>"
-            + history_svg(read_history(reports_dir), STAGE_NAMES) + "</div>")
+            + history_svg(entries, STAGE_NAMES) + "</div>")

@@ -29,6 +29,11 @@ STYLE = """<style>
 .rc-stages td,.rc-stages th{padding:2px 8px;text-align:left}
 .rc-v-passed{color:#1e7e34}.rc-v-failed{color:#c0392b;font-weight:bold}
 .rc-v-blocked{color:#b7791f;font-weight:bold}.rc-v-skipped,.rc-v-not_run{color:#6c757d}
+.rc-verdict{padding:8px 14px;margin:8px 0;border-radius:4px;font-size:15px}
+.rc-verdict p{margin:4px 0}.rc-verdict-line{font-size:17px}
+.rc-verdict-ok{background:#d4edda;border:1px solid #1e7e34}
+.rc-verdict-warn{background:#fff3cd;border:1px solid #b7791f}
+.rc-verdict-bad{background:#f8d7da;border:1px solid #c0392b}
 body{display:flex;flex-direction:column}
 body>#title{order:-3}body>p:first-of-type{order:-2}body>.summary{order:-1}
 </style>"""

@@ -64,6 +64,33 @@ def ticket_lines(roots: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+_TONE = {"passed": "ok", "waived": "ok", "partial": "warn", "inconclusive": "warn",
+         "blocked": "warn", "not_run": "warn", "interrupted": "warn"}
+
+
+def banner_html(summary: Mapping[str, Any]) -> str:
+    """report.html's first line: the verdict as a banner, what it proves, and where to
+    start (the lead root cause, its side and its next action)."""
+    verdict = str(summary["verdict"])
+    c = summary["counts"]
+    tally = ", ".join(f"{c[k]} {k}" for k in ("passed", "failed", "inconclusive", "blocked",
+                                               "waived", "skipped") if c.get(k))
+    roots = summary.get("rootCauses") or []
+    if roots:
+        lead = roots[0]
+        start = (f"<p><b>Start here:</b> <code>{escape(lead['id'])}</code> "
+                 f"{escape(lead['title'])} on {escape(side_words(lead))}. "
+                 f"{escape(lead['next'])}</p>")
+    elif verdict == "passed":
+        start = "<p>Every check of every stage ran and passed.</p>"
+    else:
+        start = ""
+    return (f'<div class="rc-verdict rc-verdict-{_TONE.get(verdict, "bad")}" role="status" '
+            f'data-verdict="{escape(verdict)}"><p class="rc-verdict-line">'
+            f"<b>{escape(verdict.upper())}</b> {escape(summary['headline'])}"
+            f"{' (' + escape(tally) + ')' if tally else ''}</p>{start}</div>")
+
+
 def html_block(roots: Sequence[Mapping[str, Any]]) -> str:
     """report.html's lead: the root causes with their side, under the verdict."""
     if not roots:

@@ -52,13 +52,18 @@ async def whoami(request: Request) -> Response:
     return json_response(body)
 
 
+def _stored(entry: dict[str, Any], faults: frozenset[str]) -> dict[str, Any]:
+    """A number as the API holds it: under number-not-active the canonical number is
+    suspended in every answer (listed or updated), so the fault is one consistent state."""
+    if entry["numberId"] == CANONICAL_NUMBER and "number-not-active" in faults:
+        entry["status"] = "SUSPENDED"
+    return entry
+
+
 def _listed(number: Number, faults: frozenset[str]) -> dict[str, Any] | None:
-    entry = number.as_json()
-    if number.number_id == CANONICAL_NUMBER:
-        if "number-missing" in faults:
-            return None
-        if "number-not-active" in faults:
-            entry["status"] = "SUSPENDED"
+    entry = _stored(number.as_json(), faults)
+    if number.number_id == CANONICAL_NUMBER and "number-missing" in faults:
+        return None
     if "numbers-sms-enabled-string" in faults:
         entry["smsEnabled"] = str(number.sms_enabled).lower()
     if "numbers-id-is-e164" in faults:
@@ -164,9 +169,10 @@ async def update_number(request: Request) -> Response:
             number = Number(number_id, client.client_id, "+15550000000", "ACTIVE", None,
                             True, True, None, None)
         if state.has("patch-ignored"):
-            return json_response(dataclasses.replace(number, **changes).as_json())
-        answer = (number.as_json() if state.has("patch-answers-stale")
-                  else dataclasses.replace(number, **changes).as_json())
+            return json_response(_stored(dataclasses.replace(number, **changes).as_json(),
+                                         state.faults))
+        answer = _stored(number.as_json() if state.has("patch-answers-stale")
+                         else dataclasses.replace(number, **changes).as_json(), state.faults)
         if state.has("update-drops-campaignregid") and "campaign_reg_id" in changes:
             changes["campaign_reg_id"] = None
         for attr, value in changes.items():

@@ -159,12 +159,12 @@ def html_summary(run: SuiteRun, prefix: list[str], postfix: list[str]) -> None:
         from redcloud_check.reporting.drift_view import drift_html
         from redcloud_check.reporting.history import history_html
         from redcloud_check.reporting.latency import chart_rows
-        from redcloud_check.reporting.root_cause_view import html_block
+        from redcloud_check.reporting.root_cause_view import banner_html, html_block
         from redcloud_check.reporting.waiver_view import waivers_html
 
         secrets, keep = run.secrets(), report_vocabulary()
         data = redact(summary(run), secrets, keep=keep)
-        prefix.append(html_render.STYLE + html_block(data["rootCauses"])
+        prefix.append(html_render.STYLE + banner_html(data) + html_block(data["rootCauses"])
                       + html_render.stage_summary_html(data)
                       + html_render.first_failure_html(bundles(run)[:1])
                       + waivers_html(data["waivers"])
