@@ -103,6 +103,9 @@ def test_a_sandbox_that_stops_honouring_its_tokens(tmp_path: Path) -> None:
     assert doc["bundles"][0]["escalation"]["api_said"] == said
     assert f"api said: {said}" in run.stdout and f"The API said: {said}" in _ticket(run)
     assert _ticket(run).count("\n") <= 150
+    # A token that stopped working is no evidence against the scheme's spelling: the
+    # 'bearer' probe is graded only when the same token still works under 'Bearer'.
+    assert doc["summary"]["warnings"] == []
     for text in (run.stdout, _ticket(run)):  # the wrong lead the run once gave
         assert "using a number not owned" not in text
         assert "correct the sendFrom source" not in text

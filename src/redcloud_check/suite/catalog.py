@@ -10,6 +10,8 @@ no pytest to collect the checks with: the probe's waivers, replay) and `docs/che
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -42,11 +44,15 @@ class _Collector:
 def collect(checks_dir: Path) -> list[dict[str, Any]]:
     """Every check's spec, function and node id, by collecting `checks_dir` with pytest."""
     collector = _Collector()
-    code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-o", "rc_suite=false",
-                        "-p", "no:redcloud_check.plugin", "--rootdir", str(checks_dir.parent),
-                        "-c", "/dev/null", str(checks_dir)], plugins=[collector])
+    output = io.StringIO()  # pytest's collection listing: shown only when it fails
+    with contextlib.redirect_stdout(output):
+        code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider",
+                            "-o", "rc_suite=false", "-p", "no:redcloud_check.plugin",
+                            "--rootdir", str(checks_dir.parent), "-c", "/dev/null",
+                            str(checks_dir)], plugins=[collector])
     if code != 0:
-        raise RuntimeError(f"collecting {checks_dir} failed (pytest exit {code})")
+        raise RuntimeError(f"collecting {checks_dir} failed (pytest exit {code}):\n"
+                           f"{output.getvalue()[-4000:]}")
     order = {s.name: i for i, s in enumerate(STAGES)}
     return sorted(collector.rows, key=lambda r: (order[r["stage"]], r["id"]))
 
