@@ -36,12 +36,13 @@ SHAPE = Draft202012Validator({"$defs": SCHEMA["$defs"],
 
 
 @contextmanager
-def observed(tmp_path: Path, variants: tuple[str, ...], timeout: float, semantics: str = "1"
+def observed(tmp_path: Path, variants: tuple[str, ...], timeout: float, semantics: str = "1",
+             gap_ms: int = 20
              ) -> Iterator[tuple[LifecycleReport, RunContext, AcceptedMessage, float]]:
-    """One accepted send against the simulator with `variants`, its lifecycle awaited with
-    RC_DELIVERY_SEMANTICS=`semantics`: (the report, the run, the message, when the wait
-    returned)."""
-    with Simulator(variants=variants, delivery_backoff_s=0.05) as sim:
+    """One accepted send against the simulator with `variants` (its events `gap_ms` apart),
+    its lifecycle awaited with RC_DELIVERY_SEMANTICS=`semantics`: (the report, the run, the
+    message, when the wait returned)."""
+    with Simulator(variants=variants, delivery_backoff_s=0.05, lifecycle_delay_ms=gap_ms) as sim:
         settings = load_settings(environ={"RC_REPORTS_DIR": str(tmp_path),
                                           "RC_DELIVERY_SEMANTICS": semantics})
         settings = embedded_webhook_secret(settings, sim.webhook_secret(settings.client_id))
@@ -115,6 +116,21 @@ def test_a_slowly_retrying_api_is_not_observed_within_a_short_timeout(tmp_path: 
     [held] = report.of("incomplete")
     assert held.severity == "info" and "RC_DELIVERY_SEMANTICS" in held.detail  # ...unjudged
     assert describe(sem).startswith("Not observed: message.queued seq 1")
+
+
+def test_a_retry_late_in_the_window_extends_it_for_what_it_held_back(tmp_path: Path) -> None:
+    """The retry comes 3 s after the refusal, inside a 3.3 s window; the message's next
+    events come 0.5 s apart after it, past the window: the refusal held them back 3 s, so
+    the wait lasts 3 s longer, and they are judged (received, no failure)."""
+    with observed(tmp_path, ("slow-delivery-retry",), timeout=3.3, gap_ms=500) as (
+            report, rc, message, returned_at):
+        sem = _semantics(rc)
+        final_at = max(d.received_at for d in rc.webhooks.deliveries()) if rc.webhooks else 0
+    assert (sem["retried"], sem["attempts"]) == (True, 2) and sem["delaysMs"][0] >= 3000
+    assert report.complete, report.issues
+    _no_failure(report, 3.3)
+    assert final_at > message.accepted_at + 3.3  # the final came after the plain window
+    assert returned_at - final_at < 1  # and the wait ended with it, not at the extension
 
 
 def test_without_the_setting_nothing_is_refused_and_nothing_reported(tmp_path: Path) -> None:

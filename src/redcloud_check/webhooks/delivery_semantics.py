@@ -19,10 +19,12 @@ and accepts what comes after. From the deliveries that arrived within the window
 An attempt is a delivery naming the same messageId and eventType (an unverified one by what
 its body claims). Graded info, never a failure: the docs are silent on retries. The refused
 event never counts as missing (`counted`), and the message's events that did not come
-behind an unretried refusal are not judged either (`held_behind`): the run caused that.
+behind an unretried refusal are not judged either (`held_behind`): the run caused that. A
+retry that did come holds back what an API delivering in order sends next: the wait for
+the lifecycle is extended by as long as the retry took (`delay_caused`).
 
-Public surface: `DeliverySemantics`, `observe`, `retry_settled`, `counted`, `held_behind`,
-`describe`, `issue`, `TITLE`, `CLAUSE`.
+Public surface: `DeliverySemantics`, `observe`, `retry_settled`, `delay_caused`, `counted`,
+`held_behind`, `describe`, `issue`, `TITLE`, `CLAUSE`.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from redcloud_check.webhooks.events import attributed_to
 from redcloud_check.webhooks.listener import Delivery
 from redcloud_check.webhooks.receipt import Issue
 
-__all__ = ["CLAUSE", "TITLE", "DeliverySemantics", "counted", "describe", "held_behind",
-           "issue", "observe", "retry_settled"]
+__all__ = ["CLAUSE", "TITLE", "DeliverySemantics", "counted", "delay_caused", "describe",
+           "held_behind", "issue", "observe", "retry_settled"]
 
 TITLE = "Delivery behaviour observed"
 CLAUSE = (STEP5 + "; DESIGN.md: webhook duplicates (delivery is at least once); the docs "
@@ -143,6 +145,16 @@ def retry_settled(deliveries: Sequence[Delivery]) -> bool:
     """The refused event was delivered again and accepted: nothing more to wait for."""
     at = _refusal(deliveries)
     return at is not None and _attempts(deliveries, at)[-1].accepted
+
+
+def delay_caused(deliveries: Sequence[Delivery]) -> float:
+    """Seconds from the refusal to the refused event's accepted retry (0 before one): how
+    long the refusal held back what an API delivering in order sends next."""
+    at = _refusal(deliveries)
+    attempts = _attempts(deliveries, at) if at is not None else []
+    if len(attempts) < 2 or not attempts[-1].accepted:
+        return 0.0
+    return max(0.0, attempts[-1].received_at - attempts[0].received_at)
 
 
 def counted(deliveries: Sequence[Delivery]) -> list[Delivery]:

@@ -12,8 +12,10 @@ that may be accepted, calls `start()`, and `close()` when the session ends (ever
     wait_lifecycle()   returns as soon as every message's lifecycle is complete, or at the
                        deadline (the last accepted send + RC_WEBHOOK_TIMEOUT); event-driven.
                        With RC_DELIVERY_SEMANTICS the listener refuses one event's first
-                       delivery (503), and the wait lasts until its retry was accepted too:
-                       `semantics` is what the API did (webhooks.delivery_semantics)
+                       delivery (503), and the wait lasts until its retry was accepted too,
+                       extended by as long as the retry took (the refusal held back what
+                       comes next): `semantics` is what the API did
+                       (webhooks.delivery_semantics)
     timeline(id)       rows for the report's SVG
 """
 
@@ -259,14 +261,16 @@ class WebhookSession:
         timeout = self.rc.settings.webhook_timeout if timeout is None else timeout
         if messages and self._started and self.early is None:
             deadline = max(m.accepted_at for m in messages) + timeout
+            observing = self.listener.answers is not None
 
             def remaining() -> float:
-                return deadline - time.time()
+                held = (delivery_semantics.delay_caused(self.listener.deliveries())
+                        if observing else 0.0)
+                return deadline + held - time.time()
 
             complete = lifecycle_done(messages)
             finals = lifecycle_done(messages, final_only=True)
             keys = self.signing_keys()
-            observing = self.listener.answers is not None
 
             def settled(deliveries: Sequence[Delivery]) -> bool:
                 return (finals(deliveries) and (not observing or
@@ -284,7 +288,8 @@ class WebhookSession:
                                           "verification the same way, none verified")
             if observing and self.semantics is None:
                 self.semantics = delivery_semantics.observe(
-                    self.listener.deliveries(), now=time.time(), window_closed=remaining() <= 0)
+                    self.listener.deliveries(), now=time.time(),
+                    window_closed=time.time() >= deadline)
         seen = self.listener.deliveries()
         report = analyze(messages, seen, self.context(seen))
         if self.semantics is None:
