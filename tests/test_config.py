@@ -59,6 +59,7 @@ def test_remote_target_names_the_missing_credential(missing: str) -> None:
         ({"RC_TO": "5551234567"}, "RC_TO"),
         ({"RC_NUMBER_ID": "+15551234567"}, "RC_NUMBER_ID"),
         ({"RC_ALLOW_SEND": "maybe"}, "RC_ALLOW_SEND"),
+        ({"RC_DELIVERY_SEMANTICS": "retries"}, "RC_DELIVERY_SEMANTICS"),
         ({"RC_TIMEOUT": "-1"}, "RC_TIMEOUT"),
         ({"RC_TIMEOUT": "soon"}, "RC_TIMEOUT"),
         ({"RC_WEBHOOK_MODE": "push"}, "RC_WEBHOOK_MODE"),

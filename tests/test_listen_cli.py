@@ -124,3 +124,40 @@ def test_strict_mode_refuses_a_replayed_stale_event() -> None:
     assert replay.status_code == 401 and fresh.status_code == 200
     assert "timestamp outside tolerance" in stale_line
     assert fresh_line.rstrip().endswith("signature ok")
+
+
+def test_respond_scripts_each_events_answers_the_last_code_repeating() -> None:
+    proc = listen("--json", "--respond", "503,200")
+    assert proc.stdout is not None
+    ready = json.loads(proc.stdout.readline())
+    assert ready["respond"] == [503, 200]
+    queued, sent = event("msg_rs", "message.queued", 1), event("msg_rs", "message.sent", 2)
+    statuses = [post_signed(ready["url"], payload).status_code
+                for payload in (queued, queued, queued, sent)]
+    lines = [json.loads(proc.stdout.readline()) for _ in statuses]
+    stop(proc)
+    assert statuses == [503, 200, 200, 503]
+    assert [(line["status"], line["scriptedDelivery"], line["duplicate"]) for line in lines] == [
+        (503, 1, False), (200, 2, False), (200, 3, True), (503, 1, False)]
+    assert lines[0]["reason"] == "refused on purpose (delivery 1 of this event, as scripted)"
+
+
+def test_respond_says_in_text_which_delivery_got_which_code() -> None:
+    proc = listen("--respond", "500,204")
+    assert proc.stdout is not None
+    url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+    assert "answering each event's deliveries 500,204" in proc.stdout.readline()
+    payload = event("msg_rt", "message.delivery", 3)
+    assert [post_signed(url, payload).status_code for _ in range(2)] == [500, 204]
+    refused, accepted = proc.stdout.readline(), proc.stdout.readline()
+    stop(proc)
+    assert "500 refused on purpose (delivery 1 of this event, as scripted)" in refused
+    assert accepted.rstrip().endswith("signature ok (204: delivery 2 of this event, as scripted)")
+
+
+@pytest.mark.parametrize("codes", ["503,abc", "99", "503,,200", ""])
+def test_a_bad_respond_list_is_a_usage_error(codes: str) -> None:
+    proc = listen("--respond", codes)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "--respond" in err and "HTTP status code" in err

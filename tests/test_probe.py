@@ -241,6 +241,20 @@ def test_canary_sends_once_and_confirms_the_lifecycle(clean_sim: Simulator,
     assert delivery_override(clean_sim) == original
 
 
+def test_the_canary_refuses_no_delivery_under_delivery_semantics(clean_sim: Simulator,
+                                                                 tmp_path: Path) -> None:
+    """RC_DELIVERY_SEMANTICS is a suite run's: a canary accepts every signed delivery."""
+    clean_sim.set_variants(["no-delivery-retry"])  # a refusal would show: never retried
+    before = len(clean_sim.deliveries)
+    try:
+        result = run_probe(canary_settings(clean_sim, tmp_path, RC_DELIVERY_SEMANTICS="1"),
+                           canary=True)
+    finally:
+        clean_sim.set_variants(())
+    assert result.status == "healthy", result
+    assert [d.status for d in clean_sim.deliveries[before:]] == [200, 200, 200]
+
+
 def test_canary_without_lifecycle_events_fails_the_webhooks_stage(clean_sim: Simulator,
                                                                   tmp_path: Path) -> None:
     clean_sim.set_faults(["webhook-not-delivered"])

@@ -15,7 +15,12 @@ import pytest
 from redcloud_check.core.signing import TIMESTAMP_HEADER
 from redcloud_check.simulator import Simulator
 from redcloud_check.simulator.catalog import VARIANTS, describe_variants
-from redcloud_check.simulator.variants import ADDITIVE, EXTRA_NUMBERS, SLOW_RESPONSE_S
+from redcloud_check.simulator.variants import (
+    ADDITIVE,
+    EXTRA_NUMBERS,
+    SLOW_RESPONSE_S,
+    SLOW_RETRY_S,
+)
 
 from .sim_helpers import (
     NUMBER_ID,
@@ -155,6 +160,27 @@ def _rate_limited(api: Api) -> Any:
             (first.json().get("error") or {}).get("code"), second.status_code)
 
 
+def _refused_first(api: Api) -> list[Received]:
+    """The events of one send whose first delivery the receiver answers 500."""
+    assert api.receiver is not None
+    api.receiver.fail_first = 1
+    return _events(api)
+
+
+def _not_retried(api: Api) -> Any:
+    """Each event's deliveries, in order: a refused one retried shows twice."""
+    return [(r.event["eventType"], r.event["sequence"]) for r in _refused_first(api)]
+
+
+def _retried_after(api: Api) -> Any:
+    """Whether the refused delivery's retry came SLOW_RETRY_S or more after it (by their
+    X-RedCloud-Timestamp, ms), with the same body."""
+    first, retry = _refused_first(api)[:2]
+    waited = (int(retry.headers[TIMESTAMP_HEADER.lower()])
+              - int(first.headers[TIMESTAMP_HEADER.lower()])) / 1000
+    return waited >= SLOW_RETRY_S, retry.body == first.body
+
+
 PROBES: dict[str, tuple[Any, Any]] = {
     "redeliver-every-event": (_redelivered, (["message.queued", "message.sent",
                                               "message.delivery"], True, 6)),
@@ -174,6 +200,9 @@ PROBES: dict[str, tuple[Any, Any]] = {
     "connection-close": (_connection_close, (True, True)),
     "many-numbers": (_many_numbers, (EXTRA_NUMBERS + 2, EXTRA_NUMBERS + 2, True, True)),
     "rate-limit": (_rate_limited, (429, "1", "RATE_LIMITED", 202)),
+    "no-delivery-retry": (_not_retried, [("message.queued", 1), ("message.sent", 2),
+                                         ("message.delivery", 3)]),
+    "slow-delivery-retry": (_retried_after, (True, True)),
 }
 
 

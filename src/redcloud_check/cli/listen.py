@@ -4,12 +4,16 @@ Prints the URL to configure as the delivery webhook, then one line per request: 
 eventType, messageId, sequence, and "signature ok" or why it was rejected (`--json`: one
 JSON object per line). `--forward-to URL` forwards each verified request (headers and raw
 body as received) to a local app and prints the app's status; rejected requests are never
-forwarded (their bodies are not trusted). Ctrl-C (or SIGTERM) stops cleanly. The secret is
-read from the environment variable named by `--secret-env` and never printed.
+forwarded (their bodies are not trusted). `--respond 503,200` scripts the answers, to see
+what a sender does with a refusal: each event's (messageId, eventType, sequence; else its
+body) n-th verified delivery gets the n-th code, the last code repeating once they run out
+(`webhooks.answers`). Ctrl-C (or SIGTERM) stops cleanly. The secret is read from the
+environment variable named by `--secret-env` and never printed.
 
 Exit codes (core.exit_codes): 0 once stopped; 3 when it cannot listen (no secret, a bad
---path, an address it cannot bind, a tunnel that did not open); 7 when code of ours raised
-while it listened (the listener's or the printer's, raised once stopped as HandlerError).
+--path or --respond, an address it cannot bind, a tunnel that did not open); 7 when code of
+ours raised while it listened (the listener's or the printer's, raised once stopped as
+HandlerError).
 """
 
 from __future__ import annotations
@@ -59,9 +63,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "docs name no window)")
     parser.add_argument("--tolerance", type=float, default=300.0, metavar="SECONDS",
                         help="allowed distance of X-RedCloud-Timestamp from now (default 300)")
+    parser.add_argument("--respond", type=_codes, metavar="CODES",
+                        help="answer each event's deliveries with these HTTP codes in order, "
+                             "e.g. 503,200: the 1st delivery 503, the 2nd and later 200 (the "
+                             "last code repeats); only verified deliveries are scripted")
     parser.add_argument("--secret-env", default="RC_WEBHOOK_SECRET", metavar="NAME",
                         help="environment variable holding the signing secret "
                              "(default RC_WEBHOOK_SECRET; .env is read too)")
+
+
+def _codes(text: str) -> tuple[int, ...]:
+    """--respond's value; a bad list is a usage error (exit 3)."""
+    from redcloud_check.webhooks.answers import parse_codes
+
+    try:
+        return parse_codes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _setting(name: str) -> str | None:
@@ -126,10 +144,14 @@ class Printer(CollectsHandlerErrors):
                        "sequence": d.sequence, "verified": d.verified,
                        "status": d.status_returned, "reason": d.reason,
                        "duplicate": d.duplicate, "sequenceReused": d.sequence_reused,
+                       "scriptedDelivery": d.script_delivery,
                        "warnings": list(d.warnings)}, "", flush)
             return
         verdict = "signature ok" if d.reason == "signature ok" else (
             f"{d.status_returned} {d.reason}")
+        if d.script_delivery is not None and d.accepted:  # a refusal's reason says it all
+            verdict += (f" ({d.status_returned}: delivery {d.script_delivery} of this event, "
+                        "as scripted)")
         notes = "".join(f" [{w}]" for w in d.warnings)
         self.emit({}, f"{_clock(d.received_at)}  {d.event_type or '-':<17} "
                       f"{d.message_id or '-':<20} seq "
@@ -182,11 +204,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"redcloud-check listen: --forward-to {args.forward_to!r} is not an http(s) URL",
               file=sys.stderr)
         return int(ExitCode.CONFIG_ERROR)
+    from redcloud_check.webhooks.answers import Answers, AnswerScript
     from redcloud_check.webhooks.listener import WebhookListener
     from redcloud_check.webhooks.tunnel import Tunnel
 
     listener = WebhookListener(secret, host=args.host, port=args.port, path=args.path,
-                               strict=args.strict, tolerance_s=args.tolerance)
+                               strict=args.strict, tolerance_s=args.tolerance,
+                               answers=Answers(AnswerScript(args.respond)) if args.respond
+                               else None)
     tunnel = Tunnel(Settings(None, "", "", "", "", "", tunnel=args.tunnel,
                              ngrok_path=_setting("RC_NGROK_PATH"),
                              ngrok_authtoken=_setting("NGROK_AUTHTOKEN")))
@@ -203,10 +228,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         printer.start()
         printer.emit({"type": "ready", "url": exposure.url, "local": listener.url,
                       "via": exposure.kind, "secretEnv": args.secret_env,
-                      "forwardTo": args.forward_to},
+                      "forwardTo": args.forward_to,
+                      "respond": list(args.respond) if args.respond else None},
                      f"Ready. Configure this delivery webhook URL: {exposure.url}\n"
                      f"  ({exposure.detail}; verifying signatures with ${args.secret_env}"
                      + (f"; forwarding to {args.forward_to}" if args.forward_to else "")
+                     + (f"; answering each event's deliveries {','.join(map(str, args.respond))}"
+                        if args.respond else "")
                      + "; Ctrl-C to stop)")
         threading.Event().wait()  # until Ctrl-C / SIGTERM
     except KeyboardInterrupt:

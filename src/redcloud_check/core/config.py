@@ -78,6 +78,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
     Option("RC_RETRY_BUDGET", "seconds of Retry-After waits a run may spend on rate limits "
            "(429, or 503 with Retry-After; default 30)"),
+    Option("RC_DELIVERY_SEMANTICS", "1 = refuse one webhook delivery (HTTP 503) and report "
+           "whether, how soon and how the API retries it (info, never a failure)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -119,6 +121,7 @@ class Settings:
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     keep_runs: int = KEEP_RUNS_DEFAULT
     retry_budget: float = RETRY_BUDGET_DEFAULT
+    delivery_semantics: bool = False  # refuse one delivery, observe the retries
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -285,6 +288,7 @@ def load_settings(
         waivers=find_waivers_file(raw("waivers")),
         keep_runs=keep_runs,
         retry_budget=_budget(raw("retry_budget")),
+        delivery_semantics=parse_bool("RC_DELIVERY_SEMANTICS", raw("delivery_semantics") or ""),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 

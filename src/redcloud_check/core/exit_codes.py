@@ -88,8 +88,8 @@ OTHER_COMMANDS: dict[str, dict[ExitCode, str]] = {
     "listen": {
         ExitCode.OK: "stopped (Ctrl-C, SIGTERM)",
         ExitCode.CONFIG_ERROR: "usage or config error: the signing secret is not set, --path "
-                               "is not a path, the address cannot be bound, or the tunnel did "
-                               "not open",
+                               "is not a path, --respond is not a list of HTTP codes, the "
+                               "address cannot be bound, or the tunnel did not open",
         ExitCode.INTERNAL_ERROR: "internal error: a bug in redcloud-check, not the sender"},
     "doctor": {
         ExitCode.OK: "usable: a token was issued, the client is ACTIVE and RC_NUMBER_ID names "

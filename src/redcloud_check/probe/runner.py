@@ -330,7 +330,7 @@ def run_probe(settings: Settings, *, canary: bool = False,
 
     with open_target(settings) as (base_url, sim):
         ledger = RunLedger(waivers=waivers) if waivers is not None else None
-        rc = RunContext.create(settings, base_url, ledger=ledger)
+        rc = RunContext.create(replace(settings, delivery_semantics=False), base_url, ledger=ledger)
         try:
             recovery = recover_at_start(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,

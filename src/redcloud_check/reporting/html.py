@@ -3,7 +3,7 @@
 Every piece of text goes through `html.escape`; charts are inline SVG, so the report stays
 self-contained. Public surface: `STYLE`, `bundle_html`, `first_failure_html`, `timeline_svg`
 (with its label layout, `label_lanes` / `label_width`), `latency_svg`, `stage_summary_html`,
-`warnings_html`.
+`warnings_html`, `delivery_behaviour_html`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 
 from redcloud_check.reporting.diagnosis import guide_rows, lead_of
 
-__all__ = ["STYLE", "bundle_html", "first_failure_html", "label_lanes", "label_width",
-           "latency_svg", "stage_summary_html", "timeline_svg", "warnings_html"]
+__all__ = ["STYLE", "bundle_html", "delivery_behaviour_html", "first_failure_html",
+           "label_lanes", "label_width", "latency_svg", "stage_summary_html", "timeline_svg",
+           "warnings_html"]
 
 STYLE = """<style>
 .rc-bundle{border-left:4px solid #c0392b;padding:4px 12px;margin:6px 0;font-size:13px}
@@ -270,3 +271,15 @@ def warnings_html(warnings: Sequence[Mapping[str, Any]]) -> str:
     return (f"<div class=\"rc-warnings\"><h3>Warnings ({len(warnings)})</h3>"
             "<p>Not failures: the docs do not state these.</p>"
             f"<ul>{items}</ul></div>")
+
+
+def delivery_behaviour_html(semantics: Mapping[str, Any] | None) -> str:
+    """"Delivery behaviour observed" (RC_DELIVERY_SEMANTICS runs only; "" otherwise)."""
+    if not semantics:
+        return ""
+    from redcloud_check.reporting.webhook_evidence import behaviour_rows
+    from redcloud_check.webhooks.delivery_semantics import TITLE, describe
+
+    rows = "".join(_field(name, _e(value)) for name, value in behaviour_rows(semantics))
+    return (f'<div class="rc-delivery-behaviour"><h3>{escape(TITLE)}</h3>'
+            f'<p>{_e(describe(semantics))}</p><dl class="rc-fields">{rows}</dl></div>')

@@ -5,12 +5,14 @@ exposed (loopback, public URL, tunnel), the override mode, when the stage-5 verd
 whether early), the send exchanges that produced the messageIds (with their requestIds), what
 the signature doctor found (`webhooks.doctor`: how failing signatures were made, what the
 docs' listener would answer, every combination tried), and every delivery, identical ones
-collapsed with a count (`webhooks.delivery_view`).
+collapsed with a count (`webhooks.delivery_view`); with RC_DELIVERY_SEMANTICS,
+`deliverySemantics`: what the API did with the delivery the listener refused on purpose
+(`webhooks.delivery_semantics`), "Delivery behaviour observed" in every renderer.
 `send_exchange(rc)` is the send a webhook failure's escalation fields are filled from;
 `terminal_lines` and `ticket_lines` render the section. Nothing here sends anything.
 
-Public surface: `section`, `send_exchange`, `sends`, `terminal_lines`, `ticket_lines`,
-`timelines`.
+Public surface: `section`, `delivery_semantics`, `send_exchange`, `sends`,
+`terminal_lines`, `ticket_lines`, `timelines`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from redcloud_check.core.urls import is_loopback_host
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
 
-__all__ = ["section", "send_exchange", "sends", "terminal_lines", "ticket_lines", "timelines"]
+__all__ = ["delivery_semantics", "section", "send_exchange", "sends", "terminal_lines",
+           "ticket_lines", "timelines"]
 
 EXPOSURE = {"public-url": "public URL (RC_PUBLIC_URL)", "ngrok": "tunnel (ngrok)"}
 
@@ -68,6 +71,12 @@ def timelines(rc: RunContext | None, secrets: Mapping[str, str]) -> list[dict[st
                                                          secrets)} for m in rc.accepted]
 
 
+def delivery_semantics(rc: RunContext | None) -> dict[str, Any] | None:
+    """`webhooks.deliverySemantics` (None: RC_DELIVERY_SEMANTICS off, or no session)."""
+    session = _session(rc)
+    return None if session is None else session.delivery_semantics()
+
+
 def section(rc: RunContext | None) -> dict[str, Any] | None:
     """The run's webhook evidence (None: no webhook session was started)."""
     from redcloud_check.webhooks.delivery_view import delivery_rows
@@ -79,6 +88,7 @@ def section(rc: RunContext | None) -> dict[str, Any] | None:
     early = session.early
     deliveries = session.deliveries()
     exposure = session.exposure
+    semantics = session.delivery_semantics()
     return {
         "url": exposure.url, "exposure": exposure.kind,
         "exposure_detail": _exposure(exposure.kind, exposure.url),
@@ -96,6 +106,7 @@ def section(rc: RunContext | None) -> dict[str, Any] | None:
         "deliveries": delivery_rows(deliveries, public_url=exposure.url,
                                     keys=session.signing_keys(),
                                     verdict_at=early.at if early else None),
+        **({"deliverySemantics": semantics} if semantics is not None else {}),
     }
 
 
@@ -129,6 +140,11 @@ def terminal_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
              f"verified ({webhooks['exposure_detail']}, {webhooks['mode']} mode)"]
     lines += [f"  webhook signatures: {line}" if not line.startswith("  ") else f"    {line}"
               for line in _signature_lines(webhooks.get("signatures"))]
+    semantics = webhooks.get("deliverySemantics")
+    if semantics:
+        from redcloud_check.webhooks.delivery_semantics import describe
+
+        lines.append(f"  webhook delivery behaviour: {describe(semantics)}")
     verdict = webhooks.get("verdict")
     if verdict:
         late = sum(r["count"] for r in webhooks["deliveries"] if r["after_verdict"])
@@ -138,11 +154,42 @@ def terminal_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _shown(value: Any) -> str:
+    if value is None:
+        return "not observed"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def behaviour_rows(semantics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`webhooks.deliverySemantics` as (name, value) rows, for escalation.md and report.html."""
+    refused = semantics["refused"] or {}
+    shown = {"retried": semantics["retried"], "attempts": semantics["attempts"],
+             "delays (ms)": ", ".join(map(str, semantics["delaysMs"])) or "none",
+             "same body": semantics["sameBody"], "same sequence": semantics["sameSequence"],
+             "signed afresh (new timestamp)": semantics["freshSignature"],
+             "later events after the refusal": semantics["movedOn"],
+             "observed for (ms)": semantics["observedForMs"],
+             "refused": " ".join(f"{k} {v}" for k, v in refused.items()) or None}
+    return [(name, _shown(value)) for name, value in shown.items()]
+
+
+def behaviour_lines(semantics: Mapping[str, Any] | None) -> list[str]:
+    """escalation.md's "Delivery behaviour observed" (RC_DELIVERY_SEMANTICS runs only)."""
+    if not semantics:
+        return []
+    from redcloud_check.webhooks.delivery_semantics import TITLE, describe
+
+    return [f"## {TITLE}", "", describe(semantics), "",
+            *(f"- {name}: {value}" for name, value in behaviour_rows(semantics)), ""]
+
+
 def ticket_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
     """escalation.md's "Webhook evidence" section."""
     if not webhooks:
         return []
-    lines = ["## Webhook evidence", "",
+    lines = [*behaviour_lines(webhooks.get("deliverySemantics")), "## Webhook evidence", "",
              f"- Webhook URL: {webhooks['url']} ({webhooks['exposure_detail']}; "
              f"{webhooks['mode']} mode; listener {webhooks['listener']})",
              f"- Deliveries: {webhooks['received']} received, {webhooks['verified']} verified"]

@@ -3,7 +3,8 @@ and the pure helpers the simulator applies.
 
 Real APIs differ from their docs in harmless ways: events redelivered or reordered, event
 types and fields the docs do not list, compressed or chunked bodies, other id shapes,
-second-resolution timestamps, slow answers, closed connections, big accounts. A variant is
+second-resolution timestamps, slow answers, closed connections, big accounts, a refused
+delivery never retried or retried only after seconds. A variant is
 switched on like a fault (``Simulator(variants=[...])``, ``Simulator.set_variants``,
 ``redcloud-check simulate --variant NAME``, ``RC_SIM_VARIANTS`` for the suite's embedded
 simulator); the variant matrix test holds the suite to zero failures against each. Every
@@ -21,6 +22,7 @@ from redcloud_check.simulator.seed import Number
 
 SLOW_RESPONSE_S = 0.15
 SLOW_EVENT_GAP_MS = 150
+SLOW_RETRY_S = 3.0  # slow-delivery-retry: the first retry of a refused delivery, then doubling
 EXTRA_NUMBERS = 300
 UNLISTED_EVENT_TYPE = "message.carrier_update"
 # The additive fields: one set on every JSON object of a response or an event.

@@ -3,8 +3,12 @@
 Each accepted message runs as one asyncio task on the server's loop: its events go out one
 after the other (``lifecycle_delay_ms`` apart), so a message's events arrive in order. A
 non-2xx answer, a timeout or a connection error is retried with exponential backoff
-(``delivery_backoff_s * 2**(attempt - 1)``) up to ``delivery_attempts`` times: at-least-once.
-Every attempt is recorded as a ``DeliveryAttempt``.
+(``delivery_backoff_s * 2**(attempt - 1)``: 0.1 s, 0.2 s, 0.4 s ... by default) up to
+``delivery_attempts`` times (5 by default): at-least-once. A retry carries the same body
+bytes, signed afresh (a new X-RedCloud-Timestamp); the message's later events wait for it.
+Every attempt is recorded as a ``DeliveryAttempt``. Two conformant variants change the
+policy: ``no-delivery-retry`` tries each event once, ``slow-delivery-retry`` waits
+``SLOW_RETRY_S * 2**(attempt - 1)`` (seconds) between attempts.
 
 SSRF guard: events go only to loopback hosts (127.0.0.0/8, ::1, localhost) or hosts named
 in ``allow_webhook_hosts``. Anything else is recorded as refused (``attempt`` 0, with the
@@ -38,7 +42,7 @@ from redcloud_check.simulator.lifecycle import (
     signing_key,
 )
 from redcloud_check.simulator.state import DeliveryAttempt, Message, SimConfig, SimState
-from redcloud_check.simulator.variants import SLOW_EVENT_GAP_MS
+from redcloud_check.simulator.variants import SLOW_EVENT_GAP_MS, SLOW_RETRY_S
 
 if TYPE_CHECKING:
     import httpx
@@ -192,7 +196,10 @@ class Deliverer:
         import httpx  # already loaded by _http(): cheap
 
         assert message.webhook_url is not None
-        attempts = max(1, self.config.delivery_attempts)
+        variants = self.state.variants
+        attempts = 1 if "no-delivery-retry" in variants else max(1, self.config.delivery_attempts)
+        backoff = (SLOW_RETRY_S if "slow-delivery-retry" in variants
+                   else self.config.delivery_backoff_s)
         for attempt in range(1, attempts + 1):
             try:
                 response = await http.post(message.webhook_url, content=body,
@@ -207,7 +214,7 @@ class Deliverer:
                 if 200 <= response.status_code < 300:
                     return
             if attempt < attempts:
-                await asyncio.sleep(self.config.delivery_backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(backoff * 2 ** (attempt - 1))
 
     async def aclose(self) -> None:
         """Cancel pending lifecycles and close the HTTP client (server shutdown)."""

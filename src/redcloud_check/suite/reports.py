@@ -169,6 +169,8 @@ def html_summary(run: SuiteRun, prefix: list[str], postfix: list[str]) -> None:
                       + html_render.first_failure_html(bundles(run)[:1])
                       + waivers_html(data["waivers"])
                       + html_render.warnings_html(data["warnings"])
+                      + html_render.delivery_behaviour_html(redact(
+                          webhook_evidence.delivery_semantics(run.rc), secrets, keep=keep))
                       + drift_html(data["drift"]["undocumented"]))
         stage_of = {r.nodeid: r.stage for r in run.ledger.results()}
         rows = chart_rows(run.rc.recorder.all(), stage_of.get) if run.rc is not None else []

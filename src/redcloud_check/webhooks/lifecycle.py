@@ -27,6 +27,7 @@ from redcloud_check.core.signing import timestamp_seconds
 from redcloud_check.rules.gates import STEP5
 from redcloud_check.rules.schemas import errors as schema_errors
 from redcloud_check.webhooks.causes import find_cause
+from redcloud_check.webhooks.delivery_semantics import counted, held_behind
 from redcloud_check.webhooks.delivery_view import cite
 from redcloud_check.webhooks.event_consistency import TITLES as CONSISTENCY_TITLES
 from redcloud_check.webhooks.event_consistency import mismatches
@@ -69,6 +70,9 @@ class MessageLifecycle:
     events: tuple[dict[str, Any], ...]  # verified, no exact redeliveries, ordered by sequence
     arrival: tuple[str, ...]  # event types in arrival order (unlisted types included)
     missing: tuple[str, ...]  # "message.queued", "message.sent", "a final event"
+    # what is missing may be held behind the delivery the run refused on purpose
+    # (RC_DELIVERY_SEMANTICS), which the API has not retried: not judged
+    held: bool = False
 
     @property
     def complete(self) -> bool:
@@ -101,11 +105,11 @@ class LifecycleReport:
 
 def _events_of(message_id: str, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
     """Verified, accepted events for `message_id` without exact redeliveries, in arrival
-    order. A different event that reuses a (messageId, sequence) is kept: it is judged by the
+    order (an event refused on purpose counts, once: `delivery_semantics.counted`). A
+    different event that reuses a (messageId, sequence) is kept: it is judged by the
     sequence check, never dropped."""
-    return [d.event for d in deliveries
-            if d.event is not None and d.accepted and not d.duplicate
-            and attributed_to(d.event) == message_id]
+    return [d.event for d in counted(deliveries)
+            if d.event is not None and attributed_to(d.event) == message_id]
 
 
 def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> MessageLifecycle:
@@ -117,7 +121,8 @@ def _lifecycle(message: AcceptedMessage, deliveries: Sequence[Delivery]) -> Mess
     shown = [type_label(e) for e in arrived]
     return MessageLifecycle(message.message_id, message.external_reference,
                             tuple(sorted(arrived, key=sequence_key)),
-                            tuple(shown), tuple(missing))
+                            tuple(shown), tuple(missing),
+                            held=bool(missing) and held_behind(message.message_id, deliveries))
 
 
 def lifecycle_done(messages: Sequence[AcceptedMessage], *, final_only: bool = False
@@ -197,9 +202,8 @@ def _delivery_issues(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> lis
                             "(same messageId, sequence, eventType and body), answered 200 and "
                             "counted once; delivery is at least once", STEP5 + "; DESIGN.md: "
                             "webhook duplicates"))
-    others = Counter(str(d.event.get("eventType")) for d in deliveries
-                     if d.event is not None and d.accepted and not d.duplicate
-                     and unlisted(d.event))
+    others = Counter(str(d.event.get("eventType")) for d in counted(deliveries)
+                     if d.event is not None and unlisted(d.event))
     if others:
         shown = ", ".join(f"{kind} x{count}" for kind, count in sorted(others.items()))
         issues.append(Issue("unlisted", "info", "Event types the docs do not list",
@@ -213,9 +217,9 @@ def _event_issues(deliveries: Sequence[Delivery], expected: dict[str, AcceptedMe
                   ) -> list[Issue]:
     issues: list[Issue] = []
     stray: set[str] = set()
-    for d in deliveries:
+    for d in counted(deliveries):
         event = d.event
-        if event is None or not d.accepted or d.duplicate or unlisted(event):
+        if event is None or unlisted(event):
             continue
         mid = attributed_to(event)
         label = f"{event.get('eventType')!s} seq {event.get('sequence')!s}"
@@ -271,9 +275,14 @@ def _lifecycle_issues(lc: MessageLifecycle) -> list[Issue]:
     issues: list[Issue] = []
     mid = lc.message_id
     if lc.missing:
-        issues.append(Issue("incomplete", "fail", "The message lifecycle is incomplete",
+        held = ("; not judged: they may be held behind the delivery this run refused on "
+                "purpose (RC_DELIVERY_SEMANTICS), which the API did not retry in time"
+                if lc.held else "")
+        issues.append(Issue("incomplete", "info" if lc.held else "fail",
+                            "The message lifecycle is incomplete",
                             f"{mid}: missing {', '.join(lc.missing)}; received "
-                            f"{', '.join(lc.arrival) or 'no verified event'}", STEP5, mid))
+                            f"{', '.join(lc.arrival) or 'no verified event'}{held}", STEP5,
+                            mid))
     listed = [e for e in lc.events if e.get("eventType") in RANK]
     issues += _sequence_reuse(mid, listed)
     ranked = sorted(listed, key=lambda e: (RANK[e["eventType"]], sequence_key(e)))

@@ -14,6 +14,12 @@ accepted or rejected, as a `Delivery` saying why.
       and body)
     a different event reusing a (messageId, sequence)     200, recorded as sequence_reused
                                                           (never dropped: stage 5 judges it)
+    a verified event under a script (`answers`)           the script's code, recorded with
+                                                          `script_delivery` (webhooks.answers)
+
+A scripted refusal (a verified event answered non-2xx on purpose: RC_DELIVERY_SEMANTICS,
+`listen --respond`) is not remembered as received: its redelivery is the event's first
+accepted copy, never a duplicate, whatever its body.
 
 Waiting is event-driven: `wait_for(predicate, timeout)` wakes on every recorded delivery.
 Public surface: `WebhookListener`, `Delivery`, `SignatureMistake`, `signature_mistake`,
@@ -23,13 +29,11 @@ Public surface: `WebhookListener`, `Delivery`, `SignatureMistake`, `signature_mi
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +46,8 @@ from redcloud_check.core.signing import (
     timestamp_seconds,
     verify,
 )
+from redcloud_check.webhooks.answers import NO_BODY, Answers
+from redcloud_check.webhooks.signature_mistakes import SignatureMistake, signature_mistake
 
 MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
@@ -53,14 +59,6 @@ _FIRST_WINS = frozenset({"content-type", "content-length", "user-agent", "refere
                          "if-modified-since", "if-unmodified-since", "from", "location",
                          "max-forwards", "retry-after", "etag", "last-modified", "server",
                          "age", "expires"})
-
-
-class SignatureMistake(Enum):
-    """The common construction mistake a failing signature matches (the value: in words)."""
-
-    BODY_ONLY = "HMAC over the raw body only (the '{timestamp}.' prefix is missing)"
-    NO_DOT = "HMAC over timestamp+body without the '.' separator"
-    SHA256_PREFIX = "a correct HMAC behind a 'sha256=' prefix the docs do not use"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +82,9 @@ class Delivery:
     # what a failing signature looks like it was computed over
     signature_mistake: SignatureMistake | None = None
     warnings: tuple[str, ...] = ()
+    # under a script (`answers`): which delivery of its event this was (1, 2, ...); the
+    # status is then the script's, not the listener's verdict
+    script_delivery: int | None = None
     # the body as received, verified or not (bounded by max_body): stage 5's evidence and the
     # signature forensics read it; an unverified body is never trusted, only shown as such
     raw_body: bytes = field(default=b"", repr=False, compare=False)
@@ -96,6 +97,12 @@ class Delivery:
     @property
     def accepted(self) -> bool:
         return 200 <= self.status_returned < 300
+
+    @property
+    def refused_on_purpose(self) -> bool:
+        """A verified event the script answered non-2xx: the listener's doing, not the
+        sender's fault (stage 5 never counts its event as missing)."""
+        return self.script_delivery is not None and not self.accepted
 
     @property
     def message_id(self) -> str | None:
@@ -116,22 +123,6 @@ class Delivery:
 Subscriber = Callable[[Delivery, bytes], None]
 
 
-def signature_mistake(secret: str, timestamp: str, raw_body: bytes,
-                      signature: str) -> SignatureMistake | None:
-    """For a signature that failed: the common construction mistake it matches, if any."""
-    key = secret.encode("utf-8")
-    given = signature.strip().lower()
-    body_only = hmac.new(key, raw_body, hashlib.sha256).hexdigest()
-    no_dot = hmac.new(key, timestamp.encode("utf-8") + raw_body, hashlib.sha256).hexdigest()
-    if hmac.compare_digest(body_only.encode(), given.encode("ascii", "replace")):
-        return SignatureMistake.BODY_ONLY
-    if hmac.compare_digest(no_dot.encode(), given.encode("ascii", "replace")):
-        return SignatureMistake.NO_DOT
-    if given.startswith("sha256=") and verify(secret, timestamp, raw_body, given[7:]):
-        return SignatureMistake.SHA256_PREFIX
-    return None
-
-
 class WebhookListener(HTTPServerBase):
     """Binds on start() (OSError if it cannot); `url` is the local URL; stop() is idempotent.
 
@@ -145,8 +136,10 @@ class WebhookListener(HTTPServerBase):
 
     def __init__(self, secret: str, *, host: str = "127.0.0.1", port: int = 0,
                  path: str = "/webhooks/red-cloud", strict: bool = False,
-                 tolerance_s: float = DEFAULT_TOLERANCE_S, max_body: int = MAX_BODY) -> None:
+                 tolerance_s: float = DEFAULT_TOLERANCE_S, max_body: int = MAX_BODY,
+                 answers: Answers | None = None) -> None:
         super().__init__(host=host, port=port)
+        self.answers = answers  # what to answer verified events (None: 200 to every one)
         self._secret = secret
         self.path = path
         self.strict = strict
@@ -239,8 +232,8 @@ class WebhookListener(HTTPServerBase):
         if scope["type"] != "http":
             return
         status, body = await self._endpoint(AsgiRequest(scope, receive))
-        payload = json.dumps(body, ensure_ascii=False, allow_nan=False,
-                             separators=(",", ":")).encode("utf-8")
+        payload = b"" if status in NO_BODY else json.dumps(
+            body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", str(len(payload)).encode("ascii")),
                                 (b"content-type", b"application/json")]})
@@ -316,12 +309,17 @@ class WebhookListener(HTTPServerBase):
             event = None
         if not isinstance(event, dict):
             return replace(base, status_returned=400, reason="body is not a JSON object"), raw
+        scripted = self.answers.answer(event, raw) if self.answers is not None else None
+        status, nth = (200, None) if scripted is None else scripted
+        base = replace(base, event=event, status_returned=status, script_delivery=nth)
+        if base.refused_on_purpose:  # not remembered: its redelivery is no duplicate
+            return replace(base, reason=f"refused on purpose (delivery {nth} of this event, "
+                                        "as scripted)"), raw
         duplicate, reused = self._identity(event)
         reason = ("duplicate (exact redelivery)" if duplicate else
                   "signature ok; a different event already used this (messageId, sequence)"
                   if reused else "signature ok")
-        return replace(base, event=event, status_returned=200, duplicate=duplicate,
-                       sequence_reused=reused, reason=reason), raw
+        return replace(base, duplicate=duplicate, sequence_reused=reused, reason=reason), raw
 
     async def _read_limited(self, request: AsgiRequest) -> bytes | None:
         """The raw body, or None once it is known to exceed `max_body` (reading stops)."""

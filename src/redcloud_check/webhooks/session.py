@@ -10,7 +10,12 @@ that may be accepted, calls `start()`, and `close()` when the session ends (ever
                        not take effect never raises: it is `override_status` (ok=False) for a
                        stage-5 check to report. A tunnel that cannot open raises TunnelError.
     wait_lifecycle()   returns as soon as every message's lifecycle is complete, or at the
-                       deadline (the last accepted send + RC_WEBHOOK_TIMEOUT); event-driven
+                       deadline (the last accepted send + RC_WEBHOOK_TIMEOUT); event-driven.
+                       With RC_DELIVERY_SEMANTICS the listener refuses one event's first
+                       delivery (503), and the wait lasts until its retry was accepted too,
+                       extended by as long as the retry took (the refusal held back what
+                       comes next): `semantics` is what the API did
+                       (webhooks.delivery_semantics)
     timeline(id)       rows for the report's SVG
 """
 
@@ -19,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +34,8 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import AcceptedMessage
 from redcloud_check.core.timefmt import iso_utc
 from redcloud_check.core.urls import http_url
+from redcloud_check.webhooks import delivery_semantics
+from redcloud_check.webhooks.answers import REFUSE_ONE, Answers
 from redcloud_check.webhooks.delivery_view import timeline
 from redcloud_check.webhooks.forensics import WEBHOOK_KEY
 from redcloud_check.webhooks.lifecycle import (
@@ -115,14 +122,19 @@ class WebhookSession:
     def __init__(self, rc: RunContext) -> None:
         self.rc = rc
         settings = rc.settings
-        self.listener = WebhookListener(settings.webhook_secret, host=settings.listen_host,
-                                        port=settings.listen_port, path=settings.listen_path)
+        self.listener = WebhookListener(
+            settings.webhook_secret, host=settings.listen_host, port=settings.listen_port,
+            path=settings.listen_path,
+            answers=Answers(REFUSE_ONE) if settings.delivery_semantics else None)
         self.tunnel = Tunnel(settings)
         self.exposure: Exposure | None = None
         self.override: WebhookOverride | None = None
         self.override_status: OverrideStatus | None = None  # None: preconfigured mode
         self.restore_result: RecoveryResult | None = None
         self.early: EarlyVerdict | None = None  # set once stage 5 settled before its timeout
+        # RC_DELIVERY_SEMANTICS: what the API did with the refused delivery, as of the end
+        # of the first wait (the window); None before it, or with the setting off
+        self.semantics: delivery_semantics.DeliverySemantics | None = None
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
@@ -249,16 +261,21 @@ class WebhookSession:
         timeout = self.rc.settings.webhook_timeout if timeout is None else timeout
         if messages and self._started and self.early is None:
             deadline = max(m.accepted_at for m in messages) + timeout
+            observing = self.listener.answers is not None
 
             def remaining() -> float:
-                return deadline - time.time()
+                held = (delivery_semantics.delay_caused(self.listener.deliveries())
+                        if observing else 0.0)
+                return deadline + held - time.time()
 
             complete = lifecycle_done(messages)
             finals = lifecycle_done(messages, final_only=True)
             keys = self.signing_keys()
 
             def settled(deliveries: Sequence[Delivery]) -> bool:
-                return finals(deliveries) or self._settles_early(deliveries, keys)
+                return (finals(deliveries) and (not observing or
+                                                delivery_semantics.retry_settled(deliveries))
+                        ) or self._settles_early(deliveries, keys)
 
             while remaining() > 0 and not self.listener.wait_for(settled, self._wake(remaining())):
                 pass
@@ -269,8 +286,25 @@ class WebhookSession:
                 self.early = EarlyVerdict(time.time(), seen[0].received_at, len(seen),
                                           f"{len(seen)} deliveries, every one failing "
                                           "verification the same way, none verified")
+            if observing and self.semantics is None:
+                self.semantics = delivery_semantics.observe(
+                    self.listener.deliveries(), now=time.time(),
+                    window_closed=time.time() >= deadline)
         seen = self.listener.deliveries()
-        return analyze(messages, seen, self.context(seen))
+        report = analyze(messages, seen, self.context(seen))
+        if self.semantics is None:
+            return report
+        return replace(report, issues=(*report.issues, delivery_semantics.issue(self.semantics)))
+
+    def delivery_semantics(self) -> dict[str, Any] | None:
+        """escalation.json's `webhooks.deliverySemantics` (None: RC_DELIVERY_SEMANTICS off):
+        as the wait saw it, or, when no wait ran, what has arrived so far (nothing refused
+        means every value null)."""
+        if self.listener.answers is None:
+            return None
+        sem = self.semantics or delivery_semantics.observe(
+            self.listener.deliveries(), now=time.time(), window_closed=False)
+        return sem.as_dict()
 
     def _settles_early(self, deliveries: Sequence[Delivery], keys: dict[str, str]) -> bool:
         """Every delivery so far failed verification for one consistent reason, none verified,
