@@ -78,6 +78,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
     Option("RC_RETRY_BUDGET", "seconds of Retry-After waits a run may spend on rate limits "
            "(429, or 503 with Retry-After; default 30)"),
+    Option("RC_SHARE_RECIPIENTS", "1 = keep recipients' full phone numbers in the reports "
+           "(default: masked, +1******0001)"),
+    Option("RC_TRACEPARENT", "0 = send no W3C traceparent (default: one trace per run, a "
+           "span per request)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -119,6 +123,8 @@ class Settings:
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     keep_runs: int = KEEP_RUNS_DEFAULT
     retry_budget: float = RETRY_BUDGET_DEFAULT
+    share_recipients: bool = False  # recipients' numbers in full in the reports
+    traceparent: bool = True  # a W3C traceparent on every request
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -285,6 +291,8 @@ def load_settings(
         waivers=find_waivers_file(raw("waivers")),
         keep_runs=keep_runs,
         retry_budget=_budget(raw("retry_budget")),
+        share_recipients=parse_bool("RC_SHARE_RECIPIENTS", raw("share_recipients") or ""),
+        traceparent=parse_bool("RC_TRACEPARENT", raw("traceparent") or "1"),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 

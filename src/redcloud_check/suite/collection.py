@@ -103,7 +103,7 @@ def settle_report(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
     result = result_of(spec, item.nodeid, item.name, _phase(run, item, call, report),
                        previous=ledger.get(item.nodeid), waiver=item.stash.get(WAIVER, None),
                        book=ledger.waivers)
-    secrets = run.secrets()
+    secrets = reports.redactions(run)
     if result is not None:
         result, attribution = attribute_failure(run, result)
         bundle, extras = reports.evidence(run, CheckInfo.of(spec, item.nodeid, item.name),
@@ -121,7 +121,7 @@ def _render(run: SuiteRun, report: pytest.TestReport, item: pytest.Item, result:
             bundle: dict[str, Any] | None, extras: list[dict[str, Any]]) -> None:
     """The result onto pytest's report: the failure's text with its diagnosis (or the root
     cause that explains it), report.html's extras, junit.xml's properties."""
-    secrets = run.secrets()
+    secrets = reports.redactions(run)
     lines: list[str] = []
     root = next((r for r in run.ledger.root_causes() if r.id == result.explained_by
                  and result.check_id in r.checks), None) if result.explained_by else None

@@ -1,6 +1,8 @@
 """The suite run's reports, rendered from its ledger: the renderers live in `reporting`; this
 module hands them the run's data and puts what they make where pytest shows it.
 
+    redactions(run)               what every report hides: the secrets, and the recipients'
+                                  numbers (masked unless RC_SHARE_RECIPIENTS=1)
     evidence(run, info, result)   a failure's escalation bundle (and stage 5's timelines) as
                                   JSON data, plus the report.html extras that show them
     summary(run)                  the run's summary (results.verdict.summarize)
@@ -39,8 +41,8 @@ from redcloud_check.rules.schemas import report_vocabulary
 from redcloud_check.suite import selection
 from redcloud_check.suite.run import SuiteRun
 
-__all__ = ["INTERNAL", "evidence", "finish", "html_summary", "summary", "terminal_summary",
-           "write_artifacts"]
+__all__ = ["INTERNAL", "evidence", "finish", "html_summary", "redactions", "summary",
+           "terminal_summary", "write_artifacts"]
 
 INTERNAL = "redcloud-check internal error (a bug in redcloud-check, not the API): "
 Extra = dict[str, Any]
@@ -51,12 +53,23 @@ def _extra(name: str, content: str) -> Extra:
             "mime_type": "text/html", "content": content}
 
 
+def redactions(run: SuiteRun) -> dict[str, str]:
+    """The one redaction's mapping for every shareable artifact of the run: the secrets
+    (`SuiteRun.secrets`) and the numbers it saw as recipients (core.recipients)."""
+    from redcloud_check.core.recipients import recipient_labels
+
+    s = run.settings
+    numbers = (run.rc.recipient_labels() if run.rc is not None
+               else recipient_labels(s.to, share=s.share_recipients))
+    return {**numbers, **run.secrets()}
+
+
 def evidence(run: SuiteRun, info: CheckInfo,
              result: CheckResult) -> tuple[dict[str, Any] | None, list[Extra]]:
     """The failure's redacted escalation bundle (None when the check did not fail) and the
     report.html extras: the bundle, and each accepted message's lifecycle timeline on a
     stage-5 check's row."""
-    rc, secrets = run.rc, run.secrets()
+    rc, secrets = run.rc, redactions(run)
     stage5 = info.stage == "webhooks"
     timelines = (webhook_evidence.timelines(rc, secrets)
                  if stage5 and result.phase == "call" else [])
@@ -108,7 +121,7 @@ def _run(run: SuiteRun, exit_status: int | None) -> dict[str, Any]:
     return run_info(run_id=run.run_id, started_at=rc.started_at if rc else run.started_at,
                     target=s.base_url or (rc.client.base_url if rc else None),
                     embedded=s.embedded, client_id=s.client_id, number_id=s.number_id,
-                    exit_status=exit_status)
+                    exit_status=exit_status, trace_id=rc.trace_id if rc else None)
 
 
 def write_artifacts(run: SuiteRun, exit_status: int) -> None:
@@ -116,7 +129,7 @@ def write_artifacts(run: SuiteRun, exit_status: int) -> None:
     rc, reports = run.rc, run.folder.path
 
     def write_escalation_files() -> None:
-        secrets = run.secrets()
+        secrets = redactions(run)
         doc = escalation_document(_run(run, exit_status), summary(run), bundles(run), secrets,
                                   checks=run.ledger.results(), latency=_facts(run, "latency"),
                                   webhooks=webhook_evidence.section(rc))
@@ -128,29 +141,42 @@ def write_artifacts(run: SuiteRun, exit_status: int) -> None:
     from redcloud_check.reporting import run_facts
 
     stages = {r.nodeid: r.stage for r in run.ledger.results()}
-    run.guard("exchanges.har", lambda: run_facts.write_har(reports, rc, stages, run.secrets()))
+    run.guard("exchanges.har", lambda: run_facts.write_har(reports, rc, stages, redactions(run)))
     run.guard("history.jsonl", lambda: run_facts.write_history(
         run.folder.reports_dir, rc, exit_status, summary(run), _facts(run, "latency")))
 
 
 def terminal_summary(run: SuiteRun, reporter: Any, config: pytest.Config) -> None:
     def show() -> None:
-        rc, secrets, keep = run.rc, run.secrets(), report_vocabulary()
+        rc, secrets, keep = run.rc, redactions(run), report_vocabulary()
         hooks = redact(webhook_evidence.section(rc), secrets, keep=keep)
         exposure = (hooks["url"], hooks["exposure"]) if hooks else None
         terminal.show_summary(reporter, redact(summary(run), secrets, keep=keep),
                               len(bundles(run)), rc.settings.secret_settings() if rc else [],
-                              exposure, webhook_evidence.terminal_lines(hooks))
+                              exposure, webhook_evidence.terminal_lines(hooks)
+                              + _privacy_lines(run))
     run.guard("terminal summary", show)
     for line in finish(run, config).lines():
         reporter.write_line(line)
     show_internal_errors(run, reporter.write_line)
 
 
+def _privacy_lines(run: SuiteRun) -> list[str]:
+    """The run's trace id (what the provider can look up) and, with RC_SHARE_RECIPIENTS=1,
+    that the reports hold recipients' numbers in full."""
+    lines = []
+    if run.rc is not None and run.rc.trace_id is not None:
+        lines.append(f"  trace: {run.rc.trace_id} (a W3C traceparent on every request: the "
+                     "provider can look it up)")
+    if run.settings.share_recipients:
+        lines.append("  recipients: full phone numbers in the reports (RC_SHARE_RECIPIENTS=1)")
+    return lines
+
+
 def show_internal_errors(run: SuiteRun, write: Callable[[str], Any]) -> None:
     """Each internal error once (the terminal summary, or stderr after it)."""
     for error in run.ledger.internal_errors()[run.shown_errors:]:
-        write(INTERNAL + redact(error.line(), run.secrets()))
+        write(INTERNAL + redact(error.line(), redactions(run)))
     run.shown_errors = len(run.ledger.internal_errors())
 
 
@@ -162,7 +188,7 @@ def html_summary(run: SuiteRun, prefix: list[str], postfix: list[str]) -> None:
         from redcloud_check.reporting.root_cause_view import html_block
         from redcloud_check.reporting.waiver_view import waivers_html
 
-        secrets, keep = run.secrets(), report_vocabulary()
+        secrets, keep = redactions(run), report_vocabulary()
         data = redact(summary(run), secrets, keep=keep)
         prefix.append(html_render.STYLE + html_block(data["rootCauses"])
                       + html_render.stage_summary_html(data)
@@ -188,7 +214,7 @@ def scrub_metadata(run: SuiteRun, config: pytest.Config) -> None:
 
     meta = config.stash.get(metadata_key, None)
     if meta is not None:
-        table = environment_table(meta, run.rc, run.secrets())
+        table = environment_table(meta, run.rc, redactions(run))
         meta.clear()
         meta.update(table)
 
@@ -208,7 +234,7 @@ def finish(run: SuiteRun, config: pytest.Config) -> run_folder.Completion:
     xmlpath = getattr(config.option, "xmlpath", None)
     if xmlpath and not Path(xmlpath).exists():
         run.guard("junit.xml", lambda: write_junit(Path(xmlpath), run.ledger.results(),
-                                                   secrets=run.secrets()))
+                                                   secrets=redactions(run)))
 
     def complete() -> None:
         run.completion = run_folder.complete(run.folder, _expected(run, config),
