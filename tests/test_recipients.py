@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from redcloud_check.core.client import SecretSet
 from redcloud_check.core.exchange import Exchange, Timings
@@ -174,3 +177,35 @@ def test_the_run_context_reads_its_own_exchanges() -> None:
                                "http://127.0.0.1:9")
     assert shared.recipient_labels() == {}
     assert isinstance(rc.secrets, SecretSet) and PERSON not in rc.secrets.values()
+
+
+PHONES = st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True)
+
+
+@given(st.lists(PHONES, min_size=1, max_size=6, unique=True))
+def test_any_numbers_are_masked_everywhere_and_stay_apart(numbers: list[str]) -> None:
+    to, *others = numbers
+    labels = recipient_labels(to, others)
+    masks = masked_numbers(numbers)
+    assert len(set(masks.values())) == len(numbers)  # distinct numbers, distinct masks
+    for number, masked in masks.items():
+        front = _split_front(number)
+        assert masked.startswith(front) and masked.count("*") >= 3
+        assert len(masked) == len(number)
+    doc = {"to": numbers, "text": json.dumps({"to": numbers, "data": {"to": to}}),
+           "line": " and ".join(numbers), "form": "&".join(f"to={quote(n)}" for n in numbers),
+           "nested": [{"to": n, "sendFrom": n} for n in numbers]}
+    out = redact(doc, labels)
+    assert set(out) == set(doc) and len(out["nested"]) == len(numbers)  # structure kept
+    written = json.dumps(out)
+    assert not [n for n in numbers if n[1:] in written or quote(n) in written]
+
+
+def _split_front(number: str) -> str:
+    """The country code, by the ITU's rule restated: 1 and 7, the two-digit codes, else 3."""
+    two = {"20", "27", *(f"3{d}" for d in "0123469"), *(f"4{d}" for d in "013456789"),
+           *(f"5{d}" for d in "12345678"), *(f"6{d}" for d in "0123456"),
+           *(f"8{d}" for d in "1246"), *(f"9{d}" for d in "0123458")}
+    digits = number[1:]
+    return "+" + (digits[:1] if digits[0] in "17" else digits[:2] if digits[:2] in two
+                  else digits[:3])

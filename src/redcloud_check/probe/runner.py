@@ -89,8 +89,7 @@ class ProbeResult:
     latency_ms: dict[str, float] | None = None  # median per endpoint (history.jsonl)
     override_recovery: str | None = None  # what became of a killed run's override journal
     trace_id: str | None = None  # the W3C trace every request carried (RC_TRACEPARENT=0: None)
-    # the redaction's entries for the numbers the probe saw as recipients (core.recipients):
-    # what its outputs mask; never shown
+    # the numbers it saw as recipients: the redaction's entries (core.recipients), never shown
     recipients: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
