@@ -22,8 +22,10 @@ from redcloud_check.core.findings import Advisory, Finding, FindingLog
 from redcloud_check.core.ids import new_run_id
 from redcloud_check.core.models import AcceptedMessage, Shared
 from redcloud_check.core.rate_limit import RateLimits, RateLimitWait
+from redcloud_check.core.recipients import RecipientBook
 from redcloud_check.core.recorder import Recorder
 from redcloud_check.core.tokens import TokenProvider
+from redcloud_check.core.trace_context import new_trace_id
 from redcloud_check.core.waivers import WaiverBook
 from redcloud_check.results.ledger import RunLedger
 
@@ -58,6 +60,10 @@ class RunContext:
     started_at: float = field(default_factory=time.time)
     webhooks: WebhookSession | None = None  # set by open_webhooks(), once stage 4 needs it
     _shared: dict[Shared[Any], Any] = field(default_factory=dict)
+    recipients: RecipientBook = field(init=False)  # the numbers to mask (core.recipients)
+
+    def __post_init__(self) -> None:
+        self.recipients = RecipientBook(self.settings.to, share=self.settings.share_recipients)
 
     @classmethod
     def create(cls, settings: Settings, base_url: str, run_id: str | None = None,
@@ -69,7 +75,8 @@ class RunContext:
         limits = RateLimits(settings.retry_budget,
                             lambda wait: ledger.findings.add(rate_limit_warning(wait, recorder)))
         client = ApiClient(base_url, timeout=settings.timeout, recorder=recorder,
-                           secrets=secrets, rate_limits=limits)
+                           secrets=secrets, rate_limits=limits,
+                           trace_id=new_trace_id() if settings.traceparent else None)
         context = cls(settings=settings, client=client, tokens=TokenProvider(client, settings),
                       ledger=ledger)
         if run_id is not None:
@@ -83,6 +90,19 @@ class RunContext:
     @property
     def secrets(self) -> SecretSet:
         return self.client.secrets
+
+    @property
+    def trace_id(self) -> str | None:
+        """The run's W3C trace id, which every request's traceparent carries (None with
+        RC_TRACEPARENT=0)."""
+        return self.client.trace_id
+
+    def recipient_labels(self) -> dict[str, str]:
+        """The redaction's entries for the recipients' numbers the run saw so far (RC_TO,
+        its exchanges' and webhook deliveries' `to` fields): masked in every shareable
+        artifact unless RC_SHARE_RECIPIENTS=1 (core.recipients)."""
+        bodies = [d.raw_body for d in self.webhooks.deliveries()] if self.webhooks else []
+        return self.recipients.labels(self.recorder.all(), bodies)
 
     @property
     def findings(self) -> FindingLog:

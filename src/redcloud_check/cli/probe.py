@@ -178,7 +178,9 @@ def _run(args: argparse.Namespace) -> int:
     from redcloud_check.core.redaction import redact
 
     result, found, reports_dir = _probe(args)
-    secrets = [s for s in found if s]
+    # the secrets, and the recipients' numbers the probe saw (masked unless
+    # RC_SHARE_RECIPIENTS=1: core.recipients)
+    secrets = {**result.recipients, **dict.fromkeys((s for s in found if s), "secret")}
     problems = _metrics(args, result)
     text = json_line(document(result), secrets)
     code = result.exit_code

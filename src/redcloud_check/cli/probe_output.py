@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from redcloud_check.core.secret_index import Secrets
     from redcloud_check.probe.metrics import GaugeFamily
     from redcloud_check.probe.runner import ProbeResult
 
@@ -38,6 +39,7 @@ def document(result: ProbeResult) -> dict[str, Any]:
         stages.append({"stage": s.stage, "checkId": s.check_id, "verdict": s.verdict,
                        "latency_s": latency,
                        "http_status": s.http_status, "request_id": s.request_id,
+                       "traceparent": s.traceparent,
                        "title": s.title, "detail": s.detail, "clause": s.clause,
                        "cause": s.cause, "diagnosis": s.diagnosis,
                        "blocked_by": s.blocked_by, "slow": s.slow, "waiver": s.waiver})
@@ -47,10 +49,10 @@ def document(result: ProbeResult) -> dict[str, Any]:
             "target": result.target or None, "embedded": result.embedded,
             "canary": result.canary, "warn_latency_ms": result.warn_latency_ms,
             "error": result.error, "override_recovery": result.override_recovery,
-            "stages": stages, "waivers": result.waivers}
+            "trace_id": result.trace_id, "stages": stages, "waivers": result.waivers}
 
 
-def json_line(doc: dict[str, Any], secrets: list[str]) -> str:
+def json_line(doc: dict[str, Any], secrets: Secrets) -> str:
     """`doc` redacted (our own words kept: rules.schemas.report_vocabulary), as one line."""
     from redcloud_check.core.redaction import redact
     from redcloud_check.rules.schemas import report_vocabulary
@@ -64,7 +66,7 @@ def wants_json(args: argparse.Namespace) -> bool:
     return bool(args.json) or not sys.stdout.isatty()
 
 
-def emit(args: argparse.Namespace, result: ProbeResult, line: str, secrets: list[str],
+def emit(args: argparse.Namespace, result: ProbeResult, line: str, secrets: Secrets,
          name: str | None = None) -> None:
     """The JSON line when asked (--json) or when stdout is not a terminal (pipes, cron, CI
     keep their contract); a person at a terminal gets the human lines (cli.probe_text):

@@ -59,8 +59,11 @@ def summary_line(result: ProbeResult) -> str:
 
 
 def text_lines(result: ProbeResult) -> list[str]:
-    """A single probe: a line per stage, then the verdict."""
-    return [*(stage_line(s) for s in result.stages), summary_line(result)]
+    """A single probe: a line per stage, then the verdict (and, when it did not pass, the
+    trace the provider can look its requests up by)."""
+    trace = [f"trace: {result.trace_id} (every request carried a W3C traceparent: ask the "
+             "provider to look it up)"] if result.trace_id and not result.passed else []
+    return [*(stage_line(s) for s in result.stages), summary_line(result), *trace]
 
 
 def target_line(name: str, result: ProbeResult) -> str:

@@ -3,7 +3,9 @@
 `ApiClient.request` never raises for an HTTP status; a transport failure (refused, DNS,
 timeout, TLS, truncated body) is recorded and raised as `TargetUnreachable`. Redirects are
 not followed: an API that redirects is reported, and a bearer token never follows a
-redirect to another host.
+redirect to another host. With a `trace_id`, every request (each attempt of one sent again
+too) carries a W3C `traceparent` of that trace with its own span id (core.trace_context),
+recorded with the exchange's request headers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from redcloud_check.core.errors import TargetUnreachable
 from redcloud_check.core.exchange import Exchange, Timings
 from redcloud_check.core.rate_limit import RateLimits
 from redcloud_check.core.recorder import Recorder
+from redcloud_check.core.trace_context import with_traceparent
 
 USER_AGENT = "redcloud-check"
 
@@ -113,8 +116,10 @@ class ApiClient:
         secrets: SecretSet,
         session: requests.Session | None = None,
         rate_limits: RateLimits | None = None,
+        trace_id: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.trace_id = trace_id  # the run's W3C trace id (None: no traceparent is sent)
         self.rate_limits = rate_limits  # None: a rate-limited answer is returned as it is
         self.timeout = timeout
         self.recorder = recorder
@@ -194,6 +199,8 @@ class ApiClient:
         token_age_s: float | None,
         wrong_credential: bool = False,
     ) -> Exchange:
+        if self.trace_id is not None:  # each attempt is a request of its own: its own span
+            headers = with_traceparent(headers, self.trace_id)
         started = time.time()
         t0 = time.perf_counter()
         base = Exchange(

@@ -80,6 +80,10 @@ OPTIONS: tuple[Option, ...] = (
            "(429, or 503 with Retry-After; default 30)"),
     Option("RC_DELIVERY_SEMANTICS", "1 = refuse one webhook delivery (HTTP 503) and report "
            "whether, how soon and how the API retries it (info, never a failure)"),
+    Option("RC_SHARE_RECIPIENTS", "1 = keep recipients' full phone numbers in the reports "
+           "(default: masked, +1******0001)"),
+    Option("RC_TRACEPARENT", "0 = send no W3C traceparent (default: one trace per run, a "
+           "span per request)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -122,6 +126,8 @@ class Settings:
     keep_runs: int = KEEP_RUNS_DEFAULT
     retry_budget: float = RETRY_BUDGET_DEFAULT
     delivery_semantics: bool = False  # refuse one delivery, observe the retries
+    share_recipients: bool = False  # recipients' numbers in full in the reports
+    traceparent: bool = True  # a W3C traceparent on every request
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -289,6 +295,8 @@ def load_settings(
         keep_runs=keep_runs,
         retry_budget=_budget(raw("retry_budget")),
         delivery_semantics=parse_bool("RC_DELIVERY_SEMANTICS", raw("delivery_semantics") or ""),
+        share_recipients=parse_bool("RC_SHARE_RECIPIENTS", raw("share_recipients") or ""),
+        traceparent=parse_bool("RC_TRACEPARENT", raw("traceparent") or "1"),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 

@@ -55,6 +55,12 @@ class Exchange:
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C traceparent the request carried (core.trace_context), if any."""
+        return next((v for k, v in self.request_headers.items() if k.lower() == "traceparent"),
+                    None)
+
     def header(self, name: str, default: str = "") -> str:
         """A response header, looked up case-insensitively."""
         wanted = name.lower()

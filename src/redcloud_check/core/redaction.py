@@ -23,6 +23,11 @@ secret, token or webhook secret is much longer and random, so at 8 and above a m
 free text is the secret and not a coincidence. A shorter secret is still masked wherever it
 stands as a whole value (above), and the run warns that it is short (`short_secret_note`).
 
+Recipients' phone numbers (`core.recipients`) go through the same search with a different
+mask: the number's own, ``+1******0001`` (country code and last digits kept), not
+``[redacted:<what>]``. A recipient that is one of the client's own numbers stays where it
+stands as such (the value of an ``e164``, ``sendFrom`` or ``numberId`` field).
+
 `keep` names strings that are our own vocabulary (stage names, verdicts, the schema's
 enums): a value equal to one of them is never changed, so a secret like "passed" cannot
 corrupt a verdict. The mask says what the secret was, never what it is:
@@ -47,6 +52,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
+from redcloud_check.core.recipients import OWN_NUMBER_FIELDS
 from redcloud_check.core.secret_index import (
     MIN_SCRUB_LENGTH,
     USERINFO,
@@ -120,11 +126,13 @@ def short_secret_note(setting: str, value: str | None) -> str | None:
             "secret")
 
 
-def _replace(text: str, spans: list[tuple[int, int, str]],
-             render: Callable[[str], str] = mask) -> str:
+def _replace(text: str, spans: list[tuple[int, int, str]], masks: Mapping[str, str]) -> str:
+    """`text` with each span masked: a recipient's number by its own mask (`masks`, by
+    written form), anything else by `mask(what)`."""
     parts, last = [], 0
     for start, end, what in spans:
-        parts += [text[last:start], render(what)]
+        written = text[start:end]
+        parts += [text[last:start], masks.get(written) or mask(what)]
         last = end
     return "".join([*parts, text[last:]])
 
@@ -209,7 +217,7 @@ def _may_match(text: str, folded: str | None, chars: str, substring: str,
 def _redact_text(text: str, index: SecretIndex, whole_value: bool = False) -> str:
     spans = secret_spans(text, index, whole_value=whole_value)
     if spans:
-        text = _replace(text, spans)
+        text = _replace(text, spans, index.masks)
     folded = _folded(text)
     for chars, substring, words, pattern, render in _REWRITES:
         if _may_match(text, folded, chars, substring, words):
@@ -239,6 +247,8 @@ def _redact(value: Any, index: SecretIndex, keep: Collection[str], seen: dict[An
                 out[key] = _mask_cookie(item) if "cookie" in name else _mask_header_value(item)
             elif name in SENSITIVE_FIELDS and item is not None and not isinstance(item, bool):
                 out[key] = mask(name)
+            elif name in OWN_NUMBER_FIELDS and type(item) is str and item in index.own:
+                out[key] = item  # the client's own number, where it stands as such
             else:
                 out[key] = _redact(item, index, keep, seen)
         return out

@@ -11,6 +11,11 @@ anything: no written form of a long secret is in the text (one precompiled alter
 value of a kind can decode to a secret (none is written literally and the escapes decoding
 would turn into other characters are absent). A skipped search is one that would have found
 nothing (tests/test_redaction_equivalence.py).
+
+Recipients' phone numbers (`core.recipients`: the values labelled as recipients) are found
+the same way; the index also holds each one's mask (`masks`, by every written form), and the
+recipients that are the client's own numbers (`own`): where one stands as the value of an
+own-number field (``"e164": "…"``, ``sendFrom``, ``numberId``) it is not a span.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+from redcloud_check.core.recipients import (
+    LABELS,
+    OWN_LABELS,
+    OWN_NUMBER_FIELDS,
+    masked_numbers,
+)
 
 __all__ = ["MIN_SCRUB_LENGTH", "USERINFO", "SecretIndex", "Secrets", "secret_index",
            "secret_spans"]
@@ -38,6 +50,10 @@ _PAIR = r"[^\s\"'<>&=?#]+=[^\s\"'<>&#]*"
 _FORM_RUN = re.compile(rf"{_PAIR}(?:&{_PAIR})*")
 USERINFO = re.compile(
     r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^\s/@:\"'<>]*)(?::(?P<password>[^\s/@\"'<>]*))?@")
+# What stands right before a value of an own-number field: "e164": " (JSON, a Python repr,
+# JSON inside a JSON string).
+_OWN_NAMES = "|".join(sorted(OWN_NUMBER_FIELDS))
+_OWN_FIELD = re.compile(rf"""\\?["'](?:{_OWN_NAMES})\\?["']\s*:\s*\\?["']\Z""", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,8 @@ class SecretIndex:
     whole: dict[str, str]  # secret value -> what it is
     scrub: list[tuple[str, str]]  # long secrets' written forms -> what, longest first
     any_scrub: re.Pattern[str] | None  # matches wherever any written form stands
+    masks: dict[str, str]  # a recipient's number, each written form -> its mask
+    own: frozenset[str]  # written forms of recipients that are the client's own numbers
 
 
 def _variants(value: str) -> set[str]:
@@ -77,7 +95,18 @@ def _build_index(items: tuple[tuple[str, str], ...]) -> SecretIndex:
                 scrub.setdefault(variant, what)
     ordered = sorted(scrub.items(), key=lambda kv: len(kv[0]), reverse=True)
     any_scrub = re.compile("|".join(re.escape(v) for v, _ in ordered)) if ordered else None
-    return SecretIndex(whole, ordered, any_scrub)
+    numbers = masked_numbers(v for v, what in items if v and what in LABELS)
+    masks = {variant: masked for value, masked in numbers.items()
+             for variant in _variants(value)}
+    own = frozenset(variant for value, what in items if value and what in OWN_LABELS
+                    for variant in _variants(value))
+    return SecretIndex(whole, ordered, any_scrub, masks, own)
+
+
+def _in_own_field(text: str, start: int, end: int) -> bool:
+    """`text[start:end]` is the quoted value of an own-number field ("e164": "…")."""
+    return text[end:end + 1] in ("\"", "'", "\\") and \
+        _OWN_FIELD.search(text, max(0, start - 40), start) is not None
 
 
 def _may_hold_long(text: str, index: SecretIndex) -> bool:
@@ -177,4 +206,7 @@ def secret_spans(text: str, secrets: Secrets | SecretIndex, *,
         found = index.whole.get(decoded)
         if found is not None and end > start and free(start, end):
             spans.append((start, end, found))
+    if index.own:  # the client's own number where it stands as one stays
+        spans = [(start, end, what) for start, end, what in spans
+                 if not (text[start:end] in index.own and _in_own_field(text, start, end))]
     return sorted(spans)

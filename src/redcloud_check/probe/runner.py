@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from redcloud_check.core.config import Settings
@@ -62,6 +62,7 @@ class StageResult:
     latency: Timings | None = None
     http_status: int | None = None
     request_id: str | None = None  # on failure: from the CORE error wrapper or a header
+    traceparent: str | None = None  # on failure: the W3C traceparent that request carried
     title: str | None = None  # on failure: what went wrong
     detail: str | None = None  # on failure: expected / actual
     clause: str | None = None  # on failure: the doc clause
@@ -87,6 +88,9 @@ class ProbeResult:
     waivers: dict[str, Any] | None = None  # RC_WAIVERS: waived, expired, stale
     latency_ms: dict[str, float] | None = None  # median per endpoint (history.jsonl)
     override_recovery: str | None = None  # what became of a killed run's override journal
+    trace_id: str | None = None  # the W3C trace every request carried (RC_TRACEPARENT=0: None)
+    # the numbers it saw as recipients: the redaction's entries (core.recipients), never shown
+    recipients: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
@@ -210,6 +214,7 @@ def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | 
     return StageResult(
         stage=stage, verdict=verdict, latency=latency, http_status=status,
         request_id=exchange.request_id if exchange is not None and status else None,
+        traceparent=exchange.traceparent if exchange is not None else None,
         title=title, detail=detail, clause=clause, cause=diagnosis.lead.cause,
         diagnosis=one_line(diagnosis))
 
@@ -335,6 +340,7 @@ def run_probe(settings: Settings, *, canary: bool = False,
             recovery = recover_at_start(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,
                            embedded=sim is not None)
+            result = replace(result, trace_id=rc.trace_id, recipients=rc.recipient_labels())
         finally:
             if rc.webhooks is not None:
                 rc.webhooks.close()

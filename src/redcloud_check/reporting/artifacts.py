@@ -66,11 +66,15 @@ def versions() -> dict[str, str]:
 
 def run_info(*, run_id: str, started_at: float, finished_at: float | None = None,
              target: str | None, embedded: bool | None, client_id: str | None,
-             number_id: str | None, exit_status: int | None) -> dict[str, Any]:
+             number_id: str | None, exit_status: int | None,
+             trace_id: str | None = None) -> dict[str, Any]:
+    """escalation.json's `run`; `trace_id`: the W3C trace every request of the run carried
+    (None: none was sent, RC_TRACEPARENT=0, or no request was made)."""
     return {"run_id": run_id, "started_at": iso_utc(started_at),
             "finished_at": iso_utc(time.time() if finished_at is None else finished_at),
             "target": target, "embedded": embedded, "client_id": client_id,
-            "number_id": number_id, "versions": versions(), "exit_status": exit_status}
+            "number_id": number_id, "traceId": trace_id, "versions": versions(),
+            "exit_status": exit_status}
 
 
 @cache

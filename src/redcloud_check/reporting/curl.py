@@ -7,6 +7,10 @@ Every known secret is replaced by a shell variable (the names the docs use):
     webhook secret        "${RC_WEBHOOK_SECRET}"
     ngrok authtoken       "${NGROK_AUTHTOKEN}"
     anything else secret  "${RC_SECRET}"
+    RC_TO (the recipient) "${RC_TO}" (core.recipients: a person's number is no literal in it)
+
+Any other recipient's number (never one the suite sends to) is shown masked, as the one
+redaction masks it (``+1******0001``).
 
 HTTP Basic client authentication becomes ``-u "$RC_CLIENT_ID:$RC_CLIENT_SECRET"``. Literal
 text is single-quoted (`shlex.quote`), variables double-quoted, so the command is shell-safe
@@ -26,7 +30,8 @@ from collections.abc import Mapping
 
 from redcloud_check.core.config import NGROK_AUTHTOKEN, OPTIONS
 from redcloud_check.core.exchange import Exchange
-from redcloud_check.core.redaction import secret_spans
+from redcloud_check.core.recipients import RECIPIENT, RECIPIENT_OWN, TO, TO_OWN
+from redcloud_check.core.redaction import redact, secret_spans
 
 __all__ = ["CURL_SKIPPED_HEADERS", "VARIABLES", "to_curl"]
 
@@ -44,7 +49,7 @@ _BODY_LIMIT = 64 * 1024
 
 
 def _variable(label: str) -> str:
-    return VARIABLES.get(label, "RC_SECRET")
+    return "RC_TO" if label in (TO, TO_OWN) else VARIABLES.get(label, "RC_SECRET")
 
 
 def _word(text: str, secrets: Mapping[str, str], *, whole_value: bool = False) -> str:
@@ -56,7 +61,10 @@ def _word(text: str, secrets: Mapping[str, str], *, whole_value: bool = False) -
     for start, end, label in secret_spans(text, secrets, whole_value=whole_value):
         if start > last:
             parts.append(shlex.quote(text[last:start]))
-        parts.append(f'"${{{_variable(label)}}}"')
+        if label in (RECIPIENT, RECIPIENT_OWN):
+            parts.append(shlex.quote(redact(text[start:end], secrets)))
+        else:
+            parts.append(f'"${{{_variable(label)}}}"')
         last = end
     if last < len(text) or not parts:
         parts.append(shlex.quote(text[last:]))

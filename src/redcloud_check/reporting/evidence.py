@@ -2,7 +2,8 @@
 
 A bundle carries the check (nodeid, name, stage, gate, doc clause, plain statement), the
 failure (title, expected, actual), the escalation fields of 5-troubleshooting.txt ("What to
-capture before escalation": endpoint, HTTP status, request timestamp, requestId, payload
+capture before escalation": endpoint, HTTP status, request timestamp, requestId (and the
+W3C traceparent the request carried, core.trace_context), payload
 shape without secrets, token freshness, whether it reproduces, messageId), the recorded
 exchanges, a curl repro and the diagnosis (`reporting.diagnosis`, the one pipeline). It is
 redacted before it is returned.
@@ -233,6 +234,7 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
             "http_status": about.status if about is not None else None,
             "request_timestamp": iso_utc(about.started_at) if about is not None else None,
             "requestId": request_id,
+            "traceparent": about.traceparent if about is not None else None,
             "error_code": error_code(about),
             "api_said": quote(about),
             "payload_shape": payload_shape(about) if about is not None else None,

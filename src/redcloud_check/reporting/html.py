@@ -89,6 +89,7 @@ def bundle_html(bundle: Mapping[str, Any]) -> str:
     shape = esc.get("payload_shape")
     fields = "".join([
         _field("requestId", f"<code>{_e(esc['requestId'])}</code>", "rc-request-id"),
+        _field("traceparent", f"<code>{_e(esc.get('traceparent'))}</code>", "rc-traceparent"),
         _field("Endpoint", f"{_e(esc['endpoint'])} <small>{_e(esc['url'])}</small>"),
         _field("HTTP status", status),
         _field("The API said", f"<q>{_e(esc.get('api_said'))}</q>"),

@@ -78,6 +78,7 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
     lines += [f"- Expected: {b['expected']}", f"- Actual: {b['actual']}", "",
               "Escalation fields (5-troubleshooting.txt, What to capture before escalation):", "",
               f"- requestId: **{_cell(esc.get('requestId'))}**",
+              f"- traceparent (W3C trace context): {_cell(esc.get('traceparent'))}",
               f"- Endpoint called: {_cell(esc.get('endpoint'))} ({_cell(esc.get('url'))})",
               f"- HTTP status: {_cell(esc.get('http_status'))}"
               + (f" {esc['error_code']}" if esc.get("error_code") else ""),
@@ -103,8 +104,9 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
         lines += ["", f"Lifecycle events received for {timeline['messageId']}:", ""]
         lines += _collapsed(timeline["events"]) or ["- none"]
     if b.get("curl"):
-        lines += ["", "Reproduce (set RC_CLIENT_ID, RC_CLIENT_SECRET, RC_ACCESS_TOKEN first):",
-                  "", _fence(b["curl"], "sh")]
+        to = ", RC_TO" if "${RC_TO}" in b["curl"] else ""
+        lines += ["", f"Reproduce (set RC_CLIENT_ID, RC_CLIENT_SECRET, RC_ACCESS_TOKEN{to} "
+                  "first):", "", _fence(b["curl"], "sh")]
     return [*lines, ""]
 
 
@@ -121,7 +123,11 @@ def ticket_markdown(doc: Mapping[str, Any]) -> str:
              f"- Target: {target}", f"- Client id: {_cell(run.get('client_id'))}",
              f"- Number id: {_cell(run.get('number_id'))}",
              f"- Started / finished (UTC): {run['started_at']} / {run['finished_at']}",
-             f"- Versions: {versions}", f"- Exit status: {_cell(run.get('exit_status'))}", ""]
+             f"- Versions: {versions}", f"- Exit status: {_cell(run.get('exit_status'))}"]
+    if run.get("traceId"):
+        lines.append(f"- Trace: `{run['traceId']}` (every request of the run carried a W3C "
+                     f"traceparent: ask Red Cloud to look up trace {run['traceId']})")
+    lines.append("")
     lines += root_cause_lines(summary.get("rootCauses") or [])
     config = summary.get("config_error")
     if config:

@@ -2,7 +2,8 @@
 
 `section(rc)` is the "webhooks" object of escalation.json: the webhook URL and how it was
 exposed (loopback, public URL, tunnel), the override mode, when the stage-5 verdict came (and
-whether early), the send exchanges that produced the messageIds (with their requestIds), what
+whether early), the send exchanges that produced the messageIds (with their requestIds and
+traceparents), what
 the signature doctor found (`webhooks.doctor`: how failing signatures were made, what the
 docs' listener would answer, every combination tried), and every delivery, identical ones
 collapsed with a count (`webhooks.delivery_view`); with RC_DELIVERY_SEMANTICS,
@@ -98,7 +99,8 @@ def section(rc: RunContext | None) -> dict[str, Any] | None:
             "first_delivery_at_epoch": round(early.first_delivery_at, 3),
             "after_first_delivery_s": round(early.at - early.first_delivery_at, 3),
             "reason": early.reason},
-        "sends": [{"messageId": mid, "requestId": e.request_id, "endpoint": e.endpoint,
+        "sends": [{"messageId": mid, "requestId": e.request_id,
+                   "traceparent": e.traceparent, "endpoint": e.endpoint,
                    "http_status": e.status, "request_timestamp": iso_utc(e.started_at),
                    "label": e.label} for mid, e in sends(rc)],
         "received": len(deliveries), "verified": sum(1 for d in deliveries if d.verified),
@@ -204,8 +206,9 @@ def ticket_lines(webhooks: Mapping[str, Any] | None) -> list[str]:
                   for line in found]
     lines += ["", "Sends that produced the messageIds:", ""]
     lines += [f"- {s['messageId']}: {s['endpoint']} HTTP {s['http_status']}, requestId "
-              f"**{s['requestId'] or '—'}** at {s['request_timestamp']}"
-              for s in webhooks["sends"]] or ["- none"]
+              f"**{s['requestId'] or '—'}**"
+              + (f", traceparent `{s['traceparent']}`" if s.get("traceparent") else "")
+              + f" at {s['request_timestamp']}" for s in webhooks["sends"]] or ["- none"]
     lines += ["", "Deliveries (identical ones collapsed):", ""]
     for r in webhooks["deliveries"]:
         what = f"{r['eventType'] or 'unattributed'} seq {r['sequence']} of {r['messageId']}"

@@ -39,8 +39,8 @@ from redcloud_check.rules.schemas import report_vocabulary
 from redcloud_check.suite import selection
 from redcloud_check.suite.run import SuiteRun
 
-__all__ = ["INTERNAL", "evidence", "finish", "html_summary", "summary", "terminal_summary",
-           "write_artifacts"]
+__all__ = ["INTERNAL", "evidence", "finish", "html_summary", "summary",
+           "terminal_summary", "write_artifacts"]
 
 INTERNAL = "redcloud-check internal error (a bug in redcloud-check, not the API): "
 Extra = dict[str, Any]
@@ -108,7 +108,7 @@ def _run(run: SuiteRun, exit_status: int | None) -> dict[str, Any]:
     return run_info(run_id=run.run_id, started_at=rc.started_at if rc else run.started_at,
                     target=s.base_url or (rc.client.base_url if rc else None),
                     embedded=s.embedded, client_id=s.client_id, number_id=s.number_id,
-                    exit_status=exit_status)
+                    exit_status=exit_status, trace_id=rc.trace_id if rc else None)
 
 
 def write_artifacts(run: SuiteRun, exit_status: int) -> None:
@@ -140,11 +140,24 @@ def terminal_summary(run: SuiteRun, reporter: Any, config: pytest.Config) -> Non
         exposure = (hooks["url"], hooks["exposure"]) if hooks else None
         terminal.show_summary(reporter, redact(summary(run), secrets, keep=keep),
                               len(bundles(run)), rc.settings.secret_settings() if rc else [],
-                              exposure, webhook_evidence.terminal_lines(hooks))
+                              exposure, webhook_evidence.terminal_lines(hooks)
+                              + _privacy_lines(run))
     run.guard("terminal summary", show)
     for line in finish(run, config).lines():
         reporter.write_line(line)
     show_internal_errors(run, reporter.write_line)
+
+
+def _privacy_lines(run: SuiteRun) -> list[str]:
+    """The run's trace id (what the provider can look up) and, with RC_SHARE_RECIPIENTS=1,
+    that the reports hold recipients' numbers in full."""
+    lines = []
+    if run.rc is not None and run.rc.trace_id is not None:
+        lines.append(f"  trace: {run.rc.trace_id} (a W3C traceparent on every request: the "
+                     "provider can look it up)")
+    if run.settings.share_recipients:
+        lines.append("  recipients: full phone numbers in the reports (RC_SHARE_RECIPIENTS=1)")
+    return lines
 
 
 def show_internal_errors(run: SuiteRun, write: Callable[[str], Any]) -> None:

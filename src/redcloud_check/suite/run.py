@@ -109,15 +109,19 @@ class SuiteRun:
         return lambda: logging.setLogRecordFactory(previous)
 
     def secrets(self) -> dict[str, str]:
-        """Secret value -> what it is, for redaction."""
+        """The one redaction's mapping for everything the run writes or shows: each secret
+        value -> what it is, and each number seen as a recipient -> its mask
+        (core.recipients; kept in full under RC_SHARE_RECIPIENTS=1)."""
+        from redcloud_check.core.recipients import recipient_labels
         from redcloud_check.reporting.evidence import named_secrets
 
+        s = self.settings
         if self.rc is None:
-            return {}
-        s = self.rc.settings
-        return named_secrets(self.rc.secrets.values(), client_id=s.client_id,
-                             client_secret=s.client_secret, webhook_secret=s.webhook_secret,
-                             ngrok_authtoken=s.ngrok_authtoken)
+            return recipient_labels(s.to, share=s.share_recipients)
+        return {**self.rc.recipient_labels(),
+                **named_secrets(self.rc.secrets.values(), client_id=s.client_id,
+                                client_secret=s.client_secret, webhook_secret=s.webhook_secret,
+                                ngrok_authtoken=s.ngrok_authtoken)}
 
     def guard(self, where: str, action: Callable[[], Any]) -> None:
         """Run `action`; an exception of ours becomes an internal error of the run (its
