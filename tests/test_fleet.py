@@ -237,7 +237,7 @@ def test_canary_is_refused_for_a_fleet(tmp_path: Path, sim: Simulator) -> None:
     assert "--canary does not apply to a fleet" in run.stderr
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/probe.md"])
+@pytest.mark.parametrize("doc", ["docs/probe.md"])
 def test_the_documented_targets_file_is_valid(tmp_path: Path, doc: str) -> None:
     text = (Path(__file__).resolve().parents[1] / doc).read_text(encoding="utf-8")
     example = text.split("```toml\n[[target]]", 1)[1].split("```", 1)[0]

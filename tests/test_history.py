@@ -71,7 +71,7 @@ def test_the_file_keeps_only_the_last_lines(tmp_path: Path) -> None:
                                                latency_ms={}), limit=5)
     entries = read_history(tmp_path, last=100)
     assert [e["run_id"] for e in entries] == ["r3", "r4", "r5", "r6", "r7"]
-    assert HISTORY_LIMIT == 500  # the README's figure
+    assert HISTORY_LIMIT == 500  # docs/reports.md's figure
 
 
 def test_the_chart_appears_from_the_second_run(tmp_path: Path) -> None:
@@ -104,8 +104,8 @@ def test_concurrent_appends_lose_no_line_and_bad_lines_are_skipped(tmp_path: Pat
     assert len(entries) == 40 and len({e["run_id"] for e in entries}) == 40
 
 
-def test_the_readme_documents_the_bound() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_reports_page_documents_the_bound() -> None:
+    readme = (REPO / "docs" / "reports.md").read_text(encoding="utf-8")
     assert f"last {HISTORY_LIMIT} lines" in readme
 
 

@@ -1,4 +1,4 @@
-"""The package's layers hold (README, Architecture): no import cycle at runtime, `core`
+"""The package's layers hold (docs/architecture.md): no import cycle at runtime, `core`
 imports nothing else of ours, the simulator only itself and `core`.
 
 Every import counts, at module level or inside a function, except one under

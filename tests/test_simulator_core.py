@@ -149,7 +149,7 @@ def test_update_rejects_unknown_fields_and_wrong_types(fresh: Api, body: dict[st
 
 @pytest.mark.parametrize("value", ["/relative", "ftp://example.com/x", "http://exa mple.com/"])
 def test_a_webhook_override_is_any_string_as_the_docs_type_it(fresh: Api, value: str) -> None:
-    # 3-api-reference types it "string or null" and states no URL rule (README, Contract
+    # 3-api-reference types it "string or null" and states no URL rule (docs/simulator.md, Contract
     # notes): stored as given; a value that is no loopback URL is never delivered to.
     response = fresh.patch(NUMBER_ID, {"webhookDeliveryOverride": value})
     assert response.status_code == 200, response.text

@@ -83,7 +83,7 @@ def find_waivers_file(given: str | None, cwd: Path | None = None) -> Path | None
         path = Path(given)
         if not path.is_file():
             raise ConfigError(SETTING, f"no such file: {given}",
-                              "a TOML file of [[waiver]] tables (see the README)")
+                              "a TOML file of [[waiver]] tables (see docs/waivers.md)")
         return path
     default = (cwd or Path.cwd()) / DEFAULT_FILE
     return default if default.is_file() else None

@@ -14,7 +14,7 @@ times (the `names_client` cases, plus stage 1's wrong-secret check), refuses at 
 `MAX_REFUSED_TOKEN_REQUESTS` token requests in all, and sends at most
 `MAX_REFUSED_CORE_REQUESTS` CORE requests without a valid issued token, so that an
 account with a lockout policy is not locked by a run. A test counts what the simulator
-saw against these numbers, and the README states them.
+saw against these numbers, and docs/configuration.md states them.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ async def search_numbers(request: Request) -> Response:
 def _url_or_none(key: str, value: Any) -> str | None:
     """A webhook override: any string, or null. The docs' reference ("contract-accurate ...
     derived from the current implementation") types it "string or null" and states no URL
-    rule, so none is imposed (README, Contract notes); a value that is no loopback URL is
+    rule, so none is imposed (docs/simulator.md, Contract notes); a value that is no loopback URL is
     simply never delivered to."""
     if value is None or isinstance(value, str):
         return value

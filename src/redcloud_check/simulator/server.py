@@ -185,6 +185,6 @@ def embedded_simulator(faults: Iterable[str], variants: Iterable[str]) -> Simula
     """The simulator a run without RC_BASE_URL checks (RC_SIM_FAULTS, RC_SIM_VARIANTS),
     serving in a thread of the run's process, whatever the machine's load: measured, a
     process of its own saved a run 45-65 ms only while a core stood idle, cost it 90-110
-    ms with one core busy, and always cost about 70 ms more CPU (README, "Performance")."""
+    ms with one core busy, and always cost about 70 ms more CPU (docs/performance.md)."""
     return Simulator(faults=faults, variants=variants,
                      lifecycle_delay_ms=EMBEDDED_LIFECYCLE_DELAY_MS).start()

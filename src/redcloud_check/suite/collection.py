@@ -81,7 +81,7 @@ def _settle_waiver(run: SuiteRun, item: pytest.Item, report: pytest.TestReport,
             del report.wasxfail  # a plain pass, not XPASS; the stale warning says the rest
         run.ledger.findings.add(Finding(
             "warning", f"Waiver is stale: {waiver.check} passed",
-            WaiverBook.stale_message(waiver, not book.active(waiver)), "README, Waivers",
+            WaiverBook.stale_message(waiver, not book.active(waiver)), "docs/waivers.md",
             check=item.nodeid, stage=result.stage))
 
 
