@@ -243,6 +243,19 @@ def test_a_missing_final_event_is_incomplete_naming_what_is_missing() -> None:
     assert "message.delivery or message.failed" in report.cause.detail
 
 
+def test_only_the_first_event_arriving_is_no_proof_against_the_api() -> None:
+    """message.queued alone: the rest may still be on its way, so the side stays unknown;
+    message.sent missing while the final arrived is a step the API skipped."""
+    q, s, d = lifecycle()
+    first_only = analyze([MSG], [q], CTX).cause
+    assert first_only is not None and first_only.id == "incomplete"
+    assert first_only.side == "unknown" and "an earlier one never came" not in \
+        first_only.next_action
+    skipped = analyze([MSG], [q, d], CTX).cause
+    assert skipped is not None and skipped.side == "api"
+    assert "an earlier one never came" in skipped.next_action
+
+
 def test_a_sequence_regression_fails_the_sequence_check() -> None:
     deliveries = [ok(event("msg_1", "message.queued", 2)), ok(event("msg_1", "message.sent", 1)),
                   ok(event("msg_1", "message.delivery", 3))]

@@ -47,8 +47,9 @@ def summary_lines(data: Mapping[str, Any], bundles: int,
         note = s["reason"] or (f"gate failed: {s['gate_failed']}" if s["gate_failed"] else "")
         lines.append(f"  {s['name']:<9} {s['verdict']:<8} {note}".rstrip())
     lines += [f"  {line}" for line in waiver_lines(data["waivers"])]
-    lines += [f"  warning: {w['title']} ({w['clause']})" for w in data["warnings"]]
-    if not data["warnings"]:
+    lines += [f"  {w.get('severity') or 'warning'}: {w['title']} ({w['clause']})"
+              for w in data["warnings"]]  # "info" for what is observed, never graded
+    if not any(w.get("severity", "warning") == "warning" for w in data["warnings"]):
         lines.append("  warnings: none (what the docs do not state is graded here, "
                      "never failed)")
     lines += [f"  {line}" for line in drift_lines(data["drift"]["undocumented"])]

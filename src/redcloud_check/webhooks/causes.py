@@ -131,11 +131,22 @@ def _before_signatures(deliveries: Sequence[Delivery], ctx: ReceiptContext) -> C
     return None
 
 
+_STEP = {"message.queued": 0, "message.sent": 1, "message.delivery": 2, "message.failed": 2}
+
+
+def _skipped(message: MessageLifecycle) -> bool:
+    """A step of the lifecycle is missing although a later one arrived (queued missing,
+    sent seen; or sent missing, the final seen): the API skipped it. Only the first
+    steps having arrived proves nothing: the rest may still be on its way."""
+    last = max((_STEP.get(t, -1) for t in message.arrival), default=-1)
+    return any(_STEP.get(m, 2) < last for m in message.missing)
+
+
 def _incomplete(failed: Sequence[Issue], lifecycles: Sequence[MessageLifecycle],
                 deliveries: Sequence[Delivery]) -> Cause:
     detail = "; ".join(i.detail for i in failed)[:600]
     gaps = [m for m in lifecycles if m.missing]
-    earlier = [m for m in gaps if any(not x.startswith("a final") for x in m.missing)]
+    earlier = [m for m in gaps if _skipped(m)]
     shown = _verified_at(deliveries, {m.message_id for m in gaps})
     evidence = ((cite(shown) + ", each verified with RC_WEBHOOK_SECRET: the URL and the "
                  "secret work",) if shown else ()) + tuple(i.detail for i in failed[:3])
