@@ -78,6 +78,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("RC_KEEP_RUNS", "how many runs' evidence folders to keep (default 20)"),
     Option("RC_RETRY_BUDGET", "seconds of Retry-After waits a run may spend on rate limits "
            "(429, or 503 with Retry-After; default 30)"),
+    Option("RC_CONCURRENCY", "independent requests in flight at once (default 4; 1 = one at "
+           "a time)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -93,6 +95,8 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 _DOCTOR_NAMES = "`redcloud-check doctor` names the numberId to use"
 KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
 RETRY_BUDGET_DEFAULT = 30.0  # seconds of the API's Retry-After a run honours (DESIGN.md)
+CONCURRENCY_DEFAULT = 4  # independent requests in flight (DESIGN.md); 1 = one at a time
+CONCURRENCY_MAX = 32  # a run makes about 60 requests: more places than that buy nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ class Settings:
     waivers: Path | None = None  # the waiver file, when there is one (core.waivers)
     keep_runs: int = KEEP_RUNS_DEFAULT
     retry_budget: float = RETRY_BUDGET_DEFAULT
+    concurrency: int = CONCURRENCY_DEFAULT
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -285,6 +290,7 @@ def load_settings(
         waivers=find_waivers_file(raw("waivers")),
         keep_runs=keep_runs,
         retry_budget=_budget(raw("retry_budget")),
+        concurrency=_concurrency(raw("concurrency")),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 
@@ -296,6 +302,16 @@ def _budget(given: str | None) -> float:
     if given.strip() in ("0", "0.0"):
         return 0.0
     return parse_float("RC_RETRY_BUDGET", given)
+
+
+def _concurrency(given: str | None) -> int:
+    """RC_CONCURRENCY: a whole number of requests in flight, 1 to CONCURRENCY_MAX."""
+    if given is None:
+        return CONCURRENCY_DEFAULT
+    if not given.strip().isdigit() or not 1 <= int(given) <= CONCURRENCY_MAX:
+        raise ConfigError("RC_CONCURRENCY", f"expected a whole number from 1 to "
+                          f"{CONCURRENCY_MAX}, got {given!r}", "1 sends one request at a time")
+    return int(given)
 
 
 def embedded_webhook_secret(settings: Settings, simulator_secret: str | None) -> Settings:

@@ -1,0 +1,227 @@
+"""Requests sent ahead of the checks that judge them: a run's independent requests in flight
+together (at most RC_CONCURRENCY), its checks still judged one after another, in order.
+
+    Lookahead(workers, recorder, findings)
+    Lookahead.start(tasks)             the run's tasks, in the run's order; workers start
+    Lookahead.answer(key, what, call)  a check's answer: its task's result, waited for (what
+                                       the task recorded and found is committed now, in the
+                                       run's order), or `call()` made now when no task ran
+    Lookahead.done(key, passed)        a check without a task is over: tasks after it may go
+    Lookahead.close(timeout)           no new task starts; what ran is committed (every
+                                       request sent is in the evidence)
+
+A `Task` belongs to one check (`key`, its node id) and makes that check's requests (`call`),
+attributed to it whatever thread runs it. It starts once the keys it comes `after` are over
+(a task, or a check that made its requests itself), and only if the keys it `needs` passed (a
+stage's gate): otherwise it never runs, and its check, if it runs at all, makes its requests
+itself, as with RC_CONCURRENCY=1. Once a task found the target unreachable, no other starts.
+Among ready tasks the lowest `rank` goes first (gates, then tasks that others wait for), then
+the run's order. A check that asks for a task no worker took yet runs it itself. A `main`
+task runs on the main thread (it may install signal handlers): whenever the main thread
+waits for an answer, and it is ready, the main thread runs it meanwhile.
+
+The tool's own errors and a check's outcomes (a failure, a skip) raised by a task are raised
+again by `answer`, in the check that owns them: nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redcloud_check.core.errors import TargetUnreachable
+from redcloud_check.core.exchange import Exchange
+from redcloud_check.core.findings import Finding, FindingLog
+from redcloud_check.core.recorder import Recorder
+
+__all__ = ["Lookahead", "Task"]
+
+PENDING, RUNNING, DONE, DROPPED = "pending", "running", "done", "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    key: str  # the node id of the check the requests belong to
+    what: tuple[Any, ...]  # what the check asks for: the function and its arguments
+    call: Callable[[], Any]  # makes the requests (no judging that warns: findings are held)
+    after: tuple[str, ...] = ()  # keys that must be over first
+    needs: tuple[str, ...] = ()  # keys that must have passed (else the task never runs)
+    rank: int = 2  # 0 a gate, 1 a task others wait for, 2 the rest
+    main: bool = False  # runs on the main thread only
+
+
+@dataclass(slots=True)
+class _State:
+    task: Task
+    position: int
+    status: str = PENDING
+    value: Any = None
+    error: BaseException | None = None
+    exchanges: list[Exchange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    committed: bool = False
+
+
+class Lookahead:
+    def __init__(self, workers: int, recorder: Recorder, findings: FindingLog) -> None:
+        self.workers = max(1, workers)
+        self._recorder = recorder
+        self._findings = findings
+        self._cond = threading.Condition()
+        self._states: dict[str, _State] = {}
+        self._over: dict[str, bool] = {}  # key -> passed, once over
+        self._closing = False
+        self._threads: list[threading.Thread] = []
+
+    def start(self, tasks: Sequence[Task]) -> None:
+        with self._cond:
+            for task in tasks:
+                self._states[task.key] = _State(task, len(self._states))
+            self._settle()
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"rc-lookahead-{n}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def planned(self, key: str) -> bool:
+        return key in self._states
+
+    # -- the checks' side (the main thread) -----------------------------------------------
+
+    def answer(self, key: str, what: tuple[Any, ...], call: Callable[[], Any]) -> Any:
+        with self._cond:
+            state = self._states.get(key)
+            if state is not None and state.task.what != what:
+                raise RuntimeError(f"{key} asks for {what[0]!r}, but its task makes "
+                                   f"{state.task.what[0]!r} (a bug in the suite)")
+        while True:
+            with self._cond:
+                if state is None or state.status == DROPPED:
+                    break
+                if state.status == PENDING and self._ready(state):
+                    state.status = RUNNING  # no worker took it yet: run it here
+                    mine = True
+                    break
+                if state.status == DONE:
+                    mine = False
+                    break
+                other = self._next(main=True)  # the main thread's own work, meanwhile
+                if other is None:
+                    self._cond.wait()
+                    continue
+                other.status = RUNNING
+            self._run(other, hold=True)
+        if state is None or state.status == DROPPED:
+            return call()
+        if mine:
+            self._run(state, hold=False)
+        return self._take(state)
+
+    def done(self, key: str, passed: bool) -> None:
+        """A check is over; for one without a task, its requests are answered."""
+        with self._cond:
+            if key not in self._states:
+                self._over[key] = passed
+                self._settle()
+                self._cond.notify_all()
+
+    def _take(self, state: _State) -> Any:
+        with self._cond:
+            state.committed = True
+        self._recorder.commit(state.exchanges)
+        self._findings.commit(state.findings)
+        if state.error is not None:
+            raise state.error
+        return state.value
+
+    # -- the workers ------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                state = self._next()
+                while state is None and not self._closing:
+                    self._cond.wait()
+                    state = self._next()
+                if state is None:
+                    return
+                state.status = RUNNING
+            self._run(state, hold=True)
+
+    def _next(self, main: bool = False) -> _State | None:
+        ready = [s for s in self._states.values() if s.status == PENDING
+                 and s.task.main == main and self._ready(s)]
+        return min(ready, key=lambda s: (s.task.rank, s.position), default=None)
+
+    def _ready(self, state: _State) -> bool:
+        return all(k in self._over for k in (*state.task.after, *state.task.needs))
+
+    def _run(self, state: _State, *, hold: bool) -> None:
+        """Make the task's requests on its check's behalf; on a worker, what they record and
+        find is held for the check to commit."""
+        task = state.task
+        with self._recorder.on_behalf_of(task.key):
+            if hold:
+                with self._recorder.holding() as exchanges, \
+                        self._findings.holding() as findings:
+                    self._call(state)
+                state.exchanges, state.findings = exchanges, findings
+            else:
+                self._call(state)
+        with self._cond:
+            state.status = DONE
+            self._over[task.key] = state.error is None
+            if isinstance(state.error, TargetUnreachable):
+                self._closing_pending()
+            self._settle()
+            self._cond.notify_all()
+
+    @staticmethod
+    def _call(state: _State) -> None:
+        try:
+            state.value = state.task.call()
+        # Broad on purpose: whatever the task raised (a failure, a skip, the tool's own
+        # error) is the check's outcome, raised again by `answer` in that check.
+        except BaseException as error:
+            state.error = error
+
+    def _settle(self) -> None:
+        """Drop the pending tasks whose needed keys did not pass (under the lock)."""
+        changed = True
+        while changed:
+            changed = False
+            for state in self._states.values():
+                if state.status == PENDING and any(
+                        self._over.get(k) is False for k in state.task.needs):
+                    state.status = DROPPED
+                    self._over[state.task.key] = False
+                    changed = True
+
+    def _closing_pending(self) -> None:
+        for state in self._states.values():
+            if state.status == PENDING:
+                state.status = DROPPED
+                self._over[state.task.key] = False
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def close(self, timeout: float) -> None:
+        """Start nothing more, let what runs end (within `timeout` seconds), and commit what
+        no check took, in the run's order."""
+        with self._cond:
+            self._closing = True
+            self._closing_pending()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            left = [s for s in self._states.values() if s.status == DONE and not s.committed]
+            for state in left:
+                state.committed = True
+        for state in sorted(left, key=lambda s: s.position):
+            self._recorder.commit(state.exchanges)
+            self._findings.commit(state.findings)

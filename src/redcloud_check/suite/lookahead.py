@@ -1,0 +1,121 @@
+"""Which checks' requests a run sends ahead of them, and after what (`core.lookahead` sends
+them, at most RC_CONCURRENCY in flight; the checks still run and judge in their order).
+
+    start(rc, items, config) -> Lookahead | None    the run's lookahead, started (None: every
+                                                     check makes its requests as it runs)
+
+The rules, stated once:
+
+- Only with RC_CONCURRENCY > 1, and not when the run may stop at its first failures (-x,
+  --maxfail, --stepwise): a request goes ahead only for a check that will run.
+- A check's requests go ahead only when its declaration says what makes them (`ahead`), and
+  its stage's gate check is selected.
+- A stage's gate goes once the gates of the earlier stages passed. Its stage's other checks
+  go once the gate's requests are answered (first, as one at a time: an API with state, e.g.
+  a token honoured for its first CORE call only or a first send rate-limited, answers them
+  the same), and only if the earlier gates passed: a failed gate blocks the later stages,
+  and nothing of theirs is sent.
+- A check that sends the configured pair or a near miss of it (`rc_pair`) goes only once
+  the token gate passed: a refused pair is never sent again.
+- A check that sends messages (`rc_sends`) only when sends are allowed. The send stage's
+  gate opens the webhook session (its override installs a SIGTERM handler: on the main
+  thread, while it waits for answers) and then sends: the override comes before any send.
+- `after`, as declared: e.g. the changed-payload conflict after the idempotent replay; the
+  webhook override after the no-op update of the number and its read-back.
+
+Among ready requests, gates go first (the run's critical path), then those others wait for
+and the sends whose messages are accepted (their lifecycle runs while the rest are
+answered), then the run's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from redcloud_check.core.lookahead import Lookahead, Task
+from redcloud_check.rules.stages import STAGE_NAMES, stage_index
+from redcloud_check.suite.declare import Ahead, ahead_of
+from redcloud_check.suite.stash import SPEC
+
+if TYPE_CHECKING:
+    from redcloud_check.context import RunContext
+
+__all__ = ["start"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    nodeid: str
+    check_id: str
+    stage: str
+    gate: bool
+    ahead: Ahead | None
+    args: tuple[Any, ...]
+    fixtures: frozenset[str]
+
+
+def _checks(items: Sequence[pytest.Item]) -> list[_Check]:
+    found = []
+    for item in items:
+        spec = item.stash.get(SPEC, None)
+        if spec is None:
+            continue
+        ahead = ahead_of(item)
+        callspec = getattr(item, "callspec", None)
+        args = ((callspec.params[ahead.per_case],)
+                if ahead is not None and ahead.per_case and callspec is not None else ())
+        found.append(_Check(item.nodeid, spec.id, spec.stage, spec.gate, ahead, args,
+                            frozenset(getattr(item, "fixturenames", ()))))
+    return found
+
+
+def plan(rc: RunContext, items: Sequence[pytest.Item]) -> list[Task]:
+    """The run's tasks, in the run's order."""
+    checks = _checks(items)
+    gates = {c.stage: c for c in checks if c.gate}
+    by_id = {c.check_id: c.nodeid for c in checks}
+    token_gate = gates.get(STAGE_NAMES[0])
+    tasks: list[Task] = []
+    for c in checks:
+        gate = gates.get(c.stage)
+        if c.ahead is None or gate is None:
+            continue
+        if "rc_sends" in c.fixtures and not rc.settings.sends_allowed:
+            continue
+        earlier = tuple(g.nodeid for name, g in gates.items()
+                        if stage_index(name) < stage_index(c.stage))
+        needs = earlier + ((token_gate.nodeid,) if "rc_pair" in c.fixtures
+                           and token_gate is not None and not c.gate else ())
+        after = (() if c.gate else (gate.nodeid,)) + tuple(
+            by_id[i] for i in c.ahead.after if i in by_id)
+        tasks.append(Task(c.nodeid, (c.ahead.make, *c.args),
+                          partial(c.ahead.make, rc, *c.args), after=after, needs=needs,
+                          rank=0 if c.gate else 1 if "rc_webhooks" in c.fixtures else 2,
+                          main=c.ahead.main_thread))
+    waited = {k for t in tasks for k in (*t.after, *t.needs)}
+    return [t if t.rank < 2 or t.key not in waited else replace(t, rank=1) for t in tasks]
+
+
+def enabled(rc: RunContext, config: pytest.Config) -> bool:
+    """Requests go ahead: RC_CONCURRENCY > 1, and the run runs every selected check."""
+    option = config.option
+    stops_early = bool(getattr(option, "maxfail", 0)) or bool(getattr(option, "stepwise",
+                                                                       False))
+    return rc.settings.concurrency > 1 and not stops_early
+
+
+def start(rc: RunContext, items: Sequence[pytest.Item],
+          config: pytest.Config) -> Lookahead | None:
+    if not enabled(rc, config):
+        return None
+    tasks = plan(rc, items)
+    if not tasks:
+        return None
+    lookahead = Lookahead(rc.settings.concurrency, rc.recorder, rc.findings)
+    lookahead.start(tasks)
+    return lookahead
