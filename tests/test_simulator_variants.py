@@ -155,6 +155,30 @@ def _rate_limited(api: Api) -> Any:
             (first.json().get("error") or {}).get("code"), second.status_code)
 
 
+def _in_flight_limited(api: Api) -> Any:
+    """Two searches held in flight (the server asked for their bodies: 100 Continue, not
+    yet sent), then a whoami: refused?"""
+    host, port = api.sim.base_url.removeprefix("http://").rsplit(":", 1)
+    held = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            held.append(sock)
+            sock.sendall(b"POST /api/core/numbers/search HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+                         b"Expect: 100-continue\r\nAuthorization: "
+                         + api.bearer()["Authorization"].encode() + b"\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")  # it is in flight
+        third = _whoami(api)
+    finally:
+        for sock in held:
+            sock.sendall(b"{}")
+            sock.recv(65536)
+            sock.close()
+    return (third.status_code, third.headers.get("retry-after"),
+            (third.json().get("error") or {}).get("code"), _whoami(api).status_code)
+
+
 PROBES: dict[str, tuple[Any, Any]] = {
     "redeliver-every-event": (_redelivered, (["message.queued", "message.sent",
                                               "message.delivery"], True, 6)),
@@ -174,6 +198,7 @@ PROBES: dict[str, tuple[Any, Any]] = {
     "connection-close": (_connection_close, (True, True)),
     "many-numbers": (_many_numbers, (EXTRA_NUMBERS + 2, EXTRA_NUMBERS + 2, True, True)),
     "rate-limit": (_rate_limited, (429, "1", "RATE_LIMITED", 202)),
+    "rate-limit-in-flight": (_in_flight_limited, (429, "1", "RATE_LIMITED", 200)),
 }
 
 
