@@ -16,9 +16,10 @@ attributed to it whatever thread runs it. It starts once the keys it comes `afte
 stage's gate): otherwise it never runs, and its check, if it runs at all, makes its requests
 itself, as with RC_CONCURRENCY=1. Once a task found the target unreachable, no other starts.
 Among ready tasks the lowest `rank` goes first (gates, then tasks that others wait for), then
-the run's order. A check that asks for a task no worker took yet runs it itself. A `main`
-task runs on the main thread (it may install signal handlers): whenever the main thread
-waits for an answer, and it is ready, the main thread runs it meanwhile.
+the run's order; their requests wait for a place in flight with that rank (`ranked`). A
+check that asks for a task no worker took yet runs it itself. A `main` task runs on the
+main thread (it may install signal handlers): whenever the main thread waits for an answer,
+and it is ready, the main thread runs it meanwhile.
 
 The tool's own errors and a check's outcomes (a failure, a skip) raised by a task are raised
 again by `answer`, in the check that owns them: nothing is swallowed.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +68,13 @@ class _State:
 
 
 class Lookahead:
-    def __init__(self, workers: int, recorder: Recorder, findings: FindingLog) -> None:
+    def __init__(self, workers: int, recorder: Recorder, findings: FindingLog,
+                 ranked: Callable[[int], AbstractContextManager[None]] = lambda _: nullcontext()
+                 ) -> None:
         self.workers = max(1, workers)
         self._recorder = recorder
         self._findings = findings
+        self._ranked = ranked  # a task's requests wait for a place in flight with its rank
         self._cond = threading.Condition()
         self._states: dict[str, _State] = {}
         self._over: dict[str, bool] = {}  # key -> passed, once over
@@ -163,7 +168,7 @@ class Lookahead:
         """Make the task's requests on its check's behalf; on a worker, what they record and
         find is held for the check to commit."""
         task = state.task
-        with self._recorder.on_behalf_of(task.key):
+        with self._recorder.on_behalf_of(task.key), self._ranked(0 if task.main else task.rank):
             if hold:
                 with self._recorder.holding() as exchanges, \
                         self._findings.holding() as findings:

@@ -76,15 +76,35 @@ class RateLimits:
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
         self._in_flight = 0
+        self._tickets = 0
+        self._waiting: list[tuple[int, int]] = []  # (rank, ticket) of each request waiting
+        self._local = threading.local()  # .rank: this thread's requests' rank
         self._not_before = 0.0  # monotonic: no request of the run goes out before it
         self.waits: list[RateLimitWait] = []
 
     @contextmanager
+    def ranked(self, rank: int) -> Iterator[None]:
+        """This thread's requests wait for a place with `rank` (0 first; a request outside
+        it ranks 0: the main thread waits for it)."""
+        previous = getattr(self._local, "rank", 0)
+        self._local.rank = rank
+        try:
+            yield
+        finally:
+            self._local.rank = previous
+
+    @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one place for a request in flight, for as long as it takes."""
+        """Hold one place for a request in flight, for as long as it takes. A freed place
+        goes to the waiting request of the lowest rank, the first come among equals: a
+        worker asking again at once never overtakes the run's critical path."""
         with self._freed:
-            while self._in_flight >= self.concurrency:
+            me = (getattr(self._local, "rank", 0), self._tickets)
+            self._tickets += 1
+            self._waiting.append(me)
+            while self._in_flight >= self.concurrency or min(self._waiting) != me:
                 self._freed.wait()
+            self._waiting.remove(me)
             self._in_flight += 1
         try:
             self.pace()

@@ -116,6 +116,8 @@ def start(rc: RunContext, items: Sequence[pytest.Item],
     tasks = plan(rc, items)
     if not tasks:
         return None
-    lookahead = Lookahead(rc.settings.concurrency, rc.recorder, rc.findings)
+    limits = rc.client.rate_limits
+    lookahead = Lookahead(rc.settings.concurrency, rc.recorder, rc.findings,
+                          **({"ranked": limits.ranked} if limits is not None else {}))
     lookahead.start(tasks)
     return lookahead
