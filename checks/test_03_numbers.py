@@ -44,19 +44,19 @@ def test_configured_number_is_usable(rc: RunContext) -> None:
     rc.answer(gates.number_usable)
 
 
-@check("RC-NUMBERS-02", clause=NUMBERS_LIST + " (Response samples)", ahead=gates.numbers)
+@check("RC-NUMBERS-02", clause=NUMBERS_LIST + " (Response samples)")
 def test_numbers_list_matches_schema(rc: RunContext) -> None:
     """GET /api/core/numbers returns JSON matching the documented number list shape."""
-    _, numbers = rc.answer(gates.numbers)
+    _, numbers = gates.numbers(rc)  # the run's read of the list (the gate's)
     if not numbers:
         rc.warn("The client has no numbers", "/api/core/numbers returned an empty list.",
                 STEP3, stage="numbers")
 
 
-@check("RC-NUMBERS-03", clause=NOT_PHONE, ahead=gates.numbers)
+@check("RC-NUMBERS-03", clause=NOT_PHONE)
 def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
     """Every numberId is a Red Cloud identifier, not an E.164 phone number."""
-    exchange, numbers = rc.answer(gates.numbers)
+    exchange, numbers = gates.numbers(rc)
     phone_like = [n.get("numberId") for n in numbers if is_e164(n.get("numberId"))]
     if phone_like:
         raise expect.fail("numberId values look like phone numbers",
@@ -84,15 +84,11 @@ def test_search_returns_documented_shape(rc: RunContext) -> None:
                          title="Number search did not return the documented shape")
 
 
-def _to_compare(rc: RunContext) -> tuple[Exchange, dict[str, Any], Exchange,
-                                          list[dict[str, Any]]]:
-    """whoami, then the numbers list, read one after the other to compare."""
-    who, context = gates.whoami(rc, "whoami: assignedNumbers to compare")
-    exchange, numbers = gates.numbers(rc, "numbers: list to compare with whoami")
-    return who, context, exchange, numbers
+def _whoami_to_compare(rc: RunContext) -> tuple[Exchange, dict[str, Any]]:
+    return gates.whoami(rc, "whoami: assignedNumbers to compare")
 
 
-@check("RC-NUMBERS-05", clause=COUNTS, ahead=_to_compare)
+@check("RC-NUMBERS-05", clause=COUNTS, ahead=_whoami_to_compare)
 def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     """whoami's assignedNumbers (total, smsEnabledCount, mmsEnabledCount) counts at least
     the numbers GET /api/core/numbers lists, smsEnabled and mmsEnabled among them.
@@ -101,7 +97,8 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     numbers assigned to the client. Counting more is a warning only: the reference titles
     the list "List active numbers", so an assigned number that is not active may be
     counted by whoami and left out of the list."""
-    who, context, exchange, numbers = rc.answer(_to_compare)
+    who, context = rc.answer(_whoami_to_compare)
+    exchange, numbers = gates.numbers(rc)  # the run's read of the list (the gate's)
     summary = context["assignedNumbers"]
     listed = assigned_counts(numbers)
     found = compare_counts(summary, listed)
@@ -224,7 +221,7 @@ def _read_back(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchange
     number, _, update = _noop_update(rc)
     answered = expect.json_response(update, 200, "number", clause=READ_BACK,
                                     title="A no-op number update was not accepted")
-    exchange, numbers = gates.numbers(rc, "numbers: read back after the update")
+    exchange, numbers = gates.numbers(rc, "numbers: read back after the update", fresh=True)
     return number, answered, exchange, numbers
 
 
