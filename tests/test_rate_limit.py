@@ -141,3 +141,37 @@ def test_a_concurrent_run_against_an_in_flight_limit_passes_within_its_budget(
     summary = json.loads((tmp_path / "escalation.json").read_text("utf-8"))["summary"]
     waits = [w for w in summary["warnings"] if w["title"].startswith("Rate-limited")]
     assert len(waits) == len(refused)  # each refused request waited, and was sent again
+
+
+def _until(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.001)
+
+
+def test_a_freed_place_goes_to_the_lowest_rank_first_come_among_equals() -> None:
+    limits = RateLimits(30.0, concurrency=1)
+    order: list[str] = []
+    release = threading.Event()
+
+    def request(name: str, rank: int, hold: bool = False) -> threading.Thread:
+        def go() -> None:
+            with limits.ranked(rank), limits.slot():
+                order.append(name)
+                if hold:
+                    release.wait(5)
+        thread = threading.Thread(target=go)
+        thread.start()
+        return thread
+
+    threads = [request("holder", 0, hold=True)]
+    _until(lambda: order == ["holder"])
+    for n, (name, rank) in enumerate([("rest", 2), ("waited-for", 1), ("rest-2", 2),
+                                      ("critical", 0)], 1):
+        threads.append(request(name, rank))
+        _until(lambda n=n: limits.queued == n)  # type: ignore[misc]
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["holder", "critical", "waited-for", "rest", "rest-2"]

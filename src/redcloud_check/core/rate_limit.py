@@ -82,6 +82,12 @@ class RateLimits:
         self._not_before = 0.0  # monotonic: no request of the run goes out before it
         self.waits: list[RateLimitWait] = []
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a place in flight now."""
+        with self._lock:
+            return len(self._waiting)
+
     @contextmanager
     def ranked(self, rank: int) -> Iterator[None]:
         """This thread's requests wait for a place with `rank` (0 first; a request outside
