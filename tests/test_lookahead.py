@@ -185,3 +185,14 @@ def test_a_check_asking_for_another_function_than_its_task_is_a_suite_bug(run: R
     run.ahead.start([run.task("k")])
     with pytest.raises(RuntimeError, match="a bug in the suite"):
         run.ahead.answer("k", ("something else",), lambda: None)
+
+
+def test_a_disowned_early_task_is_the_sessions_and_frees_its_key(run: Run) -> None:
+    run.ahead.start([run.task("early")])
+    assert run.started["early"].wait(5)
+    run.ahead.disown("early")  # its check is not in the run
+    run.ahead.start([run.task("early", call=run.make("early-again"))])  # the key is free
+    assert run.answer("early") == "early-again"
+    run.ahead.close(5)
+    assert sorted((e.label, e.check) for e in run.recorder.all()) == [
+        ("early", None), ("early-again", "early")]

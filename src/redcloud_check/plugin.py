@@ -117,9 +117,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from redcloud_check.suite.reports import scrub_metadata
 
     run.session = session
-    run.start_session()
+    rc = run.start_session()
     session.config.add_cleanup(run.redact_log_records())
     run.guard("environment table", lambda: scrub_metadata(run, session.config))
+    from redcloud_check.suite import lookahead
+
+    lookahead.start_early(rc, session.config)  # the token request, while pytest collects
     # What start-up built lives until exit: frozen, out of sight of the collections during
     # the checks and pytest's gc.collect() at exit (about 0.1 s of a run); collector on.
     startup_gc.resume(freeze_anyway=True)
@@ -142,7 +145,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if run is not None and run.rc is not None:
         from redcloud_check.suite import lookahead
 
-        run.rc.lookahead = lookahead.start(run.rc, session.items, session.config)
+        lookahead.start(run.rc, session.items, session.config)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -2,11 +2,14 @@
 together (at most RC_CONCURRENCY), its checks still judged one after another, in order.
 
     Lookahead(workers, recorder, findings)
-    Lookahead.start(tasks)             the run's tasks, in the run's order; workers start
+    Lookahead.start(tasks)             the run's tasks, in the run's order (more may be added
+                                       later: a task started before the checks were known)
     Lookahead.answer(key, what, call)  a check's answer: its task's result, waited for (what
                                        the task recorded and found is committed now, in the
                                        run's order), or `call()` made now when no task ran
     Lookahead.done(key, passed)        a check without a task is over: tasks after it may go
+    Lookahead.disown(key)              a task started early whose check is not in the run:
+                                       its requests are the session's, recorded as they end
     Lookahead.close(timeout)           no new task starts; what ran is committed (every
                                        request sent is in the evidence)
 
@@ -19,7 +22,8 @@ Among ready tasks the lowest `rank` goes first (gates, then tasks that others wa
 the run's order; their requests wait for a place in flight with that rank (`ranked`). A
 check that asks for a task no worker took yet runs it itself. A `main` task runs on the
 main thread (it may install signal handlers): whenever the main thread waits for an answer,
-and it is ready, the main thread runs it meanwhile.
+and it is ready, the main thread runs it meanwhile, ahead of any task a worker has not yet
+started, its chain of requests in one place in flight (`place`) held throughout.
 
 The tool's own errors and a check's outcomes (a failure, a skip) raised by a task are raised
 again by `answer`, in the check that owns them: nothing is swallowed.
@@ -31,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redcloud_check.core.errors import TargetUnreachable
@@ -65,20 +69,23 @@ class _State:
     exchanges: list[Exchange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     committed: bool = False
+    disowned: bool = False  # no check of the run takes it: its requests are the session's
 
 
 class Lookahead:
     def __init__(self, workers: int, recorder: Recorder, findings: FindingLog,
-                 ranked: Callable[[int], AbstractContextManager[None]] = lambda _: nullcontext()
-                 ) -> None:
+                 ranked: Callable[[int], AbstractContextManager[None]] = lambda _: nullcontext(),
+                 place: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self.workers = max(1, workers)
         self._recorder = recorder
         self._findings = findings
         self._ranked = ranked  # a task's requests wait for a place in flight with its rank
+        self._place = place  # a main task's chain of requests, in one place held throughout
         self._cond = threading.Condition()
         self._states: dict[str, _State] = {}
         self._over: dict[str, bool] = {}  # key -> passed, once over
         self._closing = False
+        self._main_waiting = False  # the main thread waits in answer(): it takes main tasks
         self._threads: list[threading.Thread] = []
 
     def start(self, tasks: Sequence[Task]) -> None:
@@ -86,13 +93,34 @@ class Lookahead:
             for task in tasks:
                 self._states[task.key] = _State(task, len(self._states))
             self._settle()
-        for n in range(self.workers):
+            self._cond.notify_all()
+        for n in range(len(self._threads), self.workers):
             thread = threading.Thread(target=self._work, name=f"rc-lookahead-{n}", daemon=True)
             self._threads.append(thread)
             thread.start()
 
+    def disown(self, key: str) -> None:
+        with self._cond:
+            state = self._states.pop(key)  # the key is free for the check's own task
+            state.task = replace(state.task, key=f"{key} (the session's)")
+            self._states[state.task.key] = state
+            state.disowned = True
+            done = state.status == DONE and not state.committed
+            if done:
+                state.committed = True
+        if done:
+            self._commit(state)
+
     def planned(self, key: str) -> bool:
         return key in self._states
+
+    def started(self) -> list[str]:
+        """The keys of the tasks started so far."""
+        with self._cond:
+            return list(self._states)
+
+    def what(self, key: str) -> tuple[Any, ...]:
+        return self._states[key].task.what
 
     # -- the checks' side (the main thread) -----------------------------------------------
 
@@ -115,9 +143,12 @@ class Lookahead:
                     break
                 other = self._next(main=True)  # the main thread's own work, meanwhile
                 if other is None:
+                    self._main_waiting = True
                     self._cond.wait()
+                    self._main_waiting = False
                     continue
                 other.status = RUNNING
+                self._cond.notify_all()  # workers held back for it may start again
             self._run(other, hold=True)
         if state is None or state.status == DROPPED:
             return call()
@@ -136,11 +167,20 @@ class Lookahead:
     def _take(self, state: _State) -> Any:
         with self._cond:
             state.committed = True
-        self._recorder.commit(state.exchanges)
-        self._findings.commit(state.findings)
+        self._commit(state)
         if state.error is not None:
             raise state.error
         return state.value
+
+    def _commit(self, state: _State) -> None:
+        """What the task recorded and found, into the run's logs (the session's, when no
+        check of the run owns it)."""
+        exchanges, findings = state.exchanges, state.findings
+        if state.disowned:
+            exchanges = [replace(e, check=None) for e in exchanges]
+            findings = [replace(f, check=None) for f in findings]
+        self._recorder.commit(exchanges)
+        self._findings.commit(findings)
 
     # -- the workers ------------------------------------------------------------------------
 
@@ -157,9 +197,14 @@ class Lookahead:
             self._run(state, hold=True)
 
     def _next(self, main: bool = False) -> _State | None:
-        ready = [s for s in self._states.values() if s.status == PENDING
-                 and s.task.main == main and self._ready(s)]
-        return min(ready, key=lambda s: (s.task.rank, s.position), default=None)
+        """The next task for a worker (`main`: for the main thread). While a main task is
+        ready and the main thread waiting to take it, workers start nothing new: the places
+        they would take are its (it is on the run's critical path)."""
+        ready = [s for s in self._states.values() if s.status == PENDING and self._ready(s)]
+        if not main and self._main_waiting and any(s.task.main for s in ready):
+            return None
+        return min((s for s in ready if s.task.main == main),
+                   key=lambda s: (s.task.rank, s.position), default=None)
 
     def _ready(self, state: _State) -> bool:
         return all(k in self._over for k in (*state.task.after, *state.task.needs))
@@ -168,7 +213,8 @@ class Lookahead:
         """Make the task's requests on its check's behalf; on a worker, what they record and
         find is held for the check to commit."""
         task = state.task
-        with self._recorder.on_behalf_of(task.key), self._ranked(0 if task.main else task.rank):
+        with self._recorder.on_behalf_of(task.key), self._ranked(0 if task.main else task.rank), \
+                self._place() if task.main else nullcontext():
             if hold:
                 with self._recorder.holding() as exchanges, \
                         self._findings.holding() as findings:
@@ -183,6 +229,11 @@ class Lookahead:
                 self._closing_pending()
             self._settle()
             self._cond.notify_all()
+            orphan = state.disowned and not state.committed
+            if orphan:
+                state.committed = True
+        if orphan:
+            self._commit(state)
 
     @staticmethod
     def _call(state: _State) -> None:
@@ -228,5 +279,4 @@ class Lookahead:
             for state in left:
                 state.committed = True
         for state in sorted(left, key=lambda s: s.position):
-            self._recorder.commit(state.exchanges)
-            self._findings.commit(state.findings)
+            self._commit(state)

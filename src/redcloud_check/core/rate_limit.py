@@ -101,9 +101,13 @@ class RateLimits:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one place for a request in flight, for as long as it takes. A freed place
-        goes to the waiting request of the lowest rank, the first come among equals: a
-        worker asking again at once never overtakes the run's critical path."""
+        """Hold one place for a request in flight, for as long as it takes (or for a chain of
+        requests: a thread that holds a place already makes them in it). A freed place goes
+        to the waiting request of the lowest rank, the first come among equals: a worker
+        asking again at once never overtakes the run's critical path."""
+        if getattr(self._local, "holding", False):
+            yield
+            return
         with self._freed:
             me = (getattr(self._local, "rank", 0), self._tickets)
             self._tickets += 1
@@ -112,10 +116,12 @@ class RateLimits:
                 self._freed.wait()
             self._waiting.remove(me)
             self._in_flight += 1
+        self._local.holding = True
         try:
             self.pace()
             yield
         finally:
+            self._local.holding = False
             with self._freed:
                 self._in_flight -= 1
                 self._freed.notify_all()

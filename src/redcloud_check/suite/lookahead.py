@@ -1,8 +1,10 @@
 """Which checks' requests a run sends ahead of them, and after what (`core.lookahead` sends
 them, at most RC_CONCURRENCY in flight; the checks still run and judge in their order).
 
-    start(rc, items, config) -> Lookahead | None    the run's lookahead, started (None: every
-                                                     check makes its requests as it runs)
+    start_early(rc, config)       at the session's start, while pytest collects: the token
+                                  gate's request, the run's first (everything waits for it)
+    start(rc, items, config)      the run's checks known: the lookahead's tasks (rc.lookahead
+                                  stays None when no request may go ahead)
 
 The rules, stated once:
 
@@ -26,6 +28,12 @@ The rules, stated once:
 Among ready requests, gates go first (the run's critical path), then those others wait for
 and the sends whose messages are accepted (their lifecycle runs while the rest are
 answered), then the run's order.
+
+The token gate's request goes before the checks are collected (it is the same request
+whichever checks run: with the right pair, never a wrong credential). When the token gate
+turns out not to be among the run's checks (-k, file arguments), its request is the
+session's (the token it issued serves the checks that need one); nothing goes ahead under
+--collect-only, --setup-only or --setup-plan.
 """
 
 from __future__ import annotations
@@ -38,14 +46,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from redcloud_check.core.lookahead import Lookahead, Task
-from redcloud_check.rules.stages import STAGE_NAMES, stage_index
+from redcloud_check.results.catalog import catalog
+from redcloud_check.rules import gates
+from redcloud_check.rules.stages import STAGE_NAMES, STAGES, stage_index
 from redcloud_check.suite.declare import Ahead, ahead_of
 from redcloud_check.suite.stash import SPEC
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
 
-__all__ = ["start"]
+__all__ = ["start", "start_early"]
+
+SPARE_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +114,55 @@ def plan(rc: RunContext, items: Sequence[pytest.Item]) -> list[Task]:
 
 
 def enabled(rc: RunContext, config: pytest.Config) -> bool:
-    """Requests go ahead: RC_CONCURRENCY > 1, and the run runs every selected check."""
+    """Requests go ahead: RC_CONCURRENCY > 1, and the run runs every selected check (not
+    when it may stop at its first failures, nor when it runs none: --collect-only,
+    --setup-only, --setup-plan)."""
     option = config.option
     stops_early = bool(getattr(option, "maxfail", 0)) or bool(getattr(option, "stepwise",
                                                                        False))
-    return rc.settings.concurrency > 1 and not stops_early
+    runs_none = any(getattr(option, name, False)
+                    for name in ("collectonly", "setuponly", "setupplan"))
+    return rc.settings.concurrency > 1 and not stops_early and not runs_none
 
 
-def start(rc: RunContext, items: Sequence[pytest.Item],
-          config: pytest.Config) -> Lookahead | None:
-    if not enabled(rc, config):
-        return None
-    tasks = plan(rc, items)
-    if not tasks:
-        return None
+def _lookahead(rc: RunContext) -> Lookahead | None:
     limits = rc.client.rate_limits
-    lookahead = Lookahead(rc.settings.concurrency, rc.recorder, rc.findings,
-                          **({"ranked": limits.ranked} if limits is not None else {}))
-    lookahead.start(tasks)
-    return lookahead
+    if limits is None:  # not the run context's client: nothing bounds the requests in flight
+        return None
+    # Two workers more than places in flight: a task that becomes ready while every place is
+    # taken waits for the next one, in its rank (core.rate_limit), not for a worker to end.
+    return Lookahead(rc.settings.concurrency + SPARE_WORKERS, rc.recorder, rc.findings,
+                     ranked=limits.ranked, place=limits.slot)
+
+
+def token_gate_nodeid(config: pytest.Config) -> str | None:
+    """The node id pytest gives the token gate check in the suite's own checks directory."""
+    row = next((c for c in catalog() if c["id"] == STAGES[0].gate_id), None)
+    testpaths = config.getini("testpaths")
+    return f"{testpaths[0].strip('/')}/{row['nodeid']}" if row and testpaths else None
+
+
+def start_early(rc: RunContext, config: pytest.Config) -> None:
+    key = token_gate_nodeid(config)
+    if not enabled(rc, config) or key is None or (lookahead := _lookahead(rc)) is None:
+        return
+    lookahead.start([Task(key, (gates.token_issued,), partial(gates.token_issued, rc),
+                          rank=0)])
+    rc.lookahead = lookahead
+
+
+def start(rc: RunContext, items: Sequence[pytest.Item], config: pytest.Config) -> None:
+    lookahead = rc.lookahead
+    if not enabled(rc, config):
+        return
+    tasks = plan(rc, items)
+    lookahead = lookahead or _lookahead(rc)
+    if lookahead is None:
+        return
+    keys = {t.key for t in tasks}
+    early = {t.key: t for t in tasks if lookahead.planned(t.key)}
+    for key in lookahead.started():
+        if key not in keys or early[key].what != lookahead.what(key):
+            lookahead.disown(key)  # not a check of this run (or not as it asks): the session's
+    lookahead.start([t for t in tasks if not lookahead.planned(t.key)])
+    rc.lookahead = lookahead
