@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["start", "start_early"]
 
-SPARE_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +128,9 @@ def _lookahead(rc: RunContext) -> Lookahead | None:
     limits = rc.client.rate_limits
     if limits is None:  # not the run context's client: nothing bounds the requests in flight
         return None
-    # Two workers more than places in flight: a task that becomes ready while every place is
-    # taken waits for the next one, in its rank (core.rate_limit), not for a worker to end.
-    return Lookahead(rc.settings.concurrency + SPARE_WORKERS, rc.recorder, rc.findings,
+    # Twice as many workers as places in flight: a task that becomes ready while every place
+    # is taken waits for the next one in its rank (core.rate_limit), not for a worker to end.
+    return Lookahead(2 * rc.settings.concurrency, rc.recorder, rc.findings,
                      ranked=limits.ranked, place=limits.slot)
 
 
