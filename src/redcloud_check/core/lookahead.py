@@ -9,7 +9,8 @@ together (at most RC_CONCURRENCY), its checks still judged one after another, in
                                        run's order), or `call()` made now when no task ran
     Lookahead.done(key, passed)        a check without a task is over: tasks after it may go
     Lookahead.disown(key)              a task started early whose check is not in the run:
-                                       its requests are the session's, recorded as they end
+                                       its requests are the session's, recorded as they
+                                       end (one not started yet never starts)
     Lookahead.close(timeout)           no new task starts; what ran is committed (every
                                        request sent is in the evidence)
 
@@ -105,6 +106,8 @@ class Lookahead:
             state.task = replace(state.task, key=f"{key} (the session's)")
             self._states[state.task.key] = state
             state.disowned = True
+            if state.status == PENDING:  # not started: it never will
+                state.status = DROPPED
             done = state.status == DONE and not state.committed
             if done:
                 state.committed = True
@@ -119,8 +122,10 @@ class Lookahead:
         with self._cond:
             return list(self._states)
 
-    def what(self, key: str) -> tuple[Any, ...]:
-        return self._states[key].task.what
+    def asked(self, key: str) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """What the task makes, and the keys it needs."""
+        task = self._states[key].task
+        return task.what, task.needs
 
     # -- the checks' side (the main thread) -----------------------------------------------
 

@@ -29,11 +29,12 @@ Among ready requests, gates go first (the run's critical path), then those other
 and the sends whose messages are accepted (their lifecycle runs while the rest are
 answered), then the run's order.
 
-The token gate's request goes before the checks are collected (it is the same request
-whichever checks run: with the right pair, never a wrong credential). When the token gate
-turns out not to be among the run's checks (-k, file arguments), its request is the
-session's (the token it issued serves the checks that need one); nothing goes ahead under
---collect-only, --setup-only or --setup-plan.
+The first three stages' gates (the token; whoami; the numbers list) go before the checks are
+collected, each once the one before passed: they are the same read-only requests with the
+right pair whichever checks run, and every later stage needs them. A gate that turns out
+not to be among the run's checks (-k, file arguments) is the session's request (the token
+it issued serves the checks that need one; one not yet sent is not sent); nothing goes
+ahead under --collect-only, --setup-only or --setup-plan.
 """
 
 from __future__ import annotations
@@ -134,19 +135,28 @@ def _lookahead(rc: RunContext) -> Lookahead | None:
                      ranked=limits.ranked, place=limits.slot)
 
 
-def token_gate_nodeid(config: pytest.Config) -> str | None:
-    """The node id pytest gives the token gate check in the suite's own checks directory."""
-    row = next((c for c in catalog() if c["id"] == STAGES[0].gate_id), None)
+# The gates whose requests go at the session's start, what each is made by: the first three
+# stages' (read-only, with the right pair and the token it issued; the later stages need
+# them whichever checks run).
+EARLY_GATES = ((STAGES[0].gate_id, gates.token_issued), (STAGES[1].gate_id, gates.client_active),
+               (STAGES[2].gate_id, gates.number_usable))
+
+
+def gate_nodeid(config: pytest.Config, check_id: str) -> str | None:
+    """The node id pytest gives a check in the suite's own checks directory."""
+    row = next((c for c in catalog() if c["id"] == check_id), None)
     testpaths = config.getini("testpaths")
     return f"{testpaths[0].strip('/')}/{row['nodeid']}" if row and testpaths else None
 
 
 def start_early(rc: RunContext, config: pytest.Config) -> None:
-    key = token_gate_nodeid(config)
-    if not enabled(rc, config) or key is None or (lookahead := _lookahead(rc)) is None:
+    found = [gate_nodeid(config, check_id) for check_id, _ in EARLY_GATES]
+    keys = [key for key in found if key is not None]
+    if not enabled(rc, config) or len(keys) != len(found) or \
+            (lookahead := _lookahead(rc)) is None:
         return
-    lookahead.start([Task(key, (gates.token_issued,), partial(gates.token_issued, rc),
-                          rank=0)])
+    lookahead.start([Task(key, (make,), partial(make, rc), needs=tuple(keys[:n]), rank=0)
+                     for n, (key, (_, make)) in enumerate(zip(keys, EARLY_GATES, strict=True))])
     rc.lookahead = lookahead
 
 
@@ -158,10 +168,10 @@ def start(rc: RunContext, items: Sequence[pytest.Item], config: pytest.Config) -
     lookahead = lookahead or _lookahead(rc)
     if lookahead is None:
         return
-    keys = {t.key for t in tasks}
-    early = {t.key: t for t in tasks if lookahead.planned(t.key)}
+    planned = {t.key: t for t in tasks}
     for key in lookahead.started():
-        if key not in keys or early[key].what != lookahead.what(key):
+        task = planned.get(key)
+        if task is None or (task.what, task.needs) != lookahead.asked(key):
             lookahead.disown(key)  # not a check of this run (or not as it asks): the session's
     lookahead.start([t for t in tasks if not lookahead.planned(t.key)])
     rc.lookahead = lookahead
