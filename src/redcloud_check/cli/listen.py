@@ -115,7 +115,12 @@ class Printer(CollectsHandlerErrors):
             self.queue.put((delivery, raw))
             return
         self._count(delivery)
-        self._lines.append(self._line(delivery))
+        try:
+            line = self._line(delivery)
+        except Exception as error:  # a bug of ours: collected, never lost, exit 7 at the
+            self.handler_errors.append(error)  # end; one delivery's bug stops no other
+            return
+        self._lines.append(line)
         self._due.set()
 
     def emit(self, record: dict[str, Any], text: str, flush: bool = True) -> None:
