@@ -57,7 +57,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, action="append", dest="latencies")
     parser.add_argument("--no-sequential", action="store_true",
-                        help="leave out the RC_CONCURRENCY=1 run (it takes 57 round trips)")
+                        help="leave out the RC_CONCURRENCY=1 run (52 requests one at a time)")
     options = parser.parse_args()
     if not 1 <= options.runs <= 50:
         parser.error("--runs must be 1..50")
