@@ -196,3 +196,22 @@ def test_a_disowned_early_task_is_the_sessions_and_frees_its_key(run: Run) -> No
     run.ahead.close(5)
     assert sorted((e.label, e.check) for e in run.recorder.all()) == [
         ("early", None), ("early-again", "early")]
+
+
+def test_an_interrupt_in_a_main_task_goes_on_up_and_its_requests_stay_evidence(
+        run: Run) -> None:
+    worker_may_end = threading.Event()
+
+    def interrupted() -> None:
+        run.recorder.record(_exchange("override PATCH", run.recorder.current_check))
+        worker_may_end.set()
+        raise KeyboardInterrupt  # SIGTERM during the override, as the run's handler raises it
+
+    run.ahead.start([run.task("slow", call=run.make("slow", before=lambda:
+                                                    worker_may_end.wait(5))),
+                     Task("main", ("main",), interrupted, main=True)])
+    assert run.started["slow"].wait(5)
+    with pytest.raises(KeyboardInterrupt):
+        run.answer("slow")  # waiting, the main thread ran the main task: not swallowed
+    run.ahead.close(5)
+    assert ("override PATCH", "main") in [(e.label, e.check) for e in run.recorder.all()]

@@ -216,20 +216,29 @@ class Lookahead:
 
     def _run(self, state: _State, *, hold: bool) -> None:
         """Make the task's requests on its check's behalf; on a worker, what they record and
-        find is held for the check to commit."""
+        find is held for the check to commit. An interrupt (Ctrl-C, SIGTERM: the main
+        thread's) ends the task, what it recorded kept, and goes on up."""
         task = state.task
-        with self._recorder.on_behalf_of(task.key), self._ranked(0 if task.main else task.rank), \
-                self._place() if task.main else nullcontext():
-            if hold:
+        try:
+            with self._recorder.on_behalf_of(task.key), \
+                    self._ranked(0 if task.main else task.rank), \
+                    self._place() if task.main else nullcontext():
+                if not hold:
+                    self._call(state)
+                    return
                 with self._recorder.holding() as exchanges, \
                         self._findings.holding() as findings:
-                    self._call(state)
-                state.exchanges, state.findings = exchanges, findings
-            else:
-                self._call(state)
+                    try:
+                        self._call(state)
+                    finally:
+                        state.exchanges, state.findings = exchanges, findings
+        finally:
+            self._finished(state)
+
+    def _finished(self, state: _State) -> None:
         with self._cond:
             state.status = DONE
-            self._over[task.key] = state.error is None
+            self._over[state.task.key] = state.error is None
             if isinstance(state.error, TargetUnreachable):
                 self._closing_pending()
             self._settle()
@@ -244,6 +253,9 @@ class Lookahead:
     def _call(state: _State) -> None:
         try:
             state.value = state.task.call()
+        except (KeyboardInterrupt, SystemExit) as stop:  # the run's, not the task's outcome
+            state.error = stop
+            raise
         # Broad on purpose: whatever the task raised (a failure, a skip, the tool's own
         # error) is the check's outcome, raised again by `answer` in that check.
         except BaseException as error:
