@@ -11,7 +11,9 @@ docs' express example with counters (GET /stats), the anchor. Rounds alternate (
 express), `--rounds` times (default 3). Printed per round and listener: events sent, lost
 (valid unique events not recorded as accepted), duplicates (counted twice), wrongly accepted
 (forged events answered 2xx or recorded), transport errors, events/s, p50/p99 acknowledgement
-latency and the sender's CPU share; then the medians and ours/express.
+latency, the sender's CPU share, and CPU per event of the listener and of the sender (the
+two share the machine's cores: a listener whose answers cost the sender more CPU leaves
+itself less); then the medians and ours/express.
 Target: 0 lost, 0 wrongly accepted, >= express's events/s and <= its p99.
 
 Runs `npm ci` in bench/express_listener when node_modules is missing. Loopback only.
@@ -79,6 +81,8 @@ class Outcome:
     p50_ms: float
     p99_ms: float
     sender_cpu_share: float
+    listener_us: float  # the listener process's CPU per event (its warm-up included)
+    sender_us: float  # the sender's CPU per event of the burst
 
 
 # -- the events --------------------------------------------------------------------------------
@@ -161,31 +165,37 @@ def send(url: str, bursts: list[list[Event]], concurrency: int,
 # -- the listeners -----------------------------------------------------------------------------
 
 def run_ours(warmup: list[Event], plan: list[Event], concurrency: int,
-             deadline_s: float) -> tuple[BurstResult, list[str]]:
+             deadline_s: float) -> tuple[BurstResult, list[str], float]:
     with listen(SECRET) as served:
+        before = served.cpu_s()
         result = send(served.url, [warmup, plan], concurrency, deadline_s)[-1]
+        cpu = served.cpu_s() - before
     firsts = []
     for line in served.lines:  # complete: the process has exited and its pipe is drained
         record = json.loads(line)
         if (record.get("type") == "delivery" and record["verified"]
                 and not record["duplicate"] and record["messageId"] is not None):
             firsts.append(f"{record['messageId']}|{record['sequence']}")
-    return result, firsts
+    return result, firsts, cpu / (len(warmup) + len(plan))
 
 
 def run_express(warmup: list[Event], plan: list[Event], concurrency: int,
-                deadline_s: float) -> tuple[BurstResult, list[str]]:
+                deadline_s: float) -> tuple[BurstResult, list[str], float]:
     with express(SECRET) as served:
+        before = served.cpu_s()
         result = send(served.url, [warmup, plan], concurrency, deadline_s)[-1]
+        cpu = served.cpu_s() - before
         stats_url = served.url.rsplit("/webhooks/", 1)[0] + "/stats"
         with urllib.request.urlopen(stats_url, timeout=10) as response:
             stats = json.loads(response.read())
-    return result, list(stats["firstKeys"])
+    return result, list(stats["firstKeys"]), cpu / (len(warmup) + len(plan))
 
 
 # -- the figures -------------------------------------------------------------------------------
 
-def judge(name: str, plan: list[Event], result: BurstResult, first_keys: list[str]) -> Outcome:
+def judge(name: str, plan: list[Event], result: BurstResult, first_keys: list[str],
+          listener_cpu_s: float = 0.0) -> Outcome:
+    """`listener_cpu_s`: the listener's CPU seconds per event."""
     keys = {e.key for e in plan}
     firsts = [k for k in first_keys if k in keys]  # warm-up keys have another prefix
     recorded = set(firsts)
@@ -199,16 +209,19 @@ def judge(name: str, plan: list[Event], result: BurstResult, first_keys: list[st
                    events_per_s=len(plan) / result.wall_s,
                    p50_ms=statistics.median(result.latencies_s) * 1000,
                    p99_ms=quantiles[98] * 1000,
-                   sender_cpu_share=result.sender_cpu_s / result.wall_s)
+                   sender_cpu_share=result.sender_cpu_s / result.wall_s,
+                   listener_us=listener_cpu_s * 1e6,
+                   sender_us=result.sender_cpu_s / len(plan) * 1e6)
 
 
 def print_table(outcomes: Sequence[Outcome]) -> None:
     print(f"{'listener':<9} {'sent':>6} {'lost':>5} {'dups':>5} {'wrongly acc.':>12} "
-          f"{'errors':>6} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'sender CPU':>10}")
+          f"{'errors':>6} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'sender CPU':>10} "
+          f"{'CPU us/event: listener':>22} {'sender':>6}")
     for o in outcomes:
         print(f"{o.name:<9} {o.sent:>6} {o.lost:>5} {o.duplicates:>5} {o.wrongly_accepted:>12} "
               f"{o.errors:>6} {o.events_per_s:>9.0f} {o.p50_ms:>7.1f} {o.p99_ms:>7.1f} "
-              f"{o.sender_cpu_share:>10.0%}")
+              f"{o.sender_cpu_share:>10.0%} {o.listener_us:>22.0f} {o.sender_us:>6.0f}")
 
 
 def main() -> int:
@@ -239,8 +252,8 @@ def main() -> int:
     runners = {"ours": run_ours, "express": run_express}
     for _ in range(args.rounds):
         for name, runner in runners.items():
-            result, firsts = runner(warmup, plan, args.concurrency, args.deadline)
-            outcomes[name].append(judge(name, plan, result, firsts))
+            result, firsts, cpu = runner(warmup, plan, args.concurrency, args.deadline)
+            outcomes[name].append(judge(name, plan, result, firsts, cpu))
     print(f"machine: {machine()}")
     print(f"burst: {len(plan)} events ({counts['valid']} valid unique, {counts['duplicate']} "
           f"exact duplicates, {counts['forged']} forged) from {args.concurrency} threads on "
@@ -249,8 +262,10 @@ def main() -> int:
     print_table([o for pair in zip(*outcomes.values(), strict=True) for o in pair])
     rate = {n: statistics.median(o.events_per_s for o in os_) for n, os_ in outcomes.items()}
     p99 = {n: statistics.median(o.p99_ms for o in os_) for n, os_ in outcomes.items()}
-    for name in outcomes:
-        print(f"{name} median: {rate[name]:.0f} events/s, p99 {p99[name]:.1f} ms")
+    for name, os_ in outcomes.items():
+        print(f"{name} median: {rate[name]:.0f} events/s, p99 {p99[name]:.1f} ms, CPU per "
+              f"event: listener {statistics.median(o.listener_us for o in os_):.0f} us, "
+              f"sender {statistics.median(o.sender_us for o in os_):.0f} us")
     fast, tail = rate["ours"] >= rate["express"], p99["ours"] <= p99["express"]
     print(f"ours/express: events/s {ratio(rate['ours'], rate['express'])} (target >= 1.00x: "
           f"{verdict(fast)}), p99 {ratio(p99['ours'], p99['express'])} (target <= 1.00x: "

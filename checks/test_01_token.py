@@ -42,10 +42,10 @@ def _token_request(rc: RunContext, label: str, *, basic: bool, grant: str | None
                              wrong_credential=secret is not None)
 
 
-@check("RC-TOKEN-01", clause=QUICKSTART)
+@check("RC-TOKEN-01", clause=QUICKSTART, ahead=gates.token_issued)
 def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with HTTP Basic client authentication issues a token."""
-    exchange, _ = gates.token_issued(rc)
+    exchange, _ = rc.answer(gates.token_issued)
     cache = exchange.header("Cache-Control")
     if "no-store" not in cache.lower():
         rc.warn("Token response is cacheable",
@@ -54,10 +54,10 @@ def test_basic_credentials_issue_a_bearer_token(rc: RunContext) -> None:
                 "RFC 6749 section 5.1 (not stated in the Red Cloud docs)", stage="token")
 
 
-@check("RC-TOKEN-02", clause=BODY_CREDENTIALS)
+@check("RC-TOKEN-02", clause=BODY_CREDENTIALS, ahead=gates.body_token)
 def test_body_credentials_issue_a_bearer_token(rc: RunContext) -> None:
     """A client_credentials request with client_id and client_secret in the body issues a token."""
-    exchange = gates.body_token(rc)  # shared with the gate's scheme check: asked once
+    exchange = rc.answer(gates.body_token)  # shared with the gate's scheme check: asked once
     try:
         expect.json_response(exchange, 200, "token_response", clause=BODY_CREDENTIALS,
                              title="Body credentials did not issue a bearer token")
@@ -72,8 +72,7 @@ def test_token_response_matches_schema(rc_pair: RunContext) -> None:
     """The token response is JSON with access_token, token_type bearer and a positive integer
     expires_in."""
     rc = rc_pair
-    exchange = _token_request(rc, "token: response shape", basic=True,
-                              grant="client_credentials")
+    exchange, _ = gates.token_answer(rc)  # the run's token request (the gate's)
     body = expect.json_response(exchange, 200, "token_response", clause=TOKEN_SHAPE,
                                 title="Token response does not match the documented shape")
     if body.get("expires_in") != 3600:
@@ -83,13 +82,17 @@ def test_token_response_matches_schema(rc_pair: RunContext) -> None:
                 QUICKSTART, stage="token")
 
 
-@check("RC-TOKEN-04", clause=OAUTH_ERRORS)
+def _wrong_secret(rc: RunContext) -> Exchange:
+    return _token_request(rc, "token: wrong client_secret", basic=False,
+                          grant="client_credentials", secret="rc-check-wrong-secret")
+
+
+@check("RC-TOKEN-04", clause=OAUTH_ERRORS, ahead=_wrong_secret)
 def test_wrong_secret_gives_401_oauth_error(rc_pair: RunContext) -> None:
     """A wrong client_secret is refused with 401 and an OAuth-style error body, not the CORE
     error wrapper."""
     rc = rc_pair
-    exchange = _token_request(rc, "token: wrong client_secret", basic=False,
-                              grant="client_credentials", secret="rc-check-wrong-secret")
+    exchange = rc.answer(_wrong_secret)
     body = expect.oauth_error(exchange, 401, clause=OAUTH_ERRORS,
                               title="A wrong client_secret was not refused with 401")
     if body.get("error") != "invalid_client":
@@ -98,7 +101,22 @@ def test_wrong_secret_gives_401_oauth_error(rc_pair: RunContext) -> None:
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
-@cases("case", TOKEN_CASES, clause=NEAR_MISS)
+def _near_miss(rc: RunContext, case: TokenCase) -> Exchange:
+    """The case's one token request (a skip when the case does not apply)."""
+    attempt = case.build(rc.settings.client_id, rc.settings.client_secret)
+    if attempt is None:
+        skip(SkipCode.NOT_APPLICABLE, f"not applicable to these credentials: {case.statement}",
+             short="not applicable to these credentials")
+    for value in derived_secrets(attempt):
+        rc.secrets.add(value)
+    headers = {"Authorization": attempt.authorization} if attempt.authorization else {}
+    return rc.client.request("POST", "/api/auth/token", headers=headers,
+                             form={"grant_type": "client_credentials", **attempt.form},
+                             label=f"token: near-miss credential ({case.name})",
+                             wrong_credential=True)
+
+
+@cases("case", TOKEN_CASES, clause=NEAR_MISS, ahead=_near_miss)
 def test_token_refuses_a_near_miss_credential(rc_pair: RunContext, case: TokenCase) -> None:
     """A near-miss credential is refused with 400 or 401 and an OAuth-style body.
 
@@ -111,39 +129,34 @@ def test_token_refuses_a_near_miss_credential(rc_pair: RunContext, case: TokenCa
     guide names invalid credentials as what makes a token request fail; a near miss is an
     invalid credential. 400 (invalid_request) and 401 (invalid_client) both refuse. The
     cases are bounded (rules/credentials.py) so a run never locks the account."""
-    rc = rc_pair
-    attempt = case.build(rc.settings.client_id, rc.settings.client_secret)
-    if attempt is None:
-        skip(SkipCode.NOT_APPLICABLE, f"not applicable to these credentials: {case.statement}",
-             short="not applicable to these credentials")
-    for value in derived_secrets(attempt):
-        rc.secrets.add(value)
-    headers = {"Authorization": attempt.authorization} if attempt.authorization else {}
-    exchange = rc.client.request("POST", "/api/auth/token", headers=headers,
-                                 form={"grant_type": "client_credentials", **attempt.form},
-                                 label=f"token: near-miss credential ({case.name})",
-                                 wrong_credential=True)
+    exchange = rc_pair.answer(_near_miss, case)
     expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=NEAR_MISS,
                    title="A token was issued for a credential that is not the right pair")
     expect.oauth_error(exchange, (400, 401), clause=NEAR_MISS,
                        title="A near-miss credential was not refused with 400 or 401")
 
 
-@check("RC-TOKEN-12", clause=GRANT_REQUIRED)
+def _no_grant(rc: RunContext) -> Exchange:
+    return _token_request(rc, "token: missing grant_type", basic=True, grant=None)
+
+
+@check("RC-TOKEN-12", clause=GRANT_REQUIRED, ahead=_no_grant)
 def test_missing_grant_type_gives_400_oauth_error(rc_pair: RunContext) -> None:
     """A token request without grant_type is refused with 400 and an OAuth-style body."""
-    rc = rc_pair
-    exchange = _token_request(rc, "token: missing grant_type", basic=True, grant=None)
+    exchange = rc_pair.answer(_no_grant)
     expect.oauth_error(exchange, 400, clause=GRANT_REQUIRED,
                        title="A token request without grant_type was not refused with 400")
 
 
-@check("RC-TOKEN-13", clause=GRANT_VALUE)
+def _password_grant(rc: RunContext) -> Exchange:
+    return _token_request(rc, "token: unsupported grant_type", basic=True, grant="password")
+
+
+@check("RC-TOKEN-13", clause=GRANT_VALUE, ahead=_password_grant)
 def test_unsupported_grant_type_gives_400_oauth_error(rc_pair: RunContext) -> None:
     """A grant_type other than client_credentials is refused with 400 and an OAuth-style body."""
     rc = rc_pair
-    exchange = _token_request(rc, "token: unsupported grant_type", basic=True,
-                              grant="password")
+    exchange = rc.answer(_password_grant)
     body = expect.oauth_error(exchange, 400, clause=GRANT_VALUE,
                               title="An unsupported grant_type was not refused with 400")
     if body.get("error") != "unsupported_grant_type":
@@ -152,10 +165,10 @@ def test_unsupported_grant_type_gives_400_oauth_error(rc_pair: RunContext) -> No
                 "RFC 6749 section 5.2 (not stated in the Red Cloud docs)", stage="token")
 
 
-@check("RC-TOKEN-14", clause=TOKEN_AUTHORIZES)
-def test_issued_token_works_on_a_core_route(rc_pair: RunContext) -> None:
-    """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
-    rc = rc_pair
+def _fresh_token_on_core(rc: RunContext) -> tuple[Exchange, Exchange | None]:
+    """A fresh token, then whoami with it (it must authorize), then whoami with its scheme
+    spelled 'bearer': that answer, and when it is a refusal, the control (whoami with
+    'Bearer' again)."""
     exchange = _token_request(rc, "token: fresh token for a CORE call", basic=True,
                               grant="client_credentials")
     token = parse_token(exchange)
@@ -170,12 +183,19 @@ def test_issued_token_works_on_a_core_route(rc_pair: RunContext) -> None:
     lower = rc.core("GET", "/api/core/whoami", label="whoami with the scheme spelled 'bearer'",
                     bearer=f"bearer {token.value}")
     if lower.status == 200:
-        return
+        return lower, None
     # Only a difference is evidence: the same token under 'Bearer' again, right after. If
     # that is refused too, the token itself stopped working (not the scheme's spelling).
-    again = rc.core("GET", "/api/core/whoami", label="whoami with 'Bearer' again (control)",
-                    bearer=f"Bearer {token.value}")
-    if again.status == 200:
+    return lower, rc.core("GET", "/api/core/whoami", label="whoami with 'Bearer' again "
+                          "(control)", bearer=f"Bearer {token.value}")
+
+
+@check("RC-TOKEN-14", clause=TOKEN_AUTHORIZES, ahead=_fresh_token_on_core)
+def test_issued_token_works_on_a_core_route(rc_pair: RunContext) -> None:
+    """A token just issued authorizes a CORE call (GET /api/core/whoami)."""
+    rc = rc_pair
+    lower, control = rc.answer(_fresh_token_on_core)
+    if control is not None and control.status == 200:
         rc.warn("The token is refused under the scheme spelled 'bearer'",
                 f"GET /api/core/whoami answered HTTP {lower.status} to 'Authorization: bearer "
                 "<token>'. The token response names token_type 'bearer', and auth schemes "

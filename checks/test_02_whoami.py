@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from redcloud_check.context import RunContext
+from redcloud_check.core.exchange import Exchange
 from redcloud_check.results.ledger import SkipCode
 from redcloud_check.rules import expect, gates
 from redcloud_check.rules.consistency import body_request_id, header_request_id, shared_ids
@@ -24,26 +25,26 @@ NOT_ISSUED = TROUBLE + " (invalid token; missing or malformed Authorization head
 REQUEST_IDS = ESCALATION + " (requestId from the CORE error wrapper)"
 
 
-@check("RC-WHOAMI-01", clause=CLIENT_ACTIVE)
+@check("RC-WHOAMI-01", clause=CLIENT_ACTIVE, ahead=gates.client_active)
 def test_api_client_is_active(rc: RunContext) -> None:
     """The authenticated API client's apiClientStatus is ACTIVE."""
-    gates.client_active(rc)
+    rc.answer(gates.client_active)
 
 
-@check("RC-WHOAMI-02", clause=WHOAMI + " (Response samples)")
+@check("RC-WHOAMI-02", clause=WHOAMI + " (Response samples)", ahead=gates.whoami)
 def test_whoami_matches_schema(rc: RunContext) -> None:
     """GET /api/core/whoami returns JSON matching the documented client context shape."""
-    _, body = gates.whoami(rc)
+    _, body = rc.answer(gates.whoami)
     if not body.get("deliveryWebhookConfigured"):
         rc.warn("No delivery webhook configured for the client",
                 "deliveryWebhookConfigured is false: lifecycle events reach only numbers with a "
                 "webhookDeliveryOverride.", STEP2 + " (webhook flags)", stage="whoami")
 
 
-@check("RC-WHOAMI-03", clause=ASSIGNED)
+@check("RC-WHOAMI-03", clause=ASSIGNED, ahead=gates.whoami)
 def test_client_has_assigned_numbers(rc: RunContext) -> None:
     """The client has at least one assigned number (assignedNumbers.total > 0)."""
-    exchange, body = gates.whoami(rc)
+    exchange, body = rc.answer(gates.whoami)
     total = body["assignedNumbers"]["total"]
     if not total > 0:
         raise expect.fail("The API client has no assigned numbers",
@@ -52,10 +53,10 @@ def test_client_has_assigned_numbers(rc: RunContext) -> None:
                           exchange=exchange)
 
 
-@check("RC-WHOAMI-04", clause=OWN_CLIENT)
+@check("RC-WHOAMI-04", clause=OWN_CLIENT, ahead=gates.whoami)
 def test_client_id_matches_credentials(rc: RunContext) -> None:
     """whoami names the API client whose credentials issued the token (RC_CLIENT_ID)."""
-    exchange, body = gates.whoami(rc)
+    exchange, body = rc.answer(gates.whoami)
     if body["apiClientId"] != rc.settings.client_id:
         raise expect.fail("The token belongs to another API client",
                           expected=f"apiClientId {rc.settings.client_id!r} (RC_CLIENT_ID)",
@@ -64,36 +65,61 @@ def test_client_id_matches_credentials(rc: RunContext) -> None:
                           exchange=exchange)
 
 
-@check("RC-WHOAMI-05", clause=NO_TOKEN)
+def _no_authorization(rc: RunContext) -> Exchange:
+    return rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization",
+                             wrong_credential=True)
+
+
+@check("RC-WHOAMI-05", clause=NO_TOKEN, ahead=_no_authorization)
 def test_missing_token_gives_401_core_error(rc: RunContext) -> None:
     """A CORE call without an Authorization header gets 401 with the CORE error wrapper and a
     requestId."""
-    exchange = rc.client.request("GET", "/api/core/whoami", label="whoami: no Authorization",
-                                 wrong_credential=True)
+    exchange = rc.answer(_no_authorization)
     expect.core_error(exchange, 401, None, clause=NO_TOKEN,
                       title="A CORE call without a token was not refused with 401")
 
 
-@check("RC-WHOAMI-06", clause=MALFORMED_TOKEN)
+def _malformed(rc: RunContext) -> Exchange:
+    return rc.core("GET", "/api/core/whoami", label="whoami: malformed Authorization",
+                   bearer="Bearer", wrong_credential=True)
+
+
+@check("RC-WHOAMI-06", clause=MALFORMED_TOKEN, ahead=_malformed)
 def test_malformed_token_gives_401_core_error(rc: RunContext) -> None:
     """A malformed Authorization header (not a Bearer token) gets 401 with the CORE error
     wrapper."""
-    exchange = rc.core("GET", "/api/core/whoami", label="whoami: malformed Authorization",
-                       bearer="Bearer", wrong_credential=True)
+    exchange = rc.answer(_malformed)
     expect.core_error(exchange, 401, None, clause=MALFORMED_TOKEN,
                       title="A malformed Authorization header was not refused with 401")
 
 
-@check("RC-WHOAMI-07", clause=INVALID_TOKEN)
+def _invalid_token(rc: RunContext) -> Exchange:
+    return rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
+                   bearer="Bearer rc_check_invalid_token_0000000000", wrong_credential=True)
+
+
+@check("RC-WHOAMI-07", clause=INVALID_TOKEN, ahead=_invalid_token)
 def test_invalid_token_gives_401_core_error(rc: RunContext) -> None:
     """An unknown bearer token gets 401 with the CORE error wrapper and a requestId."""
-    exchange = rc.core("GET", "/api/core/whoami", label="whoami: invalid token",
-                       bearer="Bearer rc_check_invalid_token_0000000000", wrong_credential=True)
+    exchange = rc.answer(_invalid_token)
     expect.core_error(exchange, 401, None, clause=INVALID_TOKEN,
                       title="An invalid bearer token was not refused with 401")
 
 
-@cases("case", BEARER_CASES, clause=NOT_ISSUED)
+def _not_issued(rc: RunContext, case: BearerCase) -> Exchange:
+    """The case's one CORE request (a skip when no token was issued to derive it from)."""
+    token = rc.tokens.current()
+    if token is None:
+        skip(SkipCode.PREMISE, "no token was issued; stage 1 reports why",
+             short="no token was issued")
+    header = case.build(token.value, rc.settings.client_id, rc.settings.client_secret)
+    for value in derived_secrets(header):
+        rc.secrets.add(value)
+    return rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header,
+                   wrong_credential=True)
+
+
+@cases("case", BEARER_CASES, clause=NOT_ISSUED, ahead=_not_issued)
 def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCase) -> None:
     """A CORE call without an issued bearer token gets 401 with the CORE error wrapper.
 
@@ -104,15 +130,7 @@ def test_core_refuses_what_is_not_an_issued_token(rc: RunContext, case: BearerCa
     Graded fail: the reference authorizes CORE routes with BearerAuth (the token issued by
     the token endpoint), and the guide lists an invalid token and a malformed Authorization
     header as what makes /whoami fail."""
-    token = rc.tokens.current()
-    if token is None:
-        skip(SkipCode.PREMISE, "no token was issued; stage 1 reports why",
-             short="no token was issued")
-    header = case.build(token.value, rc.settings.client_id, rc.settings.client_secret)
-    for value in derived_secrets(header):
-        rc.secrets.add(value)
-    exchange = rc.core("GET", "/api/core/whoami", label=f"whoami: {case.name}", bearer=header,
-                       wrong_credential=True)
+    exchange = rc.answer(_not_issued, case)
     expect.refused(exchange, sent=case.statement, reveals=case.reveals, clause=NOT_ISSUED,
                    title="A CORE route accepted a credential that is not an issued token")
     expect.core_error(exchange, 401, None, clause=NOT_ISSUED,

@@ -38,16 +38,16 @@ NUMBER_FIELDS = ("numberId", "e164", "status", "campaignRegId", *UPDATABLE)
 NOOP_UPDATE = Shared[tuple[dict[str, Any], dict[str, Any], Exchange]]("the no-op update")
 
 
-@check("RC-NUMBERS-01", clause=NUMBER_USABLE)
+@check("RC-NUMBERS-01", clause=NUMBER_USABLE, ahead=gates.number_usable)
 def test_configured_number_is_usable(rc: RunContext) -> None:
     """RC_NUMBER_ID is among the client's numbers, ACTIVE and smsEnabled."""
-    gates.number_usable(rc)
+    rc.answer(gates.number_usable)
 
 
 @check("RC-NUMBERS-02", clause=NUMBERS_LIST + " (Response samples)")
 def test_numbers_list_matches_schema(rc: RunContext) -> None:
     """GET /api/core/numbers returns JSON matching the documented number list shape."""
-    _, numbers = gates.numbers(rc)
+    _, numbers = gates.numbers(rc)  # the run's read of the list (the gate's)
     if not numbers:
         rc.warn("The client has no numbers", "/api/core/numbers returned an empty list.",
                 STEP3, stage="numbers")
@@ -68,20 +68,27 @@ def test_number_ids_are_identifiers_not_phone_numbers(rc: RunContext) -> None:
                           cause=ids_are_phone_numbers(exchange, numbers, NOT_PHONE))
 
 
-@check("RC-NUMBERS-04", clause=SEARCH_SHAPE)
-def test_search_returns_documented_shape(rc: RunContext) -> None:
-    """POST /api/core/numbers/search with location filters returns groups,
-    providerResultCount and requestedQuantity."""
+def _sample_search(rc: RunContext) -> Exchange:
     request = dict(SAMPLE_SEARCH)
     expect.matches_schema(request, "search_request", clause=SEARCH_SHAPE,
                           title="The suite's own search request is invalid (suite bug)")
-    exchange = rc.core("POST", "/api/core/numbers/search", json=request,
-                       label="numbers: search")
+    return rc.core("POST", "/api/core/numbers/search", json=request, label="numbers: search")
+
+
+@check("RC-NUMBERS-04", clause=SEARCH_SHAPE, ahead=_sample_search)
+def test_search_returns_documented_shape(rc: RunContext) -> None:
+    """POST /api/core/numbers/search with location filters returns groups,
+    providerResultCount and requestedQuantity."""
+    exchange = rc.answer(_sample_search)
     expect.json_response(exchange, 200, "search_response", clause=SEARCH_SHAPE,
                          title="Number search did not return the documented shape")
 
 
-@check("RC-NUMBERS-05", clause=COUNTS)
+def _whoami_to_compare(rc: RunContext) -> tuple[Exchange, dict[str, Any]]:
+    return gates.whoami(rc, "whoami: assignedNumbers to compare")
+
+
+@check("RC-NUMBERS-05", clause=COUNTS, ahead=_whoami_to_compare)
 def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     """whoami's assignedNumbers (total, smsEnabledCount, mmsEnabledCount) counts at least
     the numbers GET /api/core/numbers lists, smsEnabled and mmsEnabled among them.
@@ -90,9 +97,9 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
     numbers assigned to the client. Counting more is a warning only: the reference titles
     the list "List active numbers", so an assigned number that is not active may be
     counted by whoami and left out of the list."""
-    who, context = gates.whoami(rc, "whoami: assignedNumbers to compare")
+    who, context = rc.answer(_whoami_to_compare)
+    exchange, numbers = gates.numbers(rc)  # the run's read of the list (the gate's)
     summary = context["assignedNumbers"]
-    exchange, numbers = gates.numbers(rc, "numbers: list to compare with whoami")
     listed = assigned_counts(numbers)
     found = compare_counts(summary, listed)
     for more in found.warnings:
@@ -110,8 +117,11 @@ def test_whoami_counts_match_the_numbers_list(rc: RunContext) -> None:
                           listed=listed, numbers_exchange=exchange.endpoint)
 
 
-def _search(rc: RunContext, filters: dict[str, str], label: str) -> tuple[Exchange, Any]:
-    exchange = rc.core("POST", "/api/core/numbers/search", json=filters, label=label)
+def _search(rc: RunContext, filters: dict[str, str], label: str,
+            exchange: Exchange | None = None) -> tuple[Exchange, Any]:
+    """A search for `filters` (made now unless its `exchange` is given), judged."""
+    if exchange is None:
+        exchange = rc.core("POST", "/api/core/numbers/search", json=filters, label=label)
     body = expect.json_response(exchange, 200, "search_response", clause=SEARCH,
                                 title="Number search did not return the documented shape")
     found = search_mismatches(filters, body)
@@ -131,7 +141,15 @@ def _search(rc: RunContext, filters: dict[str, str], label: str) -> tuple[Exchan
     return exchange, body
 
 
-@check("RC-NUMBERS-06", clause=SEARCH_FILTERS)
+def _by_own_npa(rc: RunContext) -> tuple[dict[str, str], Exchange]:
+    """The first search: for the NPA of RC_NUMBER_ID's number (else the sample filters)."""
+    own = nanp(str((rc.number or {}).get("e164", "")))
+    filters = {"npa": own[0]} if own else dict(SAMPLE_SEARCH)
+    return filters, rc.core("POST", "/api/core/numbers/search", json=filters,
+                            label="numbers: search (cross-checked against its filters)")
+
+
+@check("RC-NUMBERS-06", clause=SEARCH_FILTERS, ahead=_by_own_npa)
 def test_search_results_match_the_filters(rc: RunContext) -> None:
     """A search returns only numbers its filters select, and a number it returned is found
     again by a search for that number's own NPA and NXX.
@@ -141,9 +159,8 @@ def test_search_results_match_the_filters(rc: RunContext) -> None:
     number's NPA/NXX, contradicts a filter fails: the reference states that search uses
     the filters. A result naming another city/state/rateCenter, and a known match missing
     from the narrower search (inventory changes as numbers are taken), are warnings."""
-    own = nanp(str((rc.number or {}).get("e164", "")))
-    filters = {"npa": own[0]} if own else dict(SAMPLE_SEARCH)
-    _, body = _search(rc, filters, "numbers: search (cross-checked against its filters)")
+    filters, first = rc.answer(_by_own_npa)
+    _, body = _search(rc, filters, first.label, first)
     known = next((n for n in search_numbers(body) if nanp(n)), None)
     if known is None:
         rc.warn("Search results could not be cross-checked",
@@ -180,11 +197,11 @@ def _noop_update(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchan
     return rc.shared(NOOP_UPDATE, update)
 
 
-@check("RC-NUMBERS-07", clause=ROUND_TRIP)
+@check("RC-NUMBERS-07", clause=ROUND_TRIP, ahead=_noop_update)
 def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
     """PATCH with the number's current values (a no-op) succeeds, and the request field
     campaignregId comes back as campaignRegId."""
-    number, _, exchange = _noop_update(rc)
+    number, _, exchange = rc.answer(_noop_update)
     body = expect.json_response(exchange, 200, "number", clause=ROUND_TRIP,
                                 title="A no-op number update was not accepted")
     changed = field_changes(number, body, (*UPDATABLE, "campaignRegId"))
@@ -197,7 +214,18 @@ def test_update_round_trip_reflects_campaignregid(rc: RunContext) -> None:
                           exchange=exchange, changed=[c.field for c in changed])
 
 
-@check("RC-NUMBERS-08", clause=READ_BACK)
+def _read_back(rc: RunContext) -> tuple[dict[str, Any], dict[str, Any], Exchange,
+                                         list[dict[str, Any]]]:
+    """After the no-op update (accepted), the list read back: (the number as listed before,
+    the update's answer, the list's exchange, the numbers)."""
+    number, _, update = _noop_update(rc)
+    answered = expect.json_response(update, 200, "number", clause=READ_BACK,
+                                    title="A no-op number update was not accepted")
+    exchange, numbers = gates.numbers(rc, "numbers: read back after the update", fresh=True)
+    return number, answered, exchange, numbers
+
+
+@check("RC-NUMBERS-08", clause=READ_BACK, ahead=_read_back, after=("RC-NUMBERS-07",))
 def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     """After the no-op update, GET /api/core/numbers lists the number exactly as the update
     answered it, and as it was before (nothing the run wrote changed it).
@@ -205,10 +233,7 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
     Graded fail: the reference states that the update updates the number's settings and
     that the list returns the numbers as currently assigned, so both answers restate one
     stored state."""
-    number, _, update = _noop_update(rc)
-    answered = expect.json_response(update, 200, "number", clause=READ_BACK,
-                                    title="A no-op number update was not accepted")
-    exchange, numbers = gates.numbers(rc, "numbers: read back after the update")
+    number, answered, exchange, numbers = rc.answer(_read_back)
     listed = next((n for n in numbers if n.get("numberId") == number["numberId"]), None)
     if listed is None:
         raise expect.fail("The updated number is no longer listed",
@@ -228,12 +253,16 @@ def test_update_answer_is_what_is_read_back(rc: RunContext) -> None:
                           differs=[m.describe() for m in differs])
 
 
-@check("RC-NUMBERS-09", clause=UNOWNED_UPDATE)
+def _update_unowned(rc: RunContext) -> Exchange:
+    foreign = f"num_rccheck_not_owned_{rc.run_id[-6:]}"
+    return rc.core("PATCH", f"/api/core/numbers/{foreign}", json={"smsEnabled": True},
+                   label="numbers: update a number the client does not own")
+
+
+@check("RC-NUMBERS-09", clause=UNOWNED_UPDATE, ahead=_update_unowned)
 def test_update_of_unowned_number_is_forbidden(rc: RunContext) -> None:
     """PATCH on a numberId the client does not own is refused with 403 FORBIDDEN."""
-    foreign = f"num_rccheck_not_owned_{rc.run_id[-6:]}"
-    exchange = rc.core("PATCH", f"/api/core/numbers/{foreign}", json={"smsEnabled": True},
-                       label="numbers: update a number the client does not own")
+    exchange = rc.answer(_update_unowned)
     if exchange.status == 404:
         rc.warn("Unknown numberId answered 404, not 403",
                 "The docs do not say how an unknown numberId is answered; ownership of a "

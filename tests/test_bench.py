@@ -85,3 +85,20 @@ def test_the_probe_bench_prints_figure_anchor_and_ratio() -> None:
     assert any(line.startswith("  redcloud-check probe ") for line in lines), done.stdout
     assert any(line.startswith("  read-only quickstart (same python)") for line in lines)
     assert any("probe / read-only quickstart (same python): " in line for line in lines)
+
+
+@pytest.mark.slow
+def test_the_remote_bench_prints_figures_anchors_and_ratios() -> None:
+    done = subprocess.run([sys.executable, str(BENCH / "bench_remote.py"), "--runs", "1",
+                           "--latency-ms", "50", "--no-sequential"],
+                          capture_output=True, text=True, timeout=300, env=clean_env(),
+                          check=False)
+    assert done.returncode in (0, 1), done.stderr  # 1: a target missed on a busy machine
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("simulate --latency-ms 50,") for line in lines), done.stdout
+    for subject in ("run (RC_CONCURRENCY=4)", "quickstart (same python)", "probe (read-only)",
+                    "read-only quickstart (same python)"):
+        assert any(line.startswith(f"  {subject} ") for line in lines), (subject, done.stdout)
+    assert any("run / quickstart (same python): " in line for line in lines)
+    assert any("probe / read-only quickstart (same python): " in line for line in lines)
+    assert any(line.startswith("  run ") and "target <= 1.2 s" in line for line in lines)

@@ -107,6 +107,18 @@ def _failure(exchange: Exchange) -> CheckFailure:
                         clause="1-quickstart.txt, Section 5", exchange=exchange)
 
 
+def test_a_bundle_shows_the_shared_read_its_check_judged(client: ApiClient) -> None:
+    """A check that judged a read another check made (the gate's numbers list, shared by the
+    stage) has that read in its bundle's exchanges, before the retry."""
+    ex = client.request("GET", "/api/core/whoami", headers={"Authorization": f"Bearer {TOKEN}"},
+                        label="numbers: list")
+    bundle = build_bundle(_check(), _failure(ex), exchanges=[], secrets=_secrets(client),
+                          replay=client.replay, timeout=5)
+    assert [e["label"] for e in bundle["exchanges"]] == ["numbers: list",
+                                                        "replay of: numbers: list"]
+    assert bundle["escalation"]["requestId"] == "req_whoami_1"
+
+
 def test_bundle_has_every_escalation_field(client: ApiClient) -> None:
     token = client.request("POST", "/api/auth/token",
                            headers={"Authorization": basic_header(CLIENT_ID, SECRET)},

@@ -246,7 +246,7 @@ def test_a_missing_final_event_is_incomplete_naming_what_is_missing() -> None:
 def test_only_the_first_event_arriving_is_no_proof_against_the_api() -> None:
     """message.queued alone: the rest may still be on its way, so the side stays unknown;
     message.sent missing while the final arrived is a step the API skipped."""
-    q, s, d = lifecycle()
+    q, _, d = lifecycle()
     first_only = analyze([MSG], [q], CTX).cause
     assert first_only is not None and first_only.id == "incomplete"
     assert first_only.side == "unknown" and "an earlier one never came" not in \

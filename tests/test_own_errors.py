@@ -92,8 +92,8 @@ def test_a_delivery_bug_under_the_probes_canary_is_ours(tmp_path: Path,
 LISTEN_WITH_A_BUG = [sys.executable, "-c",
                      "import sys\n"
                      "from redcloud_check.cli import listen\n"
-                     "def broken(self, delivery, flush=True): raise KeyError('printer bug')\n"
-                     "listen.Printer._print = broken\n"
+                     "def broken(self, delivery): raise KeyError('printer bug')\n"
+                     "listen.Printer._line = broken\n"
                      "from redcloud_check.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 

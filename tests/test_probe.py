@@ -73,8 +73,9 @@ def test_read_only_probe_never_sends_or_patches(clean_sim: Simulator) -> None:
     before = len(clean_sim.requests)
     assert probe_sim(clean_sim).status == "healthy"
     made = clean_sim.requests[before:]
-    assert [(r.method, r.path) for r in made] == [
-        ("POST", "/api/auth/token"), ("GET", "/api/core/whoami"), ("GET", "/api/core/numbers")]
+    seen = [(r.method, r.path) for r in made]  # whoami and numbers go together: either first
+    assert seen[0] == ("POST", "/api/auth/token")
+    assert sorted(seen[1:]) == [("GET", "/api/core/numbers"), ("GET", "/api/core/whoami")]
     assert not [r for r in made if r.path == "/api/core/messages/send" or r.method == "PATCH"]
 
 
@@ -119,8 +120,8 @@ def test_slow_target_is_degraded() -> None:
 
 
 def test_total_over_the_threshold_alone_is_degraded() -> None:
-    with Simulator(latency_ms=15) as slow:
-        result = probe_sim(slow, warn_latency_ms=35)  # each stage ~15 ms, all three > 35 ms
+    with Simulator(latency_ms=20) as slow:  # each stage ~20 ms; the token, then whoami and
+        result = probe_sim(slow, warn_latency_ms=35)  # numbers together: > 35 ms in all
         assert result.duration_s > 0.035
         assert result.status == "degraded"
 

@@ -82,6 +82,9 @@ class FakeWebhooks:
     def deliveries(self):
         return []
 
+    def close(self):
+        pass
+
     def timeline(self, message_id):
         return [{"offset_ms": 0, "eventType": "message.queued", "sequence": 1, "verified": True,
                  "note": ""},

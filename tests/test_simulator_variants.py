@@ -181,6 +181,30 @@ def _retried_after(api: Api) -> Any:
     return waited >= SLOW_RETRY_S, retry.body == first.body
 
 
+def _in_flight_limited(api: Api) -> Any:
+    """Two searches held in flight (the server asked for their bodies: 100 Continue, not
+    yet sent), then a whoami: refused?"""
+    host, port = api.sim.base_url.removeprefix("http://").rsplit(":", 1)
+    held = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            held.append(sock)
+            sock.sendall(b"POST /api/core/numbers/search HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+                         b"Expect: 100-continue\r\nAuthorization: "
+                         + api.bearer()["Authorization"].encode() + b"\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")  # it is in flight
+        third = _whoami(api)
+    finally:
+        for sock in held:
+            sock.sendall(b"{}")
+            sock.recv(65536)
+            sock.close()
+    return (third.status_code, third.headers.get("retry-after"),
+            (third.json().get("error") or {}).get("code"), _whoami(api).status_code)
+
+
 PROBES: dict[str, tuple[Any, Any]] = {
     "redeliver-every-event": (_redelivered, (["message.queued", "message.sent",
                                               "message.delivery"], True, 6)),
@@ -203,6 +227,9 @@ PROBES: dict[str, tuple[Any, Any]] = {
     "no-delivery-retry": (_not_retried, [("message.queued", 1), ("message.sent", 2),
                                          ("message.delivery", 3)]),
     "slow-delivery-retry": (_retried_after, (True, True)),
+
+
+    "rate-limit-in-flight": (_in_flight_limited, (429, "1", "RATE_LIMITED", 200)),
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from redcloud_check.simulator.catalog import VARIANTS
 from redcloud_check.simulator.variants import UNLISTED_EVENT_TYPE
 
+from .run_views import differences
 from .suite_runner import SuiteRun, run_suite
 
 pytestmark = pytest.mark.slow  # module fixtures run the suite in subprocesses
@@ -18,16 +19,34 @@ pytestmark = pytest.mark.slow  # module fixtures run the suite in subprocesses
 ALL = "all-at-once"
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
-    """One suite run per variant and one with every variant, two at a time (two cores)."""
+def _runs(tmp_path_factory: pytest.TempPathFactory, names: list[str],
+          concurrency: int) -> dict[str, SuiteRun]:
+    """One suite run per name (a variant, or ALL of them), two at a time (two cores)."""
     def one(name: str) -> tuple[str, SuiteRun]:
-        reports = tmp_path_factory.mktemp(f"variant-{name}")
+        reports = tmp_path_factory.mktemp(f"variant-{name}-c{concurrency}")
         chosen = ",".join(sorted(VARIANTS)) if name == ALL else name
-        return name, run_suite(reports, RC_SIM_VARIANTS=chosen)
+        return name, run_suite(reports, RC_SIM_VARIANTS=chosen,
+                               RC_CONCURRENCY=str(concurrency))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(one, [*sorted(VARIANTS), ALL]))
+        return dict(pool.map(one, names))
+
+
+# Refuses what comes in while 2 CORE requests are in flight: a concurrent run meets it, a
+# run one request at a time never does (both pass; their evidence differs by design).
+IN_FLIGHT = "rate-limit-in-flight"
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
+    """Every variant and all at once, 4 requests in flight (the default)."""
+    return _runs(tmp_path_factory, [*sorted(VARIANTS), ALL], 4)
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
+    """Every variant but rate-limit-in-flight, one request at a time."""
+    return _runs(tmp_path_factory, [v for v in sorted(VARIANTS) if v != IN_FLIGHT], 1)
 
 
 @pytest.mark.parametrize("variant", [*sorted(VARIANTS), ALL])
@@ -56,3 +75,12 @@ def test_an_unlisted_event_type_is_shown_not_failed(matrix: dict[str, SuiteRun])
 def test_what_conforms_but_differs_is_shown(matrix: dict[str, SuiteRun], variant: str,
                                             shown: str) -> None:
     assert shown in matrix[variant].stdout
+
+
+@pytest.mark.parametrize("variant", sorted(v for v in VARIANTS if v != IN_FLIGHT))
+def test_concurrency_changes_no_verdict_bundle_or_order(matrix: dict[str, SuiteRun],
+                                                        one_at_a_time: dict[str, SuiteRun],
+                                                        variant: str) -> None:
+    """RC_CONCURRENCY=4 and 1 give the same verdicts, check order, warnings and HAR."""
+    assert matrix[variant].returncode == one_at_a_time[variant].returncode == 0
+    assert differences(one_at_a_time[variant].reports, matrix[variant].reports) == []

@@ -6,13 +6,19 @@ the recording client, the token provider, the webhook session once opened) and i
 `RunLedger` (`results.ledger`): the checks' results and every fact the run establishes as it
 goes, each written in one place. State that checks share within a run (the first send, the
 no-op update) lives here too, under typed keys (`Shared`), never in module globals.
+
+A check asks for the answers to its requests with `answer(make, ...)`: the run's lookahead
+(`core.lookahead`, with RC_CONCURRENCY > 1) may have sent them ahead of the check, on its
+behalf; otherwise they are made then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from redcloud_check.core.client import ApiClient, SecretSet, basic_header
@@ -20,7 +26,8 @@ from redcloud_check.core.config import Settings
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.findings import Advisory, Finding, FindingLog
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.core.models import AcceptedMessage, Shared
+from redcloud_check.core.lookahead import Lookahead
+from redcloud_check.core.models import AcceptedMessage, Shared, SharedValues
 from redcloud_check.core.rate_limit import RateLimits, RateLimitWait
 from redcloud_check.core.recipients import RecipientBook
 from redcloud_check.core.recorder import Recorder
@@ -59,7 +66,8 @@ class RunContext:
     run_id: str = field(default_factory=new_run_id)
     started_at: float = field(default_factory=time.time)
     webhooks: WebhookSession | None = None  # set by open_webhooks(), once stage 4 needs it
-    _shared: dict[Shared[Any], Any] = field(default_factory=dict)
+    lookahead: Lookahead | None = None  # set by the plugin when requests may go ahead
+    _shared: SharedValues = field(default_factory=SharedValues)
     recipients: RecipientBook = field(init=False)  # the numbers to mask (core.recipients)
 
     def __post_init__(self) -> None:
@@ -73,7 +81,8 @@ class RunContext:
         ledger = ledger if ledger is not None else RunLedger()
         recorder = Recorder()
         limits = RateLimits(settings.retry_budget,
-                            lambda wait: ledger.findings.add(rate_limit_warning(wait, recorder)))
+                            lambda wait: ledger.findings.add(rate_limit_warning(wait, recorder)),
+                            concurrency=settings.concurrency)
         client = ApiClient(base_url, timeout=settings.timeout, recorder=recorder,
                            secrets=secrets, rate_limits=limits,
                            trace_id=new_trace_id() if settings.traceparent else None)
@@ -122,11 +131,20 @@ class RunContext:
         return self.ledger.number
 
     def shared(self, key: Shared[T], make: Callable[[], T]) -> T:
-        """The run's value for `key`, made by `make` the first time it is asked for."""
-        if key not in self._shared:
-            self._shared[key] = make()
-        value: T = self._shared[key]
-        return value
+        """The run's value for `key`, made by `make` the first time it is asked for (by one
+        thread: another asking meanwhile waits for it; a `make` that raised is tried again
+        by the next one asking)."""
+        return self._shared.get(key, make)
+
+    def answer(self, make: Callable[..., T], *args: Any) -> T:
+        """What the running check's requests got; `make(rc, *args)` makes them (and may judge
+        what must hold before its next request, never warn). Sent ahead of the check when
+        the run's lookahead did so, else made now."""
+        if self.lookahead is None:
+            return make(self, *args)
+        answer: T = self.lookahead.answer(self.recorder.current_check or "", (make, *args),
+                                          partial(make, self, *args))
+        return answer
 
     def open_webhooks(self) -> WebhookSession:
         """Start the run's webhook session (listener, exposure, override), once. A failure
@@ -141,6 +159,16 @@ class RunContext:
             except RedcloudCheckError as error:
                 self.ledger.note_webhooks_error(error)
                 raise
+        return self.webhooks
+
+    def start_webhooks(self) -> WebhookSession | None:
+        """The run's webhook session, opened once, before the first send that may be
+        accepted; one that could not start is in the ledger (`webhooks_error`) for the
+        stage-5 gate to report, not raised."""
+        from redcloud_check.core.errors import RedcloudCheckError
+
+        with contextlib.suppress(RedcloudCheckError):
+            self.open_webhooks()
         return self.webhooks
 
     def core(self, method: str, path: str, *, label: str, json: Any = None,

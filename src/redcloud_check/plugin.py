@@ -21,7 +21,7 @@ from redcloud_check.core.config import OPTIONS
 from redcloud_check.core.errors import ConfigError
 from redcloud_check.core.exit_codes import ExitCode
 from redcloud_check.core.ids import new_run_id
-from redcloud_check.results.ledger import SkipCode
+from redcloud_check.results.ledger import Outcome, SkipCode
 from redcloud_check.rules.stages import STAGE_NAMES, STAGES, blocked_reason, stage_index
 from redcloud_check.suite import declare, selection
 from redcloud_check.suite.declare import skip
@@ -117,9 +117,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from redcloud_check.suite.reports import scrub_metadata
 
     run.session = session
-    run.start_session()
+    rc = run.start_session()
     session.config.add_cleanup(run.redact_log_records())
     run.guard("environment table", lambda: scrub_metadata(run, session.config))
+    from redcloud_check.suite import lookahead
+
+    lookahead.start_early(rc, session.config)  # the token request, while pytest collects
     # What start-up built lives until exit: frozen, out of sight of the collections during
     # the checks and pytest's gc.collect() at exit (about 0.1 s of a run); collector on.
     startup_gc.resume(freeze_anyway=True)
@@ -134,6 +137,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     declare_items(items, run.ledger.waivers)
     selection.select(config, items, run)  # --rc-checks, --rc-replay-of
     items.sort(key=lambda item: stage_index(item.stash[SPEC].stage))  # stable: file order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The run's checks are known: the requests that may go ahead of them start."""
+    run = get_run(session.config)
+    if run is not None and run.rc is not None:
+        from redcloud_check.suite import lookahead
+
+        lookahead.start(run.rc, session.items, session.config)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -202,6 +214,10 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     rc = get_context(item.config)
     if rc is not None:
         rc.recorder.current_check = None
+        if rc.lookahead is not None:  # requests that come after this check may go now
+            result = rc.ledger.get(item.nodeid)
+            rc.lookahead.done(item.nodeid, result is not None
+                              and result.outcome is Outcome.PASSED)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -214,6 +230,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     run.ledger.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     run.finished = True
+    if run.rc.lookahead is not None:  # what went ahead and no check took is evidence too
+        run.rc.lookahead.close(run.rc.settings.timeout + 1.0)
+    if run.rc.webhooks is not None:  # opened ahead of a send check that never ran
+        run.guard("webhook session", run.rc.webhooks.close)
     run.stop()  # before any evidence is written: our servers' errors are settled first
     run.guard("webhook override", lambda: still_misrouted(run.rc))  # type: ignore[arg-type]
     reports.write_artifacts(run, int(exitstatus))
@@ -289,12 +309,7 @@ def rc_webhooks(rc_sends: RunContext) -> Iterator[WebhookSession | None]:
     """The webhook session (listener, tunnel, override), opened before the first accepted
     send; a failure to start is in the ledger for the stage-5 gate to report. Restored and
     closed when the session ends, on every exit path."""
-    from contextlib import suppress
-
-    from redcloud_check.core.errors import RedcloudCheckError
-
-    with suppress(RedcloudCheckError):  # kept: rc.ledger.webhooks_error; the gate reports it
-        rc_sends.open_webhooks()
+    rc_sends.start_webhooks()  # may be open already: the send gate's request went ahead
     try:
         yield rc_sends.webhooks
     finally:

@@ -173,20 +173,23 @@ class ApiClient:
                                body: bytes | None, label: str, token_fresh: bool | None,
                                token_age_s: float | None,
                                wrong_credential: bool) -> Exchange:
-        """Send; on a rate limit, wait what the API asks and send the very same request
-        again, within the run's budget (core.rate_limit; RateLimited past it)."""
+        """Send, in one of the run's places for a request in flight; on a rate limit, wait
+        what the API asks (no place held) and send the very same request again, within the
+        run's budget (core.rate_limit; RateLimited past it)."""
         limits = self.rate_limits
-        if limits is not None:
-            limits.pace()
-        exchange = self._send(method, url, headers, body, label, token_fresh, token_age_s,
+        if limits is None:
+            return self._send(method, url, headers, body, label, token_fresh, token_age_s,
                               wrong_credential)
         rounds = 0
-        while limits is not None and (delay := limits.delay(exchange, rounds)) is not None:
+        while True:
+            with limits.slot():
+                exchange = self._send(method, url, headers, body, label, token_fresh,
+                                      token_age_s, wrong_credential)
+            delay = limits.delay(exchange, rounds)
+            if delay is None:
+                return exchange
             limits.wait(delay, exchange)
             rounds += 1
-            exchange = self._send(method, url, headers, body, label, token_fresh,
-                                  token_age_s, wrong_credential)
-        return exchange
 
     def _send(
         self,

@@ -84,6 +84,8 @@ OPTIONS: tuple[Option, ...] = (
            "(default: masked, +1******0001)"),
     Option("RC_TRACEPARENT", "0 = send no W3C traceparent (default: one trace per run, a "
            "span per request)"),
+    Option("RC_CONCURRENCY", "independent requests in flight at once (default 4; 1 = one at "
+           "a time)"),
 )
 OPTIONS_BY_ATTR = {o.attr: o for o in OPTIONS}
 NGROK_AUTHTOKEN = "NGROK_AUTHTOKEN"  # read as pyngrok reads it: an ngrok setting, not an RC_ one
@@ -99,6 +101,8 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 _DOCTOR_NAMES = "`redcloud-check doctor` names the numberId to use"
 KEEP_RUNS_DEFAULT = 20  # run folders kept under <reports>/runs: a few weeks of daily runs
 RETRY_BUDGET_DEFAULT = 30.0  # seconds of the API's Retry-After a run honours (DESIGN.md)
+CONCURRENCY_DEFAULT = 4  # independent requests in flight (DESIGN.md); 1 = one at a time
+CONCURRENCY_MAX = 32  # a run makes about 60 requests: more places than that buy nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,7 @@ class Settings:
     delivery_semantics: bool = False  # refuse one delivery, observe the retries
     share_recipients: bool = False  # recipients' numbers in full in the reports
     traceparent: bool = True  # a W3C traceparent on every request
+    concurrency: int = CONCURRENCY_DEFAULT
     ngrok_authtoken: str | None = field(default=None, repr=False)
 
     @property
@@ -297,6 +302,7 @@ def load_settings(
         delivery_semantics=parse_bool("RC_DELIVERY_SEMANTICS", raw("delivery_semantics") or ""),
         share_recipients=parse_bool("RC_SHARE_RECIPIENTS", raw("share_recipients") or ""),
         traceparent=parse_bool("RC_TRACEPARENT", raw("traceparent") or "1"),
+        concurrency=_concurrency(raw("concurrency")),
         ngrok_authtoken=env.get(NGROK_AUTHTOKEN) or file_values.get(NGROK_AUTHTOKEN),
     )
 
@@ -308,6 +314,16 @@ def _budget(given: str | None) -> float:
     if given.strip() in ("0", "0.0"):
         return 0.0
     return parse_float("RC_RETRY_BUDGET", given)
+
+
+def _concurrency(given: str | None) -> int:
+    """RC_CONCURRENCY: a whole number of requests in flight, 1 to CONCURRENCY_MAX."""
+    if given is None:
+        return CONCURRENCY_DEFAULT
+    if not given.strip().isdigit() or not 1 <= int(given) <= CONCURRENCY_MAX:
+        raise ConfigError("RC_CONCURRENCY", f"expected a whole number from 1 to "
+                          f"{CONCURRENCY_MAX}, got {given!r}", "1 sends one request at a time")
+    return int(given)
 
 
 def embedded_webhook_secret(settings: Settings, simulator_secret: str | None) -> Settings:

@@ -44,6 +44,8 @@ class Exchange:
     check: str | None = None  # nodeid of the check that made the request
     label: str = ""  # what the suite meant by it, e.g. "send: missing Idempotency-Key"
     wrong_credential: bool = False  # carries a deliberately wrong credential (never resent)
+    # its place in the run's log (1, 2, ...: the run's order, set when recorded); 0 before
+    sequence: int = field(default=0, compare=False)
 
     @property
     def path(self) -> str:

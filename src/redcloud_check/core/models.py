@@ -2,19 +2,22 @@
 
     AcceptedMessage   a recipient the send stage got accepted; stage 5 follows its lifecycle
     Token             a bearer token and when it was issued
+    Shared, SharedValues  a typed key for per-run state, and the run's values for them
     Cause             a cause a check established itself (e.g. why no webhook arrived): what
                       it found, the next action and the clause; the diagnosis leads with it
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["SIDES", "AcceptedMessage", "Cause", "Shared", "Side", "Token"]
+__all__ = ["SIDES", "AcceptedMessage", "Cause", "Shared", "SharedValues", "Side", "Token"]
 
 # Whose side a root cause is on (DESIGN.md, Attribution): "api" only when the run proves the
 # integration is not at fault; "integration" when the evidence points at a setting (named);
@@ -79,3 +82,22 @@ class Shared(Generic[T]):
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+
+class SharedValues:
+    """The run's value for each `Shared` key, made once: by one thread (another asking
+    meanwhile waits for it); a `make` that raised is tried again by the next one asking."""
+
+    def __init__(self) -> None:
+        self._values: dict[Shared[Any], Any] = {}
+        self._making: dict[Shared[Any], threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Shared[T], make: Callable[[], T]) -> T:
+        with self._guard:
+            making = self._making.setdefault(key, threading.RLock())
+        with making:
+            if key not in self._values:
+                self._values[key] = make()
+            value: T = self._values[key]
+        return value

@@ -22,6 +22,7 @@ class TokenProvider:
         self._settings = settings
         self._token: Token | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one refresh at a time, whatever thread asks
         self._refresh = refresh
 
     def acquire(
@@ -46,11 +47,23 @@ class TokenProvider:
             return self._token is not None
 
     def current(self) -> Token | None:
+        """The run's token; a new one when it has expired (asked once, however many threads
+        want it meanwhile)."""
+        usable = self._usable()
+        if usable is not None:
+            return usable
+        with self._refreshing:
+            usable = self._usable()  # another thread may have refreshed it meanwhile
+            if usable is not None:
+                return usable
+            _, token = self.acquire("token: refresh for CORE calls")
+            return token
+
+    def _usable(self) -> Token | None:
         with self._lock:
             if self._token is not None and (self._token.fresh() or not self._refresh):
                 return self._token
-        _, token = self.acquire("token: refresh for CORE calls")
-        return token
+            return None
 
 
 def parse_token(exchange: Exchange) -> Token | None:

@@ -19,59 +19,41 @@ Plain module: no pytest, no checks; the assertions are `redcloud_check.rules.exp
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from redcloud_check.core.config import Settings
-from redcloud_check.core.errors import (
-    CheckFailure,
-    ConfigError,
-    RedcloudCheckError,
-    TargetUnreachable,
-)
-from redcloud_check.core.exchange import Exchange, Timings
+from redcloud_check.core.errors import ConfigError, RedcloudCheckError
 from redcloud_check.core.exit_codes import PROBE_EXIT_CODES
-from redcloud_check.core.stage_names import CANARY, STAGE_NAMES
+from redcloud_check.core.stage_names import CANARY, NUMBERS, STAGE_NAMES, WHOAMI
 from redcloud_check.core.urls import without_userinfo
 from redcloud_check.core.waivers import WaiverBook
-from redcloud_check.results.catalog import spec_of_id
-from redcloud_check.results.ledger import CheckResult, Outcome, Skip, SkipCode
-from redcloud_check.rules import expect, gates  # jsonschema: ~50 ms of import
-from redcloud_check.rules.stages import STAGES, blocked_reason, stage_index
+from redcloud_check.probe.stages import (
+    Alongside,
+    StageResult,
+    Verdict,
+    alongside,
+    attempt,
+    judge,
+    record,
+)
+from redcloud_check.rules.stages import blocked_reason
 
 if TYPE_CHECKING:
     from redcloud_check.context import RunContext
 
+__all__ = ["ProbeResult", "StageResult", "Status", "Verdict", "config_error_result", "probe",
+           "run_probe", "tool_error_result"]
+
 Status = Literal["healthy", "degraded", "unhealthy", "config_error", "tool_error",
                  "unreachable"]
-Verdict = Literal["pass", "fail", "unreachable", "blocked", "waived"]
 
 READ_ONLY_STAGES = tuple(name for name in STAGE_NAMES if name not in CANARY)
-
-WEBHOOKS = "5-troubleshooting.txt, Symptom: send request returns 202 but no delivery happens"
-
-
-@dataclass(frozen=True, slots=True)
-class StageResult:
-    stage: str
-    verdict: Verdict
-    # seconds, summed over the stage's requests (the lifecycle stage: its wait); connect and
-    # tls are None (requests hides them); first_byte is requests' `elapsed`
-    latency: Timings | None = None
-    http_status: int | None = None
-    request_id: str | None = None  # on failure: from the CORE error wrapper or a header
-    traceparent: str | None = None  # on failure: the W3C traceparent that request carried
-    title: str | None = None  # on failure: what went wrong
-    detail: str | None = None  # on failure: expected / actual
-    clause: str | None = None  # on failure: the doc clause
-    cause: str | None = None  # on failure: the diagnosis's cause id (what it leads with)
-    diagnosis: str | None = None  # on failure: the cause and the next action, in words
-    blocked_by: str | None = None
-    slow: bool = False  # slower than --warn-latency-ms
-    waiver: str | None = None  # waived (the reason), expired or stale: what a waiver made of it
-    check_id: str | None = None  # the stage's gate check (the probe runs its gates only)
+# Once the token is issued, whoami and numbers are independent requests: asked together
+# (RC_CONCURRENCY > 1), each judged, and blocking, as one stage after the other would.
+TOGETHER = {WHOAMI: (NUMBERS,)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,139 +110,6 @@ def tool_error_result(error: RedcloudCheckError, *, stage: str | None = None, ta
                        embedded=embedded, stages=stages, canary=canary, error=message)
 
 
-# -- the stages ------------------------------------------------------------------------------
-
-def _token(rc: RunContext) -> None:
-    gates.token_issued(rc, "probe: token (HTTP Basic)")
-
-
-def _whoami(rc: RunContext) -> None:
-    gates.client_active(rc, "probe: whoami")
-
-
-def _numbers(rc: RunContext) -> None:
-    gates.number_usable(rc, "probe: numbers")
-
-
-def _send(rc: RunContext) -> None:
-    key = rc.idempotency_key("probe-canary")
-    reference = f"rccheck-probe-{rc.run_id}"[:100]
-    payload = {"sendFrom": rc.settings.number_id, "to": [rc.settings.to], "messageType": "SMS",
-               "text": f"redcloud-check probe canary {rc.run_id}", "externalReference": reference}
-    exchange = rc.core("POST", "/api/core/messages/send", json=payload,
-                       headers={"Idempotency-Key": key}, label="probe: canary send")
-    gates.sms_accepted(rc, exchange, payload, key)
-
-
-def _start_webhooks(rc: RunContext) -> None:
-    """Listener, exposure and (override mode) the number's webhook override, before the send:
-    a canary whose events cannot reach us is not sent."""
-    from redcloud_check.webhooks.override import SAFETY
-
-    if rc.ledger.misrouted:  # a second override would take the dead listener for the original
-        raise expect.fail("A webhook override is left misrouted; no canary was sent",
-                          expected="the override a killed run left restored first",
-                          actual=rc.ledger.misrouted, clause=SAFETY)
-    status = rc.open_webhooks().override_status
-    if status is not None and not status.ok:
-        raise expect.fail("The webhook override did not take effect; no canary was sent",
-                          expected=f"webhookDeliveryOverride {status.target!r}",
-                          actual=status.detail, clause=WEBHOOKS, exchange=status.exchange)
-
-
-def _webhooks(rc: RunContext) -> None:
-    session = rc.webhooks
-    if session is None:  # started by the send stage, which must pass first
-        raise RuntimeError("the webhook session was not started")
-    report = session.wait_lifecycle(list(rc.accepted), rc.settings.webhook_timeout)
-    gates.lifecycle_complete(report, timeout=rc.settings.webhook_timeout,
-                             public_url=session.public_url)
-
-
-STAGE_FUNCTIONS: dict[str, Callable[[RunContext], None]] = {
-    "token": _token, "whoami": _whoami, "numbers": _numbers,
-    "send": _send, "webhooks": _webhooks,
-}
-
-
-# -- running ---------------------------------------------------------------------------------
-
-def _latency(wall: float, exchanges: list[Exchange]) -> Timings:
-    """HTTP time of the stage's requests (its wall time when it made none: the lifecycle
-    wait); schema validation and imports are not latency of the target."""
-    total = sum(e.timings.total for e in exchanges) if exchanges else wall
-    firsts = [e.timings.first_byte for e in exchanges]
-    first = sum(f for f in firsts if f is not None) if firsts and None not in firsts else None
-    return Timings(total=round(total, 6), first_byte=None if first is None else round(first, 6))
-
-
-def _failed(rc: RunContext, stage: str, latency: Timings, error: CheckFailure | TargetUnreachable,
-            made: list[Exchange]) -> StageResult:
-    """The stage's verdict on a failure, diagnosed by the one pipeline."""
-    from redcloud_check.reporting.diagnosis import diagnose, one_line
-    from redcloud_check.reporting.ruled_out import facts_from
-
-    if isinstance(error, CheckFailure):
-        exchange = error.exchange or (made[-1] if made else None)
-        verdict: Verdict = "fail"
-        title, clause = error.title, error.clause
-        detail = f"expected {error.expected}; actual {error.actual}"
-    else:
-        exchange, verdict, clause = None, "unreachable", None
-        title, detail = f"No HTTP answer ({error.kind})", error.detail
-    diagnosis = diagnose(error, stage=stage, exchange=exchange, timeout=rc.settings.timeout,
-                         facts=facts_from(rc.recorder.all(), rc.settings.number_id))
-    status = exchange.status if exchange is not None else None
-    return StageResult(
-        stage=stage, verdict=verdict, latency=latency, http_status=status,
-        request_id=exchange.request_id if exchange is not None and status else None,
-        traceparent=exchange.traceparent if exchange is not None else None,
-        title=title, detail=detail, clause=clause, cause=diagnosis.lead.cause,
-        diagnosis=one_line(diagnosis))
-
-
-_OUTCOMES: dict[str, Outcome] = {"pass": Outcome.PASSED, "fail": Outcome.FAILED,
-                                 "unreachable": Outcome.FAILED, "waived": Outcome.WAIVED,
-                                 "blocked": Outcome.BLOCKED}
-
-
-def _record(rc: RunContext, result: StageResult,
-            problem: BaseException | None = None) -> StageResult:
-    """The stage's gate result into the run's ledger (which blocks the later stages)."""
-    spec = spec_of_id(STAGES[stage_index(result.stage)].gate_id)
-    skip = Skip(SkipCode.BLOCKED, result.title or "") if result.verdict == "blocked" else None
-    rc.ledger.record(CheckResult(spec, f"probe::{result.stage}", result.stage,
-                                 _OUTCOMES[result.verdict], problem=problem, skip=skip,
-                                 blocked_by=result.blocked_by))
-    return replace(result, check_id=spec.id)
-
-
-def run_stage(rc: RunContext, stage: str) -> StageResult:
-    """Run one stage; a CheckFailure or an unreachable target is its verdict, recorded in
-    the run's ledger. The tool's own errors (RedcloudCheckError, a bug) are not a verdict on
-    the API: they propagate. The send stage first starts the webhook session (not timed
-    unless it fails)."""
-    before, t0 = len(rc.recorder.all()), time.perf_counter()
-    failure: CheckFailure | TargetUnreachable | None = None
-    try:
-        if stage == "send":
-            _start_webhooks(rc)
-            before, t0 = len(rc.recorder.all()), time.perf_counter()
-        STAGE_FUNCTIONS[stage](rc)
-    except (CheckFailure, TargetUnreachable) as error:
-        failure = error
-    made = rc.recorder.all()[before:]
-    latency = _latency(time.perf_counter() - t0, made)
-    from redcloud_check.probe.waivers import settle
-
-    if failure is not None:  # a waiver may accept the API's failure, never an unreachable one
-        return _record(rc, settle(rc.waivers, _failed(rc, stage, latency, failure, made),
-                                  nonconformance=isinstance(failure, CheckFailure)), failure)
-    return _record(rc, settle(rc.waivers, StageResult(
-        stage=stage, verdict="pass", latency=latency,
-        http_status=made[-1].status if made else None), nonconformance=False))
-
-
 def _grade(stages: list[StageResult], duration: float,
            warn_ms: float | None) -> tuple[Status, list[StageResult]]:
     if any(s.verdict == "unreachable" for s in stages):
@@ -285,20 +134,27 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
     started = time.time()
     t0 = time.perf_counter()
     stages: list[StageResult] = []
+    ahead: dict[str, Alongside] = {}
     for name in names:
         blocker = rc.ledger.blocked_by(name)
-        if blocker is not None:
-            stages.append(_record(rc, StageResult(stage=name, verdict="blocked",
-                                                  blocked_by=blocker,
-                                                  title=blocked_reason(blocker))))
-            continue
         try:
-            result = run_stage(rc, name)
+            if blocker is None and name in TOGETHER and rc.settings.concurrency > 1:
+                ahead.update({s: alongside(rc, s) for s in TOGETHER[name]})  # meanwhile
+            done = ahead.pop(name).result() if name in ahead else None
+            if blocker is not None:
+                if done is not None:  # sent alongside a stage that failed: evidence still
+                    rc.recorder.commit(done.made)
+                stages.append(record(rc, StageResult(stage=name, verdict="blocked",
+                                                     blocked_by=blocker,
+                                                     title=blocked_reason(blocker))))
+                continue
+            stages.append(judge(rc, done if done is not None else attempt(rc, name)))
         except RedcloudCheckError as tool:  # the tool could not do the stage: not the API's
+            for rest in ahead.values():
+                _settled(rc, rest)
             return tool_error_result(tool, stage=name, target=without_userinfo(rc.client.base_url),
                                      canary=canary, embedded=embedded, started_at=started,
                                      stages=tuple(stages))
-        stages.append(result)
     duration = time.perf_counter() - t0
     status, graded = _grade(stages, duration, warn_latency_ms)
     unreachable = next((f"{s.stage}: {s.title}: {s.detail}" for s in graded
@@ -308,6 +164,14 @@ def probe(rc: RunContext, *, canary: bool = False, warn_latency_ms: float | None
                        stages=tuple(graded), canary=canary, warn_latency_ms=warn_latency_ms,
                        error=unreachable, waivers=rc.waivers.summary(),
                        latency_ms=medians(endpoint_latency(rc.recorder.all())))
+
+
+def _settled(rc: RunContext, pending: Alongside) -> None:
+    """A stage sent alongside one that stopped the probe: what it sent is evidence too (a
+    tool error of its own committed its requests as it was raised; the probe reports the
+    first tool error it met)."""
+    with suppress(RedcloudCheckError):
+        rc.recorder.commit(pending.result().made)
 
 
 @contextmanager
@@ -335,7 +199,8 @@ def run_probe(settings: Settings, *, canary: bool = False,
 
     with open_target(settings) as (base_url, sim):
         ledger = RunLedger(waivers=waivers) if waivers is not None else None
-        rc = RunContext.create(replace(settings, delivery_semantics=False), base_url, ledger=ledger)
+        rc = RunContext.create(replace(settings, delivery_semantics=False), base_url,
+                               ledger=ledger)
         try:
             recovery = recover_at_start(rc)  # an override a killed run left behind
             result = probe(rc, canary=canary, warn_latency_ms=warn_latency_ms,

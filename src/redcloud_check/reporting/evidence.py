@@ -216,7 +216,9 @@ def build_bundle(check: CheckInfo, error: BaseException, *, exchanges: Sequence[
         repro = {"retried": False, "consistent": None, "policy": why,
                  "first": outcome(related), "replay": None, "note": f"not retried: {why}"}
     about = ex if ex is not None else related
-    recorded = [*exchanges[-MAX_EXCHANGES:], *([again] if again is not None else []),
+    # the exchange the failure is about, when another check made it (a read the run shares)
+    named = [ex] if ex is not None and ex not in exchanges else []
+    recorded = [*named, *exchanges[-MAX_EXCHANGES:], *([again] if again is not None else []),
                 *([related] if ex is None and related is not None else [])]
     request_id = about.request_id if about is not None else None
     if request_id is None:

@@ -6,7 +6,8 @@ through the one redaction (`redaction.redact`, with the headers masked as a head
 first, exactly as escalation.json's exchanges are) before it is written.
 
 Layout: one page per stage (``pageref`` = the stage name, "session" for requests made outside
-a check), one entry per exchange. Beside the spec's fields each entry carries the custom
+a check), one entry per exchange, in the run's order (the checks' order, whatever order
+concurrent answers came in). Beside the spec's fields each entry carries the custom
 fields ``_requestId`` (the API's requestId, from the CORE wrapper or X-Request-Id), ``_check``
 (the check's node id), ``_label`` (what the suite meant by the request) and, for a request
 that got no HTTP answer, ``_error`` / ``_errorKind`` with ``response.status`` 0 (as browsers
@@ -117,7 +118,9 @@ def har_document(exchanges: Sequence[Exchange], *, secrets: Secrets,
     """The redacted HAR 1.2 document; `stage_of(nodeid)` names each check's stage."""
     pages: dict[str, dict[str, Any]] = {}
     entries = []
-    for ex in sorted(exchanges, key=lambda e: e.started_at):
+    # The run's order (the recorder's `sequence`), whatever order concurrent answers came in;
+    # exchanges never recorded (sequence 0) by their start.
+    for ex in sorted(exchanges, key=lambda e: (e.sequence, e.started_at)):
         page = stage_of(ex.check) or "session"
         if page not in pages:
             pages[page] = {"startedDateTime": iso_utc(ex.started_at), "id": page,

@@ -14,6 +14,12 @@ CLI engine and pytest). Which check is a stage's gate, and what a failed one blo
     lifecycle_complete(report, ...)      stage webhooks: every accepted message's lifecycle
                                          events arrived (the failure carries the cause)
 
+A run makes the token request and reads the numbers list once: the first check that asks
+(the gate) makes it, and every check that looks at it judges that answer (one that got no
+HTTP answer is asked again by the next check); `numbers(rc, fresh=True)` reads again, after
+a write. Each check of the whoami stage reads whoami itself: an authorized CORE call after
+the first is what shows a token the API stops honouring early.
+
 Light on purpose (the probe imports it on its read-only path): the run context and the
 lifecycle report are type-only imports here.
 """
@@ -37,12 +43,14 @@ __all__ = [
     "BODY_TOKEN",
     "CLIENT_ACTIVE",
     "NUMBERS_LIST",
+    "NUMBERS_READ",
     "NUMBER_USABLE",
     "QUICKSTART",
     "SEND",
     "SMS_ACCEPTED",
     "STEP2",
     "STEP3",
+    "TOKEN_ANSWER",
     "WHOAMI",
     "body_token",
     "client_active",
@@ -50,6 +58,7 @@ __all__ = [
     "numbers",
     "send_accepted",
     "sms_accepted",
+    "token_answer",
     "token_issued",
     "whoami",
 ]
@@ -69,11 +78,22 @@ SMS_ACCEPTED = SEND + ", Minimal send example and Success response"
 QUEUED = SEND + ", What success means here"
 
 
+TOKEN_ANSWER = Shared[tuple[Exchange, Token | None]](
+    "the run's token request with HTTP Basic credentials")
+NUMBERS_READ = Shared[Exchange]("the run's read of GET /api/core/numbers")
+
+
+def token_answer(rc: RunContext, label: str = "token: HTTP Basic credentials"
+                 ) -> tuple[Exchange, Token | None]:
+    """The run's token request with HTTP Basic credentials, and the token it issued."""
+    return rc.shared(TOKEN_ANSWER, lambda: rc.tokens.acquire(label))
+
+
 def token_issued(rc: RunContext, label: str = "token: HTTP Basic credentials"
                  ) -> tuple[Exchange, Token]:
     """A client_credentials request with HTTP Basic client authentication issues a token."""
     __tracebackhide__ = True
-    exchange, token = rc.tokens.acquire(label)
+    exchange, token = token_answer(rc, label)
     try:
         expect.json_response(exchange, 200, "token_response", clause=QUICKSTART,
                              title="HTTP Basic credentials did not issue a bearer token")
@@ -162,11 +182,14 @@ def client_active(rc: RunContext, label: str = "whoami") -> tuple[Exchange, dict
     return exchange, body
 
 
-def numbers(rc: RunContext, label: str = "numbers: list"
+def numbers(rc: RunContext, label: str = "numbers: list", *, fresh: bool = False
             ) -> tuple[Exchange, list[dict[str, Any]]]:
-    """GET /api/core/numbers answers 200 with the documented number list."""
+    """GET /api/core/numbers answers 200 with the documented number list (the run's read of
+    it; `fresh`: read it again now)."""
     __tracebackhide__ = True
-    exchange = rc.core("GET", "/api/core/numbers", label=label)
+    def read() -> Exchange:
+        return rc.core("GET", "/api/core/numbers", label=label)
+    exchange = read() if fresh else rc.shared(NUMBERS_READ, read)
     body = expect.json_response(exchange, 200, "numbers_list", clause=NUMBERS_LIST,
                                 title="GET /api/core/numbers did not return the number list")
     return exchange, list(body["numbers"])

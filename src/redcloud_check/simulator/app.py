@@ -30,6 +30,7 @@ from redcloud_check.simulator.numbers import list_numbers, search_numbers, updat
 from redcloud_check.simulator.responses import (
     CoreError,
     OAuthError,
+    json_response,
     render_core_error,
     render_oauth_error,
 )
@@ -46,13 +47,19 @@ def new_request_id(variants: frozenset[str] = frozenset()) -> str:
     return new_id("req_", secrets.token_hex(12), variants)
 
 
+IN_FLIGHT_LIMIT = 2  # rate-limit-in-flight: CORE requests served at once
+IN_FLIGHT_RETRY_AFTER_S = 1
+
+
 class RequestContext:
-    """Outermost ASGI layer: request id, latency, the request log and its one-line log."""
+    """Outermost ASGI layer: request id, latency, the request log and its one-line log; the
+    rate-limit-in-flight variant's count of CORE requests in flight."""
 
     def __init__(self, app: ASGIApp, rt: Runtime) -> None:
         self.app = app
         self.rt = rt
         self._repeated: str | None = None  # the one id under the request-ids-repeat fault
+        self._in_flight = 0  # CORE requests being served (one event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,9 +83,30 @@ class RequestContext:
                          (time.perf_counter() - started) * 1000)
             await send(message)
 
-        if self.rt.config.latency_ms > 0:
-            await asyncio.sleep(self.rt.config.latency_ms / 1000)
-        await self.app(scope, receive, send_with_id)
+        limited = (self.rt.state.variants and "rate-limit-in-flight" in self.rt.state.variants
+                   and str(scope["path"]).startswith("/api/core/"))
+        refused = limited and self._in_flight >= IN_FLIGHT_LIMIT
+        if limited and not refused:
+            self._in_flight += 1
+        try:
+            if self.rt.config.latency_ms > 0:
+                await asyncio.sleep(self.rt.config.latency_ms / 1000)
+            if refused:
+                await _too_many_in_flight(request_id)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            if limited and not refused:
+                self._in_flight -= 1
+
+
+def _too_many_in_flight(request_id: str) -> Response:
+    """The rate-limit-in-flight variant's answer: 429 in the CORE wrapper, Retry-After."""
+    return json_response({"error": {"code": "RATE_LIMITED", "message": "Too many requests in "
+                                    f"flight: at most {IN_FLIGHT_LIMIT} at once; retry after "
+                                    f"{IN_FLIGHT_RETRY_AFTER_S} second(s)", "details": {}},
+                          "requestId": request_id}, 429,
+                         {"Retry-After": str(IN_FLIGHT_RETRY_AFTER_S)})
 
 
 async def _core_error(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,15 @@
 
     skip(SkipCode.PREMISE, "no message was accepted ...")   # a skip with its reason code
 
+    @check("RC-WHOAMI-05", clause=NO_TOKEN, ahead=_no_authorization)
+    def test_missing_token_gives_401_core_error(rc):
+        exchange = rc.answer(_no_authorization)           # its requests' answer, then judged
+
+`ahead` names what makes the check's requests (`make(rc)`, or `make(rc, case)` for a check
+run per case), so that the run may send them ahead of the check, together with other
+checks' (`suite.lookahead`); `after` names the checks whose requests must be answered
+first. The check asks for the answer with `rc.answer(make, ...)`: sent ahead, or made then.
+
 The stage's gate is named by id in `rules.stages`. The declaration becomes the item's
 `rc_check` marker holding its `CheckSpec`; the hooks read it into the item's stash. The
 docstring is the rule in plain words (its first sentence is the check's title in
@@ -17,6 +26,7 @@ docs/checks.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import pytest
@@ -24,7 +34,7 @@ import pytest
 from redcloud_check.results.catalog import CheckSpec, Grade, spec_for
 from redcloud_check.results.ledger import Skip, SkipCode
 
-__all__ = ["MARKER", "CheckSkipped", "cases", "check", "skip", "spec_of"]
+__all__ = ["MARKER", "Ahead", "CheckSkipped", "ahead_of", "cases", "check", "skip", "spec_of"]
 
 MARKER = "rc_check"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,24 +49,39 @@ class Case(Protocol):
     def statement(self) -> str: ...
 
 
-def check(check_id: str, *, clause: str, grade: Grade = "fail") -> Callable[[F], F]:
-    """Declare a check: its stable id, the doc clause it enforces and its grade. (Which
-    check is a stage's gate is `rules.stages`', by id.)"""
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """What makes a check's requests, so the run may send them ahead of the check."""
+
+    make: Callable[..., Any]  # make(rc) or, for a check run per case, make(rc, case)
+    after: tuple[str, ...] = ()  # ids of checks whose requests must be answered first
+    per_case: str | None = None  # the argument naming the case, for a check run per case
+    main_thread: bool = False  # made on the main thread only (it may install signal handlers)
+
+
+def check(check_id: str, *, clause: str, grade: Grade = "fail",
+          ahead: Callable[..., Any] | None = None, after: tuple[str, ...] = (),
+          main_thread: bool = False) -> Callable[[F], F]:
+    """Declare a check: its stable id, the doc clause it enforces and its grade (which
+    check is a stage's gate is `rules.stages`', by id), and what makes its requests."""
     def declare(fn: F) -> F:
         spec = spec_for(check_id, fn.__doc__, clause=clause, grade=grade)
-        marked: F = getattr(pytest.mark, MARKER)(spec)(fn)
+        extra = ({"ahead": Ahead(ahead, after, main_thread=main_thread)}
+                 if ahead is not None else {})
+        marked: F = getattr(pytest.mark, MARKER)(spec, **extra)(fn)
         return marked
     return declare
 
 
-def cases(argname: str, items: Iterable[Case], *, clause: str,
-          grade: Grade = "fail") -> Callable[[F], F]:
+def cases(argname: str, items: Iterable[Case], *, clause: str, grade: Grade = "fail",
+          ahead: Callable[..., Any] | None = None) -> Callable[[F], F]:
     """Declare a check run once per case; each case is a check of its own, with the id
-    the case declares (`case.check_id`)."""
+    the case declares (`case.check_id`); `ahead(rc, case)` makes a case's requests."""
     def declare(fn: F) -> F:
+        extra = {"ahead": Ahead(ahead, per_case=argname)} if ahead is not None else {}
         params = [pytest.param(case, id=case.name, marks=getattr(pytest.mark, MARKER)(
             spec_for(case.check_id, fn.__doc__, clause=clause, grade=grade,
-                     case=case.statement))) for case in items]
+                     case=case.statement), **extra)) for case in items]
         marked: F = pytest.mark.parametrize(argname, params)(fn)
         return marked
     return declare
@@ -67,6 +92,14 @@ def spec_of(item: pytest.Item) -> CheckSpec | None:
     marker = item.get_closest_marker(MARKER)
     spec = marker.args[0] if marker is not None and marker.args else None
     return spec if isinstance(spec, CheckSpec) else None
+
+
+def ahead_of(item: pytest.Item) -> Ahead | None:
+    """What makes the item's requests, when its declaration says (None: the check makes
+    them itself, as it runs)."""
+    marker = item.get_closest_marker(MARKER)
+    ahead = marker.kwargs.get("ahead") if marker is not None else None
+    return ahead if isinstance(ahead, Ahead) else None
 
 
 class CheckSkipped(pytest.skip.Exception):  # type: ignore[name-defined]
