@@ -235,10 +235,24 @@ def test_an_inactive_client_is_shown_and_names_rc_client_id(doctor: Any,
     before = len(clean_sim.requests)
     got = doctor("--json", **remote(clean_sim))
     assert got.code == ExitCode.CHECK_FAILED
-    assert made_since(clean_sim, before) == READS[:2]  # a failed gate stops it
+    # the numbers are still read: the client leads, and RC_NUMBER_ID is judged anyway
+    assert made_since(clean_sim, before) == READS
     assert got.doc["client"]["apiClientStatus"] == "SUSPENDED"
     assert (got.doc["problem"]["cause"], got.doc["problem"]["setting"]) == \
         ("client-not-active", "RC_CLIENT_ID")
+    assert [n["numberId"] for n in got.doc["numbers"]] == ["num_abc123", "num_smsonly456"]
+
+
+def test_an_inactive_client_with_an_e164_still_gets_the_numberid_to_use(
+        doctor: Any, clean_sim: Simulator) -> None:
+    """A run's configuration error sends an E.164 in RC_NUMBER_ID to doctor for the numberId:
+    an inactive client must not leave that question unanswered."""
+    clean_sim.set_faults(["whoami-client-inactive"])
+    got = doctor(**remote(clean_sim, RC_NUMBER_ID="+15551234567"))
+    assert got.code == ExitCode.CHECK_FAILED
+    assert "cause:     client-not-active" in got.out
+    assert "its numberId is num_abc123; use RC_NUMBER_ID=num_abc123" in got.out
+    assert "next      export RC_NUMBER_ID=num_abc123" in got.out
 
 
 def test_basic_refused_with_body_credentials_accepted_is_the_apis(doctor: Any,

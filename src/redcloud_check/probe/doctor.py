@@ -7,10 +7,12 @@ The requests are the stage gates' (`rules.gates`): POST /api/auth/token with HTT
 `scheme_refused`: the second and last refused token request, never replayed), GET
 /api/core/whoami (`client_active`: the client's id, name and status) and GET /api/core/numbers
 (`numbers`: every assigned number; what RC_NUMBER_ID names is `doctor_numbers`'). It stops at
-the first failure. No PATCH, no send, no journal recovery; the token is never refreshed
+the first failure, except an inactive client's: its numbers are still listed (RC_NUMBER_ID
+is judged, the numberId to use named), and the client stays the problem it leads with. No
+PATCH, no send, no journal recovery; the token is never refreshed
 (`TokenProvider(refresh=False)`); redirects are not followed (the client's), so no request
-leaves the configured target. With no RC_BASE_URL it asks the
-embedded simulator, started in-process (`runner.open_target`).
+leaves the configured target. With no RC_BASE_URL it asks the embedded simulator, started
+in-process (`runner.open_target`).
 
 A failure is a `Problem`: the check's failure and its diagnosis by the one pipeline
 (`reporting.diagnosis`). Where doctor knows the setting at fault it attaches a `Cause`
@@ -189,25 +191,29 @@ def examine(rc: RunContext) -> DoctorResult:
             return done("not_usable", problem=_problem(rc, stage, failure,
                                                        _token_cause(rc, refused)))
         stage = "whoami"
+        inactive: Problem | None = None
         try:
             gates.client_active(rc)
+            client = _client(rc.recorder.all()[-1])
         except CheckFailure as failure:  # its cause (client-not-active) names RC_CLIENT_ID
             client = _client(failure.exchange)
-            return done("not_usable", client=client, problem=_problem(rc, stage, failure, None))
-        client = _client(rc.recorder.all()[-1])
-        stage = "numbers"
+            inactive = _problem(rc, stage, failure, None)
+            if client is None:  # no client context: nothing to read the numbers for
+                return done("not_usable", problem=inactive)
+        stage = "numbers"  # read even for an inactive client: the numberId to use is shown
         try:
             exchange, listed = gates.numbers(rc)
         except CheckFailure as failure:
-            return done("not_usable", client=client, problem=_problem(rc, stage, failure))
+            return done("not_usable", client=client,
+                        problem=inactive or _problem(rc, stage, failure))
     except TargetUnreachable as error:
         return done("unreachable", client=client, problem=_problem(rc, stage, error),
                     error=str(error))
     table = rows(exchange, listed)
     choice, unusable = judge(exchange, listed, table, rc.settings.number_id)
-    return done("usable" if unusable is None else "not_usable", client=client,
-                numbers=table, number=choice,
-                problem=None if unusable is None else _problem(rc, "numbers", unusable))
+    problem = inactive or (None if unusable is None else _problem(rc, "numbers", unusable))
+    return done("usable" if problem is None else "not_usable", client=client,
+                numbers=table, number=choice, problem=problem)
 
 
 def run_doctor(settings: Settings) -> tuple[DoctorResult, list[str]]:
