@@ -82,7 +82,8 @@ def _common_suffix(a: str, b: str) -> int:
 def masked_numbers(numbers: Iterable[str]) -> dict[str, str]:
     """Each number -> its mask: the country code, then the last 4 digits (more where another
     of `numbers` with the same country code and length ends the same way), every other
-    digit a "*"; at least `HIDDEN_AT_LEAST` digits are always hidden."""
+    digit a "*"; at least `HIDDEN_AT_LEAST` digits are always hidden (two short numbers that
+    then still mask alike are told apart by a "#2" after the second one's mask)."""
     parts = {n: _split(n) for n in set(numbers)}
     out: dict[str, str] = {}
     for number, (front, digits) in parts.items():
@@ -92,6 +93,13 @@ def masked_numbers(numbers: Iterable[str]) -> dict[str, str]:
                 keep = max(keep, _common_suffix(digits, other_digits) + 1)
         keep = max(0, min(keep, len(digits) - HIDDEN_AT_LEAST))
         out[number] = front + "*" * (len(digits) - keep) + digits[len(digits) - keep:]
+    # Short numbers that differ only in the digits a mask must hide still get masks apart:
+    # the second and later of them (in sorted order) carry "#2", "#3" ...
+    seen: dict[str, int] = {}
+    for number in sorted(out):
+        n = seen[out[number]] = seen.get(out[number], 0) + 1
+        if n > 1:
+            out[number] += f"#{n}"
     return out
 
 
