@@ -193,3 +193,17 @@ def test_the_docs_listener_itself_agrees(express: str, ours: WebhookListener,
                                          case: Case) -> None:
     assert _post(express, case) == case.status
     assert judge(_recorded(ours, case), SECRET).status == case.status
+
+
+def test_header_values_lose_the_whitespace_around_them_whatever_the_server() -> None:
+    """Node's parser trims a value's surrounding spaces and tabs; not every uvicorn release
+    does (0.54 keeps a trailing tab), so the request model trims them itself."""
+    from redcloud_check.core.asgi_request import AsgiRequest
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    request = AsgiRequest({"method": "POST", "path": "/", "headers": [
+        (b"X-RedCloud-Signature", b"  abc\t"), (b"Accept", b"\t*/* ")]}, receive)
+    assert request.header_items == [("X-RedCloud-Signature", "abc"), ("Accept", "*/*")]
+    assert request.header("x-redcloud-signature") == "abc"

@@ -1,8 +1,9 @@
 """The two pieces of ASGI a plain app needs (the webhook listener is one): one HTTP request as
 it reads it, and the answers to uvicorn's lifespan messages.
 
-    AsgiRequest      method, path, headers (`header`: case-insensitive, a name's first
-                     value, as HTTP frameworks answer; `header_items`: all of them, in
+    AsgiRequest      method, path, headers, each value without the whitespace around
+                     it (`header`: case-insensitive, a name's first value, as HTTP
+                     frameworks answer; `header_items`: all of them, in
                      order) and the body's messages (`receive`)
     ClientDisconnect the sender closed the connection before its body was read
     lifespan         answers start-up and shutdown: a plain app has nothing to do then
@@ -29,7 +30,9 @@ class AsgiRequest:
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
-        self.header_items = [(k.decode("latin-1"), v.decode("latin-1"))
+        # a field value excludes the whitespace around it (RFC 9110 5.5), as Node's parser
+        # gives it; not every uvicorn release trims a trailing tab, so it is trimmed here
+        self.header_items = [(k.decode("latin-1"), v.decode("latin-1").strip(" \t"))
                              for k, v in scope["headers"]]
         self._first: dict[str, str] = {}
         for name, value in self.header_items:
