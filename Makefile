@@ -1,8 +1,9 @@
 # Two commands for a fresh clone with only Python 3:
 #   make run    the conformance suite against the embedded simulator (or RC_BASE_URL)
 #   make test   the project's own tests, lint and types
-#   make test-fast  the same without the tests marked slow (those that run the whole
-#                   suite in a subprocess): the inner loop, under a minute on 2 cores
+#   make test-fast  the same without the tests marked slow (whole runs, outside programs,
+#                   long property tests, real waits: tests/pytest.ini says which): the
+#                   inner loop, under a minute on 2 cores
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

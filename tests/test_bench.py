@@ -66,6 +66,7 @@ def test_the_stdlib_sender_counts_accepted_and_forged_events(tmp_path: Path) -> 
     assert (outcome.lost, outcome.wrongly_accepted, outcome.errors) == (0, 0, 0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_wrk_sends_with_a_fresh_idempotency_key_per_request(sim: Simulator) -> None:
     before = len(sim.state.messages)
@@ -76,6 +77,7 @@ def test_wrk_sends_with_a_fresh_idempotency_key_per_request(sim: Simulator) -> N
     assert result.requests <= created <= result.requests + 2  # + those in flight at the end
 
 
+@pytest.mark.slow
 def test_the_probe_bench_prints_figure_anchor_and_ratio() -> None:
     done = subprocess.run([sys.executable, str(BENCH / "bench_probe.py"), "--runs", "1"],
                           capture_output=True, text=True, timeout=120, env=clean_env(),

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from redcloud_check.context import RunContext
@@ -91,6 +92,7 @@ def test_a_retrying_api_is_retried_with_the_same_body_signed_afresh(tmp_path: Pa
     assert retry.timestamp != refused.timestamp
 
 
+@pytest.mark.slow
 def test_a_never_retrying_api_is_not_retried_and_nothing_is_missing(tmp_path: Path) -> None:
     with observed(tmp_path, ("no-delivery-retry",), timeout=1.5) as (report, rc, message,
                                                                      returned_at):
@@ -107,6 +109,7 @@ def test_a_never_retrying_api_is_not_retried_and_nothing_is_missing(tmp_path: Pa
                                                          "message.delivery"]
 
 
+@pytest.mark.slow
 def test_a_slowly_retrying_api_is_not_observed_within_a_short_timeout(tmp_path: Path) -> None:
     with observed(tmp_path, ("slow-delivery-retry",), timeout=1.0) as (report, rc, _, _):
         sem = _semantics(rc)
@@ -118,6 +121,7 @@ def test_a_slowly_retrying_api_is_not_observed_within_a_short_timeout(tmp_path: 
     assert describe(sem).startswith("Not observed: message.queued seq 1")
 
 
+@pytest.mark.slow
 def test_a_retry_late_in_the_window_extends_it_for_what_it_held_back(tmp_path: Path) -> None:
     """The retry comes 3 s after the refusal, inside a 3.3 s window; the message's next
     events come 0.5 s apart after it, past the window: the refusal held them back 3 s, so

@@ -222,6 +222,7 @@ def test_each_fault_leads_with_its_root_cause(matrix: dict[str, SuiteRun], fault
                                              for e in root["evidence"])
 
 
+@pytest.mark.slow
 def test_a_ticket_with_one_root_cause_fits_in_150_lines(matrix: dict[str, SuiteRun]) -> None:
     for fault, run in matrix.items():
         doc = json.loads((run.reports / "escalation.json").read_text("utf-8"))

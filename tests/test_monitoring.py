@@ -153,6 +153,7 @@ def test_every_rules_file_passes_promtool_check_rules() -> None:
     assert proc.stdout.count("SUCCESS") == len(_rules_files()), proc.stdout
 
 
+@pytest.mark.slow
 def test_every_rule_test_file_passes_promtool_test_rules() -> None:
     proc = run_promtool("test", "rules", *_rule_test_files())
     assert proc.stdout.count("SUCCESS") == len(_rule_test_files()), proc.stdout
@@ -378,6 +379,7 @@ def prometheus(tmp: Path, scrape: str) -> Iterator[Prometheus]:
         log.close()
 
 
+@pytest.mark.slow
 def test_a_real_prometheus_alerts_on_the_probes_textfile_and_fills_every_panel(
         tmp_path: Path) -> None:
     from .test_probe_cli import run_probe_cli

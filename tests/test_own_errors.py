@@ -49,6 +49,7 @@ def assert_ours_not_the_apis(reports: Path, output: str) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_a_delivery_bug_in_the_in_thread_simulator_is_ours(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "-p", "tests.plugins.break_delivery", RC_WEBHOOK_TIMEOUT="2")
     assert run.returncode == ExitCode.INTERNAL_ERROR, run.stdout[-3000:]
@@ -62,6 +63,7 @@ def test_a_delivery_bug_in_the_in_thread_simulator_is_ours(tmp_path: Path) -> No
     assert API_BLAMED not in run.stdout
 
 
+@pytest.mark.slow
 def test_a_delivery_bug_under_the_probes_canary_is_ours(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]

@@ -79,6 +79,7 @@ def test_failed_gate_names_the_blocking_stage_in_the_terminal(tmp_path: Path) ->
     assert blocked and {c.outcome for c in blocked} == {"skipped"}
 
 
+@pytest.mark.slow
 def test_plugin_is_inert_outside_the_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         def test_uses_rc(rc):

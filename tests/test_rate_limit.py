@@ -80,6 +80,7 @@ def test_a_rate_limit_pauses_every_request_once_and_drops_to_one_at_a_time() -> 
     assert limits.spent_s >= 0.25 and time.monotonic() - paused >= 0.05
 
 
+@pytest.mark.slow
 def test_two_requests_limited_together_spend_the_budget_once() -> None:
     limits = RateLimits(1.5)  # one 1 s pause fits; two sequential ones would not
     raised: list[BaseException] = []
@@ -106,6 +107,7 @@ def busy() -> Iterator[Simulator]:
         yield sim
 
 
+@pytest.mark.slow
 def test_concurrent_requests_meet_429_once_then_go_one_at_a_time(busy: Simulator) -> None:
     limits = RateLimits(5.0, concurrency=4)
     client = ApiClient(busy.base_url, timeout=5, recorder=Recorder(), secrets=SecretSet(),

@@ -135,6 +135,7 @@ def test_every_variant_is_documented() -> None:
     assert rows == set(VARIANTS)
 
 
+@pytest.mark.slow
 def test_own_tests_example_runs(pytester: pytest.Pytester) -> None:
     section = _section(_page("simulator.md"), "In your own tests")
     code = section.split("```python", 1)[1].split("```", 1)[0]

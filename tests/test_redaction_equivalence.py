@@ -17,6 +17,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import quote, quote_plus, urlencode
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -102,6 +103,7 @@ def _both(action: Any) -> tuple[Any, Any]:
     return fast, full
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(case=texts())
 @example(case=('{"password": "abc"}', ["zzz"]))  # a named field is masked, whatever its value
@@ -118,6 +120,7 @@ def test_texts_redact_as_with_every_scan(case: tuple[str, Any]) -> None:
         assert fast == full
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(items=st.lists(texts(), min_size=1, max_size=4),
        keys=st.lists(st.sampled_from([*FIELDS, "Authorization", "cookie", "Set-Cookie", "x"]),

@@ -32,6 +32,7 @@ def dump_dom(page: Path, profile: Path) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_failing_check_bundle_is_rendered_in_the_dom(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     run = run_suite(reports, RC_SIM_FAULTS="send-idempotency-optional", RC_WEBHOOK_TIMEOUT="5")
@@ -80,6 +81,7 @@ def overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
             and b[1] < a[1] + a[3]]
 
 
+@pytest.mark.slow
 def test_the_report_opens_on_the_verdict_and_the_first_failure(tmp_path: Path) -> None:
     """A run whose deliveries all carry a forged signature: report.html shows the verdict,
     then the first failure's bundle with its lifecycle timeline, whose labels (measured by
@@ -109,6 +111,7 @@ def test_the_report_opens_on_the_verdict_and_the_first_failure(tmp_path: Path) -
     assert sum(len(t["labels"]) for t in geometry["timelines"]) >= 3
 
 
+@pytest.mark.slow
 def test_twelve_forged_deliveries_in_one_burst_get_labels_that_never_overlap(
         tmp_path: Path) -> None:
     """Twelve unverified deliveries of one message within a second (a sender's retries): the
@@ -139,6 +142,7 @@ def visible_text(dom: str, cls: str) -> str:
     return re.sub(r"<[^>]+>", "", found.group(1)) if found else ""
 
 
+@pytest.mark.slow
 def test_the_report_opens_on_what_to_do(tmp_path: Path) -> None:
     """Issue 21 item 6 in the rendered page: the verdict as a banner, the lead root cause
     with its side and next action, the API's own error message readable without expanding

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from redcloud_check.simulator import Simulator
 
 from .suite_runner import REPO
@@ -38,6 +40,7 @@ def run_schemathesis(base_url: str, cwd: Path, *extra: str) -> subprocess.Comple
         stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_disagreement_between_simulator_and_spec(tmp_path: Path) -> None:
     with Simulator() as sim:
         started = time.perf_counter()

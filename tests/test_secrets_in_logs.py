@@ -74,6 +74,7 @@ def test_loud_embedded_run_leaks_nothing(tmp_path: Path) -> None:
             assert TOKEN.search(text.decode("utf-8", "replace")) is None, path.name
 
 
+@pytest.mark.slow
 def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester) -> None:
     """A check that logs the client secret and its token outright still leaks neither."""
     pytester.makeini("[pytest]\nrc_suite = true\n")

@@ -41,6 +41,7 @@ def test_wait_until_wakes_on_a_logged_request_and_times_out_otherwise() -> None:
                               timeout=10)
 
 
+@pytest.mark.slow
 def test_fixture_pair_in_an_integrators_test_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import requests

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +55,7 @@ def _assert_sane(route: tuple[str, str], response: Any) -> None:
             assert isinstance(body["error"]["code"], str) and body["requestId"].startswith("req_")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(route=ROUTES, body=BODIES, content_type=CONTENT_TYPES,
        key=st.none() | HEADER_TEXT, authorized=st.booleans())

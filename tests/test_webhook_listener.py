@@ -245,6 +245,7 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E),
                       max_size=80).map(str.strip)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(st.binary(max_size=2048),
