@@ -75,8 +75,11 @@ def test_loud_embedded_run_leaks_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester) -> None:
-    """A check that logs the client secret and its token outright still leaks neither."""
+def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that logs the client secret, its token and RC_TO outright still leaks none
+    of them."""
+    monkeypatch.setenv("RC_TO", "+15559876543")
     pytester.makeini("[pytest]\nrc_suite = true\n")
     pytester.makepyfile(test_logs='''
         import logging
@@ -89,6 +92,7 @@ def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester) -> Non
             log = logging.getLogger("integration")
             log.warning("secret=%s token=%s", rc.settings.client_secret, token.value)
             log.warning("raw " + token.value)
+            log.warning("sending to %s", rc.settings.to)
     ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--log-level=DEBUG",
                                            "-o", "log_cli=true", "--log-cli-level=DEBUG")
@@ -97,3 +101,4 @@ def test_log_records_are_redacted_during_a_run(pytester: pytest.Pytester) -> Non
     assert "[redacted" in output
     assert "rc_secret_abc123" not in output
     assert TOKEN.search(output) is None
+    assert "sending to +1" in output and "+15559876543" not in output

@@ -94,11 +94,18 @@ class SuiteRun:
     def redact_log_records(self) -> Callable[[], None]:
         """Redact every log record of the run, from any logger, as it is created; returns
         the undo."""
+        from redcloud_check.core.recipients import recipient_labels
         from redcloud_check.core.redaction import RedactingFilter
 
-        assert self.rc is not None
+        rc = self.rc
+        assert rc is not None
         previous = logging.getLogRecordFactory()
-        redacting = RedactingFilter(self.rc.secrets.values)
+        # the run's secrets as they are issued, and RC_TO's mask: a record may be made on
+        # any thread, holding any lock, so nothing here waits for one (the recipients seen
+        # in exchanges are masked in what the run writes: `secrets`)
+        to = recipient_labels(rc.settings.to, share=rc.settings.share_recipients)
+        redacting = RedactingFilter(
+            lambda: {**to, **dict.fromkeys(rc.secrets.values(), "secret")})
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
