@@ -18,12 +18,11 @@ from redcloud_check.rules.consistency import (
     search_numbers,
 )
 from redcloud_check.rules.gates import NUMBER_USABLE, NUMBERS_LIST, STEP3, WHOAMI
-from redcloud_check.rules.number_causes import ids_are_phone_numbers
+from redcloud_check.rules.number_causes import NOT_PHONE, ids_are_phone_numbers
 from redcloud_check.suite.declare import check, skip
 
 SEARCH = "3-api-reference-0.2.0.txt, CORE: Search available numbers"
 UPDATE = "3-api-reference-0.2.0.txt, CORE: Update number settings"
-NOT_PHONE = STEP3 + " (Use numberId, not the E.164 phone number)"
 SEARCH_SHAPE = SEARCH + " (Request and Response samples)"
 ROUND_TRIP = UPDATE + " (campaignregId preserves the implemented request spelling)"
 UNOWNED_UPDATE = ("DESIGN.md contract: number not owned is 403 FORBIDDEN (update); " + UPDATE

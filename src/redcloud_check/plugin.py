@@ -196,7 +196,7 @@ def pytest_report_teststatus(report: pytest.TestReport,
     run = get_run(config)
     result = run.ledger.get(report.nodeid) if run is not None and report.when == "call" \
         else None
-    if result is not None and result.outcome.value == "waived":
+    if result is not None and result.outcome is Outcome.WAIVED:
         return "waived", "w", "WAIVED"
     return None
 

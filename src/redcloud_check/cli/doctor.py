@@ -224,7 +224,7 @@ def next_steps(settings: Settings, result: DoctorResult, given: dict[str, Given]
 
 
 def run(args: argparse.Namespace) -> int:
-    from redcloud_check.cli.doctor_output import emit
+    from redcloud_check.cli.doctor_output import emit, exit_code
     from redcloud_check.core import run_log
     from redcloud_check.core.config import SECRET_ENV, env_secrets, load_settings, read_dotenv
     from redcloud_check.core.errors import ConfigError
@@ -257,5 +257,4 @@ def run(args: argparse.Namespace) -> int:
     said = notes(written)
     emit(args, result, secrets, given=given, written=written, notes=said,
          steps=next_steps(settings, result, given, written, said))
-    return int(ExitCode.CONFIG_ERROR) if written is not None and written.error else \
-        result.exit_code
+    return exit_code(result, written)

@@ -23,12 +23,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from redcloud_check.core.exit_codes import ExitCode
+
 if TYPE_CHECKING:
     from redcloud_check.cli.doctor import Given, Step, Written
     from redcloud_check.probe.doctor import DoctorResult
     from redcloud_check.probe.doctor_numbers import NumberChoice, NumberRow
 
-__all__ = ["document", "emit", "text_lines"]
+__all__ = ["document", "emit", "exit_code", "text_lines"]
 
 _VERDICTS = {"usable": "usable (ACTIVE, smsEnabled)", "unset": "not set",
              "e164": "a phone number (E.164), not a numberId",
@@ -66,6 +68,12 @@ def _problem(result: DoctorResult) -> dict[str, Any] | None:
             "diagnosis": one_line(p.diagnosis)}
 
 
+def exit_code(result: DoctorResult, written: Written | None) -> int:
+    """doctor's exit code: a --write-env that failed is a configuration error (3)."""
+    return int(ExitCode.CONFIG_ERROR) if written is not None and written.error else \
+        result.exit_code
+
+
 def document(result: DoctorResult, *, given: dict[str, Given] | None = None,
              written: Written | None = None, notes: Sequence[str] = (),
              steps: Sequence[Step] = ()) -> dict[str, Any]:
@@ -82,7 +90,7 @@ def document(result: DoctorResult, *, given: dict[str, Given] | None = None,
                                                                    "placeholders")}}
     return {
         "doctor": "redcloud-check", "version": __version__, "status": result.status,
-        "exit_code": 3 if written is not None and written.error else result.exit_code,
+        "exit_code": exit_code(result, written),
         "target": result.target or None, "embedded": result.embedded,
         "duration_s": result.duration_s, "settings": shown,
         "client": None if client is None else {

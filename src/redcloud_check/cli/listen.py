@@ -141,10 +141,9 @@ class Printer(CollectsHandlerErrors):
         self._lines.append(line)
         self._due.set()
 
-    def emit(self, record: dict[str, Any], text: str, flush: bool = True) -> None:
+    def emit(self, record: dict[str, Any], text: str) -> None:
         self.out.write((json.dumps(record) if self.as_json else text) + "\n")
-        if flush:
-            self.out.flush()
+        self.out.flush()
 
     def _run(self) -> None:
         if self.forward_to:

@@ -24,12 +24,12 @@ from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
 from redcloud_check.rules import expect
 from redcloud_check.rules.gates import NUMBER_USABLE, STEP3
+from redcloud_check.rules.number_causes import NOT_PHONE
 
 __all__ = ["NumberChoice", "NumberRow", "Verdict", "judge", "rows"]
 
 Verdict = Literal["usable", "unset", "e164", "unlisted", "not_usable"]
 
-NOT_E164 = STEP3 + " (Use numberId, not the E.164 phone number)"
 CHOOSE = STEP3 + " (Choose the numberId you want to send from)"
 SETTING = "RC_NUMBER_ID"
 
@@ -124,7 +124,7 @@ def judge(exchange: Exchange, listed: Sequence[dict[str, Any]], table: Sequence[
         named = f", the E.164 of {choice.number_id}" if choice.number_id else ""
         failure = expect.fail("RC_NUMBER_ID is a phone number, not a numberId",
                               expected="a numberId from /api/core/numbers (sendFrom takes it)",
-                              actual=f"{given!r}{named}", clause=NOT_E164, exchange=exchange,
+                              actual=f"{given!r}{named}", clause=NOT_PHONE, exchange=exchange,
                               cause=cause)
         return choice, failure
     try:
@@ -144,7 +144,7 @@ def _not_usable(exchange: Exchange, table: Sequence[NumberRow], given: str,
             detail = (f"RC_NUMBER_ID holds the phone number {given}, not a numberId, and none "
                       "of the client's numbers has it.")
             return (NumberChoice(given, "e164", suggested=first),
-                    _cause("number-id-is-e164", detail, _use(first, usable), NOT_E164,
+                    _cause("number-id-is-e164", detail, _use(first, usable), NOT_PHONE,
                            exchange))
         detail = (f"RC_NUMBER_ID holds the phone number {given}, not a numberId: the API "
                   f"names that number {match.number_id}, and sendFrom takes the numberId.")
@@ -152,7 +152,7 @@ def _not_usable(exchange: Exchange, table: Sequence[NumberRow], given: str,
         if not match.usable:
             detail += f" {match.number_id} cannot send SMS ({match.why_not})."
         return (NumberChoice(given, "e164", number_id=match.number_id, suggested=suggested),
-                _cause("number-id-is-e164", detail, _use(suggested, usable), NOT_E164,
+                _cause("number-id-is-e164", detail, _use(suggested, usable), NOT_PHONE,
                        exchange))
     row = next((r for r in table if r.number_id == given), None)
     if row is None:

@@ -25,8 +25,7 @@ __all__ = ["API_BREAKS_RULE", "RunFacts", "facts_from", "ruled_out"]
 API_BREAKS_RULE = "api-breaks-rule"
 # the suite's own token requests with the configured credentials (rules.gates, checks/)
 _OWN_TOKEN_LABELS = ("token: HTTP Basic credentials", "token: body credentials",
-                     "token: response shape", "token: refresh for CORE calls",
-                     "token: body credentials (is the secret right?)")
+                     "token: response shape", "token: refresh for CORE calls")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from typing import Any, Literal
 from redcloud_check.rules.stages import STAGE_NAMES, STAGES, stage_index
 
 __all__ = ["CATALOG_FILE", "CHECK_ID", "CheckSpec", "Grade", "catalog", "function_of",
-           "id_of", "is_check_id", "spec_for", "spec_of_id", "stage_of"]
+           "id_of", "is_check_id", "row_of", "spec_for", "spec_of_id",
+           "stage_of"]
 
 CATALOG_FILE = "checks.json"  # next to this module: the catalog, generated from the checks
 
@@ -103,9 +104,19 @@ def catalog() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(text)["checks"])
 
 
+@cache
+def _by_id() -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in catalog()}
+
+
+def row_of(check_id: str) -> dict[str, Any] | None:
+    """The catalog's row of the check with `check_id` (None: no such check)."""
+    return _by_id().get(check_id)
+
+
 def spec_of_id(check_id: str) -> CheckSpec:
     """The spec of the check with `check_id`, from the catalog (KeyError: no such check)."""
-    row = next((c for c in catalog() if c["id"] == check_id), None)
+    row = row_of(check_id)
     if row is None:
         raise KeyError(f"no check {check_id} in the catalog")
     return CheckSpec(row["id"], row["title"], row["clause"], row["grade"], row["statement"])
@@ -118,4 +129,5 @@ def id_of(function: str) -> str | None:
 
 def function_of(check_id: str) -> str | None:
     """The function name of the check with `check_id` (parameters included for a case)."""
-    return next((c["function"] for c in catalog() if c["id"] == check_id), None)
+    row = row_of(check_id)
+    return row["function"] if row is not None else None

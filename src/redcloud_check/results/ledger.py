@@ -239,17 +239,6 @@ class RunLedger:
                 self._roots[group] = root
             return root
 
-    def drop_from_roots(self, check_id: str) -> None:
-        """Take `check_id` out of the root causes (re-attributed); an emptied one goes."""
-        with self._lock:
-            for group, root in list(self._roots.items()):
-                if check_id in root.checks:
-                    left = tuple(c for c in root.checks if c != check_id)
-                    if left:
-                        self._roots[group] = replace(root, checks=left)
-                    else:
-                        del self._roots[group]
-
     def root_causes(self) -> list[RootCause]:
         """In the order they were established: the first is the run's lead."""
         with self._lock:
@@ -262,7 +251,7 @@ class RunLedger:
         inconclusive: what it proves is not proven)."""
         failed: dict[str, str] = {}
         for r in self.results():
-            if r.spec.gate and (r.failing or r.outcome is Outcome.INCONCLUSIVE):
+            if r.spec.gate and r.unproven:
                 title = r.failure.title if r.failure is not None else type(r.problem).__name__
                 failed.setdefault(r.stage, title)
         return failed

@@ -147,11 +147,11 @@ def usable_number(exchange: Exchange, numbers: list[dict[str, Any]], number_id: 
         raise fail("RC_NUMBER_ID is not assigned to this API client",
                    expected=f"numberId {number_id!r} in /api/core/numbers",
                    actual=f"listed numberIds: {listed}", clause=clause, exchange=exchange,
-                   cause=number_causes.not_listed(exchange, numbers, number_id, clause))
-    problems = [f"status {found.get('status')!r}"] if found.get("status") != "ACTIVE" else []
-    if found.get("smsEnabled") is not True:
-        problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
-    if problems:
+                   cause=number_causes.not_listed(exchange, numbers, number_id))
+    if not number_causes.can_send(found):
+        problems = [] if found.get("status") == "ACTIVE" else [f"status {found.get('status')!r}"]
+        if found.get("smsEnabled") is not True:
+            problems.append(f"smsEnabled {found.get('smsEnabled')!r}")
         raise fail(f"Number {number_id} cannot send SMS",
                    expected="status ACTIVE and smsEnabled true",
                    actual=", ".join(problems), clause=clause, exchange=exchange,

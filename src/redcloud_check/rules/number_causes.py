@@ -19,17 +19,24 @@ from redcloud_check.core.citation import cite
 from redcloud_check.core.e164 import is_e164
 from redcloud_check.core.exchange import Exchange
 from redcloud_check.core.models import Cause
+from redcloud_check.rules.stages import STAGES, stage_index
 
-__all__ = ["ids_are_phone_numbers", "not_listed", "not_usable", "usable_ids"]
+__all__ = ["NOT_PHONE", "can_send", "ids_are_phone_numbers", "not_listed", "not_usable",
+           "usable_ids"]
 
+# the clause, declared here once (rules.gates, whose STEP3 it extends, imports this module)
 NOT_PHONE = "1-quickstart.txt, Section 6 — Step 3: Get Your Number (Use numberId, not the " \
             "E.164 phone number)"
-GUIDE = "5-troubleshooting.txt, Symptom: /api/core/numbers succeeds but sends fail"
+GUIDE = STAGES[stage_index("numbers")].clause
+
+
+def can_send(number: dict[str, Any]) -> bool:
+    """The documented usable number: status ACTIVE and smsEnabled true."""
+    return number.get("status") == "ACTIVE" and number.get("smsEnabled") is True
 
 
 def usable_ids(numbers: Sequence[dict[str, Any]]) -> list[str]:
-    return [str(n.get("numberId")) for n in numbers
-            if n.get("status") == "ACTIVE" and n.get("smsEnabled") is True]
+    return [str(n.get("numberId")) for n in numbers if can_send(n)]
 
 
 def _use_instead(numbers: Sequence[dict[str, Any]]) -> str:
@@ -56,8 +63,8 @@ def ids_are_phone_numbers(exchange: Exchange, numbers: Sequence[dict[str, Any]],
         (cite(exchange, f"HTTP {exchange.status}: numberIds {', '.join(phones[:3])}"),))
 
 
-def not_listed(exchange: Exchange, numbers: Sequence[dict[str, Any]], number_id: str,
-               clause: str) -> Cause:
+def not_listed(exchange: Exchange, numbers: Sequence[dict[str, Any]], number_id: str
+               ) -> Cause:
     phones = ids_are_phone_numbers(exchange, numbers)
     if phones is not None:
         return phones

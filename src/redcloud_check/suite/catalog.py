@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from redcloud_check.results.catalog import CATALOG_FILE
-from redcloud_check.rules.stages import STAGES
+from redcloud_check.rules.stages import STAGES, stage_index
 from redcloud_check.suite.declare import spec_of
 
 __all__ = ["collect", "markdown", "render_json", "targets"]
@@ -53,8 +53,7 @@ def collect(checks_dir: Path) -> list[dict[str, Any]]:
     if code != 0:
         raise RuntimeError(f"collecting {checks_dir} failed (pytest exit {code}):\n"
                            f"{output.getvalue()[-4000:]}")
-    order = {s.name: i for i, s in enumerate(STAGES)}
-    return sorted(collector.rows, key=lambda r: (order[r["stage"]], r["id"]))
+    return sorted(collector.rows, key=lambda r: (stage_index(r["stage"]), r["id"]))
 
 
 def render_json(rows: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ report settled into the ledger (the work of the plugin's one `pytest_runtest_mak
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -103,7 +104,6 @@ def settle_report(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
     result = result_of(spec, item.nodeid, item.name, _phase(run, item, call, report),
                        previous=ledger.get(item.nodeid), waiver=item.stash.get(WAIVER, None),
                        book=ledger.waivers)
-    secrets = run.secrets()
     if result is not None:
         result, attribution = attribute_failure(run, result)
         bundle, extras = reports.evidence(run, CheckInfo.of(spec, item.nodeid, item.name),
@@ -113,15 +113,17 @@ def settle_report(run: SuiteRun, item: pytest.Item, call: pytest.CallInfo[None],
         if attribution is not None:
             found(run, result, attribution)
         _settle_waiver(run, item, report, result)
-        _render(run, report, item, result, bundle, extras)
+    secrets = run.secrets()  # after the evidence: a token its reproduction issued is in it
+    if result is not None:
+        _render(run, report, item, result, bundle, extras, secrets)
     _redact(report, secrets)
 
 
 def _render(run: SuiteRun, report: pytest.TestReport, item: pytest.Item, result: CheckResult,
-            bundle: dict[str, Any] | None, extras: list[dict[str, Any]]) -> None:
+            bundle: dict[str, Any] | None, extras: list[dict[str, Any]],
+            secrets: Mapping[str, str]) -> None:
     """The result onto pytest's report: the failure's text with its diagnosis (or the root
     cause that explains it), report.html's extras, junit.xml's properties."""
-    secrets = run.secrets()
     lines: list[str] = []
     root = next((r for r in run.ledger.root_causes() if r.cause.id == result.explained_by
                  and result.check_id in r.checks), None) if result.explained_by else None

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from redcloud_check.core.lookahead import Lookahead, Task
-from redcloud_check.results.catalog import catalog
+from redcloud_check.results.catalog import row_of
 from redcloud_check.rules import gates
 from redcloud_check.rules.stages import STAGE_NAMES, STAGES, stage_index
 from redcloud_check.suite.declare import Ahead, ahead_of
@@ -144,7 +144,7 @@ EARLY_GATES = ((STAGES[0].gate_id, gates.token_issued), (STAGES[1].gate_id, gate
 
 def gate_nodeid(config: pytest.Config, check_id: str) -> str | None:
     """The node id pytest gives a check in the suite's own checks directory."""
-    row = next((c for c in catalog() if c["id"] == check_id), None)
+    row = row_of(check_id)
     testpaths = config.getini("testpaths")
     return f"{testpaths[0].strip('/')}/{row['nodeid']}" if row and testpaths else None
 

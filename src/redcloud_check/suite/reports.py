@@ -56,17 +56,21 @@ def evidence(run: SuiteRun, info: CheckInfo,
     """The failure's redacted escalation bundle (None when the check did not fail) and the
     report.html extras: the bundle, and each accepted message's lifecycle timeline on a
     stage-5 check's row."""
-    rc, secrets = run.rc, run.secrets()
+    rc = run.rc
     stage5 = info.stage == "webhooks"
-    timelines = (webhook_evidence.timelines(rc, secrets)
-                 if stage5 and result.phase == "call" else [])
+    with_timelines = stage5 and result.phase == "call"
+    # an explained failure is listed under its cause, not as a bundle of its own
+    problem = result.problem if result.unproven and result.explained_by is None else None
+    if (problem is None or rc is None) and not with_timelines:
+        return None, []
+    secrets = run.secrets()
+    timelines = webhook_evidence.timelines(rc, secrets) if with_timelines else []
     extras: list[Extra] = []
     bundle = None
-    if result.unproven and result.problem is not None and rc is not None \
-            and result.explained_by is None:  # an explained failure is listed under its cause
+    if problem is not None and rc is not None:
         accepted = [m.message_id for m in rc.accepted if m.check == info.nodeid or stage5]
         bundle = build_bundle(
-            info, result.problem, exchanges=rc.recorder.for_check(info.nodeid),
+            info, problem, exchanges=rc.recorder.for_check(info.nodeid),
             secrets=secrets, accepted_ids=accepted, replay=rc.client.replay,
             timeout=rc.settings.timeout, embedded=rc.settings.embedded,
             related=webhook_evidence.send_exchange(rc) if stage5 else None,

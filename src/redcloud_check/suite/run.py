@@ -100,9 +100,10 @@ class SuiteRun:
         rc = self.rc
         assert rc is not None
         previous = logging.getLogRecordFactory()
-        # the run's secrets as they are issued, and RC_TO's mask: a record may be made on
-        # any thread, holding any lock, so nothing here waits for one (the recipients seen
-        # in exchanges are masked in what the run writes: `secrets`)
+        # the run's secrets as they are issued, and RC_TO's mask. A record may be made on
+        # any thread, under any lock of the run's, so this takes none but the secret set's
+        # own (held by nothing that logs); the recipients seen in exchanges (the recorder's
+        # and the listener's locks) are masked in what the run writes: `secrets`
         to = recipient_labels(rc.settings.to, share=rc.settings.share_recipients)
         redacting = RedactingFilter(
             lambda: {**to, **dict.fromkeys(rc.secrets.values(), "secret")})

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import hashlib
 import hmac
 import json
 import re
 import zlib
 from dataclasses import dataclass
 
+from redcloud_check.core.signing import sign
 from redcloud_check.webhooks.listener import Delivery
 
 __all__ = ["EXPRESS_JSON_LIMIT", "REFERENCE", "Verdict", "judge"]
@@ -163,12 +163,6 @@ def _express_json(d: Delivery) -> tuple[Verdict | None, bytes | None]:
     return None, body
 
 
-def _hex(secret: str, timestamp: str, raw_body: str) -> str:
-    """The listener's expectedSignature (`update` encodes the string as UTF-8)."""
-    message = f"{timestamp}.{raw_body}".encode()
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
 def judge(d: Delivery, secret: str) -> Verdict:
     """What the docs' listener, given `secret` as RC_WEBHOOK_SECRET, answers to `d` (a POST
     that reached the webhook path)."""
@@ -180,7 +174,8 @@ def judge(d: Delivery, secret: str) -> Verdict:
     if not timestamp or not signature:
         return Verdict(400, "missing-headers", "400 Missing signing headers")
     raw_body = "" if body is None else body.decode("utf-8", "replace")
-    expected = _hex(secret, timestamp, raw_body)
+    # the listener's expectedSignature: `update` encodes the body string as UTF-8
+    expected = sign(secret, timestamp, raw_body.encode("utf-8"))
     if hmac.compare_digest(signature.encode("latin-1", "replace"), expected.encode()):
         return ACCEPTED
     if body is None:
@@ -190,7 +185,7 @@ def judge(d: Delivery, secret: str) -> Verdict:
                        "stays undefined and the listener signs \"{timestamp}.\" with an "
                        "empty body")
     if ", " in signature or ", " in timestamp:
-        first = _hex(secret, timestamp.split(", ")[0], raw_body)
+        first = sign(secret, timestamp.split(", ")[0], raw_body.encode("utf-8"))
         if first in signature.split(", "):
             return Verdict(401, "repeated-header", "401 Invalid signature: a signing header "
                            "arrived more than once, and Node joins its values with \", \"")
@@ -198,9 +193,7 @@ def judge(d: Delivery, secret: str) -> Verdict:
         return Verdict(401, "signature-case", "401 Invalid signature: the signature is hex "
                        "in upper or mixed case, and the listener compares it with !== "
                        "against the lower-case hex digest")
-    if raw_body.encode("utf-8") != body and signature.lower() == hmac.new(
-            secret.encode("utf-8"), timestamp.encode() + b"." + body,
-            hashlib.sha256).hexdigest():
+    if raw_body.encode("utf-8") != body and signature.lower() == sign(secret, timestamp, body):
         return Verdict(401, "not-utf8", "401 Invalid signature: the body is not valid "
                        "UTF-8, so buffer.toString(\"utf8\") changes it before it is signed")
     return Verdict(401, "signature", "401 Invalid signature")
