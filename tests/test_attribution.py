@@ -158,6 +158,10 @@ def test_a_wrong_secret_costs_two_refused_token_requests_and_one_root_cause(
     assert lead["setting"] == "RC_CLIENT_ID / RC_CLIENT_SECRET" and lead["decide"]
     assert "inactive" in lead["next"] and "wrong pair" in lead["next"]
     assert doc["bundles"][0]["escalation"]["reproduces"]["retried"] is False
+    # the ticket accuses no side where none is proven: the bundle's kind and the side in words
+    ticket = _ticket(run)
+    assert "- Side: **unknown**: neither side is proven by this run" in ticket
+    assert "nonconformance" not in ticket and "side unknown" not in run.stdout
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ def side_words(root: Mapping[str, Any]) -> str:
         return f"the integration's side: {root.get('setting') or 'a setting'}"
     if side == "tool":
         return "redcloud-check's own error, not the API's"
-    return "side unknown"
+    return "neither side is proven by this run (what would decide it is below)"
 
 
 def _checks(root: Mapping[str, Any]) -> str:

@@ -62,6 +62,12 @@ def _collapsed(events: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+# a bundle's kind in words that accuse no side (the side is its root cause's, with proof)
+_KIND_WORDS = {"nonconformance": "an expectation of the docs not met",
+               "unreachable": "no HTTP answer", "config_error": "a configuration error",
+               "suite_error": "an error of redcloud-check's own"}
+
+
 def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
     check, esc, diag = b["check"], b["escalation"], b["diagnosis"]
     stage = f"stage {check['stage']}" if check.get("stage") else "no stage"
@@ -69,7 +75,7 @@ def _bundle(i: int, b: Mapping[str, Any], shown: set[str]) -> list[str]:
     ident = f"{b['checkId']} " if b.get("checkId") else ""
     lines = [f"### {i}. {ident}{b['title']}", "",
              f"- Check: {ident}`{check['nodeid']}` ({stage}{gate}; "
-             f"{b['kind'].replace('_', ' ')})"]
+             f"{_KIND_WORDS.get(b['kind'], b['kind'])})"]
     if check.get("statement"):
         lines.append(f"- Rule: {check['statement']}")
     clause = b.get("failure_clause") or check.get("clause")
